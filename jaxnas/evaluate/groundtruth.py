@@ -1,0 +1,333 @@
+"""NAS-Bench-201 ground truth: the packaged table and a reader for the official NATS-Bench archive.
+
+A `GroundTruth` holds per-architecture metrics in official NB201 index order. Metric names are
+`{split}_{acc,loss}` with accuracies in percent; `GroundTruth.splits` names the official split
+behind each prefix, because NB201's dataset names mislead:
+  - "cifar10-valid" trains on 25k CIFAR-10 train images; `valid` is "x-valid" (the other 25k
+    train images) and `test` is "ori-test" (the 10k CIFAR-10 test set).
+  - "cifar10" trains on all 50k; it has only `test` ("ori-test").
+  - "cifar100" and "ImageNet16-120" split the original test set in two halves: `valid` is
+    "x-valid", `test` is "x-test", and `valtest` is "ori-test" (both halves).
+Values are the mean over the training seeds at the final epoch, as `get_more_info` of the
+NATS-Bench API reports them.
+
+The packaged table (`load_table()`) is cifar10-valid at 200 epochs, built by
+`experiments/make_groundtruth.py` from the NAS-Landscapes CSV export of NB201. Arrays are float64:
+float32 merges about 3,000 distinct valid accuracies into ties, which would change rank metrics.
+"""
+
+import bz2
+import collections
+import io
+import lzma
+import pickle
+import re
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from jaxnas.errors import GroundTruthError
+
+try:
+    from numpy._core.multiarray import scalar as _numpy_scalar
+except ImportError:  # numpy < 2
+    from numpy.core.multiarray import scalar as _numpy_scalar
+
+NUM_ARCHS = 15625
+PACKAGED = {"cifar10-valid": "nb201_cifar10_valid.npz"}
+SPLITS = {
+    "cifar10-valid": {"train": "train", "valid": "x-valid", "test": "ori-test"},
+    "cifar10": {"train": "train", "test": "ori-test"},
+    "cifar100": {"train": "train", "valid": "x-valid", "test": "x-test", "valtest": "ori-test"},
+    "ImageNet16-120": {
+        "train": "train", "valid": "x-valid", "test": "x-test", "valtest": "ori-test",
+    },
+}
+NATS_HPS = ("12", "200")
+_META_FIELDS = ("dataset", "epochs", "source")
+_RECORD_NAME = re.compile(r"^(\d{6})\.pickle\.pbz2$")
+_META_NAME = "meta.pickle.pbz2"
+
+
+@dataclass(frozen=True, eq=False)
+class GroundTruth:
+    """Benchmark metrics of architectures `indices` (official NB201 indices) on `dataset`.
+
+    `metrics[name][i]` belongs to architecture `indices[i]`; `archs[i]` is its string when known.
+    Arrays are read-only float64 copies.
+    """
+
+    dataset: str
+    epochs: int
+    metrics: dict[str, np.ndarray]
+    indices: np.ndarray
+    archs: tuple[str, ...] | None = None
+    source: str = ""
+    splits: dict[str, str] = field(init=False)
+
+    def __post_init__(self):
+        indices = _frozen(np.asarray(self.indices, dtype=np.int64))
+        metrics = {k: _frozen(np.asarray(v, dtype=np.float64)) for k, v in self.metrics.items()}
+        for name, values in metrics.items():
+            if values.shape != indices.shape:
+                raise GroundTruthError(
+                    f"metric {name!r} has shape {values.shape}, expected {indices.shape}"
+                )
+        if self.archs is not None and len(self.archs) != indices.size:
+            raise GroundTruthError(f"{len(self.archs)} arch strings for {indices.size} indices")
+        prefixes = {name.rsplit("_", 1)[0] for name in metrics}
+        splits = {k: v for k, v in SPLITS.get(self.dataset, {}).items() if k in prefixes}
+        object.__setattr__(self, "indices", indices)
+        object.__setattr__(self, "metrics", metrics)
+        object.__setattr__(self, "archs", None if self.archs is None else tuple(self.archs))
+        object.__setattr__(self, "splits", splits)
+
+    def get(self, metric: str) -> np.ndarray:
+        """The values of one metric, e.g. "valid_acc", aligned with `indices`."""
+        if metric not in self.metrics:
+            known = ", ".join(sorted(self.metrics))
+            raise GroundTruthError(f"unknown metric {metric!r} for {self.dataset}; known: {known}")
+        return self.metrics[metric]
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    array = array.copy()
+    array.setflags(write=False)
+    return array
+
+
+# ---------------------------------------------------------------------------------------------
+# Packaged / saved tables
+
+
+def load_table(dataset: str = "cifar10-valid", *, path=None) -> GroundTruth:
+    """The full 15,625-architecture table of `dataset` at 200 epochs.
+
+    Without `path`, the packaged table (only "cifar10-valid" ships). With `path`, an npz of the
+    same layout, e.g. written by `save_table`: float arrays [15625] in index order named
+    `{split}_{acc,loss}`, plus scalar fields `dataset`, `epochs` and optionally `source`.
+    """
+    if path is not None:
+        return _read_npz(Path(path), dataset)
+    if dataset not in PACKAGED:
+        raise GroundTruthError(
+            f"no packaged table for dataset {dataset!r} (packaged: {', '.join(PACKAGED)}); "
+            "pass path= or use read_nats_archive"
+        )
+    resource = resources.files("jaxnas").joinpath("resources").joinpath(PACKAGED[dataset])
+    with resources.as_file(resource) as file:
+        return _read_npz(file, dataset)
+
+
+def _read_npz(path: Path, dataset: str) -> GroundTruth:
+    """Read and validate a table npz; its `dataset` field must equal `dataset`."""
+    if not path.is_file():
+        raise GroundTruthError(f"ground-truth table not found: {path}")
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as error:
+        raise GroundTruthError(f"not a readable npz table: {path} ({error})") from None
+    if not isinstance(loaded, np.lib.npyio.NpzFile):
+        raise GroundTruthError(f"not an npz table (a single .npy array): {path}")
+    try:
+        with loaded:
+            arrays = {name: loaded[name] for name in loaded.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, lzma.LZMAError,
+            zlib.error) as error:
+        raise GroundTruthError(f"corrupt npz table: {path} ({error})") from None
+    missing = [name for name in ("dataset", "epochs") if name not in arrays]
+    if missing:
+        raise GroundTruthError(f"table {path} lacks field(s): {', '.join(missing)}")
+    if arrays["dataset"].ndim or arrays["epochs"].ndim:
+        raise GroundTruthError(f"table {path}: dataset and epochs must be scalars")
+    if str(arrays["dataset"]) != dataset:
+        raise GroundTruthError(f"table {path} holds dataset {arrays['dataset']}, not {dataset!r}")
+    metrics = {k: v for k, v in arrays.items() if k not in _META_FIELDS}
+    for name, values in metrics.items():
+        if values.shape != (NUM_ARCHS,) or values.dtype.kind not in "fiu":
+            raise GroundTruthError(
+                f"table {path}: {name!r} must be numbers of shape ({NUM_ARCHS},), got "
+                f"{values.dtype} {values.shape}"
+            )
+    if not metrics:
+        raise GroundTruthError(f"table {path} holds no metric arrays")
+    return GroundTruth(
+        dataset=dataset,
+        epochs=int(arrays["epochs"]),
+        metrics=metrics,
+        indices=np.arange(NUM_ARCHS),
+        source=str(arrays.get("source", "")),
+    )
+
+
+def save_table(table: GroundTruth, path) -> None:
+    """Write a full table as an npz that `load_table(path=...)` reads.
+
+    Byte-reproducible (fixed zip timestamps) and LZMA-compressed (np.load reads it): float64
+    NB201 accuracies compress about 10% better than with numpy's default deflate.
+    """
+    if not np.array_equal(table.indices, np.arange(NUM_ARCHS)):
+        raise GroundTruthError(f"save_table needs all {NUM_ARCHS} architectures in index order")
+    fields = {"dataset": np.array(table.dataset), "epochs": np.array(table.epochs)}
+    fields["source"] = np.array(table.source)
+    fields.update(table.metrics)
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, array in fields.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_LZMA
+            buffer = io.BytesIO()
+            np.lib.format.write_array(buffer, np.asarray(array), allow_pickle=False)
+            archive.writestr(info, buffer.getvalue())
+
+
+# ---------------------------------------------------------------------------------------------
+# NATS-Bench topology archive (NATS-tss-v1_0-3ffb9-simple/)
+
+_ALLOWED_GLOBALS = {
+    ("collections", "OrderedDict"): collections.OrderedDict,
+    ("numpy", "dtype"): np.dtype,
+    ("numpy.core.multiarray", "scalar"): _numpy_scalar,
+    ("numpy._core.multiarray", "scalar"): _numpy_scalar,  # the same function, numpy >= 2 name
+}
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    """Unpickler that resolves only the few harmless globals NATS-Bench records contain."""
+
+    def find_class(self, module, name):
+        try:
+            return _ALLOWED_GLOBALS[(module, name)]
+        except KeyError:
+            raise pickle.UnpicklingError(f"forbidden global {module}.{name}") from None
+
+
+def _load_pbz2(path: Path):
+    """Unpickle one bz2-compressed NATS-Bench file with the restricted unpickler."""
+    try:
+        with bz2.open(path, "rb") as stream:
+            return _RestrictedUnpickler(stream).load()
+    except pickle.UnpicklingError as error:
+        raise GroundTruthError(f"cannot unpickle {path}: {error}") from None
+    except (OSError, EOFError, ValueError, TypeError, AttributeError, KeyError,
+            IndexError) as error:
+        raise GroundTruthError(f"corrupt NATS-Bench file {path}: {error}") from None
+
+
+def _archive_layout(root: Path) -> tuple[Path, dict[int, Path]]:
+    """The meta file and the record files by index of an archive directory."""
+    if not root.exists():
+        raise GroundTruthError(f"NATS-Bench archive not found: {root}")
+    if not root.is_dir():
+        raise GroundTruthError(
+            f"NATS-Bench archive must be the extracted directory (e.g. "
+            f"NATS-tss-v1_0-3ffb9-simple/), got a file: {root}"
+        )
+    meta = root / _META_NAME
+    if not meta.is_file():
+        raise GroundTruthError(f"not a NATS-Bench archive (no {_META_NAME}): {root}")
+    records = {}
+    for entry in root.iterdir():
+        match = _RECORD_NAME.match(entry.name)
+        if match:
+            records[int(match.group(1))] = entry
+    return meta, records
+
+
+def _meta_archs(meta_path: Path) -> list[str]:
+    meta = _load_pbz2(meta_path)
+    archs = meta.get("meta_archs") if isinstance(meta, dict) else None
+    if not isinstance(archs, list) or not all(isinstance(a, str) for a in archs):
+        raise GroundTruthError(f"unexpected NATS-Bench meta layout (no meta_archs): {meta_path}")
+    return archs
+
+
+def _select(records: dict[int, Path], indices, total: int, root: Path) -> list[int]:
+    """Sorted indices to read: all record files, or the requested ones (which must exist)."""
+    if indices is None:
+        selected = sorted(i for i in records if i < total)
+        if not selected:
+            raise GroundTruthError(f"NATS-Bench archive holds no architecture records: {root}")
+        return selected
+    selected = sorted({int(i) for i in np.asarray(indices).reshape(-1)})
+    bad = [i for i in selected if not 0 <= i < total]
+    if bad:
+        raise GroundTruthError(f"architecture index {bad[0]} out of range [0, {total})")
+    if not selected:
+        raise GroundTruthError("indices is empty")
+    absent = [i for i in selected if i not in records]
+    if absent:
+        raise GroundTruthError(f"no record {absent[0]:06d}.pickle.pbz2 in {root}")
+    return selected
+
+
+def _check_arch(record, hp: str, arch: str, path: Path) -> None:
+    """Fail unless the record holds `hp` results for the architecture the meta file names."""
+    try:
+        found = record[hp]["arch_str"]
+    except (KeyError, TypeError, IndexError):
+        raise GroundTruthError(f"record {path} has no hp={hp} results") from None
+    if found != arch:
+        raise GroundTruthError(f"record {path} holds arch {found!r}, meta says {arch!r}")
+
+
+def _record_metrics(record, dataset: str, hp: str, path: Path) -> dict[str, float]:
+    """Final-epoch metrics of one architecture record, mean over the seeds of `dataset`.
+
+    Keys are `train_{acc,loss}` and `{prefix}_{acc,loss}` for each eval split of the dataset
+    (see `SPLITS`).
+    """
+    try:
+        results = record[hp]
+        seeds = results["dataset_seed"][dataset]
+        runs = [results["all_results"][(dataset, seed)] for seed in seeds]
+        values = collections.defaultdict(list)
+        for run in runs:
+            last = run["epochs"] - 1
+            values["train_acc"].append(run["train_acc1es"][last])
+            values["train_loss"].append(run["train_losses"][last])
+            for prefix, split in SPLITS[dataset].items():
+                if prefix != "train":
+                    values[f"{prefix}_acc"].append(run["eval_acc1es"][f"{split}@{last}"])
+                    values[f"{prefix}_loss"].append(run["eval_losses"][f"{split}@{last}"])
+    except (KeyError, TypeError, IndexError) as error:
+        raise GroundTruthError(f"unexpected layout of record {path}: missing {error}") from None
+    return {name: float(np.mean(v)) for name, v in values.items()}
+
+
+def read_nats_archive(path, *, dataset: str = "cifar10-valid", hp="200",
+                      indices=None) -> GroundTruth:
+    """Read the NATS-Bench topology archive directory `NATS-tss-v1_0-3ffb9-simple/`.
+
+    It holds `meta.pickle.pbz2` and one `{index:06d}.pickle.pbz2` per architecture (bz2
+    pickles, loaded with an unpickler that allows only OrderedDict, numpy dtypes and numpy
+    scalars). Returns the final-epoch, mean-over-seeds metrics of `dataset` under training
+    schedule `hp` ("12" or "200" epochs) for `indices` (default: every record file present),
+    with arch strings. Files are read one at a time; all 15,625 take several minutes.
+    """
+    hp = str(hp)
+    if dataset not in SPLITS:
+        raise GroundTruthError(f"unknown dataset {dataset!r}; known: {', '.join(SPLITS)}")
+    if hp not in NATS_HPS:
+        raise GroundTruthError(f"unknown hp {hp!r}; NATS-Bench topology has {', '.join(NATS_HPS)}")
+    root = Path(path)
+    meta_path, records = _archive_layout(root)
+    archs = _meta_archs(meta_path)
+    selected = _select(records, indices, len(archs), root)
+    rows = []
+    for index in selected:
+        record = _load_pbz2(records[index])
+        _check_arch(record, hp, archs[index], records[index])
+        rows.append(_record_metrics(record, dataset, hp, records[index]))
+    metrics = {name: np.array([row[name] for row in rows]) for name in rows[0]}
+    return GroundTruth(
+        dataset=dataset,
+        epochs=int(hp),
+        metrics=metrics,
+        indices=np.array(selected),
+        archs=tuple(archs[i] for i in selected),
+        source=f"NATS-Bench topology archive {root.name} (hp={hp}, mean over seeds)",
+    )

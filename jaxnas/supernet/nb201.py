@@ -1,0 +1,211 @@
+"""The NAS-Bench-201 supernet as two pure functions, `init` and `apply`.
+
+Macro skeleton (AutoDL's `TinyNetwork`): stem conv3x3 + BN; three stages of N cells at widths C, 2C,
+4C, separated by residual reduction blocks; BN + ReLU, global average pooling, linear classifier.
+Each cell is the 4-node NB201 DAG; every edge runs one of the five candidate ops. With a fixed
+architecture and the vanilla sharing map the same code is the stand-alone NB201 network (without
+affine parameters in the cell BNs, as in the reference supernets).
+
+The architecture (`[6]` or per cell `[3N, 6]` op indices) and the sharing map are runtime arrays, so
+one compiled step serves every architecture and every sharing pattern.
+"""
+
+import dataclasses
+import functools
+import math
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from jaxnas.errors import ConfigError
+from jaxnas.spaces.nb201 import EDGES, NUM_EDGES, OPS
+from jaxnas.supernet import ops
+from jaxnas.supernet.conv import conv2d, default_impl
+from jaxnas.supernet.pools import NUM_STAGES
+
+CONV1, CONV3 = OPS.index("nor_conv_1x1"), OPS.index("nor_conv_3x3")
+
+
+@dataclasses.dataclass(frozen=True)
+class SupernetConfig:
+    """Static shape of the supernet. Everything that changes during training is an array instead.
+
+    Attributes:
+      C: width of the first stage (stages are C, 2C, 4C).
+      N: cells per stage.
+      num_classes: classifier outputs.
+      slots_per_cell: pool slots each cell owns (6 = vanilla one-shot; K_max for CLOSENet).
+      edge_impl: "switch" (run only the sampled op), "masked" (run all, keep one) or "auto".
+      conv_impl: "nested" (CPU-friendly gradient), "xla" or "auto".
+      cell_loop: "scan" (one traced cell per stage: fast compiles) or "unroll".
+    """
+
+    C: int = 16
+    N: int = 5
+    num_classes: int = 10
+    slots_per_cell: int = 6
+    edge_impl: str = "auto"
+    conv_impl: str = "auto"
+    cell_loop: str = "scan"
+
+    def __post_init__(self):
+        for name in ("C", "N", "num_classes", "slots_per_cell"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ConfigError(f"supernet.{name} must be a positive integer, "
+                                  f"got {getattr(self, name)!r}")
+        choices = {"edge_impl": ("auto",) + tuple(ops.EDGE_IMPLS),
+                   "conv_impl": ("auto", "nested", "xla"), "cell_loop": ("scan", "unroll")}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"supernet.{name} must be one of {allowed}, "
+                                  f"got {getattr(self, name)!r}")
+
+    @property
+    def num_cells(self):
+        return NUM_STAGES * self.N
+
+    @property
+    def widths(self):
+        return tuple(self.C * 2**s for s in range(NUM_STAGES))
+
+    def resolved(self, backend=None):
+        """Replace "auto" by the implementation that is fast on `backend`."""
+        backend = backend or jax.default_backend()
+        edge = self.edge_impl if self.edge_impl != "auto" else (
+            "masked" if backend == "tpu" else "switch")
+        conv = self.conv_impl if self.conv_impl != "auto" else default_impl(backend)
+        return dataclasses.replace(self, edge_impl=edge, conv_impl=conv)
+
+
+def _uniform(key, shape, fan_in):
+    """PyTorch's default conv/linear init: U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+    bound = 1.0 / math.sqrt(fan_in)
+    return jax.random.uniform(key, shape, jnp.float32, -bound, bound)
+
+
+def _conv_w(key, k, c_in, c_out, lead=()):
+    return _uniform(key, lead + (k, k, c_in, c_out), k * k * c_in)
+
+
+def _bn(c):
+    return {"scale": jnp.ones((c,)), "bias": jnp.zeros((c,))}
+
+
+def init(key, cfg: SupernetConfig):
+    """Fresh supernet parameters: a pytree of float32 arrays.
+
+    Layout: `stem`, `pools` (one dict per stage with the slot-stacked `conv1x1` `[P, 1, 1, C, C]` and
+    `conv3x3` `[P, 3, 3, C, C]`, P = N * slots_per_cell), `reduce` (two residual blocks), `head`.
+    """
+    keys = iter(jax.random.split(key, 16))
+    pool_size = cfg.N * cfg.slots_per_cell
+    params = {
+        "stem": {"w": _conv_w(next(keys), 3, 3, cfg.C), "bn": _bn(cfg.C)},
+        "pools": [{"conv1x1": _conv_w(next(keys), 1, c, c, (pool_size,)),
+                   "conv3x3": _conv_w(next(keys), 3, c, c, (pool_size,))} for c in cfg.widths],
+        "reduce": [],
+    }
+    for c_in, c_out in zip(cfg.widths[:-1], cfg.widths[1:]):
+        params["reduce"].append({
+            "conv_a": {"w": _conv_w(next(keys), 3, c_in, c_out), "bn": _bn(c_out)},
+            "conv_b": {"w": _conv_w(next(keys), 3, c_out, c_out), "bn": _bn(c_out)},
+            "shortcut": _conv_w(next(keys), 1, c_in, c_out),
+        })
+    c = cfg.widths[-1]
+    params["head"] = {"bn": _bn(c), "w": _uniform(next(keys), (c, cfg.num_classes), c),
+                      "b": _uniform(next(keys), (cfg.num_classes,), c)}
+    return params
+
+
+def _cell(x, arch, w1, w3, mix, edge_fn):
+    """One NB201 cell: node i = sum over j < i of edge (i <- j) applied to node j.
+
+    `w1`, `w3` hold the parameters each edge reads: `[NUM_EDGES, k, k, C, C]`, or with a slot
+    mixture `[NUM_EDGES, K, k, k, C, C]` and `mix = (weights, active)`, each `[NUM_EDGES, K]`: the
+    edge output is then sum_k weights[e, k] * op(x; slot k), where inactive slots run no op.
+    """
+    nodes = [x]
+    for to in range(1, 4):
+        total = 0.0
+        for e, (dst, src) in enumerate(EDGES):
+            if dst != to:
+                continue
+            if mix is None:
+                total = total + edge_fn(arch[e], nodes[src], w1[e], w3[e])
+                continue
+            weights, active = mix
+            for k in range(weights.shape[-1]):
+                op = jnp.where(active[e, k], arch[e], 0)  # 0 = none: an inactive slot costs nothing
+                total = total + weights[e, k] * edge_fn(op, nodes[src], w1[e, k], w3[e, k])
+        nodes.append(total)
+    return nodes[3]
+
+
+def _stage(x, arch, sharing, mix, pool, edge_fn, loop):
+    """The N cells of one stage, scanned (one traced cell) or unrolled.
+
+    The slots every edge reads are gathered from the pools once per stage, so the backward pass
+    scatters into each pool once rather than once per edge.
+    """
+    w1 = pool["conv1x1"][sharing[:, :, CONV1]]
+    w3 = pool["conv3x3"][sharing[:, :, CONV3]]
+    if loop == "scan":
+        def body(h, xs):
+            return _cell(h, *xs, edge_fn), None
+        return lax.scan(body, x, (arch, w1, w3, mix))[0]
+    for i in range(arch.shape[0]):
+        cell_mix = None if mix is None else (mix[0][i], mix[1][i])
+        x = _cell(x, arch[i], w1[i], w3[i], cell_mix, edge_fn)
+    return x
+
+
+def _reduction(x, p, axis_name):
+    """NB201 residual reduction block: two ReLU-conv-BN (stride 2, then 1) + pooled 1x1 shortcut."""
+    pad = ((1, 1), (1, 1))
+    y = conv2d(jax.nn.relu(x), p["conv_a"]["w"], stride=2, padding=pad)
+    y = ops.batch_norm(y, **p["conv_a"]["bn"], axis_name=axis_name)
+    y = ops.relu_conv_bn(y, p["conv_b"]["w"], p["conv_b"]["bn"], axis_name=axis_name)
+    return y + conv2d(ops.avg_pool_2x2(x), p["shortcut"])
+
+
+def apply(params, arch, x, sharing, *, cfg: SupernetConfig, slot_mix=None, axis_name=None):
+    """Logits of the sub-network `arch` of the supernet on images `x`.
+
+    Args:
+      params: from `init`.
+      arch: int `[NUM_EDGES]` (same cell everywhere, the NB201 convention) or `[3N, NUM_EDGES]`.
+      x: float `[B, H, W, 3]` normalised images.
+      sharing: int `[3N, NUM_EDGES, NUM_OPS]` sharing map (see `pools`); with `slot_mix`,
+        `[3N, NUM_EDGES, NUM_OPS, K]`: K candidate slots per (cell, edge, op).
+      slot_mix: optional `(weights, active)`, float and bool `[NUM_EDGES, K]` or
+        `[3N, NUM_EDGES, K]`: each edge outputs the `weights`-weighted sum of its op run with each
+        active slot's parameters. CLOSENet's straight-through gate is such a mixture: one-hot in
+        value, yet every active block's output reaches the gate's gradient.
+      cfg: the static `SupernetConfig` (bind it with functools.partial before jitting).
+      axis_name: mapped axis over which batch-norm statistics are synchronised when the batch is
+        split across devices (inside `shard_map`); None on one device.
+
+    Returns:
+      float32 `[B, num_classes]` logits.
+    """
+    cfg = cfg.resolved()
+    edge_fn = functools.partial(ops.EDGE_IMPLS[cfg.edge_impl], conv_impl=cfg.conv_impl,
+                                axis_name=axis_name)
+    arch = jnp.broadcast_to(jnp.asarray(arch, jnp.int32), (cfg.num_cells, NUM_EDGES))
+    sharing = jnp.asarray(sharing, jnp.int32)
+    if slot_mix is not None:
+        k = sharing.shape[-1]
+        slot_mix = (jnp.broadcast_to(slot_mix[0], (cfg.num_cells, NUM_EDGES, k)),
+                    jnp.broadcast_to(slot_mix[1], (cfg.num_cells, NUM_EDGES, k)))
+    h = conv2d(x, params["stem"]["w"])
+    h = ops.batch_norm(h, **params["stem"]["bn"], axis_name=axis_name)
+    for s in range(NUM_STAGES):
+        rows = slice(s * cfg.N, (s + 1) * cfg.N)
+        if s > 0:
+            h = _reduction(h, params["reduce"][s - 1], axis_name)
+        mix = None if slot_mix is None else (slot_mix[0][rows], slot_mix[1][rows])
+        h = _stage(h, arch[rows], sharing[rows], mix, params["pools"][s], edge_fn, cfg.cell_loop)
+    head = params["head"]
+    h = jax.nn.relu(ops.batch_norm(h, **head["bn"], axis_name=axis_name))
+    return jnp.mean(h, axis=(1, 2)) @ head["w"] + head["b"]
