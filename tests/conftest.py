@@ -29,3 +29,40 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def tiny_folder(tmp_path_factory) -> Path:
+    """A 10-class image folder of 8x8 PNGs: 12 train and 2 test images per class."""
+    import numpy as np
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("tiny_cifar")
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 12), ("test", 2)):
+        for c in range(10):
+            folder = root / split / f"class{c}"
+            folder.mkdir(parents=True)
+            for i in range(n):
+                pixels = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+                pixels[..., c % 3] //= 4  # a weak class signal
+                Image.fromarray(pixels).save(folder / f"{i:03d}.png")
+    return root
+
+
+@pytest.fixture
+def tiny_config(tiny_folder, tmp_path):
+    """A locked config for a seconds-long run on `tiny_folder`."""
+    from jaxnas.train.defaults import base_config
+
+    config = base_config()
+    config.data.source = str(tiny_folder)
+    config.data.resolution = 8
+    config.data.pad = 1
+    config.data.cache_dir = str(tmp_path / "cache")
+    config.supernet.C = 4
+    config.supernet.N = 1
+    config.train.epochs = 2
+    config.train.batch_size = 20
+    config.lock()
+    return config

@@ -1,0 +1,29 @@
+"""CLOSE / CLOSENet (Zhou, Ning et al., ECCV 2022): curriculum learning on the sharing extent.
+
+`gate` assigns edges to GLOW blocks, `curriculum` grows the number of active blocks with WIT
+inheritance, and `masking` keeps not-yet-active blocks out of the optimizer.
+"""
+
+from jaxnas.close.curriculum import (
+    add_block,
+    check_schedule,
+    level_at,
+    levels_added,
+    params_in_use,
+    sharing_extent,
+)
+from jaxnas.close.gate import (
+    GateConfig,
+    close_sharing,
+    gate,
+    gate_logits,
+    init_gate,
+    node_embeddings,
+)
+from jaxnas.close.masking import block_mask, freeze_inactive, masked_sgd, restart_opt_state
+
+__all__ = [
+    "GateConfig", "add_block", "block_mask", "check_schedule", "close_sharing", "freeze_inactive",
+    "gate", "gate_logits", "init_gate", "level_at", "levels_added", "masked_sgd",
+    "node_embeddings", "params_in_use", "restart_opt_state", "sharing_extent",
+]

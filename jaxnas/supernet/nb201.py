@@ -12,6 +12,7 @@ one compiled step serves every architecture and every sharing pattern.
 
 import dataclasses
 import functools
+import itertools
 import math
 
 import jax
@@ -78,14 +79,8 @@ class SupernetConfig:
         return dataclasses.replace(self, edge_impl=edge, conv_impl=conv)
 
 
-def _uniform(key, shape, fan_in):
-    """PyTorch's default conv/linear init: U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
-    bound = 1.0 / math.sqrt(fan_in)
-    return jax.random.uniform(key, shape, jnp.float32, -bound, bound)
-
-
-def _conv_w(key, k, c_in, c_out, lead=()):
-    return _uniform(key, lead + (k, k, c_in, c_out), k * k * c_in)
+def _conv_shape(k, c_in, c_out, lead=()):
+    return lead + (k, k, c_in, c_out), k * k * c_in
 
 
 def _bn(c):
@@ -97,25 +92,35 @@ def init(key, cfg: SupernetConfig):
 
     Layout: `stem`, `pools` (one dict per stage with the slot-stacked `conv1x1` `[P, 1, 1, C, C]` and
     `conv3x3` `[P, 3, 3, C, C]`, P = N * slots_per_cell), `reduce` (two residual blocks), `head`.
+    Weights follow PyTorch's default init, U(-1/sqrt(fan_in), 1/sqrt(fan_in)), drawn from one
+    random vector (one random-number kernel to compile instead of one per shape).
     """
-    keys = iter(jax.random.split(key, 16))
     pool_size = cfg.N * cfg.slots_per_cell
-    params = {
-        "stem": {"w": _conv_w(next(keys), 3, 3, cfg.C), "bn": _bn(cfg.C)},
-        "pools": [{"conv1x1": _conv_w(next(keys), 1, c, c, (pool_size,)),
-                   "conv3x3": _conv_w(next(keys), 3, c, c, (pool_size,))} for c in cfg.widths],
-        "reduce": [],
-    }
-    for c_in, c_out in zip(cfg.widths[:-1], cfg.widths[1:]):
-        params["reduce"].append({
-            "conv_a": {"w": _conv_w(next(keys), 3, c_in, c_out), "bn": _bn(c_out)},
-            "conv_b": {"w": _conv_w(next(keys), 3, c_out, c_out), "bn": _bn(c_out)},
-            "shortcut": _conv_w(next(keys), 1, c_in, c_out),
-        })
     c = cfg.widths[-1]
-    params["head"] = {"bn": _bn(c), "w": _uniform(next(keys), (c, cfg.num_classes), c),
-                      "b": _uniform(next(keys), (cfg.num_classes,), c)}
-    return params
+    shapes = {  # name -> (shape, fan_in) of every randomly initialised array
+        "stem": _conv_shape(3, 3, cfg.C),
+        "pools": [{"conv1x1": _conv_shape(1, w, w, (pool_size,)),
+                   "conv3x3": _conv_shape(3, w, w, (pool_size,))} for w in cfg.widths],
+        "reduce": [{"conv_a": _conv_shape(3, c_in, c_out), "conv_b": _conv_shape(3, c_out, c_out),
+                    "shortcut": _conv_shape(1, c_in, c_out)}
+                   for c_in, c_out in zip(cfg.widths[:-1], cfg.widths[1:])],
+        "head_w": ((c, cfg.num_classes), c), "head_b": ((cfg.num_classes,), c),
+    }
+    is_spec = lambda x: isinstance(x, tuple) and isinstance(x[1], int)
+    specs, treedef = jax.tree.flatten(shapes, is_leaf=is_spec)
+    sizes = [math.prod(shape) for shape, _ in specs]
+    flat = jax.random.uniform(key, (sum(sizes),), jnp.float32, -1.0, 1.0)
+    leaves = [part.reshape(shape) / math.sqrt(fan_in) for part, (shape, fan_in)
+              in zip(jnp.split(flat, list(itertools.accumulate(sizes))[:-1]), specs)]
+    w = jax.tree.unflatten(treedef, leaves)
+    return {
+        "stem": {"w": w["stem"], "bn": _bn(cfg.C)},
+        "pools": w["pools"],
+        "reduce": [{"conv_a": {"w": r["conv_a"], "bn": _bn(r["conv_a"].shape[-1])},
+                    "conv_b": {"w": r["conv_b"], "bn": _bn(r["conv_b"].shape[-1])},
+                    "shortcut": r["shortcut"]} for r in w["reduce"]],
+        "head": {"bn": _bn(c), "w": w["head_w"], "b": w["head_b"]},
+    }
 
 
 def _cell(x, arch, w1, w3, mix, edge_fn):

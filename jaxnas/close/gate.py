@@ -1,0 +1,213 @@
+"""CLOSENet's GATE: the architecture-dependent assignment of cell edges to GLOW blocks.
+
+A GLOW block holds the parameters of every candidate op; each cell owns `k_max` of them, of which
+the first `level` are active. For an NB201 cell (op indices `[6]`, `EDGES` order) the GATE encodes
+the DAG with the GATES forward-flow encoder (aw_nas `NasBench201FlowArchEmbedder`), scores every
+edge with an MLP over its two node embeddings, and draws one block per edge with a straight-through
+Gumbel-softmax. One gate serves all cells; each cell applies it to its own pool.
+
+Parameters are a plain pytree (dicts and lists of float32 arrays), trained by the task loss with
+the same optimizer as the supernet. `level` is a runtime int32: changing it never recompiles.
+"""
+
+import dataclasses
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxnas.errors import ConfigError
+from jaxnas.spaces.nb201 import EDGES, NUM_EDGES, NUM_NODES, NUM_OPS
+from jaxnas.supernet.pools import sharing_from_blocks
+
+_TO = np.array([to for to, _ in EDGES])
+_FROM = np.array([src for _, src in EDGES])
+# [NUM_NODES, NUM_EDGES]: sums the messages of the edges entering each node.
+_INCIDENCE = (np.arange(NUM_NODES)[:, None] == _TO[None]).astype(np.float32)
+
+
+@dataclasses.dataclass(frozen=True)
+class GateConfig:
+    """Static sizes of the GATE; the defaults are the released NB201 configs (`cl-2468`).
+
+    Attributes:
+      k_max: GLOW blocks per cell (the MLP's output width), = `SupernetConfig.slots_per_cell`.
+      op_emb_dim: op embedding size (attention input).
+      node_emb_dim: input-node embedding size.
+      hid_dim: width of the projected node states fed to the first GCN layer.
+      gcn_out_dims: widths of the flow-GCN layers.
+      mlp_dims: hidden widths of the per-edge MLP (input: two node embeddings).
+      mlp_dropout: dropout after each hidden MLP layer, in training only.
+      tau: Gumbel-softmax temperature.
+    """
+
+    k_max: int = 5
+    op_emb_dim: int = 48
+    node_emb_dim: int = 48
+    hid_dim: int = 96
+    gcn_out_dims: tuple = (128,) * 5
+    mlp_dims: tuple = (200, 200, 200)
+    mlp_dropout: float = 0.1
+    tau: float = 5.0
+
+    def __post_init__(self):
+        sizes = {"k_max": self.k_max, "op_emb_dim": self.op_emb_dim,
+                 "node_emb_dim": self.node_emb_dim, "hid_dim": self.hid_dim}
+        sizes.update({f"gcn_out_dims[{i}]": d for i, d in enumerate(self.gcn_out_dims)})
+        sizes.update({f"mlp_dims[{i}]": d for i, d in enumerate(self.mlp_dims)})
+        for name, value in sizes.items():
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"gate.{name} must be a positive integer, got {value!r}")
+        if not self.gcn_out_dims:
+            raise ConfigError("gate.gcn_out_dims must list at least one layer")
+        if not 0.0 <= self.mlp_dropout < 1.0:
+            raise ConfigError(f"gate.mlp_dropout must lie in [0, 1), got {self.mlp_dropout!r}")
+        if not self.tau > 0:
+            raise ConfigError(f"gate.tau must be positive, got {self.tau!r}")
+
+
+def _uniform(key, shape, bound):
+    return jax.random.uniform(key, shape, jnp.float32, -bound, bound)
+
+
+def _linear(key, d_in, d_out):
+    """PyTorch's nn.Linear init, U(+-1/sqrt(fan_in)) for weight and bias; `w` is `[in, out]`."""
+    kw, kb = jax.random.split(key)
+    bound = 1.0 / math.sqrt(d_in)
+    return {"w": _uniform(kw, (d_in, d_out), bound), "b": _uniform(kb, (d_out,), bound)}
+
+
+def init_gate(key, cfg: GateConfig):
+    """Fresh GATE parameters, initialised as in aw_nas.
+
+    Embeddings are N(0, 1); linears use PyTorch's default; a GCN layer's node transform `w` is
+    U(+-1/sqrt(out)) without bias; its op attention is a linear `[op_emb, out]`. The non-input
+    nodes' initial state is a fixed zero vector, not a parameter.
+    """
+    k_in, k_op, k_hid, k_gcn, k_mlp = jax.random.split(key, 5)
+    gcn = []
+    d_in = cfg.hid_dim
+    for k, d_out in zip(jax.random.split(k_gcn, len(cfg.gcn_out_dims)), cfg.gcn_out_dims):
+        kw, ka = jax.random.split(k)
+        gcn.append({"w": _uniform(kw, (d_in, d_out), 1.0 / math.sqrt(d_out)),
+                    "attn": _linear(ka, cfg.op_emb_dim, d_out)})
+        d_in = d_out
+    dims = (2 * d_in,) + tuple(cfg.mlp_dims) + (cfg.k_max,)
+    mlp = [_linear(k, a, b)
+           for k, a, b in zip(jax.random.split(k_mlp, len(dims) - 1), dims[:-1], dims[1:])]
+    return {
+        "input_node": jax.random.normal(k_in, (cfg.node_emb_dim,)),
+        "op_emb": jax.random.normal(k_op, (NUM_OPS, cfg.op_emb_dim)),
+        "x_hidden": _linear(k_hid, cfg.node_emb_dim, cfg.hid_dim),
+        "gcn": gcn,
+        "mlp": mlp,
+    }
+
+
+def node_embeddings(params, arch, cfg: GateConfig):
+    """Forward-flow GCN embeddings `[NUM_NODES, gcn_out_dims[-1]]` of the cell `arch` (int `[6]`).
+
+    Per layer: `s = h @ W`; node i gets `sum_j a_ij * s_j` over its incoming edges, with
+    `a_ij = sigmoid(Lin(op_emb[A_ij]))` and `none` edges masked out; only the input node keeps its
+    own state (`residual_only=1`). ReLU between layers, not after the last. Information flows from
+    the input forward, so a node whose incoming edges are all `none` embeds to zero.
+    """
+    del cfg  # all sizes are read from the parameter shapes
+    arch = jnp.asarray(arch, jnp.int32)
+    x = jnp.zeros((NUM_NODES, params["input_node"].shape[0])).at[0].set(params["input_node"])
+    h = x @ params["x_hidden"]["w"] + params["x_hidden"]["b"]
+    op_emb = params["op_emb"][arch]  # [6, op_emb_dim]
+    present = (arch != 0)[:, None]  # op 0 is `none`
+    for i, layer in enumerate(params["gcn"]):
+        s = h @ layer["w"]
+        attn = jax.nn.sigmoid(op_emb @ layer["attn"]["w"] + layer["attn"]["b"])
+        h = _INCIDENCE @ jnp.where(present, attn * s[_FROM], 0.0)
+        h = h.at[0].add(s[0])
+        if i < len(params["gcn"]) - 1:
+            h = jax.nn.relu(h)
+    return h
+
+
+def gate_logits(params, arch, cfg: GateConfig, *, key=None, train):
+    """Block logits `[6, k_max]`: the MLP over `concat(h_from, h_to)` of every edge.
+
+    With `train`, dropout (rate `cfg.mlp_dropout`) follows each hidden layer and `key` is needed.
+    """
+    h = node_embeddings(params, arch, cfg)
+    y = jnp.concatenate([h[_FROM], h[_TO]], axis=-1)
+    use_dropout = train and cfg.mlp_dropout > 0
+    if use_dropout and key is None:
+        raise ValueError("gate_logits(train=True) needs a PRNG key for dropout")
+    *hidden, last = params["mlp"]
+    keys = jax.random.split(key, len(hidden)) if use_dropout else [None] * len(hidden)
+    for layer, k in zip(hidden, keys):
+        y = jax.nn.relu(y @ layer["w"] + layer["b"])
+        if use_dropout:
+            keep = 1.0 - cfg.mlp_dropout
+            y = jnp.where(jax.random.bernoulli(k, keep, y.shape), y / keep, 0.0)
+    return y @ last["w"] + last["b"]
+
+
+def gate(params, arch, level, key, cfg: GateConfig, *, train, noise=True):
+    """Assign each edge of `arch` to one of the `level` active blocks.
+
+    `p = softmax((z + G) / tau)` over the active blocks' logits z (the others are -inf), with Gumbel
+    noise `G = -log(-log(U + 1e-20) + 1e-20)`, and the chosen block is `argmax p`.
+
+    * `train=True`: dropout on; `weights = one_hot(argmax p) + (p - stop_gradient(p))`, exactly
+      one-hot in value while the gradient reaches every active block's probability;
+      `active = arange(k_max) < level` (all active blocks run, as in the reference training).
+    * `train=False`: dropout off; `weights = active = one_hot(argmax p)`, so only the chosen block
+      runs and no gradient flows to the GATE.
+    * `noise=True` keeps the Gumbel noise in both modes: the reference evaluates with noise (eval
+      assignments are samples; aw_nas evaluates with seed 123). `noise=False` is the deterministic
+      variant, `argmax z` at evaluation (not in the reference).
+
+    Args:
+      params: from `init_gate`.
+      arch: int `[6]` op indices (one cell, shared by all cells).
+      level: int scalar (may be traced), number of active blocks, 1 <= level <= k_max.
+      key: PRNG key for the noise and dropout (None only when neither is used).
+      cfg: the static `GateConfig`.
+
+    Returns:
+      `(weights, active, blocks)`: float32 `[6, k_max]`, bool `[6, k_max]`, int32 `[6]`; pass
+      `slot_mix=(weights, active)` with `close_sharing(None, ...)` to the supernet `apply`, or, at
+      evaluation, `close_sharing(blocks, ...)` without `slot_mix`.
+    """
+    if key is None and (noise or (train and cfg.mlp_dropout > 0)):
+        raise ValueError("gate needs a PRNG key for Gumbel noise or dropout")
+    k_drop, k_noise = jax.random.split(key) if key is not None else (None, None)
+    logits = gate_logits(params, arch, cfg, key=k_drop, train=train)
+    in_level = jnp.arange(cfg.k_max) < level
+    z = jnp.where(in_level, logits, -jnp.inf)
+    if noise:
+        u = jax.random.uniform(k_noise, z.shape)
+        z = z - jnp.log(-jnp.log(u + 1e-20) + 1e-20)
+    p = jax.nn.softmax(z / cfg.tau, axis=-1)
+    blocks = jnp.argmax(p, axis=-1).astype(jnp.int32)
+    hard = jax.nn.one_hot(blocks, cfg.k_max, dtype=jnp.float32)
+    if not train:
+        return hard, hard > 0, blocks
+    weights = hard + (p - jax.lax.stop_gradient(p))
+    return weights, jnp.broadcast_to(in_level, weights.shape), blocks
+
+
+def close_sharing(blocks, num_cells_per_stage, k_max):
+    """CLOSENet sharing maps over a supernet with `slots_per_cell = k_max`.
+
+    Cell c's block b is slot `(c % N) * k_max + b` of its stage's pool.
+
+    Args:
+      blocks: None for the training map `[3N, 6, 5, k_max]` whose slice k points every edge of
+        every cell at its block k (use with `slot_mix`); or int `[6]` / `[3N, 6]` chosen blocks
+        for the plain map `[3N, 6, 5]` (single-path evaluation; works on traced arrays).
+      num_cells_per_stage: N.
+      k_max: blocks per cell.
+    """
+    if blocks is not None:
+        return sharing_from_blocks(blocks, num_cells_per_stage, k_max)
+    full = np.ones((1, NUM_EDGES), np.int32)
+    maps = [sharing_from_blocks(k * full, num_cells_per_stage, k_max) for k in range(k_max)]
+    return np.stack(maps, axis=-1)

@@ -1,0 +1,96 @@
+"""Optimizer pieces that keep CLOSENet's inactive GLOW blocks frozen.
+
+PyTorch never touches the parameters of a block that has not been activated yet (its grad is None:
+no update, no momentum, no weight decay), so a new block starts from its own init + the previous
+block (WIT). In JAX every leaf gets a gradient, and `add_decayed_weights` would decay inactive
+slots and feed momentum. Here a runtime mask (a pytree argument, so changing the level never
+recompiles) removes them from the update.
+
+Recipe (`masked_sgd`): mask the incoming gradients (so the global-norm clip ignores inactive
+slots), clip, add weight decay, mask again, then momentum and the learning rate. The second mask
+must sit after the weight decay and before the momentum: then an inactive slot feeds exactly 0 into
+a buffer that starts at 0, so `buf = m * 0 + 0 = 0`, its update is 0 and its parameters, momentum
+buffer and everything else stay bit-identical. A mask only at the end of the chain would freeze the
+parameters but let the buffer accumulate decay, released the moment the block is activated.
+The invariant needs the buffers of inactive slots to be 0 when they are inactive: true when levels
+only grow, or after `restart_opt_state`.
+"""
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxnas.errors import ConfigError
+
+
+def _is_pool(path):
+    return any(isinstance(k, jax.tree_util.DictKey) and k.key == "pools" for k in path)
+
+
+def block_mask(params, level, *, n_cells_per_stage, k_max):
+    """Bool masks, one per leaf of `params`, broadcastable to it: True where updates apply.
+
+    Leaves under a `"pools"` dict key (the supernet's slot-stacked pools, slot `c*k_max + b` being
+    cell c's block b) are masked along the slot axis by `b < level`; every other leaf (stem,
+    reductions, head, GATE parameters) gets True. `level` may be traced; `params` may be the
+    supernet parameters or any tree containing them (e.g. `{"supernet": ..., "gate": ...}`).
+    """
+    active = jnp.arange(n_cells_per_stage * k_max) % k_max < level
+
+    def leaf_mask(path, leaf):
+        if not _is_pool(path):
+            return jnp.ones((), bool)
+        if leaf.shape[0] != active.shape[0]:
+            raise ConfigError(f"pool {jax.tree_util.keystr(path)} has {leaf.shape[0]} slots, "
+                              f"expected {n_cells_per_stage} cells x {k_max} blocks")
+        return active.reshape(active.shape + (1,) * (leaf.ndim - 1))
+
+    return jax.tree_util.tree_map_with_path(leaf_mask, params)
+
+
+def freeze_inactive():
+    """Stateless transformation zeroing the updates where `block_mask` (an extra arg) is False."""
+
+    def init(params):
+        del params
+        return optax.EmptyState()
+
+    def update(updates, state, params=None, *, block_mask, **extra):
+        del params, extra
+        def zero_inactive(u, m):
+            return jnp.where(m, u, jnp.zeros_like(u))
+
+        return jax.tree.map(zero_inactive, updates, block_mask), state
+
+    return optax.GradientTransformationExtraArgs(init, update)
+
+
+def masked_sgd(learning_rate, momentum=0.9, nesterov=False, weight_decay=5e-4, clip=5.0):
+    """PyTorch-style SGD that leaves inactive blocks untouched; `update(..., block_mask=mask)`.
+
+    Computes `g = clip(mask * grad)`, `d = mask * (g + weight_decay * p)`,
+    `buf = momentum * buf + d` and the step `-lr * buf` (nesterov: `-lr * (d + momentum * buf)`),
+    as torch.optim.SGD after global-norm clipping (aw_nas: lr 0.05, momentum 0.9, wd 5e-4, clip 5).
+    `clip=None` skips the clipping. `learning_rate` may be an optax schedule; for a plateau
+    schedule, wrap the factory in `optax.inject_hyperparams(masked_sgd, static_args="nesterov")`
+    and set `state.hyperparams["learning_rate"]` between epochs.
+    """
+    parts = [freeze_inactive()]
+    if clip is not None:
+        parts.append(optax.clip_by_global_norm(clip))
+    parts += [
+        optax.add_decayed_weights(weight_decay),
+        freeze_inactive(),
+        optax.trace(decay=momentum, nesterov=nesterov),
+        optax.scale_by_learning_rate(learning_rate),
+    ]
+    return optax.chain(*parts)
+
+
+def restart_opt_state(tx, params):
+    """Fresh optimizer state: the reference's SRT restart (aw_nas `switch_epochs: [401]`).
+
+    Re-creating the optimizer zeroes every momentum buffer and, with injected hyper-parameters,
+    restores the initial learning rate; the plateau scheduler's counters must be reset by its owner.
+    """
+    return tx.init(params)

@@ -1,0 +1,105 @@
+"""Experiment configs: Python files with a `get_config()` returning an `ml_collections.ConfigDict`.
+
+Configs are locked after loading, so a mistyped key in a file or on the command line is an error
+naming the key, not a silently ignored setting. Command-line overrides are `dotted.key=value`; the
+value is parsed as a Python literal and must have the type of the value it replaces.
+"""
+
+import ast
+import difflib
+import importlib.util
+import json
+from pathlib import Path
+
+import ml_collections
+
+from jaxnas.errors import ConfigError
+
+
+def load_config(path):
+    """Load `get_config()` from a Python config file; ConfigError if it is missing or broken."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    spec = importlib.util.spec_from_file_location(f"jaxnas_config_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as e:  # a user's file: report any failure in one line
+        raise ConfigError(f"cannot load config {path}: {type(e).__name__}: {e}") from e
+    if not hasattr(module, "get_config"):
+        raise ConfigError(f"config {path} has no get_config() function")
+    config = module.get_config()
+    if not isinstance(config, ml_collections.ConfigDict):
+        config = ml_collections.ConfigDict(config)
+    config.lock()
+    return config
+
+
+def _suggest(key, config):
+    close = difflib.get_close_matches(key, _flat_keys(config), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _flat_keys(config, prefix=""):
+    keys = []
+    for k, v in config.items():
+        keys.append(prefix + k)
+        if isinstance(v, ml_collections.ConfigDict):
+            keys.extend(_flat_keys(v, prefix + k + "."))
+    return keys
+
+
+def _parse_value(raw, old, key):
+    try:
+        value = ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        value = raw  # a bare word is a string
+    if old is None or isinstance(value, type(old)):
+        return value
+    if isinstance(old, float) and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(old, tuple) and isinstance(value, list):
+        return tuple(value)
+    if isinstance(old, str):
+        return raw
+    raise ConfigError(f"config key {key!r} expects {type(old).__name__}, got {raw!r}")
+
+
+def apply_overrides(config, overrides):
+    """Apply `key=value` strings to a (locked) config in place; ConfigError for unknown keys."""
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} is not of the form key=value")
+        key, raw = item.split("=", 1)
+        *parents, leaf = key.strip().split(".")
+        node = config
+        for part in parents:
+            if part not in node or not isinstance(node[part], ml_collections.ConfigDict):
+                raise ConfigError(f"unknown config key {key!r}{_suggest(key, config)}")
+            node = node[part]
+        if leaf not in node or isinstance(node[leaf], ml_collections.ConfigDict):
+            raise ConfigError(f"unknown config key {key!r}{_suggest(key, config)}")
+        with node.unlocked():
+            node[leaf] = _parse_value(raw.strip(), node[leaf], key)
+    return config
+
+
+def check_keys(config, reference, prefix=""):
+    """ConfigError if `config` has a key that `reference` (the defaults) does not know."""
+    for k, v in config.items():
+        if k not in reference:
+            raise ConfigError(f"unknown config key {prefix + k!r}{_suggest(prefix + k, reference)}")
+        if isinstance(v, ml_collections.ConfigDict) and isinstance(
+                reference[k], ml_collections.ConfigDict):
+            check_keys(v, reference[k], prefix + k + ".")
+
+
+def to_json(config):
+    return json.dumps(config.to_dict(), indent=2, sort_keys=True)
+
+
+def from_json(text):
+    config = ml_collections.ConfigDict(json.loads(text))
+    config.lock()
+    return config

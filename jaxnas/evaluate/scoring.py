@@ -1,0 +1,235 @@
+"""Score architectures with a trained supernet and rank them against the benchmark.
+
+Every architecture is scored on the SAME held-out images: the first `num_batches` batches of
+`batch_size` images in their given order (no shuffling, no augmentation; an incomplete last batch
+is dropped). Batch norm normalises with the statistics of the current batch (as the reference
+supernets do at evaluation, without recalibration), so a score depends on the batch size and on
+which images share a batch: compare scores only at equal `batch_size` and images (the Landmark
+code evaluates with batches of 256).
+
+Throughput on the CPU (`experiments/bench_eval.py`, 2 cores): one jitted call per architecture
+that scans over the batches, with the evaluation images put on the device once, and the next call
+dispatched before the previous result is read. A Python loop over per-batch calls, `vmap` over the
+batches and `lax.map` over chunks of archs are no faster (XLA already keeps both cores busy); `vmap`
+over archs is 10-15x slower, since a batched `lax.switch` index becomes a select that runs all five
+ops on every edge. Cells that prune to the same cell (`prune_dead_edges`) are scored once.
+"""
+
+import functools
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+from tqdm.auto import tqdm
+
+from jaxnas.data import normalize
+from jaxnas.errors import ConfigError, DataError
+from jaxnas.evaluate.ranking import ranking_report
+from jaxnas.spaces.nb201 import NUM_ARCHS, all_archs, archs_to_indices, unique_indices
+from jaxnas.supernet import nb201 as supernet
+from jaxnas.supernet.pools import check_sharing
+
+EVAL_SETS = ("unique", "all")
+DEFAULT_EVAL_ARCHS = 200  # the Landmark paper's sparse Kendall tau sample size
+_NONE = 0
+
+
+def prune_dead_edges(archs):
+    """Set to `none` every edge whose output cannot change the logits; returns int32 `[n, 6]`.
+
+    An edge is dead when its source node is exactly zero (all edges into it are `none`, or come
+    from zero nodes: every op maps zeros to exact zeros, BN included) or when its destination
+    node does not reach node 3 through non-`none` edges. The pruned cell computes bit-identical
+    logits with any parameters and sharing map, and runs fewer convolutions; in the full space
+    15,625 cells collapse to 9,445 distinct pruned cells, so `score_archs` runs each once.
+    """
+    a = np.array(archs, np.int32).reshape(-1, 6)
+    # Edges (to, from): 0 (1,0), 1 (2,0), 2 (2,1), 3 (3,0), 4 (3,1), 5 (3,2).
+    zero1 = a[:, 0] == _NONE
+    a[zero1, 2] = a[zero1, 4] = _NONE
+    zero2 = (a[:, 1] == _NONE) & (a[:, 2] == _NONE)
+    a[zero2, 5] = _NONE
+    dead2 = a[:, 5] == _NONE
+    a[dead2, 1] = a[dead2, 2] = _NONE
+    dead1 = (a[:, 2] == _NONE) & (a[:, 4] == _NONE)
+    a[dead1, 0] = _NONE
+    return a
+
+
+def _batch_stats(params, arch, sharing, images, labels, cfg):
+    """(number of correct top-1 predictions, summed cross-entropy) of one uint8 batch."""
+    logits = supernet.apply(params, arch, normalize(images), sharing, cfg=cfg)
+    log_probs = jax.nn.log_softmax(logits)
+    correct = jnp.sum(jnp.argmax(logits, axis=-1) == labels, dtype=jnp.int32)
+    loss = -jnp.sum(jnp.take_along_axis(log_probs, labels[:, None], axis=1))
+    return correct, loss
+
+
+def make_scorer(cfg, *, batch_size):
+    """A jitted `score_batch(params, arch, sharing, images_uint8, labels) -> (num_correct,
+    sum_loss)` for batches of `batch_size` images.
+
+    `arch` is an int32 `[6]` array argument, so one compilation serves every architecture (and
+    every sharing map). Images are normalised inside; BN uses this batch's statistics.
+    """
+    def score_batch(params, arch, sharing, images, labels):
+        if images.shape[0] != batch_size or labels.shape != (batch_size,):
+            raise DataError(f"scorer built for batches of {batch_size}, got images "
+                            f"{images.shape} and labels {labels.shape}")
+        return _batch_stats(params, arch, sharing, images, labels, cfg)
+
+    return jax.jit(score_batch)
+
+
+@functools.lru_cache(maxsize=8)
+def _arch_scorer(cfg):
+    """Jitted `(params, arch, sharing, images [nb, B, ...], labels [nb, B]) -> (correct, loss)`
+    summed over the batches: one dispatch per architecture. Cached so repeated calls (one per
+    evaluation during training) reuse the compilation."""
+    def score_arch(params, arch, sharing, images, labels):
+        def body(totals, batch):
+            correct, loss = _batch_stats(params, arch, sharing, *batch, cfg)
+            return (totals[0] + correct, totals[1] + loss), None
+
+        return lax.scan(body, (jnp.int32(0), jnp.float32(0.0)), (images, labels))[0]
+
+    return jax.jit(score_arch)
+
+
+def _eval_batches(images, labels, batch_size, num_batches):
+    """The first `num_batches` full batches as device arrays `[nb, B, ...]` and `[nb, B]`."""
+    images, labels = np.asarray(images), np.asarray(labels)
+    if images.ndim != 4 or images.dtype != np.uint8:
+        raise DataError(f"evaluation images must be uint8 [N, H, W, C], got {images.dtype} "
+                        f"{list(images.shape)}")
+    if labels.shape != images.shape[:1]:
+        raise DataError(f"{len(images)} evaluation images but labels of shape "
+                        f"{list(labels.shape)}")
+    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ConfigError(f"eval batch_size must be a positive int, got {batch_size!r}")
+    available = len(images) // batch_size
+    if available == 0:
+        raise DataError(f"{len(images)} evaluation images do not fill one batch of {batch_size}")
+    if num_batches is None:
+        num_batches = available
+    if not isinstance(num_batches, (int, np.integer)) or not 1 <= num_batches <= available:
+        raise ConfigError(f"eval num_batches must be an int in 1..{available} ({len(images)} "
+                          f"images, batch {batch_size}), got {num_batches!r}")
+    n = num_batches * batch_size
+    return (jax.device_put(images[:n].reshape((num_batches, batch_size) + images.shape[1:])),
+            jax.device_put(labels[:n].astype(np.int32).reshape(num_batches, batch_size)))
+
+
+def score_archs(params, archs, images, labels, *, cfg, sharing, batch_size=256, num_batches=None,
+                progress=True):
+    """Supernet top-1 accuracy (percent) and mean cross-entropy of each architecture.
+
+    Args:
+      params: supernet parameters (`jaxnas.supernet.nb201.init` layout).
+      archs: int `[n, 6]` op arrays.
+      images, labels: held-out uint8 images `[M, H, W, 3]` and int labels `[M]` (host arrays).
+      cfg: the `SupernetConfig`; sharing: int `[3N, 6, 5]` sharing map.
+      batch_size: images per batch, which sets the BN statistics (see the module docstring).
+      num_batches: score on the first this many batches; None = all full batches.
+      progress: show a tqdm bar (with ETA) over architectures.
+
+    Returns:
+      dict: `acc` and `loss` float64 `[n]`, `seconds` (wall time, compilation included) and
+      `images_per_arch`.
+    """
+    start = time.perf_counter()
+    archs_to_indices(archs)  # validates shape [n, 6] and op range (ArchError)
+    archs = np.asarray(archs, np.int32)
+    sharing = jax.device_put(check_sharing(sharing, cfg.N, cfg.slots_per_cell))
+    batch_images, batch_labels = _eval_batches(images, labels, batch_size, num_batches)
+    images_per_arch = int(batch_labels.size)
+    params = jax.device_put(params)
+    score_arch = _arch_scorer(cfg)
+    distinct, inverse = np.unique(prune_dead_edges(archs), axis=0, return_inverse=True)
+    correct = np.zeros(len(distinct), np.int64)
+    loss = np.zeros(len(distinct), np.float64)
+    with tqdm(total=len(distinct), unit="arch", desc="scoring", disable=not progress) as bar:
+        pending = None
+        for i, arch in enumerate(distinct):
+            # Dispatch arch i before reading arch i-1, so the host never leaves the device idle.
+            result = score_arch(params, arch, sharing, batch_images, batch_labels)
+            if pending is not None:
+                _read(pending, correct, loss, bar)
+            pending = (i, result)
+        if pending is not None:
+            _read(pending, correct, loss, bar)
+    inverse = inverse.reshape(-1)
+    return {
+        "acc": 100.0 * correct[inverse] / images_per_arch,
+        "loss": loss[inverse] / images_per_arch,
+        "seconds": time.perf_counter() - start,
+        "images_per_arch": images_per_arch,
+    }
+
+
+def _read(pending, correct, loss, bar):
+    """Wait for one dispatched result and store it at its position."""
+    i, (num_correct, sum_loss) = pending
+    correct[i], loss[i] = int(num_correct), float(sum_loss)
+    bar.update(1)
+
+
+def evaluation_archs(which, *, seed=0):
+    """Sorted NB201 indices of the architectures to score.
+
+    `which` is an int N (a seeded uniform sample without replacement of N of the 6,466
+    isomorphism-class representatives; the CLI default is N=200 with seed 0, the sample size of
+    the Landmark paper's sparse Kendall tau), `"unique"` (all 6,466 representatives) or `"all"`
+    (all 15,625 cells, isomorphic duplicates included).
+    """
+    reps = unique_indices()
+    if isinstance(which, str) and which in EVAL_SETS:
+        return np.array(reps if which == "unique" else np.arange(NUM_ARCHS), np.int64)
+    if isinstance(which, (int, np.integer)) and not isinstance(which, bool):
+        if not 1 <= which <= reps.size:
+            raise ConfigError(f"number of evaluation archs must be in 1..{reps.size}, got {which}")
+        sample = np.random.default_rng(seed).choice(reps, size=int(which), replace=False)
+        return np.sort(sample).astype(np.int64)
+    raise ConfigError(f"evaluation archs must be an int, 'unique' or 'all', got {which!r}")
+
+
+def evaluate(params, *, cfg, sharing, images, labels, indices, truth, batch_size=256,
+             num_batches=None, progress=True):
+    """Score the architectures `indices` and rank them against the ground truth `truth`.
+
+    `truth` is a `[15625]` array in official NB201 index order (e.g. `valid_acc` of
+    `load_table("cifar10-valid")`); an architecture's truth is its own entry, so a class
+    representative (`evaluation_archs("unique")` or N) is compared with the representative's
+    benchmark numbers, not an average over its isomorphic copies.
+
+    Returns a JSON-ready dict: the metrics of `ranking_report` (supernet accuracy vs truth),
+    `num_archs`, `seconds`, `images_per_arch`, `archs_per_second`, `batch_size`, and the
+    per-architecture lists `indices`, `supernet_acc` and `supernet_loss` for later re-analysis.
+    """
+    indices = np.asarray(indices)
+    if indices.ndim != 1 or indices.dtype.kind not in "iu":
+        raise ConfigError(f"indices must be a 1-D int array, got {indices.dtype} "
+                          f"{list(indices.shape)}")
+    if indices.size and (indices.min() < 0 or indices.max() >= NUM_ARCHS):
+        raise ConfigError(f"indices must lie in 0..{NUM_ARCHS - 1}, got "
+                          f"{indices.min()}..{indices.max()}")
+    truth = np.asarray(truth, np.float64)
+    if truth.shape != (NUM_ARCHS,):
+        raise ConfigError(f"truth must be a [{NUM_ARCHS}] array in NB201 index order, got "
+                          f"{list(truth.shape)}")
+    scores = score_archs(params, all_archs()[indices], images, labels, cfg=cfg, sharing=sharing,
+                         batch_size=batch_size, num_batches=num_batches, progress=progress)
+    report = ranking_report(scores["acc"], truth[indices])
+    report.update(
+        num_archs=int(indices.size),
+        seconds=float(scores["seconds"]),
+        images_per_arch=scores["images_per_arch"],
+        archs_per_second=indices.size / scores["seconds"],
+        batch_size=int(batch_size),
+        indices=[int(i) for i in indices],
+        supernet_acc=[float(a) for a in scores["acc"]],
+        supernet_loss=[float(v) for v in scores["loss"]],
+    )
+    return report

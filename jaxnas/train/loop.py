@@ -1,0 +1,154 @@
+"""The training loop: data, epochs, metrics log, progress bar, checkpoints and resume.
+
+`train(config, workdir)` runs a whole experiment. Per epoch it appends a line to
+`workdir/metrics.jsonl` and writes a checkpoint; an interrupt (Ctrl-C or SIGTERM) writes one at the
+current step before exiting. With `resume=True` the run continues from the latest checkpoint: the
+data order depends only on (seed, epoch) and the step key on (seed, step), so the resumed run ends
+with exactly the parameters of an uninterrupted one.
+"""
+
+import json
+import signal
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from tqdm.auto import tqdm
+
+from jaxnas import config as config_lib
+from jaxnas.data import batches, cifar10_valid_split, load_dataset, num_batches, prefetch
+from jaxnas.errors import CheckpointError
+from jaxnas.supernet import nb201, pools
+from jaxnas.train import checkpoint, optim, samplers, state as state_lib, step as step_lib
+
+
+def supernet_config(config):
+    return nb201.SupernetConfig(**config.supernet.to_dict())
+
+
+def sharing_map(config):
+    """The static sharing map named by `config.sharing` (a runtime array for the step)."""
+    n = config.supernet.N
+    if config.sharing == "vanilla":
+        return pools.vanilla_sharing(n)
+    if config.sharing == "cell":
+        return pools.cell_sharing(n, config.supernet.slots_per_cell)
+    raise config_lib.ConfigError(f"unknown sharing {config.sharing!r}; choose vanilla or cell")
+
+
+def load_data(config):
+    """The NB201 cifar10-valid protocol: (train half, held-out half) of the training set."""
+    data = load_dataset(config.data.source, resolution=config.data.resolution,
+                        cache_dir=config.data.cache_dir or None)
+    train_idx, valid_idx = cifar10_valid_split(data.train_labels)
+    return ((data.train_images[train_idx], data.train_labels[train_idx]),
+            (data.train_images[valid_idx], data.train_labels[valid_idx]))
+
+
+class _Interrupt:
+    """Turn SIGTERM into KeyboardInterrupt while training, so both save a checkpoint."""
+
+    def __enter__(self):
+        self.old = signal.signal(signal.SIGTERM, self._raise)
+        return self
+
+    @staticmethod
+    def _raise(signum, frame):
+        raise KeyboardInterrupt
+
+    def __exit__(self, *exc):
+        signal.signal(signal.SIGTERM, self.old)
+
+
+def _prepare_workdir(config, workdir, resume):
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    config_file = workdir / "config.json"
+    has_ckpt = (workdir / "checkpoints").is_dir() and any((workdir / "checkpoints").iterdir())
+    if resume:
+        if not config_file.is_file() or not has_ckpt:
+            raise CheckpointError(f"nothing to resume in {workdir}: no checkpoint there")
+        checkpoint.check_compatible(config_file.read_text(), config, workdir)
+    elif has_ckpt:
+        raise CheckpointError(f"{workdir} already holds a run; pass --resume or use a new workdir")
+    config_file.write_text(config_lib.to_json(config))
+    return workdir
+
+
+def _log(path, record):
+    with open(path, "a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def train(config, workdir, *, resume=False, evaluator=None, progress=True):
+    """Train the supernet described by `config` in `workdir`; returns the last epoch's metrics.
+
+    Args:
+      config: a locked ConfigDict (see `configs/`).
+      workdir: output directory (config.json, metrics.jsonl, checkpoints/).
+      resume: continue from the latest checkpoint in `workdir`.
+      evaluator: optional `f(params, epoch) -> dict` run every `config.eval.every_epochs`
+        epochs; its numbers go into the metrics log (e.g. Kendall's tau of the supernet).
+      progress: show a progress bar.
+    """
+    workdir = _prepare_workdir(config, workdir, resume)
+    (train_x, train_y), _ = load_data(config)
+    net_cfg = supernet_config(config)
+    bs = config.train.batch_size
+    steps_per_epoch = num_batches(len(train_x), bs)
+    total_steps = steps_per_epoch * config.train.epochs
+    tx = optim.make_optimizer(config.optim, total_steps)
+    schedule = optim.lr_schedule(config.optim, total_steps)
+    params = nb201.init(jax.random.key(config.seed), net_cfg)
+    state = state_lib.create(params, tx, config.seed)
+    step_args = {"sharing": jnp.asarray(sharing_map(config))}
+    train_step = step_lib.make_train_step(
+        step_lib.supernet_forward(net_cfg), tx, samplers.make(config.sampler),
+        pad=config.data.pad, flip=config.data.flip)
+
+    ckpt = checkpoint.Checkpointer(workdir, keep=config.train.keep_checkpoints)
+    if resume:
+        state = ckpt.restore(state)
+    metrics_path = workdir / "metrics.jsonl"
+    start_step = int(state.step)
+    bar = tqdm(total=total_steps, initial=start_step, disable=not progress, unit="step",
+               dynamic_ncols=True)
+    record = {}
+    try:
+        with _Interrupt():
+            for epoch in range(start_step // steps_per_epoch, config.train.epochs):
+                skip = int(state.step) - epoch * steps_per_epoch
+                t0, sums, count = time.perf_counter(), None, 0
+                data = batches(train_x, train_y, bs, seed=config.seed, epoch=epoch, start=skip)
+                for images, labels in prefetch(data):
+                    state, m = train_step(state, images, labels, step_args)
+                    sums = m if sums is None else jax.tree.map(jnp.add, sums, m)
+                    count += 1
+                    bar.update(1)
+                    every = config.train.checkpoint_every_steps
+                    if every and int(state.step) % every == 0:
+                        ckpt.save(state)
+                seconds = time.perf_counter() - t0
+                record = {"epoch": epoch + 1, "step": int(state.step),
+                          "lr": float(schedule(int(state.step) - 1)), "seconds": seconds,
+                          "images_per_second": count * bs / seconds if count else None}
+                if count:
+                    record.update({k: float(v) / count for k, v in jax.device_get(sums).items()})
+                every = config.eval.every_epochs
+                if evaluator is not None and every and ((epoch + 1) % every == 0
+                                                        or epoch + 1 == config.train.epochs):
+                    record["eval"] = evaluator(state.params, epoch + 1)
+                ckpt.save(state)
+                _log(metrics_path, record)
+                bar.set_postfix(epoch=epoch + 1, loss=f"{record.get('loss', np.nan):.3f}",
+                                acc=f"{record.get('acc', np.nan):.1f}")
+    except KeyboardInterrupt:
+        ckpt.save(state)
+        bar.close()
+        ckpt.close()
+        raise
+    bar.close()
+    ckpt.close()
+    return record

@@ -1,0 +1,153 @@
+"""Tests of supernet scoring on a tiny supernet (C=4, N=1, 8x8 images, batches of 16)."""
+
+import functools
+import json
+
+import jax
+import numpy as np
+import pytest
+
+from jaxnas.errors import ConfigError, DataError
+from jaxnas.evaluate import scoring
+from jaxnas.evaluate.ranking import ranking_report
+from jaxnas.spaces.nb201 import NUM_ARCHS, all_archs, canonical_indices, unique_indices
+from jaxnas.supernet import nb201 as supernet
+from jaxnas.supernet.pools import vanilla_sharing
+
+CFG = supernet.SupernetConfig(C=4, N=1)
+BATCH = 16
+ALL_NONE = np.zeros(6, np.int32)
+
+
+def _random_params(rng):
+    """Random parameters in `init`'s layout, built in numpy: `init` itself compiles one PRNG
+    kernel per shape, which takes most of this file's time budget on two CPU cores."""
+    shapes = jax.eval_shape(functools.partial(supernet.init, cfg=CFG), jax.random.key(0))
+    return jax.tree.map(lambda s: rng.uniform(-0.5, 0.5, s.shape).astype(np.float32), shapes)
+
+
+@pytest.fixture(scope="module")
+def setup():
+    rng = np.random.default_rng(0)
+    params = _random_params(rng)
+    images = rng.integers(0, 256, (3 * BATCH + 5, 8, 8, 3), dtype=np.uint8)
+    labels = rng.integers(0, 10, len(images)).astype(np.int32)
+    return params, vanilla_sharing(CFG.N), images, labels
+
+
+@pytest.fixture(scope="module")
+def score_batch():
+    return scoring.make_scorer(CFG, batch_size=BATCH)
+
+
+def _score(setup, archs, num_batches=2):
+    params, sharing, images, labels = setup
+    return scoring.score_archs(params, archs, images, labels, cfg=CFG, sharing=sharing,
+                               batch_size=BATCH, num_batches=num_batches, progress=False)
+
+
+def test_scores_in_range_and_repeatable(setup):
+    archs = all_archs()[[0, 1, 2, 0]]
+    out = _score(setup, archs)
+    assert out["acc"].shape == out["loss"].shape == (4,)
+    assert np.all((out["acc"] >= 0) & (out["acc"] <= 100))
+    assert np.all(np.isfinite(out["loss"])) and np.all(out["loss"] > 0)
+    assert out["acc"][0] == out["acc"][3] and out["loss"][0] == out["loss"][3]
+    again = _score(setup, archs[:1])
+    assert again["acc"][0] == out["acc"][0] and again["loss"][0] == out["loss"][0]
+
+
+def test_num_batches_sets_images_per_arch(setup):
+    assert _score(setup, all_archs()[:1], num_batches=2)["images_per_arch"] == 2 * BATCH
+    assert _score(setup, all_archs()[:1], num_batches=None)["images_per_arch"] == 3 * BATCH
+    with pytest.raises(ConfigError):
+        _score(setup, all_archs()[:1], num_batches=4)
+
+
+def test_scorer_matches_score_archs_and_compiles_once(setup, score_batch):
+    params, sharing, images, labels = setup
+    archs = all_archs()[10:15]
+    correct, loss = np.zeros(len(archs)), np.zeros(len(archs))
+    for i, arch in enumerate(archs):
+        for b in range(2):
+            rows = slice(b * BATCH, (b + 1) * BATCH)
+            c, s = score_batch(params, arch, sharing, images[rows], labels[rows])
+            correct[i] += int(c)
+            loss[i] += float(s)
+    assert score_batch._cache_size() == 1
+    scores = _score(setup, archs)
+    np.testing.assert_allclose(100 * correct / (2 * BATCH), scores["acc"])
+    np.testing.assert_allclose(loss / (2 * BATCH), scores["loss"], rtol=1e-5)
+    with pytest.raises(DataError):
+        score_batch(params, archs[0], sharing, images[:BATCH - 1], labels[:BATCH - 1])
+
+
+def test_score_archs_compiles_once_per_shape(setup):
+    _score(setup, all_archs()[20:25])
+    before = scoring._arch_scorer(CFG)._cache_size()
+    _score(setup, all_archs()[30:35])
+    assert scoring._arch_scorer(CFG)._cache_size() == before
+
+
+def test_disconnected_cell_is_a_constant_classifier(setup, score_batch):
+    params, sharing, images, labels = setup
+    # All predictions equal class k exactly when labels all equal to k are all correct.
+    hits = [int(score_batch(params, ALL_NONE, sharing, images[:BATCH],
+                            np.full(BATCH, k, np.int32))[0]) for k in range(CFG.num_classes)]
+    assert sorted(hits) == [0] * (CFG.num_classes - 1) + [BATCH]
+    constant = int(np.argmax(hits))
+    acc = _score(setup, ALL_NONE[None])["acc"][0]
+    assert acc == pytest.approx(100 * np.mean(labels[:2 * BATCH] == constant))
+
+
+def test_pruned_dead_edges_score_identically(setup, score_batch):
+    params, sharing, images, labels = setup
+    archs = all_archs()
+    pruned = scoring.prune_dead_edges(archs)
+    assert len(np.unique(pruned, axis=0)) == 9445
+    np.testing.assert_array_equal(scoring.prune_dead_edges(pruned), pruned)
+    # none on 1<-0 zeroes node 1; none on 3<-2 kills node 2; a conv-rich live path stays.
+    cases = np.array([[0, 3, 3, 3, 2, 3], [3, 3, 2, 3, 3, 0], [3, 0, 2, 1, 0, 4]], np.int32)
+    expected = np.array([[0, 3, 0, 3, 0, 3], [3, 0, 0, 3, 3, 0], [3, 0, 2, 1, 0, 4]])
+    np.testing.assert_array_equal(scoring.prune_dead_edges(cases), expected)
+    for arch, kept in zip(cases, expected):
+        args = (sharing, images[:BATCH], labels[:BATCH])
+        assert [float(v) for v in score_batch(params, arch, *args)] == \
+            [float(v) for v in score_batch(params, kept, *args)]
+
+
+def test_bad_inputs_raise(setup):
+    with pytest.raises(DataError):
+        _score(setup[:2] + (setup[2].astype(np.float32), setup[3]), all_archs()[:1])
+
+
+def test_evaluation_archs():
+    first = scoring.evaluation_archs(200)
+    assert first.shape == (200,) and np.all(np.diff(first) > 0)
+    assert np.all(canonical_indices()[first] == first)
+    np.testing.assert_array_equal(first, scoring.evaluation_archs(200, seed=0))
+    assert not np.array_equal(first, scoring.evaluation_archs(200, seed=1))
+    np.testing.assert_array_equal(scoring.evaluation_archs("unique"), unique_indices())
+    np.testing.assert_array_equal(scoring.evaluation_archs("all"), np.arange(NUM_ARCHS))
+    for bad in ("some", "200", 0, 6467, 2.5, True, None):
+        with pytest.raises(ConfigError, match="evaluation archs"):
+            scoring.evaluation_archs(bad)
+
+
+def test_evaluate_report(setup):
+    params, sharing, images, labels = setup
+    indices = scoring.evaluation_archs(6, seed=3)
+    truth = np.linspace(80.0, 94.0, NUM_ARCHS)
+    report = scoring.evaluate(params, cfg=CFG, sharing=sharing, images=images, labels=labels,
+                              indices=indices, truth=truth, batch_size=BATCH, num_batches=2,
+                              progress=False)
+    metric_keys = set(ranking_report([1.0, 2.0], [2.0, 1.0]))
+    extra = {"num_archs", "seconds", "images_per_arch", "archs_per_second", "indices",
+             "supernet_acc", "supernet_loss"}
+    assert metric_keys | extra <= set(report)
+    assert report["num_archs"] == report["n"] == 6 and report["images_per_arch"] == 2 * BATCH
+    assert report["indices"] == indices.tolist() and len(report["supernet_acc"]) == 6
+    json.dumps(report)
+    with pytest.raises(ConfigError):
+        scoring.evaluate(params, cfg=CFG, sharing=sharing, images=images, labels=labels,
+                         indices=indices, truth=truth[:10], batch_size=BATCH, num_batches=2)

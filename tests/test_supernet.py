@@ -1,0 +1,123 @@
+"""The functional supernet: shapes, parameter counts, sharing maps, formulations, compilation."""
+
+import dataclasses
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxnas.errors import ConfigError
+from jaxnas.spaces import nb201 as space
+from jaxnas.supernet import nb201, pools
+
+CFG = nb201.SupernetConfig(C=4, N=2)
+
+
+@pytest.fixture(scope="module")
+def params():
+    return nb201.init(jax.random.key(0), CFG)
+
+
+@pytest.fixture(scope="module")
+def images():
+    return jax.random.normal(jax.random.key(1), (6, 8, 8, 3))
+
+
+def _archs(n, seed=0):
+    return space.sample(np.random.default_rng(seed), n)
+
+
+def _shared_params(params):
+    return sum(x.size for k, v in params.items() if k != "pools" for x in jax.tree.leaves(v))
+
+
+@pytest.mark.parametrize("arch", list(_archs(5)) + [np.full(6, 3), np.zeros(6, int)])
+def test_params_read_by_an_architecture_match_the_analytic_count(params, arch):
+    # The stand-alone network of `arch` reads the shared parts plus one conv per conv edge.
+    sizes = {2: 1 * 1, 3: 3 * 3}
+    cells = sum(sizes.get(int(op), 0) * c * c * CFG.N for c in CFG.widths for op in arch)
+    expected = space.num_params(arch, C=CFG.C, N=CFG.N, cell_bn_affine=False)
+    assert _shared_params(params) + cells == expected
+
+
+def test_logits_shape_and_finite(params, images):
+    out = nb201.apply(params, _archs(1)[0], images, pools.vanilla_sharing(CFG.N), cfg=CFG)
+    assert out.shape == (6, 10) and bool(jnp.isfinite(out).all())
+
+
+def test_no_recompilation_across_architectures_and_sharing_maps(params, images):
+    fn = jax.jit(lambda p, a, x, s: nb201.apply(p, a, x, s, cfg=CFG))
+    for arch in _archs(6):
+        for sharing in (pools.vanilla_sharing(CFG.N), pools.cell_sharing(CFG.N)):
+            fn(params, arch, images, sharing).block_until_ready()
+    assert fn._cache_size() == 1
+
+
+def test_cell_sharing_reads_one_slot_per_cell(params, images):
+    arch = np.full(6, 3)  # every edge a 3x3 conv
+    sharing = pools.cell_sharing(CFG.N)
+    base = nb201.apply(params, arch, images, sharing, cfg=CFG)
+    grads = jax.grad(lambda p: nb201.apply(p, arch, images, sharing, cfg=CFG).sum())(params)
+    pool = grads["pools"][0]["conv3x3"]
+    used = {int(s) for s in np.asarray(sharing)[:CFG.N, :, 3].ravel()}
+    assert used == {0, 6}
+    for slot in range(pool.shape[0]):
+        assert bool(jnp.any(pool[slot] != 0)) == (slot in used)
+    # Changing an unused slot changes nothing; the vanilla map reads it and changes.
+    bumped = jax.tree.map(lambda x: x, params)
+    bumped["pools"][0]["conv3x3"] = params["pools"][0]["conv3x3"].at[1].add(1.0)
+    np.testing.assert_array_equal(nb201.apply(bumped, arch, images, sharing, cfg=CFG), base)
+    vanilla = pools.vanilla_sharing(CFG.N)
+    assert not np.allclose(nb201.apply(bumped, arch, images, vanilla, cfg=CFG),
+                           nb201.apply(params, arch, images, vanilla, cfg=CFG))
+
+
+@functools.cache
+def _loss_and_grads(cfg):
+    sharing = pools.vanilla_sharing(cfg.N)
+    f = lambda p, arch, x: jnp.sum(jnp.sin(nb201.apply(p, arch, x, sharing, cfg=cfg)))
+    return jax.jit(jax.value_and_grad(f))
+
+
+@pytest.mark.parametrize("edge_impl,conv_impl,loop", [
+    ("switch", "nested", "scan"), ("switch", "xla", "unroll"), ("masked", "nested", "unroll"),
+    ("switch_autodiff", "nested", "scan")])
+def test_fast_formulations_compute_the_plain_function(params, images, edge_impl, conv_impl, loop):
+    small = dataclasses.replace(CFG, N=1)
+    params = nb201.init(jax.random.key(0), small)
+    plain = dataclasses.replace(small, edge_impl="switch_autodiff", conv_impl="xla",
+                                cell_loop="unroll")
+    fast = dataclasses.replace(small, edge_impl=edge_impl, conv_impl=conv_impl, cell_loop=loop)
+    for arch in _archs(3, seed=3):
+        want_v, want_g = _loss_and_grads(plain)(params, arch, images)
+        got_v, got_g = _loss_and_grads(fast)(params, arch, images)
+        np.testing.assert_allclose(got_v, want_v, rtol=1e-5, atol=1e-5)
+        # float32: batch norm over few values amplifies rounding; compare at the gradient's scale
+        scale = max(float(jnp.abs(w).max()) for w in jax.tree.leaves(want_g))
+        for g, w in zip(jax.tree.leaves(got_g), jax.tree.leaves(want_g)):
+            np.testing.assert_allclose(g, w, rtol=1e-3, atol=1e-4 * scale)
+
+
+def test_slot_mixture_with_one_hot_weights_equals_the_plain_map(params, images):
+    arch = _archs(1, seed=5)[0]
+    vanilla, cell = pools.vanilla_sharing(CFG.N), pools.cell_sharing(CFG.N)
+    stacked = np.stack([vanilla, cell], axis=-1)
+    active = np.ones((6, 2), bool)
+    for k, plain in enumerate((vanilla, cell)):
+        weights = jax.nn.one_hot(jnp.full(6, k), 2)
+        mixed = nb201.apply(params, arch, images, stacked, cfg=CFG, slot_mix=(weights, active))
+        np.testing.assert_allclose(mixed, nb201.apply(params, arch, images, plain, cfg=CFG),
+                                   rtol=1e-6, atol=1e-6)
+
+
+def test_bad_configs_and_maps_raise_config_error():
+    with pytest.raises(ConfigError, match="supernet.C"):
+        nb201.SupernetConfig(C=0)
+    with pytest.raises(ConfigError, match="edge_impl"):
+        nb201.SupernetConfig(edge_impl="fast")
+    with pytest.raises(ConfigError, match="shape"):
+        pools.check_sharing(np.zeros((3, 6, 5), np.int32), 2, 6)
+    with pytest.raises(ConfigError, match="slots"):
+        pools.check_sharing(np.full((6, 6, 5), 12, np.int32), 2, 6)

@@ -1,0 +1,101 @@
+"""Training: one compiled step, resume equivalence, workdir and checkpoint errors."""
+
+import shutil
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxnas import config as config_lib
+from jaxnas.errors import CheckpointError
+from jaxnas.supernet import pools
+from jaxnas.train import loop, optim, samplers, state as state_lib, step as step_lib
+
+
+def _restore(workdir, config):
+    """The train state in the latest checkpoint of `workdir`."""
+    net_cfg = loop.supernet_config(config)
+    tx = optim.make_optimizer(config.optim, 1)
+    template = state_lib.create(loop.nb201.init(jax.random.key(0), net_cfg), tx, 0)
+    ckpt = loop.checkpoint.Checkpointer(workdir)
+    state = ckpt.restore(template)
+    ckpt.close()
+    return state
+
+
+def test_train_step_compiles_once(tiny_config):
+    (x, y), _ = loop.load_data(tiny_config)
+    net_cfg = loop.supernet_config(tiny_config)
+    tx = optim.make_optimizer(tiny_config.optim, 10)
+    state = state_lib.create(loop.nb201.init(jax.random.key(0), net_cfg), tx, 0)
+    step = step_lib.make_train_step(step_lib.supernet_forward(net_cfg), tx, samplers.uniform())
+    archs = set()
+    for i, sharing in enumerate([pools.vanilla_sharing(1), pools.cell_sharing(1)] * 3):
+        state, metrics = step(state, x[:20], y[:20], {"sharing": jnp.asarray(sharing)})
+        archs.add(int(metrics["loss"] * 1e6))
+    assert step._cache_size() == 1
+    assert int(state.step) == 6 and len(archs) > 1
+
+
+def test_interrupted_run_resumes_to_the_same_parameters(tiny_config, tmp_path, monkeypatch):
+    full = tmp_path / "full"
+    loop.train(tiny_config, full, progress=False)
+
+    make = step_lib.make_train_step
+
+    def interrupting(*args, **kwargs):  # a step function that is interrupted at step 4
+        fn = make(*args, **kwargs)
+
+        def step(state, *rest):
+            if int(state.step) == 4:
+                raise KeyboardInterrupt
+            return fn(state, *rest)
+        return step
+
+    cut = tmp_path / "cut"
+    monkeypatch.setattr(step_lib, "make_train_step", interrupting)
+    with pytest.raises(KeyboardInterrupt):
+        loop.train(tiny_config, cut, progress=False)
+    monkeypatch.setattr(step_lib, "make_train_step", make)
+    assert int(_restore(cut, tiny_config).step) == 4  # the interrupt wrote a checkpoint
+    loop.train(tiny_config, cut, resume=True, progress=False)
+    full_leaves = jax.tree.leaves(_restore(full, tiny_config))
+    for a, b in zip(full_leaves, jax.tree.leaves(_restore(cut, tiny_config))):
+        np.testing.assert_array_equal(a, b)
+    lines = (cut / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == 2 and '"epoch": 2' in lines[-1]
+
+
+def test_workdir_errors(tiny_config, tmp_path):
+    workdir = tmp_path / "run"
+    with pytest.raises(CheckpointError, match="nothing to resume"):
+        loop.train(tiny_config, workdir, resume=True, progress=False)
+    loop.train(tiny_config, workdir, progress=False)
+    with pytest.raises(CheckpointError, match="already holds a run"):
+        loop.train(tiny_config, workdir, progress=False)
+    other = config_lib.from_json(config_lib.to_json(tiny_config))
+    config_lib.apply_overrides(other, ["supernet.C=8"])
+    with pytest.raises(CheckpointError, match="supernet.C"):
+        loop.train(other, workdir, resume=True, progress=False)
+
+
+def test_corrupt_checkpoint_is_a_clear_error(tiny_config, tmp_path):
+    workdir = tmp_path / "run"
+    loop.train(tiny_config, workdir, progress=False)
+    for f in (workdir / "checkpoints").rglob("*"):
+        if f.is_file() and f.stat().st_size > 0:
+            f.write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="cannot restore checkpoint"):
+        _restore(workdir, tiny_config)
+
+
+def test_samplers_respect_masks():
+    mask = np.zeros((6, 5), bool)
+    mask[:, 3] = True
+    mask[0, 1] = True
+    keys = jax.random.split(jax.random.key(0), 200)
+    for make in (samplers.uniform, samplers.unique):
+        archs = np.asarray(jax.vmap(make(mask))(keys))
+        assert mask[np.arange(6), archs].all()
+        assert set(archs[:, 0]) == {1, 3}
