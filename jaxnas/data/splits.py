@@ -7,17 +7,23 @@ class c, the positions of that class in the data order are permuted by
 `np.random.default_rng([seed, c]).permutation`; the first half (rounded down) goes to "train" and
 the rest to "valid". It therefore depends only on the labels in their (sorted, deterministic) load
 order, e.g. 2,500 + 2,500 images per class for CIFAR-10.
+
+Each half is returned in a fixed random order (a seeded permutation), not sorted: an image folder loads class by class, and architectures are
+scored on the first batches of the held-out half, which must mix all classes.
 """
 
 import numpy as np
 
 from jaxnas.errors import DataError
 
+_ORDER_STREAM = 2**31 - 1  # seed stream of the final shuffles, apart from the class streams
+
 
 def cifar10_valid_split(labels, *, seed=0):
     """Split training-set positions into (train_idx, valid_idx), half of each class in each.
 
-    Both index arrays are sorted int64 and together cover every position exactly once.
+    Both index arrays are int64 in a fixed, seeded random order (so any prefix mixes the classes)
+    and together cover every position exactly once.
     """
     labels = np.asarray(labels)
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
@@ -33,4 +39,6 @@ def cifar10_valid_split(labels, *, seed=0):
         valid.append(members[half:])
     if not train:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    return np.sort(np.concatenate(train)), np.sort(np.concatenate(valid))
+    order = np.random.default_rng([seed, _ORDER_STREAM])
+    train, valid = np.concatenate(train), np.concatenate(valid)
+    return train[order.permutation(len(train))], valid[order.permutation(len(valid))]
