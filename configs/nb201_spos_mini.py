@@ -1,4 +1,4 @@
-"""SPOS on a CPU-sized NAS-Bench-201 supernet (C=8, N=1, 16x16 images).
+"""SPOS on a CPU-sized NAS-Bench-201 supernet (C=8, N=1, 16x16 images, 50 epochs).
 
     jaxnas train --config configs/nb201_spos_mini.py --workdir runs/spos_mini \
         --data /path/to/cifar10-image-folder
@@ -6,15 +6,8 @@
 Small enough that a useful run finishes in about 10 minutes on 2 CPU cores.
 """
 
-from jaxnas.train.defaults import base_config
+from jaxnas.train.defaults import base_config, mini_scale
 
 
 def get_config():
-    config = base_config()
-    config.data.resolution = 16
-    config.data.pad = 2
-    config.supernet.C = 8
-    config.supernet.N = 1
-    config.train.epochs = 50
-    config.eval.every_epochs = 5
-    return config
+    return mini_scale(base_config())

@@ -59,8 +59,8 @@ def _parse_value(raw, old, key):
         return value
     if isinstance(old, float) and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
-    if isinstance(old, tuple) and isinstance(value, list):
-        return tuple(value)
+    if isinstance(old, (tuple, list)) and isinstance(value, (tuple, list)):
+        return type(old)(value)
     if isinstance(old, str):
         return raw
     raise ConfigError(f"config key {key!r} expects {type(old).__name__}, got {raw!r}")

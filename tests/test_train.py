@@ -9,15 +9,15 @@ import pytest
 
 from jaxnas import config as config_lib
 from jaxnas.errors import CheckpointError
-from jaxnas.supernet import pools
-from jaxnas.train import loop, optim, samplers, state as state_lib, step as step_lib
+from jaxnas.supernet import nb201, pools
+from jaxnas.train import loop, method as method_lib, optim, samplers, state as state_lib
+from jaxnas.train import step as step_lib
 
 
 def _restore(workdir, config):
     """The train state in the latest checkpoint of `workdir`."""
-    net_cfg = loop.supernet_config(config)
-    tx = optim.make_optimizer(config.optim, 1)
-    template = state_lib.create(loop.nb201.init(jax.random.key(0), net_cfg), tx, 0)
+    method = method_lib.build(config, 1)
+    template = state_lib.create(method.init(jax.random.key(0)), method.tx, 0)
     ckpt = loop.checkpoint.Checkpointer(workdir)
     state = ckpt.restore(template)
     ckpt.close()
@@ -26,9 +26,9 @@ def _restore(workdir, config):
 
 def test_train_step_compiles_once(tiny_config):
     (x, y), _ = loop.load_data(tiny_config)
-    net_cfg = loop.supernet_config(tiny_config)
+    net_cfg = method_lib.supernet_config(tiny_config)
     tx = optim.make_optimizer(tiny_config.optim, 10)
-    state = state_lib.create(loop.nb201.init(jax.random.key(0), net_cfg), tx, 0)
+    state = state_lib.create(nb201.init(jax.random.key(0), net_cfg), tx, 0)
     step = step_lib.make_train_step(step_lib.supernet_forward(net_cfg), tx, samplers.uniform())
     archs = set()
     for i, sharing in enumerate([pools.vanilla_sharing(1), pools.cell_sharing(1)] * 3):
@@ -38,9 +38,11 @@ def test_train_step_compiles_once(tiny_config):
     assert int(state.step) == 6 and len(archs) > 1
 
 
-def test_interrupted_run_resumes_to_the_same_parameters(tiny_config, tmp_path, monkeypatch):
+def assert_resume_equivalent(config, tmp_path, monkeypatch, cut_at):
+    """Train `config` straight through, and again interrupted at step `cut_at` then resumed:
+    the two final train states must be bit-identical."""
     full = tmp_path / "full"
-    loop.train(tiny_config, full, progress=False)
+    loop.train(config, full, progress=False)
 
     make = step_lib.make_train_step
 
@@ -48,7 +50,7 @@ def test_interrupted_run_resumes_to_the_same_parameters(tiny_config, tmp_path, m
         fn = make(*args, **kwargs)
 
         def step(state, *rest):
-            if int(state.step) == 4:
+            if int(state.step) == cut_at:
                 raise KeyboardInterrupt
             return fn(state, *rest)
         return step
@@ -56,15 +58,20 @@ def test_interrupted_run_resumes_to_the_same_parameters(tiny_config, tmp_path, m
     cut = tmp_path / "cut"
     monkeypatch.setattr(step_lib, "make_train_step", interrupting)
     with pytest.raises(KeyboardInterrupt):
-        loop.train(tiny_config, cut, progress=False)
+        loop.train(config, cut, progress=False)
     monkeypatch.setattr(step_lib, "make_train_step", make)
-    assert int(_restore(cut, tiny_config).step) == 4  # the interrupt wrote a checkpoint
-    loop.train(tiny_config, cut, resume=True, progress=False)
-    full_leaves = jax.tree.leaves(_restore(full, tiny_config))
-    for a, b in zip(full_leaves, jax.tree.leaves(_restore(cut, tiny_config))):
+    assert int(_restore(cut, config).step) == cut_at  # the interrupt wrote a checkpoint
+    loop.train(config, cut, resume=True, progress=False)
+    full_leaves = jax.tree.leaves(_restore(full, config))
+    for a, b in zip(full_leaves, jax.tree.leaves(_restore(cut, config))):
         np.testing.assert_array_equal(a, b)
     lines = (cut / "metrics.jsonl").read_text().splitlines()
-    assert len(lines) == 2 and '"epoch": 2' in lines[-1]
+    assert len(lines) == config.train.epochs and f'"epoch": {config.train.epochs}' in lines[-1]
+    return full, cut
+
+
+def test_interrupted_run_resumes_to_the_same_parameters(tiny_config, tmp_path, monkeypatch):
+    assert_resume_equivalent(tiny_config, tmp_path, monkeypatch, cut_at=4)
 
 
 def test_workdir_errors(tiny_config, tmp_path):

@@ -87,10 +87,19 @@ def masked_sgd(learning_rate, momentum=0.9, nesterov=False, weight_decay=5e-4, c
     return optax.chain(*parts)
 
 
-def restart_opt_state(tx, params):
+def restart_opt_state(tx, params, opt_state=None):
     """Fresh optimizer state: the reference's SRT restart (aw_nas `switch_epochs: [401]`).
 
-    Re-creating the optimizer zeroes every momentum buffer and, with injected hyper-parameters,
-    restores the initial learning rate; the plateau scheduler's counters must be reset by its owner.
+    Re-creating the optimizer zeroes every momentum buffer. Step counters (`count` fields) are
+    kept from `opt_state` when given, so a step-indexed schedule built with restarts
+    (`optim.lr_schedule(..., restarts=...)`) stays aligned with the global step.
     """
-    return tx.init(params)
+    fresh = tx.init(params)
+    if opt_state is None:
+        return fresh
+
+    def pick(path, new, old):
+        last = path[-1] if path else None
+        return old if getattr(last, "name", None) == "count" else new
+
+    return jax.tree_util.tree_map_with_path(pick, fresh, opt_state)

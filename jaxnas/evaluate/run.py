@@ -1,31 +1,36 @@
 """Ranking evaluation of a training run: during training (per epoch) and from a workdir."""
 
+import math
 from pathlib import Path
 
 import jax
 
 from jaxnas import config as config_lib
+from jaxnas.data import num_batches as batches_per_epoch
 from jaxnas.errors import CheckpointError
 from jaxnas.evaluate import groundtruth, scoring
-from jaxnas.supernet import nb201
-from jaxnas.train import checkpoint, loop, optim, state as state_lib
+from jaxnas.spaces.nb201 import all_archs
+from jaxnas.train import checkpoint, loop, method as method_lib, state as state_lib
 
 GT_METRICS = {"valid": "valid_acc", "test": "test_acc"}
 
 
 def _scorer(config, archs, seed, gt, num_batches):
-    """`f(params) -> report` scoring a fixed architecture set on the held-out half."""
-    _, (valid_x, valid_y) = loop.load_data(config)
-    net_cfg = loop.supernet_config(config)
-    sharing = loop.sharing_map(config)
+    """`(f(params, epoch) -> report, method, steps_per_epoch)`: scores a fixed architecture set
+    on the held-out half with the run's method (its sharing map, or e.g. CLOSE's gate)."""
+    (train_x, _), (valid_x, valid_y) = loop.load_data(config)
+    steps_per_epoch = batches_per_epoch(len(train_x), config.train.batch_size)
+    method = method_lib.build(config, steps_per_epoch)
+    net_cfg = method_lib.supernet_config(config)
     indices = scoring.evaluation_archs(archs, seed=seed)
     truth = groundtruth.load_table("cifar10-valid").get(GT_METRICS[gt])
 
-    def score(params):
-        return scoring.evaluate(params, cfg=net_cfg, sharing=sharing, images=valid_x,
+    def score(params, epoch):
+        supernet_params, sharing = method.scoring(params, all_archs()[indices], epoch)
+        return scoring.evaluate(supernet_params, cfg=net_cfg, sharing=sharing, images=valid_x,
                                 labels=valid_y, indices=indices, truth=truth,
                                 batch_size=config.eval.batch_size, num_batches=num_batches)
-    return score
+    return score, method, steps_per_epoch
 
 
 def training_evaluator(config):
@@ -38,8 +43,8 @@ def training_evaluator(config):
         nonlocal score
         if score is None:
             score = _scorer(config, config.eval.num_archs, config.eval.seed, config.eval.gt,
-                            config.eval.num_batches)
-        report = score(params)
+                            config.eval.num_batches)[0]
+        report = score(params, epoch)
         return {k: v for k, v in report.items() if not isinstance(v, list)}
     return evaluator
 
@@ -55,13 +60,14 @@ def evaluate_workdir(workdir, *, archs=200, seed=0, gt="valid", data=None, num_b
         config_lib.apply_overrides(config, [f"data.source={data}"])
     if gt not in GT_METRICS:
         raise config_lib.ConfigError(f"--gt must be one of {sorted(GT_METRICS)}, got {gt!r}")
-    net_cfg = loop.supernet_config(config)
-    tx = optim.make_optimizer(config.optim, 1)
-    template = state_lib.create(nb201.init(jax.random.key(0), net_cfg), tx, config.seed)
+    score, method, steps_per_epoch = _scorer(config, archs, seed, gt,
+                                             num_batches or config.eval.num_batches)
+    template = state_lib.create(method.init(jax.random.key(0)), method.tx, config.seed)
     ckpt = checkpoint.Checkpointer(workdir, keep=config.train.keep_checkpoints)
     state = ckpt.restore(template)
     ckpt.close()
-    score = _scorer(config, archs, seed, gt, num_batches or config.eval.num_batches)
-    report = score(state.params)
-    report.update(step=int(state.step), gt=GT_METRICS[gt], archs=str(archs), seed=seed)
+    epoch = max(1, math.ceil(int(state.step) / steps_per_epoch))  # the epoch its weights are in
+    report = score(state.params, epoch)
+    report.update(step=int(state.step), epoch=epoch, gt=GT_METRICS[gt], archs=str(archs),
+                  seed=seed)
     return report

@@ -12,7 +12,8 @@ that scans over the batches, with the evaluation images put on the device once, 
 dispatched before the previous result is read. A Python loop over per-batch calls, `vmap` over the
 batches and `lax.map` over chunks of archs are no faster (XLA already keeps both cores busy); `vmap`
 over archs is 10-15x slower, since a batched `lax.switch` index becomes a select that runs all five
-ops on every edge. Cells that prune to the same cell (`prune_dead_edges`) are scored once.
+ops on every edge. Cells that prune to the same cell (`prune_dead_edges`) and read the same
+sharing map are scored once.
 """
 
 import functools
@@ -130,7 +131,8 @@ def score_archs(params, archs, images, labels, *, cfg, sharing, batch_size=256, 
       params: supernet parameters (`jaxnas.supernet.nb201.init` layout).
       archs: int `[n, 6]` op arrays.
       images, labels: held-out uint8 images `[M, H, W, 3]` and int labels `[M]` (host arrays).
-      cfg: the `SupernetConfig`; sharing: int `[3N, 6, 5]` sharing map.
+      cfg: the `SupernetConfig`; sharing: int `[3N, 6, 5]` sharing map, or one per architecture
+        `[n, 3N, 6, 5]` (e.g. CLOSENet's gate-assigned blocks).
       batch_size: images per batch, which sets the BN statistics (see the module docstring).
       num_batches: score on the first this many batches; None = all full batches.
       progress: show a tqdm bar (with ETA) over architectures.
@@ -142,19 +144,27 @@ def score_archs(params, archs, images, labels, *, cfg, sharing, batch_size=256, 
     start = time.perf_counter()
     archs_to_indices(archs)  # validates shape [n, 6] and op range (ArchError)
     archs = np.asarray(archs, np.int32)
-    sharing = jax.device_put(check_sharing(sharing, cfg.N, cfg.slots_per_cell))
+    sharing = np.asarray(sharing)
+    per_arch = sharing.ndim == 4
+    check_sharing(sharing, cfg.N, cfg.slots_per_cell, batched=per_arch)
+    if per_arch and len(sharing) != len(archs):
+        raise ConfigError(f"{len(sharing)} sharing maps for {len(archs)} architectures")
     batch_images, batch_labels = _eval_batches(images, labels, batch_size, num_batches)
     images_per_arch = int(batch_labels.size)
     params = jax.device_put(params)
     score_arch = _arch_scorer(cfg)
-    distinct, inverse = np.unique(prune_dead_edges(archs), axis=0, return_inverse=True)
-    correct = np.zeros(len(distinct), np.int64)
-    loss = np.zeros(len(distinct), np.float64)
-    with tqdm(total=len(distinct), unit="arch", desc="scoring", disable=not progress) as bar:
+    pruned = prune_dead_edges(archs)
+    rows = np.concatenate([pruned, sharing.reshape(len(archs), -1)], 1) if per_arch else pruned
+    _, first, inverse = np.unique(rows, axis=0, return_index=True, return_inverse=True)
+    shared = None if per_arch else jax.device_put(sharing)
+    correct = np.zeros(len(first), np.int64)
+    loss = np.zeros(len(first), np.float64)
+    with tqdm(total=len(first), unit="arch", desc="scoring", disable=not progress) as bar:
         pending = None
-        for i, arch in enumerate(distinct):
+        for i, j in enumerate(first):
             # Dispatch arch i before reading arch i-1, so the host never leaves the device idle.
-            result = score_arch(params, arch, sharing, batch_images, batch_labels)
+            arch_sharing = sharing[j] if per_arch else shared
+            result = score_arch(params, pruned[j], arch_sharing, batch_images, batch_labels)
             if pending is not None:
                 _read(pending, correct, loss, bar)
             pending = (i, result)

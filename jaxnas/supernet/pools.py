@@ -47,12 +47,16 @@ def cell_sharing(num_cells_per_stage, slots_per_cell=NUM_EDGES):
     return sharing_from_blocks(blocks, num_cells_per_stage, slots_per_cell)
 
 
-def check_sharing(sharing, num_cells_per_stage, slots_per_cell):
-    """Raise ConfigError unless `sharing` is a valid map for this supernet (host-side check)."""
+def check_sharing(sharing, num_cells_per_stage, slots_per_cell, *, batched=False):
+    """Raise ConfigError unless `sharing` is a valid map for this supernet (host-side check).
+
+    With `batched`, `sharing` is a stack of maps `[n, 3N, NUM_EDGES, NUM_OPS]` (one per arch).
+    """
     sharing = np.asarray(sharing)
     shape = (NUM_STAGES * num_cells_per_stage, NUM_EDGES, NUM_OPS)
-    if sharing.shape != shape:
-        raise ConfigError(f"sharing map has shape {sharing.shape}, expected {shape}")
+    if sharing.shape[int(batched):] != shape or sharing.ndim != len(shape) + int(batched):
+        lead = "[n] + " if batched else ""
+        raise ConfigError(f"sharing map has shape {sharing.shape}, expected {lead}{shape}")
     if not np.issubdtype(sharing.dtype, np.integer):
         raise ConfigError(f"sharing map must be integer, got {sharing.dtype}")
     size = num_cells_per_stage * slots_per_cell

@@ -20,22 +20,8 @@ from tqdm.auto import tqdm
 from jaxnas import config as config_lib
 from jaxnas.data import batches, cifar10_valid_split, load_dataset, num_batches, prefetch
 from jaxnas.errors import CheckpointError
-from jaxnas.supernet import nb201, pools
-from jaxnas.train import checkpoint, optim, samplers, state as state_lib, step as step_lib
-
-
-def supernet_config(config):
-    return nb201.SupernetConfig(**config.supernet.to_dict())
-
-
-def sharing_map(config):
-    """The static sharing map named by `config.sharing` (a runtime array for the step)."""
-    n = config.supernet.N
-    if config.sharing == "vanilla":
-        return pools.vanilla_sharing(n)
-    if config.sharing == "cell":
-        return pools.cell_sharing(n, config.supernet.slots_per_cell)
-    raise config_lib.ConfigError(f"unknown sharing {config.sharing!r}; choose vanilla or cell")
+from jaxnas.train import checkpoint, method as method_lib, samplers, state as state_lib
+from jaxnas.train import step as step_lib
 
 
 def load_data(config):
@@ -95,17 +81,13 @@ def train(config, workdir, *, resume=False, evaluator=None, progress=True):
     """
     workdir = _prepare_workdir(config, workdir, resume)
     (train_x, train_y), _ = load_data(config)
-    net_cfg = supernet_config(config)
     bs = config.train.batch_size
     steps_per_epoch = num_batches(len(train_x), bs)
     total_steps = steps_per_epoch * config.train.epochs
-    tx = optim.make_optimizer(config.optim, total_steps)
-    schedule = optim.lr_schedule(config.optim, total_steps)
-    params = nb201.init(jax.random.key(config.seed), net_cfg)
-    state = state_lib.create(params, tx, config.seed)
-    step_args = {"sharing": jnp.asarray(sharing_map(config))}
+    method = method_lib.build(config, steps_per_epoch)
+    state = state_lib.create(method.init(jax.random.key(config.seed)), method.tx, config.seed)
     train_step = step_lib.make_train_step(
-        step_lib.supernet_forward(net_cfg), tx, samplers.make(config.sampler),
+        method.forward, method.tx, samplers.make(config.sampler),
         pad=config.data.pad, flip=config.data.flip)
 
     ckpt = checkpoint.Checkpointer(workdir, keep=config.train.keep_checkpoints)
@@ -120,6 +102,7 @@ def train(config, workdir, *, resume=False, evaluator=None, progress=True):
         with _Interrupt():
             for epoch in range(start_step // steps_per_epoch, config.train.epochs):
                 skip = int(state.step) - epoch * steps_per_epoch
+                state, step_args, method_log = method.epoch_start(state, epoch + 1)
                 t0, sums, count = time.perf_counter(), None, 0
                 data = batches(train_x, train_y, bs, seed=config.seed, epoch=epoch, start=skip)
                 for images, labels in prefetch(data):
@@ -132,8 +115,9 @@ def train(config, workdir, *, resume=False, evaluator=None, progress=True):
                         ckpt.save(state)
                 seconds = time.perf_counter() - t0
                 record = {"epoch": epoch + 1, "step": int(state.step),
-                          "lr": float(schedule(int(state.step) - 1)), "seconds": seconds,
-                          "images_per_second": count * bs / seconds if count else None}
+                          "lr": float(method.schedule(int(state.step) - 1)), "seconds": seconds,
+                          "images_per_second": count * bs / seconds if count else None,
+                          **method_log}
                 if count:
                     record.update({k: float(v) / count for k, v in jax.device_get(sums).items()})
                 every = config.eval.every_epochs

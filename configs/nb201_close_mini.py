@@ -1,0 +1,22 @@
+"""CLOSE on the CPU-sized supernet of `nb201_spos_mini.py`: same data, optimizer and steps.
+
+    jaxnas train --config configs/nb201_close_mini.py --workdir runs/close_mini \
+        --data /path/to/cifar10-image-folder
+
+The reference curriculum (`cl-246` with SRT: blocks added at epochs 1, 201, 401, 601 of 1000,
+LR restart at 401) compressed 20x into the 50 epochs of the mini SPOS baseline: blocks at epochs
+1, 11, 21, 31 and a restart of the cosine LR (and momentum) at epoch 21. Only the training
+method differs from the baseline, so the two compare at an equal number of supernet steps.
+"""
+
+from jaxnas.train.defaults import base_config, mini_scale
+
+
+def get_config():
+    config = mini_scale(base_config())
+    config.method = "close"
+    config.supernet.slots_per_cell = 4
+    config.close.k_max = 4
+    config.close.cl_schedule = (1, 11, 21, 31)
+    config.close.restart_epochs = (21,)
+    return config
