@@ -123,13 +123,14 @@ def init(key, cfg: SupernetConfig):
     }
 
 
-def _cell(x, arch, w1, w3, mix, edge_fn):
+def _cell(x, arch, w1, w3, mix, edge_fns):
     """One NB201 cell: node i = sum over j < i of edge (i <- j) applied to node j.
 
     `w1`, `w3` hold the parameters each edge reads: `[NUM_EDGES, k, k, C, C]`, or with a slot
     mixture `[NUM_EDGES, K, k, k, C, C]` and `mix = (weights, active)`, each `[NUM_EDGES, K]`: the
     edge output is then sum_k weights[e, k] * op(x; slot k), where inactive slots run no op.
     """
+    edge_fn, mix_fn = edge_fns
     nodes = [x]
     for to in range(1, 4):
         total = 0.0
@@ -138,16 +139,13 @@ def _cell(x, arch, w1, w3, mix, edge_fn):
                 continue
             if mix is None:
                 total = total + edge_fn(arch[e], nodes[src], w1[e], w3[e])
-                continue
-            weights, active = mix
-            for k in range(weights.shape[-1]):
-                op = jnp.where(active[e, k], arch[e], 0)  # 0 = none: an inactive slot costs nothing
-                total = total + weights[e, k] * edge_fn(op, nodes[src], w1[e, k], w3[e, k])
+            else:
+                total = total + mix_fn(arch[e], nodes[src], w1[e], w3[e], mix[0][e], mix[1][e])
         nodes.append(total)
     return nodes[3]
 
 
-def _stage(x, arch, sharing, mix, pool, edge_fn, loop):
+def _stage(x, arch, sharing, mix, pool, edge_fns, loop):
     """The N cells of one stage, scanned (one traced cell) or unrolled.
 
     The slots every edge reads are gathered from the pools once per stage, so the backward pass
@@ -157,11 +155,11 @@ def _stage(x, arch, sharing, mix, pool, edge_fn, loop):
     w3 = pool["conv3x3"][sharing[:, :, CONV3]]
     if loop == "scan":
         def body(h, xs):
-            return _cell(h, *xs, edge_fn), None
+            return _cell(h, *xs, edge_fns), None
         return lax.scan(body, x, (arch, w1, w3, mix))[0]
     for i in range(arch.shape[0]):
         cell_mix = None if mix is None else (mix[0][i], mix[1][i])
-        x = _cell(x, arch[i], w1[i], w3[i], cell_mix, edge_fn)
+        x = _cell(x, arch[i], w1[i], w3[i], cell_mix, edge_fns)
     return x
 
 
@@ -185,8 +183,9 @@ def apply(params, arch, x, sharing, *, cfg: SupernetConfig, slot_mix=None, axis_
         `[3N, NUM_EDGES, NUM_OPS, K]`: K candidate slots per (cell, edge, op).
       slot_mix: optional `(weights, active)`, float and bool `[NUM_EDGES, K]` or
         `[3N, NUM_EDGES, K]`: each edge outputs the `weights`-weighted sum of its op run with each
-        active slot's parameters. CLOSENet's straight-through gate is such a mixture: one-hot in
-        value, yet every active block's output reaches the gate's gradient.
+        active slot's parameters. `weights` must be one-hot in value, as CLOSENet's
+        straight-through gate (one-hot in value, yet every active block's output reaches the
+        gate's gradient): the `switch` edge then runs only the chosen slot with a gradient.
       cfg: the static `SupernetConfig` (bind it with functools.partial before jitting).
       axis_name: mapped axis over which batch-norm statistics are synchronised when the batch is
         split across devices (inside `shard_map`); None on one device.
@@ -195,8 +194,9 @@ def apply(params, arch, x, sharing, *, cfg: SupernetConfig, slot_mix=None, axis_
       float32 `[B, num_classes]` logits.
     """
     cfg = cfg.resolved()
-    edge_fn = functools.partial(ops.EDGE_IMPLS[cfg.edge_impl], conv_impl=cfg.conv_impl,
-                                axis_name=axis_name)
+    impl = dict(conv_impl=cfg.conv_impl, axis_name=axis_name)
+    edge_fns = (functools.partial(ops.EDGE_IMPLS[cfg.edge_impl], **impl),
+                functools.partial(ops.EDGE_MIX_IMPLS[cfg.edge_impl], **impl))
     arch = jnp.broadcast_to(jnp.asarray(arch, jnp.int32), (cfg.num_cells, NUM_EDGES))
     sharing = jnp.asarray(sharing, jnp.int32)
     if slot_mix is not None:
@@ -210,7 +210,8 @@ def apply(params, arch, x, sharing, *, cfg: SupernetConfig, slot_mix=None, axis_
         if s > 0:
             h = _reduction(h, params["reduce"][s - 1], axis_name)
         mix = None if slot_mix is None else (slot_mix[0][rows], slot_mix[1][rows])
-        h = _stage(h, arch[rows], sharing[rows], mix, params["pools"][s], edge_fn, cfg.cell_loop)
+        h = _stage(h, arch[rows], sharing[rows], mix, params["pools"][s], edge_fns,
+                   cfg.cell_loop)
     head = params["head"]
     h = jax.nn.relu(ops.batch_norm(h, **head["bn"], axis_name=axis_name))
     return jnp.mean(h, axis=(1, 2)) @ head["w"] + head["b"]

@@ -138,6 +138,77 @@ def edge_switch(op, x, w1, w3, *, conv_impl="xla", axis_name=None):
     return _edge_switch(op, x, w1, w3, conv_impl, axis_name)
 
 
+# ----------------------------------------------------------------------------------------------
+# Edge over a mixture of parameter slots (CLOSENet's straight-through block assignment).
+
+
+def _conv_out(op, x, w1, w3, impl, axis_name):
+    """The (normalised) output of conv op `op` (2 or 3) with the given weights; forward only."""
+    return lax.cond(op == 2, lambda: _conv_fwd(x, w1, impl, axis_name)[0],
+                    lambda: _conv_fwd(x, w3, impl, axis_name)[0])
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(6, 7))
+def _edge_mix_switch(op, x, w1, w3, weights, active, conv_impl, axis_name):
+    return _edge_mix_switch_fwd(op, x, w1, w3, weights, active, conv_impl, axis_name)[0]
+
+
+def _edge_mix_switch_fwd(op, x, w1, w3, weights, active, conv_impl, axis_name):
+    b = jnp.argmax(weights)
+    y, res = _edge_switch_fwd(op, x, w1[b], w3[b], conv_impl, axis_name)
+    return weights[b] * y, (res, b, w1, w3, weights, active)
+
+
+def _edge_mix_switch_bwd(conv_impl, axis_name, res, dout):
+    res, b, w1, w3, weights, active = res
+    op, x, _, _, y, _ = res
+    _, dx, dw1_b, dw3_b = _edge_switch_bwd(conv_impl, axis_name, res, weights[b] * dout)
+    dw1 = jnp.zeros_like(w1).at[b].set(dw1_b)
+    dw3 = jnp.zeros_like(w3).at[b].set(dw3_b)
+    # d/dweights[k] = <dout, op(x; slot k)>: the chosen slot's output for parameter-free ops and
+    # for k = b, a forward-only convolution with slot k's weights otherwise; 0 for inactive slots.
+    same = jnp.vdot(dout, y)
+    is_conv = (op == 2) | (op == 3)
+    dweights = []
+    for k in range(weights.shape[0]):
+        own = lax.cond(active[k] & is_conv & (k != b),
+                       lambda k=k: jnp.vdot(dout, _conv_out(op, x, w1[k], w3[k], conv_impl,
+                                                            axis_name)),
+                       lambda: same)
+        dweights.append(jnp.where(active[k], own, 0.0))
+    return None, dx, dw1, dw3, jnp.stack(dweights).astype(weights.dtype), None
+
+
+_edge_mix_switch.defvjp(_edge_mix_switch_fwd, _edge_mix_switch_bwd)
+
+
+def edge_mix_switch(op, x, w1, w3, weights, active, *, conv_impl="xla", axis_name=None):
+    """`sum_k weights[k] * op(x; slot k)` for `weights` one-hot in value (straight-through).
+
+    `w1`, `w3` are `[K, ...]` slot stacks; `weights` float `[K]` (exactly one-hot in value, e.g.
+    `one_hot + p - stop_gradient(p)`), `active` bool `[K]`. Only the chosen slot runs with a
+    gradient, as single-path `edge_switch`; the other active slots run one forward convolution
+    each in the backward pass, for their weight's gradient; inactive slots cost nothing. Values and
+    gradients equal those of `edge_mix_generic` for one-hot-valued weights.
+    """
+    return _edge_mix_switch(op, x, w1, w3, weights, active, conv_impl, axis_name)
+
+
+def edge_mix_generic(edge_fn):
+    """`sum_k weights[k] * edge_fn(op, x; slot k)` over the active slots, for any edge_fn.
+
+    Every slot runs (an inactive one as `none`), differentiated by JAX: the reference formula,
+    used with the `masked` and `switch_autodiff` edges.
+    """
+    def mix(op, x, w1, w3, weights, active, **kwargs):
+        total = 0.0
+        for k in range(weights.shape[0]):
+            slot_op = jnp.where(active[k], op, 0)  # 0 = none: an inactive slot adds zeros
+            total = total + weights[k] * edge_fn(slot_op, x, w1[k], w3[k], **kwargs)
+        return total
+    return mix
+
+
 def edge_switch_autodiff(op, x, w1, w3, *, conv_impl="xla", axis_name=None):
     """`lax.switch` over the candidates, differentiated by JAX (the plain reference)."""
     return lax.switch(op, _branches(conv_impl, axis_name), x, w1, w3)
@@ -154,3 +225,7 @@ def edge_masked(op, x, w1, w3, *, conv_impl="xla", axis_name=None):
 
 EDGE_IMPLS = {
     "switch": edge_switch, "switch_autodiff": edge_switch_autodiff, "masked": edge_masked}
+# The slot-mixture edge of each edge implementation.
+EDGE_MIX_IMPLS = {"switch": edge_mix_switch,
+                  "switch_autodiff": edge_mix_generic(edge_switch_autodiff),
+                  "masked": edge_mix_generic(edge_masked)}

@@ -1,0 +1,237 @@
+"""Supernet train-step throughput: jaxnas against the PyTorch reference (xautodl), side by side.
+
+Each measurement runs in its own subprocess (so peak memory is its own) on the same machine:
+
+  jaxnas    the library's jitted SPOS step (`train.step.make_train_step` with the uniform sampler,
+            the config optimizer, on-device augmentation), one new random cell per step.
+  xautodl   `TinyNetworkRANDOM` (AutoDL-Projects' NB201 random supernet) with a new random cell
+            per step, SGD Nesterov + weight decay, global-norm clip 5: the PyTorch reference.
+  loader    the jaxnas step fed by the real input pipeline (`batches` + `prefetch`) against the
+            same step on one device-resident batch: the input pipeline's share of the wall time.
+
+Reported: compile time (first step, tracing + XLA), median step time and images/s over `--steps`
+steps after `--warmup` steps, peak resident memory of the process (ru_maxrss), and the
+jaxnas/xautodl throughput ratio. Batch 64; random images (speed does not depend on pixel values).
+
+    python experiments/bench_step.py                       # both scales, all available workers
+    python experiments/bench_step.py --scale mini --steps 30
+    python experiments/bench_step.py --out experiments/results/bench_step.json
+    python experiments/bench_step.py --set edge_impl=masked   # another formulation
+"""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+SCALES = {"mini": dict(C=8, N=1, resolution=16, pad=2), "paper": dict(C=16, N=5, resolution=32, pad=4)}
+BATCH = 64
+
+
+def peak_mib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def summary(name, scale, first, times, **extra):
+    median = float(np.median(times))
+    return dict(worker=name, scale=scale, compile_s=first, median_step_ms=1e3 * median,
+                images_per_s=BATCH / median, peak_mib=peak_mib(), steps=len(times), **extra)
+
+
+def jax_step(scale, settings):
+    """(step, state, step_args) of the jaxnas SPOS step at `scale`."""
+    import jax
+
+    from jaxnas.train import defaults, method as method_lib, samplers, state as state_lib
+    from jaxnas.train import step as step_lib
+
+    s = SCALES[scale]
+    config = defaults.base_config()
+    config.supernet.C, config.supernet.N = s["C"], s["N"]
+    config.train.epochs = 1
+    for item in settings:
+        key, value = item.split("=", 1)
+        config.supernet[key] = value
+    method = method_lib.build(config, 1000)
+    state = state_lib.create(method.init(jax.random.key(0)), method.tx, 0)
+    step = step_lib.make_train_step(method.forward, method.tx, samplers.uniform(), pad=s["pad"])
+    state, step_args, _ = method.epoch_start(state, 1)
+    return step, state, step_args
+
+
+def images(scale, n):
+    rng = np.random.default_rng(0)
+    r = SCALES[scale]["resolution"]
+    return (rng.integers(0, 256, (n, r, r, 3), dtype=np.uint8),
+            rng.integers(0, 10, n).astype(np.int32))
+
+
+def run_jaxnas(scale, steps, warmup, settings):
+    import jax
+
+    step, state, step_args = jax_step(scale, settings)
+    x, y = jax.device_put(images(scale, BATCH))
+    t = time.perf_counter()
+    state, m = step(state, x, y, step_args)
+    jax.block_until_ready(m)
+    first = time.perf_counter() - t
+    times = []
+    for i in range(warmup + steps):
+        t = time.perf_counter()
+        state, m = step(state, x, y, step_args)
+        jax.block_until_ready(m)
+        if i >= warmup:
+            times.append(time.perf_counter() - t)
+    impl = jax_impl(scale, settings)
+    return summary("jaxnas", scale, first, times, backend=jax.default_backend(), impl=impl)
+
+
+def jax_impl(scale, settings):
+    from jaxnas.supernet import nb201
+
+    s = SCALES[scale]
+    kw = dict(item.split("=", 1) for item in settings)
+    cfg = nb201.SupernetConfig(C=s["C"], N=s["N"], **kw).resolved()
+    return f"edge={cfg.edge_impl} conv={cfg.conv_impl} loop={cfg.cell_loop}"
+
+
+def run_loader(scale, steps, warmup, settings):
+    """Wall time of `steps` steps fed by the input pipeline vs by one resident batch."""
+    import jax
+
+    from jaxnas.data import batches, prefetch
+
+    step, state, step_args = jax_step(scale, settings)
+    x, y = images(scale, BATCH * (warmup + steps + 1) * 2)
+    xd, yd = jax.device_put((x[:BATCH], y[:BATCH]))
+    state, m = step(state, xd, yd, step_args)
+    jax.block_until_ready(m)
+
+    def timed(source):
+        nonlocal state
+        for i, (bx, by) in enumerate(source):
+            if i == warmup:
+                jax.block_until_ready(state)
+                t = time.perf_counter()
+            if i == warmup + steps:
+                break
+            state, _ = step(state, bx, by, step_args)
+        jax.block_until_ready(state)
+        return time.perf_counter() - t
+
+    resident = timed((xd, yd) for _ in range(warmup + steps + 1))
+    fed = timed(prefetch(batches(x, y, BATCH, seed=0, epoch=0)))
+    return dict(worker="loader", scale=scale, resident_s=resident, pipeline_s=fed,
+                idle_fraction=max(0.0, 1 - resident / fed), steps=steps)
+
+
+def run_xautodl(scale, steps, warmup, settings):
+    del settings
+    import torch
+    from xautodl.models.cell_operations import NAS_BENCH_201
+    from xautodl.models.cell_searchs.search_model_random import TinyNetworkRANDOM
+
+    torch.manual_seed(0)
+    s = SCALES[scale]
+    net = TinyNetworkRANDOM(s["C"], s["N"], 4, 10, NAS_BENCH_201, False, False)
+    opt = torch.optim.SGD(net.parameters(), 0.025, momentum=0.9, nesterov=True,
+                          weight_decay=5e-4)
+    x = torch.randn(BATCH, 3, s["resolution"], s["resolution"])
+    y = torch.randint(0, 10, (BATCH,))
+
+    def step():
+        net.random_genotype(True)
+        opt.zero_grad()
+        _, logits = net(x)
+        torch.nn.functional.cross_entropy(logits, y).backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 5)
+        opt.step()
+
+    t = time.perf_counter()
+    step()
+    first = time.perf_counter() - t
+    times = []
+    for i in range(warmup + steps):
+        t = time.perf_counter()
+        step()
+        if i >= warmup:
+            times.append(time.perf_counter() - t)
+    return summary("xautodl", scale, first, times, torch=torch.__version__,
+                   threads=torch.get_num_threads())
+
+
+WORKERS = {"jaxnas": run_jaxnas, "xautodl": run_xautodl, "loader": run_loader}
+
+
+def has_xautodl():
+    try:
+        import torch  # noqa: F401
+        import xautodl  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def spawn(worker, scale, args):
+    cmd = [sys.executable, __file__, "--worker", worker, "--scale", scale,
+           "--steps", str(args.steps), "--warmup", str(args.warmup)]
+    for item in args.set:
+        cmd += ["--set", item]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=os.environ)
+    if out.returncode:
+        return dict(worker=worker, scale=scale, error=out.stderr.strip().splitlines()[-1])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--scale", choices=("mini", "paper", "both"), default="both")
+    p.add_argument("--steps", type=int, default=10, help="timed steps (median reported)")
+    p.add_argument("--warmup", type=int, default=3, help="untimed steps after the first")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="SupernetConfig override for jaxnas, e.g. edge_impl=masked")
+    p.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
+    p.add_argument("--out", help="also write the results as JSON here")
+    args = p.parse_args()
+    if args.worker:
+        print(json.dumps(WORKERS[args.worker](args.scale, args.steps, args.warmup, args.set)))
+        return
+    workers = ["jaxnas", "loader"] + (["xautodl"] if has_xautodl() else [])
+    if "xautodl" not in workers:
+        print("torch/xautodl not installed: jaxnas only", file=sys.stderr)
+    scales = ("mini", "paper") if args.scale == "both" else (args.scale,)
+    results = []
+    for scale in scales:
+        by_worker = {}
+        for worker in workers:
+            r = spawn(worker, scale, args)
+            by_worker[worker] = r
+            results.append(r)
+            if "error" in r:
+                print(f"{scale:5s} {worker:8s} failed: {r['error']}")
+            elif worker == "loader":
+                print(f"{scale:5s} loader   pipeline-fed {r['pipeline_s']:.2f}s vs resident "
+                      f"{r['resident_s']:.2f}s for {r['steps']} steps: input idle "
+                      f"{100 * r['idle_fraction']:.1f}%")
+            else:
+                print(f"{scale:5s} {worker:8s} compile {r['compile_s']:6.1f}s  step "
+                      f"{r['median_step_ms']:7.1f} ms  {r['images_per_s']:7.0f} img/s  peak "
+                      f"{r['peak_mib']:6.0f} MiB  {r.get('impl', '')}")
+        jx, pt = by_worker.get("jaxnas", {}), by_worker.get("xautodl", {})
+        if "images_per_s" in jx and "images_per_s" in pt:
+            ratio = jx["images_per_s"] / pt["images_per_s"]
+            results.append(dict(scale=scale, ratio_jaxnas_over_xautodl=ratio))
+            print(f"{scale:5s} jaxnas / xautodl throughput: {ratio:.2f}x")
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(dict(command=" ".join([os.path.basename(sys.executable)] + sys.argv),
+                           cpus=os.cpu_count(), results=results), f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
