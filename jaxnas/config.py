@@ -99,7 +99,30 @@ def to_json(config):
     return json.dumps(config.to_dict(), indent=2, sort_keys=True)
 
 
-def from_json(text):
-    config = ml_collections.ConfigDict(json.loads(text))
+def from_json(text, base=None):
+    """A locked config from `to_json` text; with `base` (the defaults), keys the text lacks (a run
+    written by an older version) keep their default values."""
+    try:
+        stored = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"stored config is not valid JSON: {e}") from e
+    if base is None:
+        config = ml_collections.ConfigDict(stored)
+    else:
+        config = base
+        _merge(config, stored, "")
     config.lock()
     return config
+
+
+def _merge(node, values, prefix):
+    for k, v in values.items():
+        if k not in node:
+            raise ConfigError(f"unknown config key {prefix + k!r}")
+        if isinstance(node[k], ml_collections.ConfigDict) and isinstance(v, dict):
+            _merge(node[k], v, prefix + k + ".")
+            continue
+        try:
+            node[k] = v
+        except TypeError as e:
+            raise ConfigError(f"config key {prefix + k!r}: {e}") from e

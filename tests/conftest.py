@@ -1,6 +1,7 @@
 """Shared pytest fixtures."""
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -17,8 +18,17 @@ def shared_dir() -> Path:
 
 
 def pytest_configure(config):
-    """Register the `slow` marker."""
+    """Register the `slow` marker; share compilations between tests through a session cache.
+
+    Several tests train the same tiny supernet more than once (resume equivalence, curricula);
+    JAX's persistent compilation cache lets the later runs load the executable instead of
+    recompiling it. The cache is a fresh temporary folder, so no test sees another session's.
+    """
     config.addinivalue_line("markers", "slow: long-running test; runs only when JAXNAS_SLOW=1")
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", tempfile.mkdtemp(prefix="jaxnas-test-xla-"))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -10,7 +10,7 @@ from jaxnas.data import num_batches as batches_per_epoch
 from jaxnas.errors import CheckpointError
 from jaxnas.evaluate import groundtruth, scoring
 from jaxnas.spaces.nb201 import all_archs
-from jaxnas.train import checkpoint, loop, method as method_lib, state as state_lib
+from jaxnas.train import checkpoint, defaults, loop, method as method_lib, state as state_lib
 
 GT_METRICS = {"valid": "valid_acc", "test": "test_acc"}
 
@@ -55,7 +55,7 @@ def evaluate_workdir(workdir, *, archs=200, seed=0, gt="valid", data=None, num_b
     config_file = workdir / "config.json"
     if not config_file.is_file():
         raise CheckpointError(f"{workdir} is not a jaxnas run directory (no config.json)")
-    config = config_lib.from_json(config_file.read_text())
+    config = config_lib.from_json(config_file.read_text(), base=defaults.base_config())
     if data:
         config_lib.apply_overrides(config, [f"data.source={data}"])
     if gt not in GT_METRICS:
