@@ -9,13 +9,14 @@ Each measurement runs in its own subprocess (so peak memory is its own) on the s
   loader    the jaxnas step fed by the real input pipeline (`batches` + `prefetch`) against the
             same step on one device-resident batch: the input pipeline's share of the wall time.
 
-Reported: compile time (first step, tracing + XLA), median step time and images/s over `--steps`
-steps after `--warmup` steps, peak resident memory of the process (ru_maxrss), and the
-jaxnas/xautodl throughput ratio. Batch 64; random images (speed does not depend on pixel values).
+With `--rounds R` the jaxnas and xautodl workers alternate R times and the ratio compares the
+median round of each (a shared machine's speed drifts over minutes). Reported: compile time (first
+step, tracing + XLA), median step time and images/s over `--steps` steps after `--warmup` steps,
+peak resident memory of the process (ru_maxrss), and the jaxnas/xautodl throughput ratio. Batch 64; random images (speed does not depend on pixel values).
 
     python experiments/bench_step.py                       # both scales, all available workers
     python experiments/bench_step.py --scale mini --steps 30
-    python experiments/bench_step.py --out experiments/results/bench_step.json
+    python experiments/bench_step.py --rounds 3 --steps 30 --out experiments/results/bench_step.json
     python experiments/bench_step.py --set edge_impl=masked   # another formulation
 """
 
@@ -88,7 +89,8 @@ def run_jaxnas(scale, steps, warmup, settings):
         if i >= warmup:
             times.append(time.perf_counter() - t)
     impl = jax_impl(scale, settings)
-    return summary("jaxnas", scale, first, times, backend=jax.default_backend(), impl=impl)
+    return summary("jaxnas", scale, first, times, backend=jax.default_backend(), impl=impl,
+                   xla_flags=os.environ.get("XLA_FLAGS", ""))
 
 
 def jax_impl(scale, settings):
@@ -188,11 +190,26 @@ def spawn(worker, scale, args):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def report(scale, r):
+    if "error" in r:
+        print(f"{scale:5s} {r['worker']:8s} failed: {r['error']}")
+    elif r["worker"] == "loader":
+        print(f"{scale:5s} loader   pipeline-fed {r['pipeline_s']:.2f}s vs resident "
+              f"{r['resident_s']:.2f}s for {r['steps']} steps: input idle "
+              f"{100 * r['idle_fraction']:.1f}%")
+    else:
+        print(f"{scale:5s} {r['worker']:8s} compile {r['compile_s']:6.1f}s  step "
+              f"{r['median_step_ms']:7.1f} ms  {r['images_per_s']:7.0f} img/s  peak "
+              f"{r['peak_mib']:6.0f} MiB  {r.get('impl', '')}")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--scale", choices=("mini", "paper", "both"), default="both")
     p.add_argument("--steps", type=int, default=10, help="timed steps (median reported)")
     p.add_argument("--warmup", type=int, default=3, help="untimed steps after the first")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="alternate the workers this many times; the ratio uses the median round")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="SupernetConfig override for jaxnas, e.g. edge_impl=masked")
     p.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
@@ -201,32 +218,29 @@ def main():
     if args.worker:
         print(json.dumps(WORKERS[args.worker](args.scale, args.steps, args.warmup, args.set)))
         return
-    workers = ["jaxnas", "loader"] + (["xautodl"] if has_xautodl() else [])
-    if "xautodl" not in workers:
+    timed = ["jaxnas"] + (["xautodl"] if has_xautodl() else [])
+    if "xautodl" not in timed:
         print("torch/xautodl not installed: jaxnas only", file=sys.stderr)
     scales = ("mini", "paper") if args.scale == "both" else (args.scale,)
     results = []
     for scale in scales:
-        by_worker = {}
-        for worker in workers:
-            r = spawn(worker, scale, args)
-            by_worker[worker] = r
-            results.append(r)
-            if "error" in r:
-                print(f"{scale:5s} {worker:8s} failed: {r['error']}")
-            elif worker == "loader":
-                print(f"{scale:5s} loader   pipeline-fed {r['pipeline_s']:.2f}s vs resident "
-                      f"{r['resident_s']:.2f}s for {r['steps']} steps: input idle "
-                      f"{100 * r['idle_fraction']:.1f}%")
-            else:
-                print(f"{scale:5s} {worker:8s} compile {r['compile_s']:6.1f}s  step "
-                      f"{r['median_step_ms']:7.1f} ms  {r['images_per_s']:7.0f} img/s  peak "
-                      f"{r['peak_mib']:6.0f} MiB  {r.get('impl', '')}")
-        jx, pt = by_worker.get("jaxnas", {}), by_worker.get("xautodl", {})
-        if "images_per_s" in jx and "images_per_s" in pt:
-            ratio = jx["images_per_s"] / pt["images_per_s"]
-            results.append(dict(scale=scale, ratio_jaxnas_over_xautodl=ratio))
-            print(f"{scale:5s} jaxnas / xautodl throughput: {ratio:.2f}x")
+        runs = {worker: [] for worker in timed}
+        for _ in range(args.rounds):  # alternate, so slow phases of a shared machine hit both
+            for worker in timed:
+                r = spawn(worker, scale, args)
+                report(scale, r)
+                results.append(r)
+                if "error" not in r:
+                    runs[worker].append(r["images_per_s"])
+        r = spawn("loader", scale, args)
+        report(scale, r)
+        results.append(r)
+        if all(runs.values()) and len(runs) == 2:
+            jx, pt = (float(np.median(runs[w])) for w in timed)
+            results.append(dict(scale=scale, jaxnas_images_per_s=jx, xautodl_images_per_s=pt,
+                                ratio_jaxnas_over_xautodl=jx / pt, rounds=args.rounds))
+            print(f"{scale:5s} median of {args.rounds} rounds: jaxnas {jx:.0f} img/s, xautodl "
+                  f"{pt:.0f} img/s, ratio {jx / pt:.2f}x")
     if args.out:
         with open(args.out, "w") as f:
             json.dump(dict(command=" ".join([os.path.basename(sys.executable)] + sys.argv),

@@ -27,6 +27,8 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "slow: long-running test; runs only when JAXNAS_SLOW=1")
     import jax
 
+    import jaxnas  # noqa: F401  (its CPU flags, before the first computation, as for users)
+
     jax.config.update("jax_compilation_cache_dir", tempfile.mkdtemp(prefix="jaxnas-test-xla-"))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 

@@ -93,7 +93,8 @@ def prefetch(iterator, size=2):
     """Iterate `iterator` with items moved to the device by `jax.device_put` in a background thread.
 
     Keeps up to `size` items ready so host batching overlaps device compute; an exception in the
-    iterator is re-raised in the consumer, and closing the generator stops the thread.
+    iterator is re-raised in the consumer, and closing the generator stops the thread and waits for
+    it (a thread still inside `device_put` when the interpreter exits aborts the process).
     """
     if size < 1:
         raise DataError(f"prefetch size must be >= 1, got {size}")
@@ -130,3 +131,4 @@ def prefetch(iterator, size=2):
             yield item
     finally:
         stop.set()
+        thread.join()

@@ -44,6 +44,9 @@ def _conv_nested_bwd(res, dy):
     # dx: correlate dy with the spatially flipped kernel, in and out channels swapped.
     w_t = jnp.transpose(w[::-1, ::-1], (0, 1, 3, 2))
     dx = _conv(dy, w_t, 1, pad)
+    if w.shape[0] == 1:  # 1x1: dw is one matrix product over all pixels, ~4x faster than a conv.
+        dw = jnp.einsum("bhwc,bhwo->co", x, dy)[None, None]
+        return dx, dw.astype(w.dtype)
     # dw[i, j, c, o] = sum_{b,h,w} x[b, h+i-p, w+j-p, c] dy[b, h, w, o]: a convolution of x (channels
     # as batch, batch as features) with dy (as a kernel). Padding inside the conv, not jnp.pad, keeps
     # it on the fast path.
