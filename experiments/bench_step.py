@@ -18,6 +18,8 @@ peak resident memory of the process (ru_maxrss), and the jaxnas/xautodl throughp
     python experiments/bench_step.py --scale mini --steps 30
     python experiments/bench_step.py --rounds 3 --steps 30 --out experiments/results/bench_step.json
     python experiments/bench_step.py --set edge_impl=masked   # another formulation
+    BENCH_CONFIG=configs/nb201_close_mini.py BENCH_EPOCH=31 python experiments/bench_step.py \
+        --scale mini          # CLOSE with 4 active GLOW blocks instead of SPOS
 """
 
 import argparse
@@ -45,23 +47,26 @@ def summary(name, scale, first, times, **extra):
 
 
 def jax_step(scale, settings):
-    """(step, state, step_args) of the jaxnas SPOS step at `scale`."""
+    """(step, state, step_args) of the jaxnas step at `scale`: SPOS, or the method of the config
+    file in $BENCH_CONFIG (e.g. CLOSE) at the curriculum stage of epoch $BENCH_EPOCH."""
     import jax
 
+    from jaxnas import config as config_lib
     from jaxnas.train import defaults, method as method_lib, samplers, state as state_lib
     from jaxnas.train import step as step_lib
 
     s = SCALES[scale]
-    config = defaults.base_config()
+    path = os.environ.get("BENCH_CONFIG")
+    config = config_lib.load_config(path) if path else defaults.base_config()
     config.supernet.C, config.supernet.N = s["C"], s["N"]
-    config.train.epochs = 1
+    config.train.epochs = max(1, int(os.environ.get("BENCH_EPOCH", 1)))
     for item in settings:
         key, value = item.split("=", 1)
         config.supernet[key] = value
     method = method_lib.build(config, 1000)
     state = state_lib.create(method.init(jax.random.key(0)), method.tx, 0)
     step = step_lib.make_train_step(method.forward, method.tx, samplers.uniform(), pad=s["pad"])
-    state, step_args, _ = method.epoch_start(state, 1)
+    state, step_args, _ = method.epoch_start(state, config.train.epochs)
     return step, state, step_args
 
 

@@ -1,6 +1,7 @@
 """Tables and plots of ranking quality over training from `experiments/results/<run>/seed*.jsonl`.
 
     python experiments/summarize_ranking.py spos_mini close_mini --plot experiments/results/ranking_mini.png
+    python experiments/summarize_ranking.py spos_mini close_mini --final   # + final_eval.sh table
 
 For every run (a folder of per-seed metrics logs written by `run_seeds.sh`) prints a markdown table
 of the final-epoch ranking metrics (mean +- std over seeds; the per-seed values in brackets), the
@@ -85,6 +86,22 @@ def table(names):
     return "\n".join(lines)
 
 
+def final_table(names):
+    """Table of the `final_eval.sh` reports (`results/final_eval/<run>_seed*.json`)."""
+    head = ["run", "cells x images", *[label for _, label in METRICS], "P@top-10%"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name in names:
+        files = sorted((RESULTS / "final_eval").glob(f"{name}_seed*.json"))
+        if not files:
+            raise SystemExit(f"no final_eval/{name}_seed*.json in {RESULTS}")
+        reports = [json.loads(f.read_text()) for f in files]
+        cells = [name, f"{reports[0]['num_archs']} x {reports[0]['images_per_arch']}"]
+        for metric in [m for m, _ in METRICS] + ["p_at_top_10"]:
+            cells.append(fmt([r[metric] for r in reports], 0 if metric == "top1_true_rank" else 3))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def plot(names, path):
     import matplotlib
 
@@ -116,8 +133,13 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("runs", nargs="+", help="folders under experiments/results/")
     p.add_argument("--plot", help="write the plot here (PNG)")
+    p.add_argument("--final", action="store_true",
+                   help="also tabulate the runs' final_eval.sh reports")
     args = p.parse_args()
     print(table(args.runs))
+    if args.final:
+        print()
+        print(final_table(args.runs))
     if args.plot:
         plot(args.runs, args.plot)
 
