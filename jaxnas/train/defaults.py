@@ -15,7 +15,7 @@ def base_config():
     # are scored on the other.
     c.data = dict(source="tfds:cifar10", resolution=32, pad=4, flip=True, cache_dir="")
     c.supernet = dict(C=16, N=5, num_classes=10, slots_per_cell=6, edge_impl="auto",
-                      conv_impl="auto", cell_loop="scan")
+                      conv_impl="auto", cell_loop="auto")
     c.method = "spos"  # spos, or close (CLOSENet + curriculum: see the `close` block below)
     c.sharing = "vanilla"  # vanilla: one slot per (cell, edge); cell: one slot per cell
     c.sampler = "uniform"  # uniform over 15,625 cells (SPOS), or unique: the 6,466 classes
