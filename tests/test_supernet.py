@@ -10,7 +10,7 @@ import pytest
 
 from jaxnas.errors import ConfigError
 from jaxnas.spaces import nb201 as space
-from jaxnas.supernet import nb201, pools
+from jaxnas.supernet import nb201, ops, pools
 
 CFG = nb201.SupernetConfig(C=4, N=2)
 
@@ -79,6 +79,29 @@ def _loss_and_grads(cfg):
     sharing = pools.vanilla_sharing(cfg.N)
     f = lambda p, arch, x: jnp.sum(jnp.sin(nb201.apply(p, arch, x, sharing, cfg=cfg)))
     return jax.jit(jax.value_and_grad(f))
+
+
+def _reduce_window_pool(x, size, stride, padding):
+    """Average pool by `lax.reduce_window`, zero padding not counted (PyTorch's
+    count_include_pad=False): the textbook definition the ops must equal."""
+    window, strides = (1, size, size, 1), (1, stride, stride, 1)
+    total = jax.lax.reduce_window(x, 0.0, jax.lax.add, window, strides, padding)
+    ones = jnp.ones((1,) + x.shape[1:3] + (1,), x.dtype)
+    return total / jax.lax.reduce_window(ones, 0.0, jax.lax.add, window, strides, padding)
+
+
+@pytest.mark.parametrize("shape", [(2, 5, 7, 3), (3, 8, 8, 4)])
+def test_pools_equal_reduce_window_with_gradients(shape):
+    x = jax.random.normal(jax.random.key(2), shape)
+    pad = ((0, 0), (1, 1), (1, 1), (0, 0))
+    cases = [(ops.avg_pool_3x3, lambda x: _reduce_window_pool(x, 3, 1, pad))]
+    if shape[1] % 2 == 0 and shape[2] % 2 == 0:
+        cases.append((ops.avg_pool_2x2, lambda x: _reduce_window_pool(x, 2, 2, "VALID")))
+    probe = jax.random.normal(jax.random.key(3), shape)
+    for fast, plain in cases:
+        np.testing.assert_allclose(fast(x), plain(x), rtol=1e-6, atol=1e-6)
+        grad = lambda f: jax.grad(lambda x: jnp.sum(f(x) * probe[:, :f(x).shape[1], :f(x).shape[2]]))
+        np.testing.assert_allclose(grad(fast)(x), grad(plain)(x), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("edge_impl,conv_impl,loop", [
