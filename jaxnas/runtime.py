@@ -4,7 +4,7 @@ XLA's CPU backend (jaxlib 0.10) hands every convolution to YNNPACK. For the smal
 NB201 cells (16-64 channels, 8x8-32x32 maps) XLA's own Eigen convolution is faster: YNNPACK runs the
 deeper stages' convolutions on one core. Removing the `individual_convolution` YNN fusion type
 routes convolutions back to Eigen and leaves the rest of YNNPACK on: a paper-scale SPOS step on 2
-cores goes from 533 to 476 ms, mini from 18 to 16 ms (experiments/README.md, "Train step").
+cores went from 533 to 476 ms, mini from 18 to 16 ms (experiments/README.md, section 2).
 
 XLA reads `XLA_FLAGS` once, when its CPU client starts, so `configure` must run before the first
 JAX computation; importing `jaxnas` does it. It changes nothing when `JAXNAS_KEEP_XLA_FLAGS=1`,

@@ -66,8 +66,10 @@ def _inverse_counts(h, w):
 
 
 def avg_pool_2x2(x):
-    """2x2 average pool with stride 2 (the reduction block's shortcut; even H and W)."""
+    """2x2 average pool with stride 2, no padding (the reduction block's shortcut): an odd last
+    row or column is dropped, as a VALID `reduce_window` would."""
     b, h, w, c = x.shape
+    x = x[:, :h - h % 2, :w - w % 2]
     return x.reshape(b, h // 2, 2, w // 2, 2, c).mean(axis=(2, 4))
 
 
