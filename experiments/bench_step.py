@@ -47,8 +47,8 @@ def summary(name, scale, first, times, **extra):
 
 
 def jax_step(scale, settings):
-    """(step, state, step_args) of the jaxnas step at `scale`: SPOS, or the method of the config
-    file in $BENCH_CONFIG (e.g. CLOSE) at the curriculum stage of epoch $BENCH_EPOCH."""
+    """(step, state, step_args, config) of the jaxnas step at `scale`: SPOS, or the method of the
+    config file in $BENCH_CONFIG (e.g. CLOSE) at the curriculum stage of epoch $BENCH_EPOCH."""
     import jax
 
     from jaxnas import config as config_lib
@@ -67,7 +67,7 @@ def jax_step(scale, settings):
     state = state_lib.create(method.init(jax.random.key(0)), method.tx, 0)
     step = step_lib.make_train_step(method.forward, method.tx, samplers.uniform(), pad=s["pad"])
     state, step_args, _ = method.epoch_start(state, config.train.epochs)
-    return step, state, step_args
+    return step, state, step_args, config
 
 
 def images(scale, n):
@@ -80,7 +80,7 @@ def images(scale, n):
 def run_jaxnas(scale, steps, warmup, settings):
     import jax
 
-    step, state, step_args = jax_step(scale, settings)
+    step, state, step_args, config = jax_step(scale, settings)
     x, y = jax.device_put(images(scale, BATCH))
     t = time.perf_counter()
     state, m = step(state, x, y, step_args)
@@ -93,18 +93,15 @@ def run_jaxnas(scale, steps, warmup, settings):
         jax.block_until_ready(m)
         if i >= warmup:
             times.append(time.perf_counter() - t)
-    impl = jax_impl(scale, settings)
-    return summary("jaxnas", scale, first, times, backend=jax.default_backend(), impl=impl,
+    return summary("jaxnas", scale, first, times, backend=jax.default_backend(), impl=jax_impl(config),
                    xla_flags=os.environ.get("XLA_FLAGS", ""))
 
 
-def jax_impl(scale, settings):
-    from jaxnas.supernet import nb201
+def jax_impl(config):
+    """The supernet formulations "auto" resolves to for `config` on this backend."""
+    from jaxnas.train import method as method_lib
 
-    s = SCALES[scale]
-    kw = dict(item.split("=", 1) for item in settings)
-    mixture = bool(os.environ.get("BENCH_CONFIG"))  # the configs benchmarked this way are CLOSE's
-    cfg = nb201.SupernetConfig(C=s["C"], N=s["N"], **kw).resolved(slot_mix=mixture)
+    cfg = method_lib.supernet_config(config).resolved(slot_mix=config.method == "close")
     return f"edge={cfg.edge_impl} conv={cfg.conv_impl} loop={cfg.cell_loop}"
 
 
@@ -114,7 +111,7 @@ def run_loader(scale, steps, warmup, settings):
 
     from jaxnas.data import batches, prefetch
 
-    step, state, step_args = jax_step(scale, settings)
+    step, state, step_args, _ = jax_step(scale, settings)
     x, y = images(scale, BATCH * (warmup + steps + 1) * 2)
     xd, yd = jax.device_put((x[:BATCH], y[:BATCH]))
     state, m = step(state, xd, yd, step_args)

@@ -16,12 +16,11 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from jaxnas import config as config_lib
 from jaxnas.close.gate import gate_logits, node_embeddings
 from jaxnas.close.method import gate_config
-from jaxnas.evaluate import scoring
+from jaxnas.evaluate import run, scoring
 from jaxnas.spaces.nb201 import all_archs
-from jaxnas.train import checkpoint, defaults, method as method_lib, state as state_lib
+from jaxnas.train import method as method_lib
 
 
 def blocks(method, params, archs, k_max, epoch):
@@ -40,14 +39,11 @@ def gate_stats(gate_params, archs, g):
 
 
 def usage(workdir, num_archs):
-    config = config_lib.from_json((workdir / "config.json").read_text(),
-                                  base=defaults.base_config())
+    config = run.load_run_config(workdir)
     k = config.close.k_max
     method = method_lib.build(config, 1)
-    fresh = method.init(jax.random.key(config.seed))
-    ckpt = checkpoint.Checkpointer(workdir)
-    state = ckpt.restore(state_lib.create(fresh, method.tx, 0))
-    ckpt.close()
+    fresh = method.init(jax.random.key(config.seed))  # the run's initial parameters
+    state = run.restore_latest(workdir, config, method, fresh)
     epoch = config.train.epochs
     archs = all_archs()[scoring.evaluation_archs(num_archs, seed=config.eval.seed)]
     noisy = blocks(method, state.params, archs, k, epoch)

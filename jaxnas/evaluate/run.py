@@ -49,23 +49,36 @@ def training_evaluator(config):
     return evaluator
 
 
+def load_run_config(workdir):
+    """The locked config of the `jaxnas train` run in `workdir` (defaults for keys it predates)."""
+    config_file = Path(workdir) / "config.json"
+    if not config_file.is_file():
+        raise CheckpointError(f"{workdir} is not a jaxnas run directory (no config.json)")
+    return config_lib.from_json(config_file.read_text(), base=defaults.base_config())
+
+
+def restore_latest(workdir, config, method, params=None):
+    """The train state of the latest checkpoint in `workdir`; `params` (default: a fresh
+    `method.init`) only give the structure to restore into."""
+    if params is None:
+        params = method.init(jax.random.key(config.seed))
+    ckpt = checkpoint.Checkpointer(workdir, keep=config.train.keep_checkpoints)
+    state = ckpt.restore(state_lib.create(params, method.tx, config.seed))
+    ckpt.close()
+    return state
+
+
 def evaluate_workdir(workdir, *, archs=200, seed=0, gt="valid", data=None, num_batches=None):
     """Score architectures with the latest checkpoint of the run in `workdir`."""
     workdir = Path(workdir)
-    config_file = workdir / "config.json"
-    if not config_file.is_file():
-        raise CheckpointError(f"{workdir} is not a jaxnas run directory (no config.json)")
-    config = config_lib.from_json(config_file.read_text(), base=defaults.base_config())
+    config = load_run_config(workdir)
     if data:
         config_lib.apply_overrides(config, [f"data.source={data}"])
     if gt not in GT_METRICS:
         raise config_lib.ConfigError(f"--gt must be one of {sorted(GT_METRICS)}, got {gt!r}")
     score, method, steps_per_epoch = _scorer(config, archs, seed, gt,
                                              num_batches or config.eval.num_batches)
-    template = state_lib.create(method.init(jax.random.key(0)), method.tx, config.seed)
-    ckpt = checkpoint.Checkpointer(workdir, keep=config.train.keep_checkpoints)
-    state = ckpt.restore(template)
-    ckpt.close()
+    state = restore_latest(workdir, config, method)
     epoch = max(1, math.ceil(int(state.step) / steps_per_epoch))  # the epoch its weights are in
     report = score(state.params, epoch)
     report.update(step=int(state.step), epoch=epoch, gt=GT_METRICS[gt], archs=str(archs),
