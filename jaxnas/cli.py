@@ -1,7 +1,8 @@
 """The `jaxnas` command line: thin wrappers around `jaxnas.train` and `jaxnas.evaluate`.
 
     jaxnas train --config configs/nb201_spos_mini.py --workdir W [--data SRC] [--resume] [k=v ...]
-    jaxnas evaluate --workdir W [--archs N|all|unique] [--seed S] [--gt valid|test] [--out FILE]
+    jaxnas evaluate --workdir W [--archs N|all|unique] [--seed S] [--gt valid|test] [--metric M]
+                    [--out FILE]
 
 Bad input (config keys, architecture strings, data folders, checkpoints) ends with one line on
 stderr and exit status 2; an interrupted run exits with 130 after saving a checkpoint.
@@ -35,23 +36,27 @@ def _parser():
                    help="NB201 cifar10-valid ground truth: x-valid or ori-test accuracy")
     e.add_argument("--data", help="override the run's data source")
     e.add_argument("--num-batches", type=int, help="held-out batches scored per architecture")
+    e.add_argument("--metric", default="accuracy",
+                   help="scorer: accuracy (held-out images), or a data-free one such as angle "
+                        "or magnitude")
     e.add_argument("--out", help="write the JSON report here (default: stdout)")
     return p
 
 
 def _train(args):
     from jaxnas import config as config_lib
-    from jaxnas.evaluate import run
     from jaxnas.train import defaults, loop
 
     config = config_lib.load_config(args.config)
-    config_lib.check_keys(config, defaults.base_config())
+    defaults.check(config)
+    # `techniques=...` first: the blocks of newly listed techniques exist for later overrides.
+    first = [o for o in args.overrides if o.split("=", 1)[0].strip() == "techniques"]
+    config_lib.apply_overrides(config, first)
+    defaults.complete(config)
     if args.data:
         config_lib.apply_overrides(config, [f"data.source={args.data}"])
-    config_lib.apply_overrides(config, args.overrides)
-    record = loop.train(config, args.workdir, resume=args.resume,
-                        evaluator=run.training_evaluator(config),
-                        progress=not args.no_progress)
+    config_lib.apply_overrides(config, [o for o in args.overrides if o not in first])
+    record = loop.train(config, args.workdir, resume=args.resume, progress=not args.no_progress)
     print(json.dumps(record))
 
 
@@ -60,7 +65,8 @@ def _evaluate(args):
 
     archs = int(args.archs) if args.archs.isdigit() else args.archs
     report = run.evaluate_workdir(args.workdir, archs=archs, seed=args.seed, gt=args.gt,
-                                  data=args.data, num_batches=args.num_batches)
+                                  data=args.data, num_batches=args.num_batches,
+                                  metric=args.metric)
     text = json.dumps(report, indent=1)
     if args.out:
         with open(args.out, "w") as f:

@@ -85,14 +85,17 @@ def apply_overrides(config, overrides):
     return config
 
 
-def check_keys(config, reference, prefix=""):
-    """ConfigError if `config` has a key that `reference` (the defaults) does not know."""
+def check_keys(config, reference, prefix="", free=()):
+    """ConfigError if `config` has a key that `reference` (the defaults) does not know; keys
+    below the dotted paths in `free` (user-named entries such as `optim.groups`) are not checked."""
     for k, v in config.items():
         if k not in reference:
             raise ConfigError(f"unknown config key {prefix + k!r}{_suggest(prefix + k, reference)}")
+        if prefix + k in free:
+            continue
         if isinstance(v, ml_collections.ConfigDict) and isinstance(
                 reference[k], ml_collections.ConfigDict):
-            check_keys(v, reference[k], prefix + k + ".")
+            check_keys(v, reference[k], prefix + k + ".", free)
 
 
 def to_json(config):

@@ -10,31 +10,41 @@ import pytest
 from jaxnas import config as config_lib
 from jaxnas.errors import CheckpointError
 from jaxnas.supernet import nb201, pools
-from jaxnas.train import loop, method as method_lib, optim, samplers, state as state_lib
+from jaxnas.data import load_data
+from jaxnas.optim import cosine_schedule, sgd_torch
+from jaxnas.train import loop, recipe as recipe_lib, samplers, state as state_lib
 from jaxnas.train import step as step_lib
+from jaxnas.train.technique import Run
+
+
+def tiny_recipe(config, steps_per_epoch=1):
+    """The recipe of `config` without loading its data."""
+    net_cfg = recipe_lib.supernet_config(config)
+    run = Run(config, net_cfg, steps_per_epoch, steps_per_epoch * config.train.epochs)
+    return recipe_lib.build(config, run)
 
 
 def _restore(workdir, config):
     """The train state in the latest checkpoint of `workdir`."""
-    method = method_lib.build(config, 1)
-    template = state_lib.create(method.init(jax.random.key(0)), method.tx, 0)
     ckpt = loop.checkpoint.Checkpointer(workdir)
-    state = ckpt.restore(template)
+    state = ckpt.restore(tiny_recipe(config).init())
     ckpt.close()
     return state
 
 
 def test_train_step_compiles_once(tiny_config):
-    (x, y), _ = loop.load_data(tiny_config)
-    net_cfg = method_lib.supernet_config(tiny_config)
-    tx = optim.make_optimizer(tiny_config.optim, 10)
-    state = state_lib.create(nb201.init(jax.random.key(0), net_cfg), tx, 0)
+    (x, y), _ = load_data(tiny_config.data)
+    net_cfg = recipe_lib.supernet_config(tiny_config)
+    tx = sgd_torch(cosine_schedule(0.1, 0.0, 10), 0.9, True, 5e-4, 5.0)
+    state = state_lib.create({"supernet": nb201.init(jax.random.key(0), net_cfg)}, tx, 0)
     step = step_lib.make_train_step(step_lib.supernet_forward(net_cfg), tx, samplers.uniform())
     archs = set()
+    mask = jnp.ones((6, 5), bool)
     for i, sharing in enumerate([pools.vanilla_sharing(1), pools.cell_sharing(1)] * 3):
-        state, metrics = step(state, x[:20], y[:20], {"sharing": jnp.asarray(sharing)})
+        step_args = {"sharing": jnp.asarray(sharing), "mask": mask.at[0, i % 5].set(False)}
+        state, metrics = step(state, x[:20], y[:20], step_args)
         archs.add(int(metrics["loss"] * 1e6))
-    assert step._cache_size() == 1
+    assert step._cache_size() == 1  # sharing maps and sampler masks are runtime arrays
     assert int(state.step) == 6 and len(archs) > 1
 
 
@@ -103,6 +113,10 @@ def test_samplers_respect_masks():
     mask[0, 1] = True
     keys = jax.random.split(jax.random.key(0), 200)
     for make in (samplers.uniform, samplers.unique):
-        archs = np.asarray(jax.vmap(make(mask))(keys))
+        sample = jax.jit(jax.vmap(make(), in_axes=(0, None)))
+        archs = np.asarray(sample(keys, {"mask": jnp.asarray(mask)}))[:, 0]
         assert mask[np.arange(6), archs].all()
         assert set(archs[:, 0]) == {1, 3}
+        full = np.asarray(sample(keys, {"mask": jnp.ones((6, 5), bool)}))[:, 0]
+        assert len(set(full[:, 0])) == 5
+        assert sample._cache_size() == 1  # the mask is a runtime argument

@@ -1,7 +1,8 @@
 """CLOSE / CLOSENet (Zhou, Ning et al., ECCV 2022): curriculum learning on the sharing extent.
 
 `gate` assigns edges to GLOW blocks, `curriculum` grows the number of active blocks with WIT
-inheritance, and `masking` keeps not-yet-active blocks out of the optimizer.
+inheritance, `masking` keeps not-yet-active blocks out of the optimizer, and `technique` combines
+them into the `close` technique (`config.techniques = ("close",)`).
 """
 
 from jaxnas.close.curriculum import (
@@ -21,9 +22,11 @@ from jaxnas.close.gate import (
     node_embeddings,
 )
 from jaxnas.close.masking import block_mask, freeze_inactive, masked_sgd, restart_opt_state
+from jaxnas.close.technique import config_block, technique
 
 __all__ = [
-    "GateConfig", "add_block", "block_mask", "check_schedule", "close_sharing", "freeze_inactive",
+    "GateConfig", "add_block", "block_mask", "check_schedule", "close_sharing", "config_block",
+    "freeze_inactive",
     "gate", "gate_logits", "init_gate", "level_at", "levels_added", "masked_sgd",
-    "node_embeddings", "params_in_use", "restart_opt_state", "sharing_extent",
+    "node_embeddings", "params_in_use", "restart_opt_state", "sharing_extent", "technique",
 ]

@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import optax
 
 from jaxnas.errors import ConfigError
+from jaxnas.train.technique import Edit
 
 
 def _is_pool(path):
@@ -68,38 +69,31 @@ def freeze_inactive():
 def masked_sgd(learning_rate, momentum=0.9, nesterov=False, weight_decay=5e-4, clip=5.0):
     """PyTorch-style SGD that leaves inactive blocks untouched; `update(..., block_mask=mask)`.
 
-    Computes `g = clip(mask * grad)`, `d = mask * (g + weight_decay * p)`,
+    `jaxnas.optim.sgd_torch` with CLOSE's two masks inserted ("freeze_grads" before "clip",
+    "freeze" after "decay"): `g = clip(mask * grad)`, `d = mask * (g + weight_decay * p)`,
     `buf = momentum * buf + d` and the step `-lr * buf` (nesterov: `-lr * (d + momentum * buf)`),
-    as torch.optim.SGD after global-norm clipping (aw_nas: lr 0.05, momentum 0.9, wd 5e-4, clip 5).
-    `clip=None` skips the clipping. `learning_rate` may be an optax schedule; for a plateau
-    schedule, wrap the factory in `optax.inject_hyperparams(masked_sgd, static_args="nesterov")`
-    and set `state.hyperparams["learning_rate"]` between epochs.
+    as torch.optim.SGD after global-norm clipping (aw_nas: lr 0.05, momentum 0.9, wd 5e-4,
+    clip 5). `clip=None` skips the clipping. `learning_rate` may be an optax schedule.
     """
-    parts = [freeze_inactive()]
-    if clip is not None:
-        parts.append(optax.clip_by_global_norm(clip))
-    parts += [
-        optax.add_decayed_weights(weight_decay),
-        freeze_inactive(),
-        optax.trace(decay=momentum, nesterov=nesterov),
-        optax.scale_by_learning_rate(learning_rate),
-    ]
-    return optax.chain(*parts)
+    from jaxnas.optim import apply_edits, sgd_parts
+
+    parts = sgd_parts(learning_rate, momentum, nesterov, weight_decay, clip)
+    first = parts[0][0]  # "clip", or "decay" without clipping
+    edits = [("close", Edit("before", "freeze_grads", freeze_inactive(), first)),
+             ("close", Edit("after", "freeze", freeze_inactive(), "decay"))]
+    return optax.named_chain(*apply_edits(parts, edits))
 
 
-def restart_opt_state(tx, params, opt_state=None):
-    """Fresh optimizer state: the reference's SRT restart (aw_nas `switch_epochs: [401]`).
+def restart_opt_state(opt_state):
+    """The optimizer state of a fresh start: the reference's SRT restart (aw_nas
+    `switch_epochs: [401]`).
 
-    Re-creating the optimizer zeroes every momentum buffer. Step counters (`count` fields) are
-    kept from `opt_state` when given, so a step-indexed schedule built with restarts
-    (`optim.lr_schedule(..., restarts=...)`) stays aligned with the global step.
+    Re-creating the optimizer zeroes every buffer (momentum traces, and any other state that
+    starts at zero). Step counters (`count` fields) are kept, so a step-indexed schedule built
+    with restarts (`optim.cosine_schedule(..., restarts=...)`) stays aligned with the global step.
     """
-    fresh = tx.init(params)
-    if opt_state is None:
-        return fresh
-
-    def pick(path, new, old):
+    def reset(path, leaf):
         last = path[-1] if path else None
-        return old if getattr(last, "name", None) == "count" else new
+        return leaf if getattr(last, "name", None) == "count" else jnp.zeros_like(leaf)
 
-    return jax.tree_util.tree_map_with_path(pick, fresh, opt_state)
+    return jax.tree_util.tree_map_with_path(reset, opt_state)

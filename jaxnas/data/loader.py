@@ -13,6 +13,7 @@ import jax
 import numpy as np
 
 from jaxnas.data.folder import load_folder
+from jaxnas.data.splits import cifar10_valid_split
 from jaxnas.data.tfds_source import load_tfds
 from jaxnas.data.transforms import downsample
 from jaxnas.errors import DataError
@@ -62,6 +63,16 @@ def load_dataset(source, *, resolution=32, cache_dir=None):
         class_names=tuple(str(c) for c in arrays["class_names"]),
         resolution=resolution,
     )
+
+
+def load_data(data_cfg):
+    """The NB201 cifar10-valid protocol for the config's `data` block: (train half, held-out half)
+    of the training set, each `(uint8 images [n, H, W, 3], int32 labels [n])`."""
+    data = load_dataset(data_cfg.source, resolution=data_cfg.resolution,
+                        cache_dir=data_cfg.cache_dir or None)
+    train_idx, valid_idx = cifar10_valid_split(data.train_labels)
+    return ((data.train_images[train_idx], data.train_labels[train_idx]),
+            (data.train_images[valid_idx], data.train_labels[valid_idx]))
 
 
 def num_batches(n, batch_size, drop_last=True):

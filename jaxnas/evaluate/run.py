@@ -1,50 +1,57 @@
 """Ranking evaluation of a training run: during training (per epoch) and from a workdir."""
 
-import math
+import json
+import time
 from pathlib import Path
 
-import jax
+import numpy as np
 
 from jaxnas import config as config_lib
-from jaxnas.data import num_batches as batches_per_epoch
-from jaxnas.errors import CheckpointError
+from jaxnas.errors import CheckpointError, ConfigError
 from jaxnas.evaluate import groundtruth, scoring
+from jaxnas.evaluate.score import epoch_of, make_score
 from jaxnas.spaces.nb201 import all_archs
-from jaxnas.train import checkpoint, defaults, loop, method as method_lib, state as state_lib
+from jaxnas.train import checkpoint, defaults, recipe as recipe_lib
 
 GT_METRICS = {"valid": "valid_acc", "test": "test_acc"}
 
 
-def _scorer(config, archs, seed, gt, num_batches):
-    """`(f(params, epoch) -> report, method, steps_per_epoch)`: scores a fixed architecture set
-    on the held-out half with the run's method (its sharing map, or e.g. CLOSE's gate)."""
-    (train_x, _), (valid_x, valid_y) = loop.load_data(config)
-    steps_per_epoch = batches_per_epoch(len(train_x), config.train.batch_size)
-    method = method_lib.build(config, steps_per_epoch)
-    net_cfg = method_lib.supernet_config(config)
-    indices = scoring.evaluation_archs(archs, seed=seed)
+def ranking(score, state, which, *, seed=0, gt="valid", metric="accuracy", exclude=()):
+    """Score the evaluation set `which` (see `scoring.evaluation_archs`) without the NB201
+    indices `exclude` (e.g. landmarks), and rank it against the ground truth."""
+    if gt not in GT_METRICS:
+        raise ConfigError(f"gt must be one of {sorted(GT_METRICS)}, got {gt!r}")
+    indices = scoring.evaluation_archs(which, seed=seed)
+    kept = indices[~np.isin(indices, np.asarray(exclude, np.int64))]
     truth = groundtruth.load_table("cifar10-valid").get(GT_METRICS[gt])
+    start = time.perf_counter()
+    scores = score(state, all_archs()[kept], metric)
+    report = scoring.rank_report(scores, kept, truth, time.perf_counter() - start)
+    report.update(metric=metric, gt=GT_METRICS[gt], archs=str(which), seed=seed,
+                  excluded=int(indices.size - kept.size))
+    return report
 
-    def score(params, epoch):
-        supernet_params, sharing = method.scoring(params, all_archs()[indices], epoch)
-        return scoring.evaluate(supernet_params, cfg=net_cfg, sharing=sharing, images=valid_x,
-                                labels=valid_y, indices=indices, truth=truth,
-                                batch_size=config.eval.batch_size, num_batches=num_batches)
-    return score, method, steps_per_epoch
+
+def _accuracy_fields(config, num_batches):
+    return {"batch_size": config.eval.batch_size,
+            "images_per_arch": config.eval.batch_size * num_batches}
 
 
-def training_evaluator(config):
-    """`evaluator(params, epoch)` for `loop.train`, or None when `eval.every_epochs` is 0."""
+def training_evaluator(recipe, *, progress=False):
+    """`evaluator(state, epoch) -> summary` for the training loop, or None when
+    `eval.every_epochs` is 0: the fixed `eval.num_archs` cells, by accuracy."""
+    config = recipe.run.config
     if not config.eval.every_epochs:
         return None
-    score = None
+    images, labels = recipe.run.valid_data
+    score = make_score(recipe, images=images, labels=labels, batch_size=config.eval.batch_size,
+                       num_batches=config.eval.num_batches, progress=progress)
 
-    def evaluator(params, epoch):
-        nonlocal score
-        if score is None:
-            score = _scorer(config, config.eval.num_archs, config.eval.seed, config.eval.gt,
-                            config.eval.num_batches)[0]
-        report = score(params, epoch)
+    def evaluator(state, epoch):
+        del epoch  # the state's step says which weights these are
+        report = ranking(score, state, config.eval.num_archs, seed=config.eval.seed,
+                         gt=config.eval.gt, exclude=recipe.exclude(state))
+        report.update(_accuracy_fields(config, config.eval.num_batches))
         return {k: v for k, v in report.items() if not isinstance(v, list)}
     return evaluator
 
@@ -54,33 +61,50 @@ def load_run_config(workdir):
     config_file = Path(workdir) / "config.json"
     if not config_file.is_file():
         raise CheckpointError(f"{workdir} is not a jaxnas run directory (no config.json)")
-    return config_lib.from_json(config_file.read_text(), base=defaults.base_config())
+    try:
+        stored = json.loads(config_file.read_text())
+    except json.JSONDecodeError as e:
+        raise CheckpointError(f"{config_file} is not valid JSON: {e}") from e
+    method = stored.pop("method", None)  # runs from before techniques composed
+    if method is not None and "techniques" not in stored:
+        stored["techniques"] = [] if method == "spos" else [method]
+    techniques = tuple(stored.get("techniques", ()))
+    return config_lib.from_json(json.dumps(stored), base=defaults.base_config(techniques))
 
 
-def restore_latest(workdir, config, method, params=None):
-    """The train state of the latest checkpoint in `workdir`; `params` (default: a fresh
-    `method.init`) only give the structure to restore into."""
-    if params is None:
-        params = method.init(jax.random.key(config.seed))
-    ckpt = checkpoint.Checkpointer(workdir, keep=config.train.keep_checkpoints)
-    state = ckpt.restore(state_lib.create(params, method.tx, config.seed))
-    ckpt.close()
-    return state
+def restore_latest(workdir, recipe):
+    """The train state of the latest checkpoint in `workdir`, restored into `recipe`'s layout."""
+    ckpt = checkpoint.Checkpointer(workdir, keep=recipe.run.config.train.keep_checkpoints)
+    try:
+        return ckpt.restore(recipe.init())
+    finally:
+        ckpt.close()
 
 
-def evaluate_workdir(workdir, *, archs=200, seed=0, gt="valid", data=None, num_batches=None):
+def run_info(workdir):
+    """`run.json` of a workdir (steps per epoch), written by the training loop."""
+    path = Path(workdir) / "run.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def evaluate_workdir(workdir, *, archs=200, seed=0, gt="valid", data=None, num_batches=None,
+                     metric="accuracy"):
     """Score architectures with the latest checkpoint of the run in `workdir`."""
     workdir = Path(workdir)
     config = load_run_config(workdir)
     if data:
         config_lib.apply_overrides(config, [f"data.source={data}"])
-    if gt not in GT_METRICS:
-        raise config_lib.ConfigError(f"--gt must be one of {sorted(GT_METRICS)}, got {gt!r}")
-    score, method, steps_per_epoch = _scorer(config, archs, seed, gt,
-                                             num_batches or config.eval.num_batches)
-    state = restore_latest(workdir, config, method)
-    epoch = max(1, math.ceil(int(state.step) / steps_per_epoch))  # the epoch its weights are in
-    report = score(state.params, epoch)
-    report.update(step=int(state.step), epoch=epoch, gt=GT_METRICS[gt], archs=str(archs),
-                  seed=seed)
+    needs_data = metric == "accuracy" or not run_info(workdir).get("steps_per_epoch")
+    recipe = recipe_lib.from_config(config, data=needs_data,
+                                    steps_per_epoch=run_info(workdir).get("steps_per_epoch"))
+    num_batches = num_batches or config.eval.num_batches
+    images, labels = recipe.run.valid_data or (None, None)
+    score = make_score(recipe, images=images, labels=labels, batch_size=config.eval.batch_size,
+                       num_batches=num_batches)
+    state = restore_latest(workdir, recipe)
+    report = ranking(score, state, archs, seed=seed, gt=gt, metric=metric,
+                     exclude=recipe.exclude(state))
+    if metric == "accuracy":
+        report.update(_accuracy_fields(config, num_batches))
+    report.update(step=int(state.step), epoch=epoch_of(state.step, recipe.run.steps_per_epoch))
     return report

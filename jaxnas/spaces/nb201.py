@@ -236,7 +236,7 @@ def is_connected(arch) -> bool:
 # ----------------------------------------------------------------------------- sampling
 
 
-def _check_mask(mask) -> np.ndarray:
+def check_mask(mask) -> np.ndarray:
     """Allowed ops per edge as a bool `[6, 5]` (all allowed when `mask` is None)."""
     if mask is None:
         return np.ones((NUM_EDGES, NUM_OPS), bool)
@@ -257,7 +257,7 @@ def sample(rng: np.random.Generator, n=None, *, unique=False, mask=None) -> np.n
     cells. `mask` (bool `[6, 5]`) restricts each edge to its allowed ops (a shrunk space); with
     `unique` it keeps the representatives whose every op is allowed.
     """
-    allowed = _check_mask(mask)
+    allowed = check_mask(mask)
     size = 1 if n is None else n
     if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 0:
         raise ArchError(f"number of samples must be a non-negative int, got {n!r}")
@@ -279,7 +279,7 @@ def sample(rng: np.random.Generator, n=None, *, unique=False, mask=None) -> np.n
 def mutate(rng: np.random.Generator, arch, *, mask=None) -> np.ndarray:
     """Change one edge to a different allowed op: the edge uniformly, then the op uniformly."""
     ops = parse_arch(arch)
-    others = _check_mask(mask).copy()
+    others = check_mask(mask).copy()
     others[np.arange(NUM_EDGES), ops] = False
     edges = np.flatnonzero(others.any(axis=1))
     if not edges.size:
@@ -314,36 +314,71 @@ def _widths(C: int) -> tuple:
     return (C, 2 * C, 4 * C)
 
 
+def _conv_counts(ops):
+    """Numbers of 1x1 and 3x3 convolutions per cell, over the last axis of op arrays."""
+    return np.sum(ops == _CONV1, axis=-1), np.sum(ops == _CONV3, axis=-1)
+
+
+def _params_of_counts(n1, n3, C, N, num_classes, bn):
+    total = 3 * 9 * C + 2 * C  # stem conv3x3 + BN
+    for stage, w in enumerate(_widths(C)):
+        total = total + N * (n1 * (w * w + bn * w) + n3 * (9 * w * w + bn * w))
+        if stage:  # ResNetBasicblock: two ReLUConvBN 3x3, shortcut AvgPool + conv1x1 (no BN)
+            total += 9 * (w // 2) * w + 2 * w + 9 * w * w + 2 * w + (w // 2) * w
+    return total + 2 * 4 * C + 4 * C * num_classes + num_classes  # head BN + classifier
+
+
+def _flops_of_counts(n1, n3, C, N, resolution, num_classes):
+    if resolution % 4:
+        raise ConfigError(f"resolution must be a multiple of 4 (two stride-2 reductions), "
+                          f"got {resolution}")
+    total = resolution**2 * 3 * 9 * C  # stem
+    for stage, w in enumerate(_widths(C)):
+        pixels = (resolution >> stage) ** 2
+        total = total + N * pixels * (n1 + 9 * n3) * w * w
+        if stage:
+            total += pixels * (9 * (w // 2) * w + 9 * w * w + (w // 2) * w)
+    return total + 4 * C * num_classes + num_classes
+
+
 def num_params(arch, C=16, N=5, num_classes=10, *, cell_bn_affine=True) -> int:
     """Parameters of the NB201 network (`TinyNetwork`) with this cell.
 
     `cell_bn_affine=False` drops the BN weight and bias inside the cells, as in weight-sharing
     supernets; the stem, reduction blocks and head keep theirs.
     """
-    ops = parse_arch(arch)
+    n1, n3 = _conv_counts(parse_arch(arch))
     _check_macro(C=C, N=N, num_classes=num_classes)
-    n1, n3 = int(np.sum(ops == _CONV1)), int(np.sum(ops == _CONV3))
-    bn = 2 if cell_bn_affine else 0
-    total = 3 * 9 * C + 2 * C  # stem conv3x3 + BN
-    for stage, w in enumerate(_widths(C)):
-        total += N * (n1 * (w * w + bn * w) + n3 * (9 * w * w + bn * w))
-        if stage:  # ResNetBasicblock: two ReLUConvBN 3x3, shortcut AvgPool + conv1x1 (no BN)
-            total += 9 * (w // 2) * w + 2 * w + 9 * w * w + 2 * w + (w // 2) * w
-    return total + 2 * 4 * C + 4 * C * num_classes + num_classes  # head BN + classifier
+    return int(_params_of_counts(int(n1), int(n3), C, N, num_classes, 2 if cell_bn_affine else 0))
 
 
 def flops(arch, C=16, N=5, resolution=32, num_classes=10) -> int:
     """Multiply-accumulates of the NB201 network for one image, counted as NB201's `flop` x 1e6."""
-    ops = parse_arch(arch)
+    n1, n3 = _conv_counts(parse_arch(arch))
     _check_macro(C=C, N=N, num_classes=num_classes, resolution=resolution)
-    if resolution % 4:
-        raise ConfigError(f"resolution must be a multiple of 4 (two stride-2 reductions), "
-                          f"got {resolution}")
-    n1, n3 = int(np.sum(ops == _CONV1)), int(np.sum(ops == _CONV3))
-    total = resolution**2 * 3 * 9 * C  # stem
-    for stage, w in enumerate(_widths(C)):
-        pixels = (resolution >> stage) ** 2
-        total += N * pixels * (n1 + 9 * n3) * w * w
-        if stage:
-            total += pixels * (9 * (w // 2) * w + 9 * w * w + (w // 2) * w)
-    return total + 4 * C * num_classes + num_classes
+    return int(_flops_of_counts(int(n1), int(n3), C, N, resolution, num_classes))
+
+
+def arch_code(arch):
+    """Base-5 code of op arrays over the last axis (edge 0 the most significant digit).
+
+    Works on numpy and on traced jax int arrays, so a table indexed by code (see
+    `complexity_table`) can be read inside jit: `table[arch_code(arch)]`.
+    """
+    return (arch * _POWERS.astype(np.int32)).sum(-1)
+
+
+@functools.cache
+def complexity_table(C=16, N=5, resolution=32, num_classes=10):
+    """Every cell's complexity at this width, as float32 `[15625]` arrays indexed by `arch_code`.
+
+    Keys: `flops` (multiply-accumulates per image in millions, NB201's `flop`) and `num_params`
+    (parameters in millions, NB201's `params`, cell BN affine included). Computed on the host once
+    per size; pass the arrays into jitted code as arguments or small constants (62 KB each).
+    """
+    _check_macro(C=C, N=N, num_classes=num_classes, resolution=resolution)
+    ops = np.arange(NUM_ARCHS)[:, None] // _POWERS % NUM_OPS
+    n1, n3 = _conv_counts(ops)
+    table = {"flops": _flops_of_counts(n1, n3, C, N, resolution, num_classes) / 1e6,
+             "num_params": _params_of_counts(n1, n3, C, N, num_classes, 2) / 1e6}
+    return {k: _read_only(v.astype(np.float32)) for k, v in table.items()}

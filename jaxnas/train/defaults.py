@@ -1,39 +1,76 @@
 """The default config: every key a jaxnas experiment may set, with its default.
 
-Config files in `configs/` start from `base_config()` and change what they need; keys that are not
-here are rejected, so a typo cannot silently fall back to a default.
+`base_config(techniques=(...))` is the base's keys plus, for each technique, its config block
+(`config.<block>`, the technique module's `config_block()`). Config files in `configs/` start
+from it and change what they need; keys that are not here are rejected (`check`), so a typo
+cannot silently fall back to a default.
 """
 
 import ml_collections
 
+from jaxnas import config as config_lib
+from jaxnas.errors import ConfigError
 
-def base_config():
+
+def base_config(techniques=()):
     c = ml_collections.ConfigDict()
     c.seed = 0
+    # Techniques combined with the base (SPOS), in order: e.g. ("close", "landmark"). Each owns
+    # the config block named by the last part of its name (`close`, `landmark`, `calr`...).
+    c.techniques = tuple(techniques)
     # Data: an image folder (train|test/<class>/*) or "tfds:cifar10". The NB201 cifar10-valid
     # protocol splits the training set 25k/25k: the supernet trains on one half and architectures
     # are scored on the other.
     c.data = dict(source="tfds:cifar10", resolution=32, pad=4, flip=True, cache_dir="")
     c.supernet = dict(C=16, N=5, num_classes=10, slots_per_cell=6, edge_impl="auto",
                       conv_impl="auto", cell_loop="auto")
-    c.method = "spos"  # spos, or close (CLOSENet + curriculum: see the `close` block below)
     c.sharing = "vanilla"  # vanilla: one slot per (cell, edge); cell: one slot per cell
-    c.sampler = "uniform"  # uniform over 15,625 cells (SPOS), or unique: the 6,466 classes
+    # uniform over 15,625 cells (SPOS), unique: the 6,466 classes, fairnas: 5 paths per step
+    c.sampler = "uniform"
     # SGD as the NB201 search scripts (AutoDL configs/nas-benchmark/algos): Nesterov, wd 5e-4,
-    # cosine from 0.025 to 0.001, gradient clipping at norm 5.
+    # cosine from 0.025 to 0.001, gradient clipping at norm 5. `groups` gives top-level parameter
+    # entries their own optimizer, e.g. groups={"gate": {"optimizer": "adam", "lr": 1e-3}}
+    # (keys: optimizer sgd|adam|frozen, lr, weight_decay, momentum, nesterov, clip, b1, b2).
     c.optim = dict(lr=0.025, min_lr=0.001, momentum=0.9, nesterov=True, weight_decay=5e-4,
-                   clip=5.0)
+                   clip=5.0, groups={})
     c.train = dict(epochs=250, batch_size=64, checkpoint_every_steps=0, keep_checkpoints=2)
     # Ranking evaluation during training: every `every_epochs` epochs (0 = never), score
     # `num_archs` fixed non-isomorphic architectures on `num_batches` batches of the held-out half.
-    # CLOSE (method="close"; needs supernet.slots_per_cell == close.k_max). Defaults are the
-    # released NB201 configs of aw_nas (GATE sizes, tau 5); the schedule is set per config file.
-    c.close = dict(k_max=4, cl_schedule=(1,), restart_epochs=(), tau=5.0, eval_noise=True,
-                   eval_seed=123,
-                   gate=dict(op_emb_dim=48, node_emb_dim=48, hid_dim=96, gcn_out_dims=(128,) * 5,
-                             mlp_dims=(200, 200, 200), mlp_dropout=0.1))
     c.eval = dict(every_epochs=0, num_archs=200, seed=0, batch_size=256, num_batches=2, gt="valid")
+    for name in techniques:
+        add_block(c, name)
     return c
+
+
+def add_block(config, name):
+    """Add technique `name`'s default config block to `config` unless it is there."""
+    from jaxnas.train.recipe import block_name, technique_module
+
+    block = block_name(name)
+    if block not in config:
+        with config.unlocked():
+            config[block] = technique_module(name).config_block()
+    return config
+
+
+def complete(config):
+    """Add the default block of every listed technique that lacks one (e.g. after a command-line
+    `techniques=...` override); returns `config`."""
+    for name in config.techniques:
+        add_block(config, name)
+    return config
+
+
+def check(config):
+    """ConfigError naming the first key `config` has that the defaults of its techniques lack."""
+    if "techniques" not in config:
+        raise ConfigError("config has no 'techniques' key; start from base_config()")
+    if isinstance(config.techniques, str):
+        raise ConfigError(f"config.techniques must be a tuple of names, got the string "
+                          f"{config.techniques!r} (write ({config.techniques!r},))")
+    complete(config)
+    config_lib.check_keys(config, base_config(config.techniques), free=("optim.groups",))
+    return config
 
 
 def mini_scale(config):

@@ -18,19 +18,10 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from jaxnas import config as config_lib
-from jaxnas.data import batches, cifar10_valid_split, load_dataset, num_batches, prefetch
+from jaxnas.data import batches, prefetch
 from jaxnas.errors import CheckpointError
-from jaxnas.train import checkpoint, method as method_lib, samplers, state as state_lib
-from jaxnas.train import step as step_lib
-
-
-def load_data(config):
-    """The NB201 cifar10-valid protocol: (train half, held-out half) of the training set."""
-    data = load_dataset(config.data.source, resolution=config.data.resolution,
-                        cache_dir=config.data.cache_dir or None)
-    train_idx, valid_idx = cifar10_valid_split(data.train_labels)
-    return ((data.train_images[train_idx], data.train_labels[train_idx]),
-            (data.train_images[valid_idx], data.train_labels[valid_idx]))
+from jaxnas.evaluate.run import training_evaluator
+from jaxnas.train import checkpoint, defaults, recipe as recipe_lib
 
 
 class _Interrupt:
@@ -68,45 +59,46 @@ def _log(path, record):
         f.write(json.dumps(record) + "\n")
 
 
-def train(config, workdir, *, resume=False, evaluator=None, progress=True):
+def train(config, workdir, *, resume=False, progress=True):
     """Train the supernet described by `config` in `workdir`; returns the last epoch's metrics.
 
     Args:
-      config: a locked ConfigDict (see `configs/`).
-      workdir: output directory (config.json, metrics.jsonl, checkpoints/).
+      config: a ConfigDict from `base_config(techniques=...)` (see `configs/`); unknown keys are
+        an error.
+      workdir: output directory (config.json, run.json, metrics.jsonl, checkpoints/).
       resume: continue from the latest checkpoint in `workdir`.
-      evaluator: optional `f(params, epoch) -> dict` run every `config.eval.every_epochs`
-        epochs; its numbers go into the metrics log (e.g. Kendall's tau of the supernet).
       progress: show a progress bar.
+
+    Every `config.eval.every_epochs` epochs the run's ranking quality (accuracy scorer on a fixed
+    sample of cells, landmarks excluded) goes into the metrics log.
     """
+    defaults.check(config)
     workdir = _prepare_workdir(config, workdir, resume)
-    (train_x, train_y), _ = load_data(config)
-    bs = config.train.batch_size
-    steps_per_epoch = num_batches(len(train_x), bs)
-    total_steps = steps_per_epoch * config.train.epochs
-    method = method_lib.build(config, steps_per_epoch)
-    state = state_lib.create(method.init(jax.random.key(config.seed)), method.tx, config.seed)
-    train_step = step_lib.make_train_step(
-        method.forward, method.tx, samplers.make(config.sampler),
-        pad=config.data.pad, flip=config.data.flip)
+    recipe = recipe_lib.from_config(config)
+    run = recipe.run
+    train_x, train_y = run.train_data
+    bs, steps_per_epoch = config.train.batch_size, run.steps_per_epoch
+    (workdir / "run.json").write_text(json.dumps({"steps_per_epoch": steps_per_epoch}))
+    state = recipe.init()
+    evaluator = training_evaluator(recipe)
 
     ckpt = checkpoint.Checkpointer(workdir, keep=config.train.keep_checkpoints)
     if resume:
         state = ckpt.restore(state)
     metrics_path = workdir / "metrics.jsonl"
     start_step = int(state.step)
-    bar = tqdm(total=total_steps, initial=start_step, disable=not progress, unit="step",
+    bar = tqdm(total=run.total_steps, initial=start_step, disable=not progress, unit="step",
                dynamic_ncols=True)
     record = {}
     try:
         with _Interrupt():
             for epoch in range(start_step // steps_per_epoch, config.train.epochs):
                 skip = int(state.step) - epoch * steps_per_epoch
-                state, step_args, method_log = method.epoch_start(state, epoch + 1)
+                state, step_args, technique_log = recipe.epoch_start(state, epoch + 1)
                 t0, sums, count = time.perf_counter(), None, 0
                 data = batches(train_x, train_y, bs, seed=config.seed, epoch=epoch, start=skip)
                 for images, labels in prefetch(data):
-                    state, m = train_step(state, images, labels, step_args)
+                    state, m = recipe.train_step(state, images, labels, step_args)
                     sums = m if sums is None else jax.tree.map(jnp.add, sums, m)
                     count += 1
                     bar.update(1)
@@ -115,15 +107,15 @@ def train(config, workdir, *, resume=False, evaluator=None, progress=True):
                         ckpt.save(state)
                 seconds = time.perf_counter() - t0
                 record = {"epoch": epoch + 1, "step": int(state.step),
-                          "lr": float(method.schedule(int(state.step) - 1)), "seconds": seconds,
+                          "lr": float(recipe.schedule(int(state.step) - 1)), "seconds": seconds,
                           "images_per_second": count * bs / seconds if count else None,
-                          **method_log}
+                          **technique_log}
                 if count:
                     record.update({k: float(v) / count for k, v in jax.device_get(sums).items()})
                 every = config.eval.every_epochs
-                if evaluator is not None and every and ((epoch + 1) % every == 0
-                                                        or epoch + 1 == config.train.epochs):
-                    record["eval"] = evaluator(state.params, epoch + 1)
+                if evaluator is not None and ((epoch + 1) % every == 0
+                                              or epoch + 1 == config.train.epochs):
+                    record["eval"] = evaluator(state, epoch + 1)
                 ckpt.save(state)
                 _log(metrics_path, record)
                 bar.set_postfix(epoch=epoch + 1, loss=f"{record.get('loss', np.nan):.3f}",

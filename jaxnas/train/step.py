@@ -1,74 +1,152 @@
-"""One jitted SPOS train step over the train state.
+"""One jitted train step over the train state.
 
-The step samples an architecture, augments the batch, sums named loss terms, and applies the optax
-update, all inside one `jax.jit` with the state donated. Everything that may change between steps
-(sharing map, curriculum level, loss coefficients, masks) arrives in `step_args`, a pytree of
+The step samples architectures, augments the batch, sums the cross-entropy of each sampled
+architecture and the techniques' loss terms, and applies the optax update, all inside one
+`jax.jit` with the state donated. Everything that may change between steps (sharing map, space
+mask, curriculum level, loss coefficients, optimizer masks) arrives in `step_args`, a pytree of
 arrays, so changing it never recompiles.
 
-Seams for techniques:
-  * `forward(params, arch, x, key, step_args) -> logits`: how the trained parameters map an
-    architecture and images to logits (the plain supernet, or e.g. CLOSENet with its gate).
-  * `loss_terms`: extra named losses `f(params, batch, key, step_args) -> scalar` added to the
-    cross-entropy (e.g. landmark regularisation).
-  * `step_args["opt"]`: extra keyword arguments for the optax update (e.g. block masks).
+Seams (see `jaxnas.train.technique` for how techniques provide them):
+  * `forward(params, arch, x, key, step_args) -> logits`.
+  * `sampler(key, step_args) -> int32[k, 6]`: with k > 1 (FairNAS) the architectures' gradients
+    are accumulated (one backward per architecture, in a scan) and applied in one update.
+  * `loss_terms`: name -> `term(params, ctx) -> scalar`, `ctx` a `StepContext`.
+  * `arch_weight(arch, ctx) -> scalar` multiplies each architecture's cross-entropy.
+  * The optax update receives, besides `step_args["opt"]`, the keyword arguments `OPT_ARGS`.
+  * `update_state`: name -> `fn(tech_state, params, ctx) -> tech_state` after the update.
 """
-
 
 import jax
 import jax.numpy as jnp
 import optax
 
 from jaxnas.data import augment, normalize
+from jaxnas.spaces.nb201 import arch_code
 from jaxnas.supernet import nb201
+from jaxnas.train.technique import StepContext
+
+# Keyword arguments every optax piece receives in `update` (besides `step_args["opt"]`).
+OPT_ARGS = {
+    "arch": "int32[6]: the (first) sampled architecture",
+    "archs": "int32[k, 6]: every architecture sampled this step",
+    "flops": "float32[k]: their multiply-accumulates per image, millions (NB201 `flop`)",
+    "num_params": "float32[k]: their parameters, millions (NB201 `params`)",
+    "loss": "float32: this step's loss",
+    "step": "int32: the global step before this update",
+}
 
 
 def supernet_forward(cfg, *, axis_name=None):
-    """`forward` for the plain supernet: the sharing map comes from `step_args["sharing"]`."""
+    """`forward` for the plain supernet `params["supernet"]`; the sharing map comes from
+    `step_args["sharing"]`."""
     def forward(params, arch, x, key, step_args):
         del key
-        return nb201.apply(params, arch, x, step_args["sharing"], cfg=cfg, axis_name=axis_name)
+        return nb201.apply(params["supernet"], arch, x, step_args["sharing"], cfg=cfg,
+                           axis_name=axis_name)
     return forward
 
 
-def make_train_step(forward, tx, sampler, *, pad=4, flip=True, loss_terms=None):
+def _cross_entropy(logits, labels):
+    return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+
+
+def make_train_step(forward, tx, sampler, *, pad=4, flip=True, loss_terms=None, arch_weight=None,
+                    complexity=None, update_state=None):
     """Build `train_step(state, images_uint8, labels, step_args) -> (state, metrics)`, jitted.
 
     Args:
-      forward: see the module docstring.
-      tx: an optax `GradientTransformation` (extra args from `step_args["opt"]` are forwarded).
-      sampler: `key -> int32[NUM_EDGES]` architecture sampler.
+      forward, sampler, loss_terms, arch_weight, update_state: see the module docstring.
+      tx: any optax transformation (a plain one ignores the extra arguments).
       pad, flip: random-crop padding and horizontal flips (augmentation runs on device).
-      loss_terms: optional dict name -> `f(params, batch, key, step_args) -> scalar`.
+      complexity: `{"flops": [15625], "num_params": [15625]}` indexed by `arch_code`
+        (`jaxnas.spaces.nb201.complexity_table`); None passes zeros.
     """
     loss_terms = dict(loss_terms or {})
+    update_state = dict(update_state or {})
+    tx = optax.with_extra_args_support(tx)
+    tables = {k: jnp.asarray(v) for k, v in (complexity or {}).items()}
 
     def train_step(state, images, labels, step_args):
         key = jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step)
         k_arch, k_aug, k_fwd, k_terms = jax.random.split(key, 4)
-        arch = sampler(k_arch)
+        archs = sampler(k_arch, step_args)
+        num_archs = archs.shape[0]
         x = augment(k_aug, images, pad=pad, flip=flip) if pad or flip else normalize(images)
+        codes = arch_code(archs)
+        cplx = {k: tables[k][codes] if k in tables else jnp.zeros(num_archs)
+                for k in ("flops", "num_params")}
 
-        def loss_fn(params):
-            logits = forward(params, arch, x, k_fwd, step_args)
-            ce = optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
-            terms = {"ce": ce}
-            batch = {"images": images, "labels": labels, "arch": arch}
-            for name, term in loss_terms.items():
-                terms[name] = term(params, batch, k_terms, step_args)
-            return sum(terms.values()), (logits, terms)
+        def fwd(params, arch, xx, kk):
+            return forward(params, arch, xx, kk, step_args)
 
-        (loss, (logits, terms)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
-        updates, opt_state = tx.update(grads, state.opt_state, state.params,
-                                       **step_args.get("opt", {}))
+        def context(arch, k):
+            return StepContext(x=x, labels=labels, archs=archs, arch=arch, key=k, step=state.step,
+                               step_args=step_args, extra=state.extra, forward=fwd,
+                               complexity=cplx)
+
+        def arch_loss(params, arch, k):
+            logits = forward(params, arch, x, k, step_args)
+            ce = _cross_entropy(logits, labels)
+            if arch_weight is not None:
+                ce = ce * arch_weight(arch, context(arch, k))
+            return ce, logits
+
+        def terms(params):
+            return {name: term(params, context(archs[0], jax.random.fold_in(k_terms, i)))
+                    for i, (name, term) in enumerate(loss_terms.items())}
+
+        if num_archs == 1:
+            def loss_fn(params):
+                ce, logits = arch_loss(params, archs[0], k_fwd)
+                parts = {"ce": ce, **terms(params)}
+                return sum(parts.values()), (logits, parts)
+
+            (loss, (logits, parts)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+                state.params)
+            acc = jnp.mean(jnp.argmax(logits, -1) == labels) * 100.0
+        else:
+            def accumulate(carry, inputs):
+                grads, ce_sum, acc_sum = carry
+                arch, k = inputs
+                (ce, logits), g = jax.value_and_grad(arch_loss, has_aux=True)(
+                    state.params, arch, k)
+                correct = jnp.mean(jnp.argmax(logits, -1) == labels)
+                return (jax.tree.map(jnp.add, grads, g), ce_sum + ce, acc_sum + correct), None
+
+            zeros = jax.tree.map(jnp.zeros_like, state.params)
+            (grads, ce, acc), _ = jax.lax.scan(
+                accumulate, (zeros, jnp.float32(0), jnp.float32(0)),
+                (archs, jax.random.split(k_fwd, num_archs)))
+            acc = acc / num_archs * 100.0
+            parts = {"ce": ce}
+            if loss_terms:
+                def terms_fn(params):
+                    t = terms(params)
+                    return sum(t.values()), t
+                (_, t), g = jax.value_and_grad(terms_fn, has_aux=True)(state.params)
+                grads = jax.tree.map(jnp.add, grads, g)
+                parts.update(t)
+            loss = sum(parts.values())
+
+        opt_args = {"arch": archs[0], "archs": archs, "loss": loss, "step": state.step, **cplx,
+                    **step_args.get("opt", {})}
+        updates, opt_state = tx.update(grads, state.opt_state, state.params, **opt_args)
         params = optax.apply_updates(state.params, updates)
+        extra = state.extra
+        if update_state:
+            extra = dict(extra)
+            for i, (name, fn) in enumerate(update_state.items()):
+                k = jax.random.fold_in(k_terms, len(loss_terms) + i)
+                extra[name] = fn(state.extra[name], params, context(archs[0], k))
         metrics = {
             "loss": loss,
-            "acc": jnp.mean(jnp.argmax(logits, -1) == labels) * 100.0,
+            "acc": acc,
             "grad_norm": optax.tree.norm(grads),
             "update_norm": optax.tree.norm(updates),
-            **{f"loss_{k}": v for k, v in terms.items() if k != "ce"},
+            **{f"loss_{k}": v for k, v in parts.items() if k != "ce"},
         }
-        new_state = state._replace(params=params, opt_state=opt_state, step=state.step + 1)
+        new_state = state._replace(params=params, opt_state=opt_state, step=state.step + 1,
+                                   extra=extra)
         return new_state, metrics
 
     return jax.jit(train_step, donate_argnums=(0,))

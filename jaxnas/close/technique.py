@@ -1,10 +1,10 @@
-"""CLOSE as a training method: CLOSENet forward, masked SGD, curriculum hooks, gated scoring.
+"""CLOSE as a technique: CLOSENet forward, frozen inactive blocks, curriculum hooks, gated scoring.
 
-Parameters are `{"supernet": ..., "gate": ...}`; the supernet has `slots_per_cell = k_max` (each
-cell's pool holds its `k_max` GLOW blocks). Per step, the GATE assigns every edge of the sampled
-cell a block by straight-through Gumbel-softmax, and all active blocks run with the gate weights
-(one-hot in value), so the gate learns from the task loss. The level (active blocks) is a runtime
-int32 and the optimizer's block mask a runtime pytree: adding a block never recompiles.
+Parameters gain `"gate"`; the supernet has `slots_per_cell = k_max` (each cell's pool holds its
+`k_max` GLOW blocks). Per step, the GATE assigns every edge of the sampled cell a block by
+straight-through Gumbel-softmax, and all active blocks run with the gate weights (one-hot in
+value), so the gate learns from the task loss. The level (active blocks) is a runtime int32 and
+the optimizer's block mask a runtime pytree: adding a block never recompiles.
 
 At the start of each epoch in `cl_schedule` a block is activated with WIT inheritance; at each
 epoch in `restart_epochs` the momentum is reset and the cosine learning rate restarts (SRT).
@@ -20,12 +20,21 @@ import numpy as np
 from jaxnas.close.curriculum import (add_block, check_schedule, level_at, levels_added,
                                      sharing_extent)
 from jaxnas.close.gate import GateConfig, close_sharing, gate, init_gate
-from jaxnas.close.masking import block_mask, masked_sgd, restart_opt_state
+from jaxnas.close.masking import block_mask, freeze_inactive, restart_opt_state
 from jaxnas.errors import ConfigError
+from jaxnas.optim import cosine_schedule
 from jaxnas.spaces.nb201 import archs_to_indices
 from jaxnas.supernet import nb201
-from jaxnas.train import optim
-from jaxnas.train.method import Method, supernet_config
+from jaxnas.train.technique import Technique, after, before
+
+
+def config_block():
+    """Defaults: the released NB201 configs of aw_nas (GATE sizes, tau 5); the curriculum is set
+    per config file. Needs `supernet.slots_per_cell == close.k_max`."""
+    return dict(k_max=4, cl_schedule=(1,), restart_epochs=(), tau=5.0, eval_noise=True,
+                eval_seed=123,
+                gate=dict(op_emb_dim=48, node_emb_dim=48, hid_dim=96, gcn_out_dims=(128,) * 5,
+                          mlp_dims=(200, 200, 200), mlp_dropout=0.1))
 
 
 def gate_config(close_cfg):
@@ -44,26 +53,32 @@ def _check(config):
     restarts = tuple(c.restart_epochs)
     if any(not isinstance(e, int) or e < 2 for e in restarts):
         raise ConfigError(f"close.restart_epochs must be epochs >= 2, got {list(restarts)}")
+    if config.sharing != "vanilla":
+        raise ConfigError(f"close assigns the pool slots itself (the GATE's blocks); "
+                          f"sharing={config.sharing!r} cannot be combined with it")
     return schedule, restarts
 
 
-def close(config, steps_per_epoch):
-    """The CLOSE `Method` for `config` (see `configs/nb201_close*.py`)."""
+def optimizer_edits(config):
+    """CLOSE's edits of the base SGD: mask the gradients before the clip (inactive blocks do not
+    count in the global norm) and again after the weight decay (so they are not decayed and feed
+    nothing into the momentum); see `jaxnas.close.masking`."""
+    first = "clip" if config.optim.clip is not None else "decay"
+    return (before(first, "freeze_grads", freeze_inactive()),
+            after("decay", "freeze", freeze_inactive()))
+
+
+def technique(config, run):
+    """The CLOSE `Technique` for `config` (see `configs/nb201_close*.py`)."""
     schedule, restarts = _check(config)
-    net_cfg = supernet_config(config)
+    net_cfg = run.net_cfg
     gate_cfg = gate_config(config.close)
     n, k_max = net_cfg.N, gate_cfg.k_max
-    total_steps = steps_per_epoch * config.train.epochs
-    lr = optim.lr_schedule(config.optim, total_steps,
-                           restarts=[(e - 1) * steps_per_epoch for e in restarts])
+    spe = run.steps_per_epoch
     o = config.optim
-    tx = masked_sgd(lr, momentum=o.momentum, nesterov=o.nesterov, weight_decay=o.weight_decay,
-                    clip=o.clip)
+    lr = cosine_schedule(o.lr, o.min_lr, run.total_steps,
+                         restarts=[(e - 1) * spe for e in restarts])
     train_sharing = jnp.asarray(close_sharing(None, n, k_max))
-
-    def init(key):
-        k_net, k_gate = jax.random.split(key)
-        return {"supernet": nb201.init(k_net, net_cfg), "gate": init_gate(k_gate, gate_cfg)}
 
     def forward(params, arch, x, key, step_args):
         weights, active, _ = gate(params["gate"], arch, step_args["level"], key, gate_cfg,
@@ -73,12 +88,13 @@ def close(config, steps_per_epoch):
 
     def epoch_start(state, epoch):
         params, opt_state = state.params, state.opt_state
-        if int(state.step) == (epoch - 1) * steps_per_epoch:  # not a mid-epoch resume
+        if int(state.step) == (epoch - 1) * spe:  # not a mid-epoch resume
+            params = dict(params)
             for level in levels_added(epoch, schedule):
                 params["supernet"], params["gate"] = add_block(
                     params["supernet"], params["gate"], level, n_cells_per_stage=n, k_max=k_max)
             if epoch in restarts:
-                opt_state = restart_opt_state(tx, params, opt_state)
+                opt_state = restart_opt_state(opt_state)
         level = level_at(epoch, schedule)
         step_args = {"level": jnp.int32(level),
                      "opt": {"block_mask": block_mask(params, level, n_cells_per_stage=n,
@@ -91,7 +107,7 @@ def close(config, steps_per_epoch):
                                          noise=config.close.eval_noise)[2],
         in_axes=(None, 0, None, 0)))
 
-    def scoring(params, archs, epoch):
+    def subnet(params, archs, epoch):
         archs = np.asarray(archs, np.int32)
         base = jax.random.key(config.close.eval_seed)
         keys = jax.vmap(lambda i: jax.random.fold_in(base, i))(archs_to_indices(archs))
@@ -99,5 +115,12 @@ def close(config, steps_per_epoch):
         blocks = np.asarray(assign(params["gate"], archs, level, keys))
         return params["supernet"], close_sharing(blocks[:, None, :], n, k_max)
 
-    return Method(init=init, forward=forward, tx=tx, schedule=lr, epoch_start=epoch_start,
-                  scoring=scoring)
+    return Technique(
+        name="close",
+        init_params=lambda key: {"gate": init_gate(key, gate_cfg)},
+        forward=forward,
+        optimizer=optimizer_edits(config),
+        schedule=lr,
+        epoch_start=epoch_start,
+        subnet=subnet,
+    )

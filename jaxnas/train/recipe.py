@@ -1,0 +1,258 @@
+"""The base supernet training and the techniques of `config.techniques`, combined.
+
+`build(config, run)` loads each technique by name (`jaxnas.<name>`, else the module `<name>`;
+it exposes `technique(config, run)` and `config_block()`), then combines their pieces with the
+base the way `optax.chain` combines transforms: loss terms are summed, `arch_weight`s multiplied,
+optimizer edits applied in order, epoch hooks run in order and their step arguments merged, and
+pieces only one technique may own (forward, sampler, schedule, subnet, a step argument, an
+optimizer part, a parameter entry) raise a ConfigError naming both owners when two claim them.
+
+Keys: with no technique parameters the supernet is initialised from the run key itself;
+otherwise the key splits into one for the supernet and one for the techniques' parameters (split
+again when several techniques have parameters), so SPOS and CLOSE runs keep their initialisation.
+"""
+
+import functools
+import importlib
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jaxnas.errors import ConfigError
+from jaxnas.optim import apply_edits, cosine_schedule, partition, sgd_parts
+from jaxnas.spaces.nb201 import complexity_table
+from jaxnas.supernet import nb201, pools
+from jaxnas.train import samplers
+from jaxnas.train import step as step_lib
+from jaxnas.train.state import TrainState
+from jaxnas.train.technique import Run, Technique
+
+
+class Recipe(NamedTuple):
+    """A run's combined pieces: what the training loop, the evaluator and search use."""
+
+    techniques: tuple           # the `Technique`s, in config order
+    init: Callable              # `key -> TrainState` at step 0
+    tx: optax.GradientTransformation
+    schedule: Callable          # `step -> learning rate` (for the log)
+    train_step: Callable        # jitted `(state, images, labels, step_args) -> (state, metrics)`
+    epoch_start: Callable       # host `(state, epoch) -> (state, step_args, log)`
+    subnet: Callable            # `(params, archs, epoch) -> (supernet_params, sharing)`
+    scorers: dict               # metric name -> `factory(ScoreContext) -> score(state, archs)`
+    exclude: Callable           # `state -> sorted NB201 indices` not to evaluate (landmarks)
+    run: Any
+
+
+def supernet_config(config):
+    return nb201.SupernetConfig(**config.supernet.to_dict())
+
+
+def sharing_map(config):
+    """The static sharing map named by `config.sharing` (a runtime array for the step)."""
+    n = config.supernet.N
+    if config.sharing == "vanilla":
+        return pools.vanilla_sharing(n)
+    if config.sharing == "cell":
+        return pools.cell_sharing(n, config.supernet.slots_per_cell)
+    raise ConfigError(f"unknown sharing {config.sharing!r}; choose vanilla or cell")
+
+
+def block_name(name):
+    """The config block of technique `name`: the last dotted part (`dynamic.calr` -> `calr`)."""
+    return name.rsplit(".", 1)[-1].split(":")[-1]
+
+
+@functools.cache
+def technique_module(name):
+    """The module of technique `name`: `jaxnas.<name>`, else the importable module `<name>`."""
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"technique names must be non-empty strings, got {name!r}")
+    for module in (f"jaxnas.{name}", name):
+        try:
+            found = importlib.import_module(module)
+        except ModuleNotFoundError as e:
+            if e.name and module.startswith(e.name):  # the module itself is missing
+                continue
+            raise
+        if not (hasattr(found, "technique") and hasattr(found, "config_block")):
+            raise ConfigError(f"module {module} has no technique(config, run) and config_block(); "
+                              f"it is not a jaxnas technique")
+        return found
+    raise ConfigError(f"unknown technique {name!r}: no module jaxnas.{name} or {name}")
+
+
+def _single(techniques, piece, base_owner=None):
+    """The one technique providing `piece` (None if none); ConfigError if two do."""
+    owners = [t for t in techniques if getattr(t, piece) is not None]
+    if base_owner is not None and owners:
+        raise ConfigError(f"{owners[0].name} provides the {piece}, so {base_owner} cannot be set")
+    if len(owners) > 1:
+        raise ConfigError(f"{owners[0].name} and {owners[1].name} both replace the {piece}; "
+                          f"they cannot be combined")
+    return owners[0] if owners else None
+
+
+def _merged(techniques, piece):
+    """Union of the technique dicts `piece`; ConfigError on a name two techniques use."""
+    out, owner = {}, {}
+    for t in techniques:
+        for key, value in getattr(t, piece).items():
+            if key in out:
+                raise ConfigError(f"{owner[key]} and {t.name} both define the {piece[:-1]} "
+                                  f"{key!r}")
+            out[key], owner[key] = value, t.name
+    return out
+
+
+def _product(fns):
+    if not fns:
+        return None
+    if len(fns) == 1:
+        return fns[0]
+    return lambda arch, ctx: functools.reduce(jnp.multiply, [f(arch, ctx) for f in fns])
+
+
+def _load(config, run):
+    names = tuple(config.techniques)
+    if len(set(names)) != len(names):
+        raise ConfigError(f"config.techniques lists a technique twice: {list(names)}")
+    techniques = []
+    for name in names:
+        module = technique_module(name)
+        if block_name(name) not in config:
+            raise ConfigError(f"technique {name!r} has no config block {block_name(name)!r}; "
+                              f"build the config with base_config(techniques=...)")
+        t = module.technique(config, run)
+        if not isinstance(t, Technique):
+            raise ConfigError(f"technique {name!r} did not return a Technique")
+        techniques.append(t._replace(name=name))
+    for t in techniques:
+        if t.check is not None:
+            t.check(names)
+    return tuple(techniques)
+
+
+def build(config, run: Run) -> Recipe:
+    """Combine the base and `config.techniques` for `run` (see the module docstring)."""
+    techniques = _load(config, run)
+    net_cfg, o = run.net_cfg, config.optim
+    sharing = sharing_map(config)
+
+    sampler_owner = _single(techniques, "sampler",
+                            None if config.sampler == "uniform" else f"sampler={config.sampler!r}")
+    sampler = sampler_owner.sampler if sampler_owner else samplers.make(config.sampler)
+    forward_owner = _single(techniques, "forward")
+    forward = forward_owner.forward if forward_owner else step_lib.supernet_forward(net_cfg)
+    schedule_owner = _single(techniques, "schedule")
+    schedule = (schedule_owner.schedule if schedule_owner
+                else cosine_schedule(o.lr, o.min_lr, run.total_steps))
+    parts = apply_edits(sgd_parts(schedule, o.momentum, o.nesterov, o.weight_decay, o.clip),
+                        [(t.name, e) for t in techniques for e in t.optimizer])
+    tx = partition(optax.named_chain(*parts), config.optim.groups.to_dict())
+    subnet_owner = _single(techniques, "subnet")
+
+    def base_subnet(params, archs, epoch):
+        del archs, epoch
+        return params["supernet"], sharing
+
+    train_step = step_lib.make_train_step(
+        forward, tx, sampler, pad=config.data.pad, flip=config.data.flip,
+        loss_terms=_merged(techniques, "loss_terms"),
+        arch_weight=_product([t.arch_weight for t in techniques if t.arch_weight]),
+        complexity=complexity_table(net_cfg.C, net_cfg.N, config.data.resolution,
+                                    net_cfg.num_classes),
+        update_state={t.name: t.update_state for t in techniques if t.update_state})
+
+    return Recipe(
+        techniques=techniques,
+        init=functools.partial(_init, techniques, net_cfg, tx, config.seed),
+        tx=tx,
+        schedule=schedule,
+        train_step=train_step,
+        epoch_start=functools.partial(_epoch_start, techniques, sharing),
+        subnet=subnet_owner.subnet if subnet_owner else base_subnet,
+        scorers=_merged(techniques, "scorers"),
+        exclude=functools.partial(_exclude, techniques),
+        run=run,
+    )
+
+
+def _init(techniques, net_cfg, tx, seed, key=None):
+    """The train state at step 0 (`key` defaults to the run seed's)."""
+    key = jax.random.key(seed) if key is None else key
+    with_params = [t for t in techniques if t.init_params is not None]
+    if not with_params:
+        params = {"supernet": nb201.init(key, net_cfg)}
+    else:
+        k_net, k_tech = jax.random.split(key)
+        params = {"supernet": nb201.init(k_net, net_cfg)}
+        keys = [k_tech] if len(with_params) == 1 else jax.random.split(k_tech, len(with_params))
+        for t, k in zip(with_params, keys):
+            for name, value in t.init_params(k).items():
+                if name in params:
+                    raise ConfigError(f"{t.name} adds parameters {name!r}, which already exist")
+                params[name] = value
+    with_state = [t for t in techniques if t.init_state is not None]
+    extra = None
+    if with_state:
+        keys = jax.random.split(jax.random.fold_in(key, 1), len(with_state))
+        extra = {t.name: t.init_state(k, params) for t, k in zip(with_state, keys)}
+    return TrainState(params=params, opt_state=tx.init(params), step=jnp.zeros((), jnp.int32),
+                      rng=jax.random.key_data(jax.random.key(seed)), extra=extra)
+
+
+def _epoch_start(techniques, sharing, state, epoch):
+    """Run every technique's epoch hook in order; merge step arguments and log fields."""
+    step_args = {"sharing": jnp.asarray(sharing), "mask": jnp.asarray(samplers.full_mask())}
+    owner = {}
+    log = {}
+    for t in techniques:
+        if t.epoch_start is None:
+            continue
+        state, args, more = t.epoch_start(state, epoch)
+        for key, value in args.items():
+            if key == "opt":
+                for name, v in value.items():
+                    if ("opt", name) in owner:
+                        raise ConfigError(f"{owner['opt', name]} and {t.name} both set the "
+                                          f"optimizer argument {name!r}")
+                    owner["opt", name] = t.name
+                    step_args.setdefault("opt", {})[name] = v
+                continue
+            if key in owner:
+                raise ConfigError(f"{owner[key]} and {t.name} both set the step argument {key!r}")
+            owner[key] = t.name
+            step_args[key] = value
+        log.update(more)
+    return state, step_args, log
+
+
+def _exclude(techniques, state):
+    """Sorted NB201 indices that no evaluation set may contain (e.g. landmarks)."""
+    found = [np.asarray(t.exclude(state)).ravel() for t in techniques if t.exclude is not None]
+    return np.unique(np.concatenate(found)).astype(np.int64) if found else np.zeros(0, np.int64)
+
+
+def from_config(config, *, data=True, steps_per_epoch=None):
+    """Check `config`, load its data (the cifar10-valid halves) and build its recipe.
+
+    With `data=False` nothing is loaded (data-free scoring of a stored run); `steps_per_epoch`
+    must then be given.
+    """
+    from jaxnas.data import load_data, num_batches
+    from jaxnas.train import defaults
+
+    defaults.check(config)
+    train_data = valid_data = None
+    if data:
+        train_data, valid_data = load_data(config.data)
+        steps_per_epoch = num_batches(len(train_data[0]), config.train.batch_size)
+    elif steps_per_epoch is None:
+        raise ConfigError("steps_per_epoch is needed to build a run without its data")
+    run = Run(config=config, net_cfg=supernet_config(config), steps_per_epoch=steps_per_epoch,
+              total_steps=steps_per_epoch * config.train.epochs, train_data=train_data,
+              valid_data=valid_data)
+    return build(config, run)
