@@ -13,8 +13,7 @@ from jaxnas.train.defaults import base_config
 
 
 def get_config():
-    config = base_config()
-    config.method = "close"
+    config = base_config(techniques=("close",))
     config.supernet.slots_per_cell = 4
     config.close.k_max = 4
     config.close.cl_schedule = (1, 51, 101, 151)

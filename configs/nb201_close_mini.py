@@ -13,8 +13,7 @@ from jaxnas.train.defaults import base_config, mini_scale
 
 
 def get_config():
-    config = mini_scale(base_config())
-    config.method = "close"
+    config = mini_scale(base_config(techniques=("close",)))
     config.supernet.slots_per_cell = 4
     config.close.k_max = 4
     config.close.cl_schedule = (1, 11, 21, 31)

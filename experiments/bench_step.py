@@ -47,13 +47,10 @@ def summary(name, scale, first, times, **extra):
 
 
 def jax_step(scale, settings):
-    """(step, state, step_args, config) of the jaxnas step at `scale`: SPOS, or the method of the
-    config file in $BENCH_CONFIG (e.g. CLOSE) at the curriculum stage of epoch $BENCH_EPOCH."""
-    import jax
-
+    """(step, state, step_args, config) of the jaxnas step at `scale`: SPOS, or the techniques of
+    the config file in $BENCH_CONFIG (e.g. CLOSE) at the curriculum stage of epoch $BENCH_EPOCH."""
     from jaxnas import config as config_lib
-    from jaxnas.train import defaults, method as method_lib, samplers, state as state_lib
-    from jaxnas.train import step as step_lib
+    from jaxnas.train import defaults, recipe as recipe_lib
 
     s = SCALES[scale]
     path = os.environ.get("BENCH_CONFIG")
@@ -63,11 +60,10 @@ def jax_step(scale, settings):
     for item in settings:
         key, value = item.split("=", 1)
         config.supernet[key] = value
-    method = method_lib.build(config, 1000)
-    state = state_lib.create(method.init(jax.random.key(0)), method.tx, 0)
-    step = step_lib.make_train_step(method.forward, method.tx, samplers.uniform(), pad=s["pad"])
-    state, step_args, _ = method.epoch_start(state, config.train.epochs)
-    return step, state, step_args, config
+    config.data.pad = s["pad"]
+    recipe = recipe_lib.from_config(config, data=False, steps_per_epoch=1000)
+    state, step_args, _ = recipe.epoch_start(recipe.init(), config.train.epochs)
+    return recipe.train_step, state, step_args, config
 
 
 def images(scale, n):
@@ -99,9 +95,10 @@ def run_jaxnas(scale, steps, warmup, settings):
 
 def jax_impl(config):
     """The supernet formulations "auto" resolves to for `config` on this backend."""
-    from jaxnas.train import method as method_lib
+    from jaxnas.train import recipe as recipe_lib
 
-    cfg = method_lib.supernet_config(config).resolved(slot_mix=config.method == "close")
+    slot_mix = "close" in config.techniques
+    cfg = recipe_lib.supernet_config(config).resolved(slot_mix=slot_mix)
     return f"edge={cfg.edge_impl} conv={cfg.conv_impl} loop={cfg.cell_loop}"
 
 

@@ -39,17 +39,17 @@ def evals(records):
 
 
 def param_count(name):
-    """Trainable parameters of the run's method (from the config stored with the run)."""
+    """Trainable parameters of the run's techniques (from the config stored with the run)."""
     command = (RESULTS / name / "command.txt").read_text().split()
     config_path = command[command.index("experiments/run_seeds.sh") + 1]
     import jax
 
     from jaxnas import config as config_lib
-    from jaxnas.train import method as method_lib
+    from jaxnas.train import recipe as recipe_lib
 
     config = config_lib.load_config(Path(__file__).resolve().parents[1] / config_path)
-    method = method_lib.build(config, 1)
-    shapes = jax.eval_shape(method.init, jax.random.key(0))
+    recipe = recipe_lib.from_config(config, data=False, steps_per_epoch=1)
+    shapes = jax.eval_shape(lambda key: recipe.init(key).params, jax.random.key(0))
     return sum(int(np.prod(s.shape)) for s in jax.tree.leaves(shapes))
 
 
