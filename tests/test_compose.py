@@ -154,3 +154,31 @@ def test_unknown_technique_is_a_clear_error(tiny_config):
     config_lib.apply_overrides(config, ["techniques=('nonesuch',)"])
     with pytest.raises(ConfigError, match="unknown technique 'nonesuch'"):
         defaults.check(config)
+
+
+def test_parameter_group_gets_its_own_optimizer_under_close_masks(tiny_config):
+    """`optim.groups` gives the CLOSE gate Adam; the supernet keeps the masked SGD."""
+    config = defaults.base_config(("close",))
+    with config.unlocked():
+        config.update(config_lib.from_json(config_lib.to_json(tiny_config),
+                                           base=defaults.base_config()))
+        config.techniques = ("close",)
+        config.optim.groups = {"gate": {"optimizer": "adam", "lr": 1e-3}}
+    config_lib.apply_overrides(config, [
+        "supernet.slots_per_cell=2", "close.k_max=2", "close.cl_schedule=(1,2)",
+        "close.gate.gcn_out_dims=(8,)", "close.gate.mlp_dims=(8,)", "close.gate.op_emb_dim=4",
+        "close.gate.node_emb_dim=4", "close.gate.hid_dim=4"])
+    recipe = tiny_recipe(config, 2)
+    state = recipe.init()
+    images = np.random.default_rng(0).integers(0, 256, (20, 8, 8, 3), np.uint8)
+    for epoch in (1, 2):
+        state, step_args, _ = recipe.epoch_start(state, epoch)
+        for _ in range(2):
+            state, _ = recipe.train_step(state, images, np.arange(20) % 10, step_args)
+    assert recipe.train_step._cache_size() == 1
+    inner = state.opt_state.inner_states
+    assert set(inner) == {"gate", "default"}
+    adam = optax.tree_utils.tree_get(inner["gate"].inner_state, "mu")
+    assert any(np.any(np.asarray(leaf) != 0) for leaf in jax.tree.leaves(adam))
+    momentum = inner["default"].inner_state["momentum"].trace["supernet"]["pools"][0]["conv3x3"]
+    assert np.any(np.asarray(momentum[0]) != 0)

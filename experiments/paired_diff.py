@@ -1,0 +1,95 @@
+"""Paired comparison of experiment arms: per-seed differences with their mean and 95% interval.
+
+Each arm is a folder of `seed<S>.final.json` reports (`experiments/run_paired.sh`). For every
+seed present in both the baseline and an arm, the metrics are recomputed on the cells both
+reports scored (so landmarks, which an arm excludes from its evaluation set, are dropped from the
+baseline's too), then differenced. The interval is Student's t over seeds.
+
+    python experiments/paired_diff.py experiments/results/paired/spos experiments/results/paired/landmark \
+        --out experiments/results/paired/landmark_vs_spos.md
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+from jaxnas.evaluate.groundtruth import load_table
+from jaxnas.evaluate.ranking import ranking_report
+
+METRICS = ("kendall_tau", "sparse_kendall_tau", "p_at_top_5")
+
+
+def load(folder):
+    """seed -> {index: score} of an arm's final reports."""
+    arms = {}
+    for path in sorted(Path(folder).glob("seed*.final.json")):
+        report = json.loads(path.read_text())
+        scores = report.get("scores", report.get("supernet_acc"))
+        arms[int(path.name[4:].split(".")[0])] = dict(zip(report["indices"], scores))
+    return arms
+
+
+def metrics(scores, indices, truth):
+    return ranking_report(np.array([scores[i] for i in indices]), truth[indices])
+
+
+def compare(base, arm, truth):
+    """Per-seed metrics of both arms on their common cells, and the paired differences."""
+    rows = []
+    for seed in sorted(set(base) & set(arm)):
+        common = np.array(sorted(set(base[seed]) & set(arm[seed])))
+        b, a = metrics(base[seed], common, truth), metrics(arm[seed], common, truth)
+        rows.append({"seed": seed, "cells": int(common.size),
+                     **{f"base_{m}": b[m] for m in METRICS}, **{f"arm_{m}": a[m] for m in METRICS},
+                     **{f"diff_{m}": a[m] - b[m] for m in METRICS}})
+    summary = {}
+    for m in METRICS:
+        d = np.array([r[f"diff_{m}"] for r in rows])
+        if len(d) > 1:
+            half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
+        else:
+            half = float("nan")
+        summary[m] = {"mean": float(d.mean()), "ci95": [float(d.mean() - half),
+                                                        float(d.mean() + half)],
+                      "includes_zero": bool(d.mean() - half <= 0 <= d.mean() + half)}
+    return rows, summary
+
+
+def markdown(name, base_name, rows, summary):
+    lines = [f"### {name} vs {base_name} ({len(rows)} paired seeds)", "",
+             "| seed | cells | " + " | ".join(f"{m} base / arm / diff" for m in METRICS) + " |",
+             "|---|---|" + "---|" * len(METRICS)]
+    for r in rows:
+        cells = [f"{r[f'base_{m}']:.3f} / {r[f'arm_{m}']:.3f} / {r[f'diff_{m}']:+.3f}"
+                 for m in METRICS]
+        lines.append(f"| {r['seed']} | {r['cells']} | " + " | ".join(cells) + " |")
+    cells = [f"mean {s['mean']:+.3f}, 95% CI [{s['ci95'][0]:+.3f}, {s['ci95'][1]:+.3f}]"
+             + (" (includes 0)" if s["includes_zero"] else "") for s in summary.values()]
+    lines.append("| **paired difference** | | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("base", type=Path, help="baseline arm folder")
+    p.add_argument("arms", type=Path, nargs="+", help="arm folders to compare with it")
+    p.add_argument("--out", type=Path, help="write the markdown tables here (and .json beside)")
+    args = p.parse_args()
+    truth = load_table("cifar10-valid").get("valid_acc")
+    base = load(args.base)
+    text, data = [], {}
+    for folder in args.arms:
+        rows, summary = compare(base, load(folder), truth)
+        text.append(markdown(folder.name, args.base.name, rows, summary))
+        data[folder.name] = {"rows": rows, "summary": summary}
+    print("\n".join(text))
+    if args.out:
+        args.out.write_text("\n".join(text))
+        args.out.with_suffix(".json").write_text(json.dumps(data, indent=1))
+
+
+if __name__ == "__main__":
+    main()

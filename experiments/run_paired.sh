@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# One arm of a paired experiment: train CONFIG with seeds 0-4 (same seeds = same data order,
+# initialisation and sampled cells as every other arm), then score each final supernet on 1,000
+# non-isomorphic cells x 4 held-out batches of 256 (`jaxnas evaluate --archs 1000`). Keeps each
+# seed's metrics log and final report in experiments/results/paired/<name>/, with the command.
+# Usage: bash experiments/run_paired.sh CONFIG NAME DATA [WORKDIR_ROOT] [key=value ...]
+#   e.g. bash experiments/run_paired.sh configs/nb201_spos_mini.py spos ../shared/data/cifar10-jpeg
+# SEEDS="0 1 2 3 4" by default; a finished seed (its report exists) is skipped, an interrupted one
+# resumes from its last checkpoint.
+set -euo pipefail
+config=${1:?config file}; name=${2:?result name}; data=${3:?image folder or tfds:cifar10}
+root=${4:-runs/paired}; shift $(( $# < 4 ? $# : 4 ))
+out=experiments/results/paired/$name
+mkdir -p "$out"
+{
+  echo "bash experiments/run_paired.sh $config $name $data $root $*"
+  echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+} > "$out/command.txt"
+for seed in ${SEEDS:-0 1 2 3 4}; do
+  wd=$root/$name/seed$seed
+  if [ ! -f "$out/seed$seed.final.json" ]; then
+    if [ -d "$wd/checkpoints" ]; then resume=--resume; else resume=; fi
+    jaxnas train --config "$config" --workdir "$wd" --data "$data" --no-progress $resume \
+      seed=$seed eval.every_epochs=10 "$@"
+    jaxnas evaluate --workdir "$wd" --data "$data" --archs 1000 --num-batches 4 \
+      --out "$out/seed$seed.final.json"
+  fi
+  cp "$wd/metrics.jsonl" "$out/seed$seed.jsonl"
+done
