@@ -55,8 +55,8 @@ def _parse_value(raw, old, key):
         value = ast.literal_eval(raw)
     except (ValueError, SyntaxError):
         value = raw  # a bare word is a string
-    if old is None or isinstance(value, type(old)):
-        return value
+    if old is None or value is None or isinstance(value, type(old)):
+        return value  # None switches an optional setting off (e.g. optim.clip=None)
     if isinstance(old, float) and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if isinstance(old, (tuple, list)) and isinstance(value, (tuple, list)):
