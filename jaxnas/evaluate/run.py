@@ -11,7 +11,7 @@ from jaxnas.errors import CheckpointError, ConfigError
 from jaxnas.evaluate import groundtruth, scoring
 from jaxnas.evaluate.score import epoch_of, make_score
 from jaxnas.spaces.nb201 import all_archs
-from jaxnas.train import checkpoint, defaults, recipe as recipe_lib
+from jaxnas.train import checkpoint, defaults, recipe as recipe_lib, workdir as workdir_lib
 
 GT_METRICS = {"valid": "valid_acc", "test": "test_acc"}
 
@@ -68,15 +68,18 @@ def load_run_config(workdir):
     method = stored.pop("method", None)  # runs from before techniques composed
     if method is not None and "techniques" not in stored:
         stored["techniques"] = [] if method == "spos" else [method]
+        if method != "close":
+            stored.pop("close", None)  # the CLOSE block sat in every config then
     techniques = tuple(stored.get("techniques", ()))
     return config_lib.from_json(json.dumps(stored), base=defaults.base_config(techniques))
 
 
 def restore_latest(workdir, recipe):
-    """The train state of the latest checkpoint in `workdir`, restored into `recipe`'s layout."""
-    ckpt = checkpoint.Checkpointer(workdir, keep=recipe.run.config.train.keep_checkpoints)
+    """The train state of the newest intact checkpoint in `workdir`, restored into `recipe`'s
+    layout (damaged newer ones are reported on stderr, one line each, and left in place)."""
+    ckpt = checkpoint.Checkpointer(workdir, read_only=True)
     try:
-        return ckpt.restore(recipe.init())
+        return ckpt.restore(recipe.init(), report=workdir_lib.notice)
     finally:
         ckpt.close()
 

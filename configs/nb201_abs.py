@@ -1,0 +1,33 @@
+"""SPOS + ABS (angle-based shrinking) on the NAS-Bench-201 supernet at paper scale.
+
+    jaxnas train --config configs/nb201_abs.py --workdir runs/abs --data tfds:cifar10
+
+The AngleNAS NB201 settings (`exps/angle/dropnode_by_angle.py` with `configs/nas-benchmark/algos/
+SPOS.config`): C=16, N=5, batch 64, SGD Nesterov 0.9, lr 0.025 cosine to 0.001 planned over 250
+epochs, weight decay 5e-4, no gradient clipping; W0 = the initial weights; after the first
+training stage every operator is scored by the mean angle of the cells containing it and 20 of
+the 30 are dropped in one step (30 // 20 = 1), keeping the best of every edge. The reference
+leaves the length of that stage to its `--epochs` argument and stops there; here it is 50 epochs
+(its LR schedule then matches ours at the shrink, since its cosine is also planned over 250) and
+SPOS goes on training on the shrunk space (sampled by `config.sampler`) until epoch 250. Each
+epoch's line in metrics.jsonl holds the space (`angle_space`, `angle_space_size`).
+
+Baselines of the paper (same schedule): `angle.shrink.metric=accuracy` (one held-out batch per
+cell) or `angle.shrink.metric=magnitude angle.magnitude.train=True` (DARTS alpha trained beside).
+SPOS on a shrunk space from scratch: `techniques='("angle",)' angle.shrink.num_steps=0
+angle.space=<angle_space of the ABS run>`.
+"""
+
+from jaxnas.train.defaults import base_config
+
+
+def get_config():
+    config = base_config(techniques=("angle",))
+    config.optim.clip = None            # the reference's ABS supernet does not clip
+    config.eval.every_epochs = 25
+    config.angle.reference_epoch = 0
+    config.angle.shrink.metric = "angle"
+    config.angle.shrink.num_steps = 1
+    config.angle.shrink.drop_per_step = 20
+    config.angle.shrink.start_epoch = 50
+    return config

@@ -1,0 +1,174 @@
+"""Kendall's tau of the angle, accuracy and magnitude metrics against NB201 over training epochs.
+
+The ABS paper's ranking study (AngleNAS `exps/angle/get_angles.py`, `cal_correlation.py`): for
+every stored checkpoint of one or more runs, score NB201 cells with the supernet and compute
+Kendall's tau-b against the benchmark, per metric:
+
+  * angle: all 15,625 cells (isomorphic copies included, as the reference), no data; W0 the
+    initial weights (`--reference init`, the NB201 shrinking script) or the weights after epoch 1
+    (`--reference epoch1`, the correlation study's `epoch-0` checkpoint), or as a control an
+    unrelated random initialisation (`--reference random`: how much of the ranking is the
+    construction's structural prior rather than training);
+  * accuracy: supernet top-1 on `--acc-batches` batches of `--acc-batch-size` held-out images
+    (batch statistics), on a seeded sample of `--acc-archs` cells (default 1,000; `all` scores
+    all 15,625, ~4-7 min per checkpoint at mini scale): tau over that sample, and the angle's tau
+    on the same sample beside it for a paired comparison;
+  * magnitude: log P(cell) under DARTS alpha, for runs trained with angle.magnitude.train=True.
+
+Ground truth: the packaged NB201 cifar10-valid table, `test_acc` by default (the reference
+uses the `cifar10` ori-test accuracy of networks trained on the full training set, which the
+package does not ship) or `valid_acc`.
+
+Runs need one checkpoint per epoch: train them with `train.keep_checkpoints` >= epochs, e.g.
+
+    jaxnas train --config configs/nb201_spos_mini.py --workdir /tmp/runs/abs_tau/spos \
+        --data ../shared/data/cifar10-jpeg train.keep_checkpoints=100 eval.every_epochs=0
+    jaxnas train --config configs/nb201_abs_mini.py --workdir /tmp/runs/abs_tau/magnitude \
+        --data ../shared/data/cifar10-jpeg train.keep_checkpoints=100 eval.every_epochs=0 \
+        angle.shrink.num_steps=0 angle.magnitude.train=True
+    python experiments/angle_over_epochs.py /tmp/runs/abs_tau/spos /tmp/runs/abs_tau/magnitude \
+        --data ../shared/data/cifar10-jpeg --out experiments/results/angle_over_epochs/mini.json \
+        --plot experiments/results/angle_over_epochs/mini.png
+"""
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+
+from jaxnas import config as config_lib
+from jaxnas.angle import all_angles
+from jaxnas.evaluate import groundtruth
+from jaxnas.evaluate.ranking import kendall_tau
+from jaxnas.evaluate.run import load_run_config
+from jaxnas.evaluate.score import make_score
+from jaxnas.spaces.nb201 import NUM_ARCHS, all_archs
+from jaxnas.train import checkpoint, recipe as recipe_lib
+
+
+def epoch_states(workdir, recipe, epochs=None):
+    """`(epoch, state)` of every checkpoint at an epoch boundary, oldest first."""
+    spe = recipe.run.steps_per_epoch
+    ckpt = checkpoint.Checkpointer(workdir, read_only=True)
+    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, recipe.init())
+    try:
+        for step in sorted(ckpt.steps()):
+            if step % spe or (epochs and step // spe not in epochs):
+                continue
+            yield step // spe, ckpt.manager.restore(step, args=ocp.args.StandardRestore(abstract))
+    finally:
+        ckpt.close()
+
+
+def analyse(workdir, args, truth):
+    config = load_run_config(workdir)
+    if args.data:
+        config_lib.apply_overrides(config, [f"data.source={args.data}"])
+    recipe = recipe_lib.from_config(config)
+    images, labels = recipe.run.valid_data
+    score = make_score(recipe, images=images, labels=labels, batch_size=args.acc_batch_size,
+                       num_batches=args.acc_batches, progress=False)
+    archs = all_archs()
+    if args.acc_archs == "all":
+        sample = np.arange(NUM_ARCHS)
+    else:
+        sample = np.sort(np.random.default_rng(args.seed).choice(NUM_ARCHS, int(args.acc_archs),
+                                                                 replace=False))
+    epochs = {int(e) for e in args.epochs.split(",")} if args.epochs else None
+    reference = None
+    if args.reference == "random":  # control: an unrelated initialisation as W0
+        reference = recipe.init(jax.random.key(config.seed + 1000))
+    if args.reference == "epoch1":
+        reference = dict(epoch_states(workdir, recipe, {1})).get(1)
+        if reference is None:
+            raise SystemExit(f"{workdir}: no checkpoint of epoch 1 for --reference epoch1")
+    rows = []
+    for epoch, state in epoch_states(workdir, recipe, epochs):
+        row = {"epoch": epoch, "step": int(state.step)}
+        t = time.perf_counter()
+        if reference is None:
+            angles = score(state, archs, "angle")
+        else:
+            params, sharing = recipe.subnet(state.params, archs, epoch)
+            angles = np.asarray(all_angles(reference.params["supernet"], params, archs,
+                                           np.asarray(sharing), cfg=recipe.run.net_cfg,
+                                           fixed=config.angle.fixed if "angle" in config
+                                           else "nb201"), np.float64)
+        row["angle_seconds"] = time.perf_counter() - t
+        row["tau_angle"] = kendall_tau(angles, truth)
+        row["tau_angle_sample"] = kendall_tau(angles[sample], truth[sample])
+        if args.acc_archs != "0":
+            t = time.perf_counter()
+            acc = score(state, archs[sample], "accuracy")
+            row["accuracy_seconds"] = time.perf_counter() - t
+            row["tau_accuracy_sample"] = kendall_tau(acc, truth[sample])
+        extra = state.extra.get("angle", {}) if isinstance(state.extra, dict) else {}
+        if "alpha" in extra:
+            logp = score(state, archs, "magnitude")
+            row["tau_magnitude"] = kendall_tau(logp, truth)
+            row["tau_magnitude_sample"] = kendall_tau(logp[sample], truth[sample])
+        print(workdir, json.dumps(row), flush=True)
+        rows.append(row)
+    return {"config": config.to_dict(), "acc_archs": int(sample.size),
+            "acc_images": args.acc_batches * args.acc_batch_size, "reference": args.reference,
+            "rows": rows}
+
+
+def plot(results, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    styles = {"tau_angle": ("-", "angle (all 15,625)"),
+              "tau_accuracy_sample": ("--", "accuracy ({n} cells)"),
+              "tau_magnitude": (":", "magnitude (all 15,625)")}
+    for i, (name, res) in enumerate(results.items()):
+        color = f"C{i}"
+        for key, (style, label) in styles.items():
+            pts = [(r["epoch"], r[key]) for r in res["rows"] if key in r]
+            if pts:
+                x, y = zip(*pts)
+                ax.plot(x, y, style, color=color,
+                        label=f"{Path(name).name}: {label.format(n=res['acc_archs'])}")
+    ax.axhline(0, color="grey", lw=0.5)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("Kendall's tau vs NB201")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=130)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("workdirs", nargs="+")
+    p.add_argument("--data", help="data source, if not the runs' own")
+    p.add_argument("--epochs", help="comma-separated epochs (default: every stored epoch)")
+    p.add_argument("--reference", choices=("init", "epoch1", "random"), default="init",
+                   help="W0: the run's initial weights, its weights after epoch 1, or (a "
+                        "control) an unrelated random initialisation")
+    p.add_argument("--acc-archs", default="1000", help="cells scored by accuracy: N, all or 0")
+    p.add_argument("--acc-batches", type=int, default=1)
+    p.add_argument("--acc-batch-size", type=int, default=256)
+    p.add_argument("--seed", type=int, default=0, help="seed of the accuracy sample")
+    p.add_argument("--gt", choices=("test", "valid"), default="test")
+    p.add_argument("--out", required=True)
+    p.add_argument("--plot")
+    args = p.parse_args()
+    truth = np.asarray(groundtruth.load_table("cifar10-valid").get(f"{args.gt}_acc"))
+    results = {str(w): analyse(w, args, truth) for w in args.workdirs}
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"gt": f"cifar10-valid {args.gt}_acc", "runs": results}, indent=1))
+    if args.plot:
+        plot(results, args.plot)
+
+
+if __name__ == "__main__":
+    main()
