@@ -129,14 +129,17 @@ def init(key, cfg: SupernetConfig):
     }
 
 
-def _cell(x, arch, w1, w3, mix, edge_fns):
+def _cell(x, arch, w1, w3, mix, affine, edge_fns):
     """One NB201 cell: node i = sum over j < i of edge (i <- j) applied to node j.
 
     `w1`, `w3` hold the parameters each edge reads: `[NUM_EDGES, k, k, C, C]`, or with a slot
     mixture `[NUM_EDGES, K, k, k, C, C]` and `mix = (weights, active)`, each `[NUM_EDGES, K]`: the
     edge output is then sum_k weights[e, k] * op(x; slot k), where inactive slots run no op.
+    `affine = (scale, offset)`, each float `[NUM_EDGES]` or None, maps edge e's output y to
+    `scale[e] * y + offset[e]`.
     """
     edge_fn, mix_fn = edge_fns
+    scale, offset = affine
     nodes = [x]
     for to in range(1, 4):
         total = 0.0
@@ -144,14 +147,19 @@ def _cell(x, arch, w1, w3, mix, edge_fns):
             if dst != to:
                 continue
             if mix is None:
-                total = total + edge_fn(arch[e], nodes[src], w1[e], w3[e])
+                y = edge_fn(arch[e], nodes[src], w1[e], w3[e])
             else:
-                total = total + mix_fn(arch[e], nodes[src], w1[e], w3[e], mix[0][e], mix[1][e])
+                y = mix_fn(arch[e], nodes[src], w1[e], w3[e], mix[0][e], mix[1][e])
+            if scale is not None:
+                y = scale[e] * y
+            if offset is not None:
+                y = y + offset[e]
+            total = total + y
         nodes.append(total)
     return nodes[3]
 
 
-def _stage(x, arch, sharing, mix, pool, edge_fns, loop):
+def _stage(x, arch, sharing, mix, affine, pool, edge_fns, loop):
     """The N cells of one stage, scanned (one traced cell) or unrolled.
 
     The slots every edge reads are gathered from the pools once per stage, so the backward pass
@@ -162,10 +170,11 @@ def _stage(x, arch, sharing, mix, pool, edge_fns, loop):
     if loop == "scan":
         def body(h, xs):
             return _cell(h, *xs, edge_fns), None
-        return lax.scan(body, x, (arch, w1, w3, mix))[0]
+        return lax.scan(body, x, (arch, w1, w3, mix, affine))[0]
     for i in range(arch.shape[0]):
         cell_mix = None if mix is None else (mix[0][i], mix[1][i])
-        x = _cell(x, arch[i], w1[i], w3[i], cell_mix, edge_fns)
+        cell_affine = tuple(None if a is None else a[i] for a in affine)
+        x = _cell(x, arch[i], w1[i], w3[i], cell_mix, cell_affine, edge_fns)
     return x
 
 
@@ -178,7 +187,8 @@ def _reduction(x, p, axis_name):
     return y + conv2d(ops.avg_pool_2x2(x), p["shortcut"])
 
 
-def apply(params, arch, x, sharing, *, cfg: SupernetConfig, slot_mix=None, axis_name=None):
+def apply(params, arch, x, sharing, *, cfg: SupernetConfig, slot_mix=None, edge_weights=None,
+          edge_offsets=None, axis_name=None):
     """Logits of the sub-network `arch` of the supernet on images `x`.
 
     Args:
@@ -192,6 +202,13 @@ def apply(params, arch, x, sharing, *, cfg: SupernetConfig, slot_mix=None, axis_
         active slot's parameters. `weights` must be one-hot in value, as CLOSENet's
         straight-through gate (one-hot in value, yet every active block's output reaches the
         gate's gradient): the `switch` edge then runs only the chosen slot with a gradient.
+      edge_weights: optional float `[NUM_EDGES]` or `[3N, NUM_EDGES]`: each edge's output is
+        multiplied by its weight. GDAS passes the straight-through hard Gumbel-softmax weight of
+        the sampled op (one in value), so the loss reaches the architecture logits while only the
+        sampled op runs.
+      edge_offsets: optional float, same shapes: added to each edge's output. GDAS passes the sum
+        of the unsampled ops' hard weights (zero in value), as AutoDL's `forward_gdas` adds
+        them, which gives those ops a gradient too.
       cfg: the static `SupernetConfig` (bind it with functools.partial before jitting).
       axis_name: mapped axis over which batch-norm statistics are synchronised when the batch is
         split across devices (inside `shard_map`); None on one device.
@@ -209,6 +226,8 @@ def apply(params, arch, x, sharing, *, cfg: SupernetConfig, slot_mix=None, axis_
         k = sharing.shape[-1]
         slot_mix = (jnp.broadcast_to(slot_mix[0], (cfg.num_cells, NUM_EDGES, k)),
                     jnp.broadcast_to(slot_mix[1], (cfg.num_cells, NUM_EDGES, k)))
+    affine = tuple(None if a is None else jnp.broadcast_to(a, (cfg.num_cells, NUM_EDGES))
+                   for a in (edge_weights, edge_offsets))
     h = conv2d(x, params["stem"]["w"])
     h = ops.batch_norm(h, **params["stem"]["bn"], axis_name=axis_name)
     for s in range(NUM_STAGES):
@@ -216,7 +235,8 @@ def apply(params, arch, x, sharing, *, cfg: SupernetConfig, slot_mix=None, axis_
         if s > 0:
             h = _reduction(h, params["reduce"][s - 1], axis_name)
         mix = None if slot_mix is None else (slot_mix[0][rows], slot_mix[1][rows])
-        h = _stage(h, arch[rows], sharing[rows], mix, params["pools"][s], edge_fns,
+        stage_affine = tuple(None if a is None else a[rows] for a in affine)
+        h = _stage(h, arch[rows], sharing[rows], mix, stage_affine, params["pools"][s], edge_fns,
                    cfg.cell_loop)
     head = params["head"]
     h = jax.nn.relu(ops.batch_norm(h, **head["bn"], axis_name=axis_name))

@@ -1,0 +1,114 @@
+"""One command from a config to the found architecture: train, evaluate, search (`jaxnas run`).
+
+Each stage leaves its output in the workdir and is skipped when that output is already there
+for the run's latest checkpoint, so rerunning the command after an interruption continues where
+it stopped: training resumes from its newest checkpoint, the ranking evaluation is redone only
+if missing, and the search replays its seeded proposals from the on-disk score cache.
+
+  W/checkpoints, W/metrics.jsonl   training (`jaxnas train`)
+  W/evaluate.json                  ranking of `eval.num_archs` cells (`jaxnas evaluate`)
+  W/search/<strategy>.json, .png   the found cell and the trajectory (`jaxnas search`);
+                                   a run that trains `search.gdas` also gets `gdas.json`
+
+The search settings are `config.search` (keys of `jaxnas.search.settings.config_block()`) when the
+config has that block, else the defaults.
+"""
+
+import json
+from pathlib import Path
+
+from jaxnas.search import gdas
+from jaxnas.search.settings import settings
+from jaxnas.search.workdir import search_workdir
+
+
+def _without_search(config):
+    """`config` minus a `search` block the base config does not know (it only drives this
+    pipeline, not training)."""
+    from jaxnas.train import defaults
+
+    if "search" not in config or "search" in defaults.base_config():
+        return config
+    copy = config.copy_and_resolve_references()
+    with copy.unlocked():
+        del copy["search"]
+    return copy
+
+
+def _latest_step(workdir):
+    from jaxnas.train import checkpoint
+
+    steps = checkpoint.steps(workdir)
+    return max(steps) if steps else None
+
+
+def _trained(config, workdir):
+    """Whether `workdir` holds this config's run, trained to its last step."""
+    from jaxnas.evaluate.run import run_info
+    from jaxnas.train import checkpoint
+
+    spe, step = run_info(workdir).get("steps_per_epoch"), _latest_step(workdir)
+    if not spe or step is None:
+        return False
+    checkpoint.check_compatible((Path(workdir) / "config.json").read_text(), config, workdir)
+    return step >= spe * config.train.epochs
+
+
+def _read(path):
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def run(config, workdir, *, search=None, progress=True):
+    """Train, evaluate and search the run of `config` in `workdir`; returns a summary dict.
+
+    `search` (a mapping of `config.search` keys) overrides the config's search settings.
+    """
+    from jaxnas.evaluate.run import evaluate_workdir
+    from jaxnas.train import loop
+
+    workdir = Path(workdir)
+    opts = settings(config, **dict(search or {}))
+    train_config = _without_search(config)
+    if opts["strategy"] == "gdas" and gdas.NAME not in config.techniques:
+        from jaxnas.errors import ConfigError
+        raise ConfigError(f"search.strategy='gdas' needs {gdas.NAME} in config.techniques")
+    summary = {}
+
+    if _trained(train_config, workdir):
+        summary["train"] = "done before"
+    else:
+        record = loop.train(train_config, workdir, resume=_latest_step(workdir) is not None,
+                            progress=progress)
+        summary["train"] = {k: v for k, v in record.items() if not isinstance(v, dict)}
+    step = _latest_step(workdir)
+
+    eval_path = workdir / "evaluate.json"
+    report = _read(eval_path)
+    if not report or report.get("step") != step:
+        e = config.eval
+        report = evaluate_workdir(workdir, archs=e.num_archs, seed=e.seed, gt=e.gt)
+        eval_path.write_text(json.dumps(report, indent=1) + "\n")
+    summary["evaluate"] = {k: v for k, v in report.items() if not isinstance(v, (list, dict))}
+
+    strategies = [opts["strategy"]]
+    if gdas.NAME in config.techniques and "gdas" not in strategies:
+        strategies.append("gdas")
+    summary["search"] = {}
+    for strategy in strategies:
+        out = workdir / "search" / f"{strategy}.json"
+        wanted = {k: v for k, v in opts.items() if k != "strategy"} if strategy != "gdas" else {}
+        found = _read(out)
+        fresh = found and found.get("step") == step and all(
+            found.get(k) == v for k, v in wanted.items() if k in ("seed", "budget", "metric"))
+        if not fresh:
+            found = search_workdir(workdir, **{**wanted, "strategy": strategy}, out=out,
+                                   progress=progress)
+        f = found["found"]
+        summary["search"][strategy] = {
+            "arch": f["arch"], "index": f["index"], "valid_acc": f["valid_acc"],
+            "test_acc": f["test_acc"], "rank_valid": f["rank_valid"], "rank_test": f["rank_test"],
+            "result": str(out)}
+    return summary

@@ -1,0 +1,148 @@
+"""A search's result file: the found cell with its NB201 ground truth, and the trajectory.
+
+`report` builds a JSON-ready dict: the found cell (string, official index, isomorphism class,
+ground-truth cifar10-valid `valid` (x-valid) and `test` (ori-test) accuracy at 200 epochs, and its
+rank among the 15,625 cells by each, 1 = best), the best cell of the searched space by the ground
+truth for reference, and the trajectory: per evaluation (random search, evolution) the cell, its
+score and the best cell so far, or per epoch the cell a differentiable search would return then
+(GDAS). `write` saves it as JSON with a plot beside it.
+"""
+
+import functools
+import json
+from pathlib import Path
+
+import numpy as np
+
+from jaxnas.evaluate import groundtruth
+from jaxnas.spaces import nb201
+
+
+@functools.cache
+def _truth():
+    """Ground-truth valid and test accuracy `[15625]` in official index order."""
+    table = groundtruth.load_table("cifar10-valid")
+    out = {}
+    for split in ("valid", "test"):
+        values = np.full(nb201.NUM_ARCHS, np.nan)
+        values[table.indices] = table.get(f"{split}_acc")
+        out[split] = values
+    return out
+
+
+def describe(arch) -> dict:
+    """NB201 facts of one cell (anything `nb201.parse_arch` accepts)."""
+    ops = nb201.parse_arch(arch)
+    index = nb201.arch_to_index(ops)
+    info = {"arch": nb201.arch_to_str(ops), "ops": ops.tolist(), "index": index,
+            "canonical_index": nb201.canonical_index(ops)}
+    for split, values in _truth().items():
+        info[f"{split}_acc"] = float(values[index])
+        info[f"rank_{split}"] = int(np.sum(values > values[index])) + 1
+    info["num_archs"] = nb201.NUM_ARCHS
+    return info
+
+
+def best_in_space(mask=None) -> dict:
+    """`describe` of the cell with the highest ground-truth valid accuracy among those `mask`
+    allows (the optimum a search of that space could reach)."""
+    allowed = nb201.check_mask(mask)
+    ok = allowed[np.arange(nb201.NUM_EDGES), nb201.all_archs()].all(axis=1)
+    valid = np.where(ok, _truth()["valid"], -np.inf)
+    return describe(int(np.argmax(valid)))
+
+
+def trajectory(archs, scores=None, x=None) -> list:
+    """Per step: the cell, its score and the best cell so far by score (when `scores` are
+    given), each with its ground-truth accuracies; without scores, each step's cell alone.
+    `x` (e.g. epochs) labels the steps instead of their count `n`."""
+    truth = _truth()
+    indices = nb201.archs_to_indices(np.asarray(archs, np.int32).reshape(-1, nb201.NUM_EDGES))
+    steps, best = [], None
+    for n, index in enumerate(indices.tolist()):
+        step = {"n": n + 1, "index": index, "valid_acc": float(truth["valid"][index]),
+                "test_acc": float(truth["test"][index])}
+        if x is not None:
+            step["x"] = x[n]
+        if scores is not None:
+            step["score"] = float(scores[n])
+            if best is None or scores[n] > scores[best]:
+                best = n
+            step["best_index"] = int(indices[best])
+            step["best_score"] = float(scores[best])
+            step["best_valid_acc"] = float(truth["valid"][indices[best]])
+            step["best_test_acc"] = float(truth["test"][indices[best]])
+        steps.append(step)
+    return steps
+
+
+def report(arch, *, strategy, metric=None, score=None, archs=None, scores=None, x=None,
+           mask=None, **info) -> dict:
+    """The result of a search that returned `arch` after evaluating `archs` (with `scores`; `x`
+    labels the trajectory's steps, see `trajectory`).
+
+    `info` (seed, budget, seconds, workdir, x_label...) is stored as given.
+    """
+    result = {"strategy": strategy, "metric": metric, "found": describe(arch),
+              "score": None if score is None else float(score), **info}
+    if mask is not None:
+        result["mask"] = np.asarray(mask, bool).astype(int).tolist()
+    result["best_in_space"] = best_in_space(mask)
+    if archs is not None:
+        steps = trajectory(archs, scores, x)
+        result["evaluated"] = len(steps)
+        result["evaluated_unique"] = len({s["index"] for s in steps})
+        result["trajectory"] = steps
+    return result
+
+
+def write(result, path, *, plot_file=True):
+    """Write `result` as JSON to `path` and, with `plot_file`, its trajectory plot beside it
+    (same name, `.png`). Returns the paths written."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(result, indent=1) + "\n")
+    tmp.replace(path)
+    written = [path]
+    if plot_file and result.get("trajectory"):
+        written.append(plot(result, path.with_suffix(".png")))
+    return written
+
+
+def plot(result, path):
+    """Trajectory plot: scores and best-so-far score (top, when scored), and the ground-truth
+    accuracy of the best cell so far (or of each step's cell) against the space's optimum."""
+    from matplotlib.figure import Figure  # no pyplot: leaves the user's backend alone
+
+    steps = result["trajectory"]
+    n = [s.get("x", s["n"]) for s in steps]
+    scored = "score" in steps[0]
+    fig = Figure(figsize=(8, 6 if scored else 3.5))
+    axes = fig.subplots(2 if scored else 1, 1, sharex=True, squeeze=False)
+    axes = axes[:, 0]
+    x_label = result.get("x_label", "architectures evaluated")
+    if scored:
+        ax = axes[0]
+        ax.plot(n, [s["score"] for s in steps], ".", ms=3, alpha=0.4, label="score")
+        ax.plot(n, [s["best_score"] for s in steps], "-", drawstyle="steps-post",
+                label="best so far")
+        ax.set_ylabel(f"supernet {result.get('metric') or 'score'}")
+        ax.legend(loc="lower right")
+    ax = axes[-1]
+    prefix = "best_" if scored else ""
+    for split in ("valid", "test"):
+        ax.plot(n, [s[f"{prefix}{split}_acc"] for s in steps], "-", drawstyle="steps-post",
+                label=f"GT {split} acc" + (" of the best so far" if scored else ""))
+    ax.axhline(result["best_in_space"]["valid_acc"], color="gray", ls=":",
+               label="best GT valid acc in space")
+    ax.set_ylabel("NB201 accuracy (%)")
+    ax.set_xlabel(x_label)
+    ax.legend(loc="lower right")
+    found = result["found"]
+    fig.suptitle(f"{result['strategy']}: {found['arch']}\nindex {found['index']}, "
+                 f"valid {found['valid_acc']:.2f}% (rank {found['rank_valid']}), "
+                 f"test {found['test_acc']:.2f}% (rank {found['rank_test']})", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    return Path(path)

@@ -1,0 +1,177 @@
+"""Search a trained run: `search_workdir(W, strategy=...)` behind `jaxnas search`.
+
+Random search and evolution score cells with the run's latest weights through the run's one
+scoring interface (`jaxnas.evaluate.score.make_score`, metric `accuracy` on the held-out images
+or a data-free one such as `angle`), inside the run's space (the bool `[6, 5]` masks that its
+techniques keep in the train state, e.g. an ABS-shrunk space). GDAS reads the architecture
+logits the run trained (`search.gdas` must be among its techniques) and its per-epoch choices
+from `metrics.jsonl`.
+
+Scores are cached in `W/search/scores-<metric>-step<S>.json` as they come, so a search that is
+interrupted replays (same seed, same proposals) to where it stopped without rescoring.
+"""
+
+import json
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from jaxnas import config as config_lib
+from jaxnas.errors import CheckpointError, ConfigError
+from jaxnas.search import evolution, gdas, result
+from jaxnas.search import random as random_search
+from jaxnas.search.settings import settings
+from jaxnas.spaces import nb201
+
+
+def space_mask(state):
+    """The run's space: the AND of every bool `[6, 5]` `mask` in the techniques' states
+    (`state.extra[name]["mask"]`, e.g. ABS's shrunk space); None if none keeps one."""
+    mask = None
+    for own in (state.extra or {}).values():
+        m = own.get("mask") if isinstance(own, dict) else None
+        if m is None:
+            continue
+        m = np.asarray(jax.device_get(m))
+        if m.dtype == bool and m.shape == (nb201.NUM_EDGES, nb201.NUM_OPS):
+            mask = m if mask is None else mask & m
+    return mask
+
+
+def _load_config(workdir, data):
+    from jaxnas.evaluate import run as run_lib
+    from jaxnas.train import checkpoint
+
+    config = run_lib.load_run_config(workdir)
+    if not checkpoint.steps(workdir):
+        raise CheckpointError(f"{workdir} holds no checkpoint yet: train the run first")
+    if data:
+        config_lib.apply_overrides(config, [f"data.source={data}"])
+    return config
+
+
+def _load_run(workdir, config, needs_data):
+    from jaxnas.evaluate import run as run_lib
+    from jaxnas.train import recipe as recipe_lib
+
+    steps_per_epoch = run_lib.run_info(workdir).get("steps_per_epoch")
+    recipe = recipe_lib.from_config(config, data=needs_data or not steps_per_epoch,
+                                    steps_per_epoch=steps_per_epoch)
+    return recipe, run_lib.restore_latest(workdir, recipe)
+
+
+def _gdas_trajectory(workdir, final, step, steps_per_epoch):
+    """`(epochs trained, cell)` pairs: the cell GDAS would return after each epoch, from the
+    metrics log (each line records it at its epoch's start), then the current one."""
+    points = []
+    path = Path(workdir) / "metrics.jsonl"
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            record = json.loads(line)
+            if "gdas_index" in record and record.get("step", 0) <= step:
+                points.append((record["epoch"] - 1, nb201.index_to_arch(int(record["gdas_index"]))))
+    points.append((step / steps_per_epoch, final))
+    return points
+
+
+def search_workdir(workdir, *, strategy=None, budget=None, metric=None, seed=None,
+                   population_size=None, tournament_size=None, num_batches=None, data=None,
+                   out=None, progress=True):
+    """Search the run in `workdir` with its latest weights; write and return the result.
+
+    Unset arguments come from `settings.settings` (the run config's `search` block, else the
+    defaults). `out` defaults to `W/search/<strategy>.json` (a plot beside it).
+    """
+    workdir = Path(workdir)
+    config = _load_config(workdir, data)
+    opts = settings(config, strategy=strategy, budget=budget, metric=metric, seed=seed,
+                    population_size=population_size, tournament_size=tournament_size,
+                    num_batches=num_batches)
+    strategy = opts["strategy"]
+    out = Path(out) if out else workdir / "search" / f"{strategy}.json"
+    start = time.perf_counter()
+    if strategy == "gdas":
+        if gdas.NAME not in config.techniques:
+            raise ConfigError(f"{workdir} was not trained with {gdas.NAME} (techniques: "
+                              f"{list(config.techniques) or 'none'}); list it in "
+                              f"config.techniques to train GDAS's architecture logits")
+        recipe, state = _load_run(workdir, config, needs_data=False)
+        arch = gdas.arch_of(state.extra)
+        step = int(state.step)
+        points = _gdas_trajectory(workdir, arch, step, recipe.run.steps_per_epoch)
+        alpha = np.asarray(jax.device_get(state.extra[gdas.NAME]["alpha"]))
+        report = result.report(arch, strategy="gdas", archs=[a for _, a in points],
+                               x=[e for e, _ in points], mask=space_mask(state),
+                               x_label="epochs trained", step=step,
+                               alpha=alpha.round(6).tolist(), workdir=str(workdir),
+                               seconds=time.perf_counter() - start)
+        result.write(report, out)
+        return report
+
+    recipe, state = _load_run(workdir, config, needs_data=opts["metric"] == "accuracy")
+    from jaxnas.evaluate.score import make_score
+
+    images, labels = recipe.run.valid_data or (None, None)
+    nb = opts["num_batches"] or config.eval.num_batches
+    score = make_score(recipe, images=images, labels=labels, batch_size=config.eval.batch_size,
+                       num_batches=nb, progress=False)
+    step = int(state.step)
+    excluded = set(np.asarray(recipe.exclude(state)).tolist())
+    mask = space_mask(state)
+    cache = ScoreCache(workdir / "search" / f"scores-{opts['metric']}-step{step}.json",
+                       metric=opts["metric"], step=step, num_batches=nb,
+                       batch_size=config.eval.batch_size)
+
+    def score_fn(archs):
+        return score(state, archs, opts["metric"])
+
+    kwargs = dict(seed=opts["seed"], mask=mask, progress=progress, cache=cache.scores,
+                  on_scored=cache.save)
+    if strategy == "random":
+        found = random_search.search(score_fn, opts["budget"], **kwargs)
+    else:
+        found = evolution.search(score_fn, opts["budget"],
+                                 population_size=opts["population_size"],
+                                 tournament_size=opts["tournament_size"], **kwargs)
+    cache.save(force=True)
+    info = dict(seed=opts["seed"], budget=opts["budget"], step=step, workdir=str(workdir),
+                landmarks_evaluated=len(excluded & set(
+                    nb201.archs_to_indices(found.archs).tolist())))
+    if strategy == "evolution":
+        info.update(population_size=opts["population_size"],
+                    tournament_size=opts["tournament_size"])
+    if opts["metric"] == "accuracy":
+        info["images_per_arch"] = config.eval.batch_size * nb
+    report = result.report(found.arch, strategy=strategy, metric=opts["metric"],
+                           score=found.score, archs=found.archs, scores=found.scores, mask=mask,
+                           seconds=time.perf_counter() - start, **info)
+    result.write(report, out)
+    return report
+
+
+class ScoreCache:
+    """Scores by official index, kept on disk for one (metric, checkpoint step, batches)."""
+
+    def __init__(self, path, **key):
+        self.path, self.key = Path(path), key
+        self.scores = {}
+        self._unsaved = 0
+        if self.path.is_file():
+            try:
+                stored = json.loads(self.path.read_text())
+            except json.JSONDecodeError:
+                stored = {}
+            if stored.get("key") == key:
+                self.scores.update({int(i): float(s) for i, s in stored["scores"].items()})
+
+    def save(self, new=0, force=False):
+        self._unsaved += new
+        if not (force or self._unsaved >= 20) or not self.scores:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(json.dumps({"key": self.key, "scores": self.scores}))
+        tmp.replace(self.path)
+        self._unsaved = 0
