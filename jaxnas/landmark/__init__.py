@@ -1,0 +1,37 @@
+"""Landmark regularisation (Yu, Ranftl, Salzmann, CVPR 2021) for any supernet training.
+
+A small set of architectures with known stand-alone accuracy (landmarks) is kept in order by a
+pairwise ranking penalty on their supernet losses, added inside the jitted train step. List it
+as a technique: `base_config(techniques=("landmark",))`, its settings in `config.landmark`.
+
+  landmarks  ground-truth tables, landmark selection (random, diverse, fixed), the set's state
+  loss       the ranking penalty (hinge, softplus), pair sampling, the regulariser batch
+  schedule   the per-epoch coefficient (warm-up, cosine increase)
+  rounds     the multi-round pipeline (the supernet's top-k join the set)
+  technique  the `Technique`: `technique(config, run)`, `config_block()`
+"""
+
+from jaxnas.landmark.landmarks import (LandmarkState, Table, exclusions, indices_of, make_state,
+                                       read_table, select)
+from jaxnas.landmark.loss import landmark_loss, rank_penalty, sample_pairs
+from jaxnas.landmark.rounds import add_top_k, round_starts
+from jaxnas.landmark.schedule import coefficient
+from jaxnas.landmark.technique import config_block, technique
+
+__all__ = [
+    "LandmarkState",
+    "Table",
+    "add_top_k",
+    "coefficient",
+    "config_block",
+    "exclusions",
+    "indices_of",
+    "landmark_loss",
+    "make_state",
+    "rank_penalty",
+    "read_table",
+    "round_starts",
+    "sample_pairs",
+    "select",
+    "technique",
+]

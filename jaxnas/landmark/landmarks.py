@@ -1,0 +1,277 @@
+"""Landmark sets: architectures with known stand-alone accuracy, and how to choose them.
+
+A `Table` maps NB201 indices to a ground-truth accuracy (float64, so that close accuracies keep
+their order). It comes from the packaged NB201 table (`read_table("cifar10-valid")`), an npz
+written by `jaxnas.evaluate.groundtruth.save_table`, a CSV or JSON file, or a Python dict, keyed by
+architecture string or NB201 index.
+
+Selection (`select`), as in the reference (kcyu2014/nas-landmarkreg, `search_space.py` and
+`NASBench201HammingDistancePolicy`):
+  * "random": M indices uniformly without replacement from the table (the reference's effective
+    NB201 default; it includes disconnected cells).
+  * "diverse": the Hamming walk of the paper's Algorithm 1. A root is drawn uniformly; each
+    further landmark starts a random walk at the root and mutates one edge at a time until its
+    Hamming distance *to the root* exceeds `distance` (at most 500 mutations). With `roots=r` the
+    M landmarks are split over r roots (the reference's `hamming-iteration` uses 10 per root).
+    Departures: duplicates are redrawn (the reference keeps them, so a pair of copies is a
+    wasted step) and index 0 is kept (the reference's `if nid:` drops its GT-worst cell).
+    Walks that end on a cell missing from the table are redrawn.
+  * "fixed": M cells evenly spaced in ground-truth rank, always including the best.
+Top-k of a trained supernet (the multi-round pipeline) is `jaxnas.landmark.rounds.add_top_k`.
+
+In the train state the set is a `LandmarkState` of fixed-capacity arrays sorted by accuracy
+(ascending, as the reference sorts landmark ids by GT rank), so growing the set changes values,
+not shapes: no recompilation, and checkpoints restore into the same template.
+"""
+
+import csv
+import json
+from pathlib import Path
+from typing import NamedTuple
+
+import jax.numpy as jnp
+import numpy as np
+
+from jaxnas.errors import ArchError, ConfigError, GroundTruthError
+from jaxnas.spaces import nb201 as space
+
+SELECTIONS = ("random", "diverse", "fixed")
+MAX_WALK = 500  # mutations per walk before giving up on the distance, as the reference
+
+
+class Table(NamedTuple):
+    """Ground truth of some architectures: sorted unique NB201 `indices` int64 `[n]` and their
+    accuracies `acc` float64 `[n]`."""
+
+    indices: np.ndarray
+    acc: np.ndarray
+
+    def lookup(self, indices):
+        """Accuracies of `indices` (float64, NaN where the table has no entry)."""
+        indices = np.asarray(indices, np.int64)
+        pos = np.clip(np.searchsorted(self.indices, indices), 0, len(self.indices) - 1)
+        return np.where(self.indices[pos] == indices, self.acc[pos], np.nan)
+
+
+def _index_of(key, where):
+    """NB201 index of a table key: an int, a string of digits or an architecture string."""
+    try:
+        if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+            key = str(int(key))
+        key = str(key).strip()
+        if key.isdigit():
+            space.index_to_arch(int(key))  # range check
+            return int(key)
+        return space.arch_to_index(key)
+    except ArchError as error:
+        raise GroundTruthError(f"{where}: bad architecture {key!r} ({error})") from None
+
+
+def table_from_mapping(mapping, where="landmark table") -> Table:
+    """A `Table` from `{architecture string or NB201 index: accuracy}`."""
+    if not mapping:
+        raise GroundTruthError(f"{where} is empty")
+    rows = {}
+    for key, value in mapping.items():
+        index = _index_of(key, where)
+        try:
+            acc = float(value)
+        except (TypeError, ValueError):
+            raise GroundTruthError(f"{where}: accuracy of {key!r} is not a number: {value!r}")
+        if not np.isfinite(acc):
+            raise GroundTruthError(f"{where}: accuracy of {key!r} is not finite: {value!r}")
+        if index in rows and rows[index] != acc:
+            raise GroundTruthError(f"{where}: index {index} given twice with different "
+                                   f"accuracies ({rows[index]} and {acc})")
+        rows[index] = acc
+    indices = np.array(sorted(rows), np.int64)
+    return Table(indices, np.array([rows[i] for i in indices], np.float64))
+
+
+def _read_csv(path: Path, metric: str) -> Table:
+    """CSV with a header: a column `arch` or `index`, and the accuracy column `metric` (or
+    `acc`). The NAS-Landscapes NB201 export (`index, arch, ..., valid_acc, test_acc, ...`) fits."""
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        fields = [c.strip() for c in (reader.fieldnames or [])]
+        key = "index" if "index" in fields else "arch" if "arch" in fields else None
+        value = metric if metric in fields else "acc" if "acc" in fields else None
+        if key is None or value is None:
+            raise GroundTruthError(f"{path}: need a header with an 'index' or 'arch' column and "
+                                   f"a {metric!r} (or 'acc') column, got {fields}")
+        mapping = {}
+        for row in reader:
+            row = {k.strip(): v for k, v in row.items() if k is not None}
+            mapping[row[key]] = row[value]
+    return table_from_mapping(mapping, where=str(path))
+
+
+def read_table(source="cifar10-valid", metric="valid_acc") -> Table:
+    """The ground truth landmarks are ranked by.
+
+    `source`: a packaged NB201 table name ("cifar10-valid"), a path to an npz table
+    (`groundtruth.save_table` layout), a CSV (see `_read_csv`), a JSON object
+    `{arch or index: accuracy}`, a `Table`, a `GroundTruth`, or a dict. `metric` names the column
+    of npz/CSV/`GroundTruth` tables, e.g. "valid_acc" (NB201 x-valid) or "test_acc" (ori-test).
+    """
+    from jaxnas.evaluate import groundtruth  # evaluation code only when a table is read
+
+    if isinstance(source, Table):
+        return source
+    if isinstance(source, groundtruth.GroundTruth):
+        order = np.argsort(source.indices)
+        return Table(np.asarray(source.indices)[order], source.get(metric)[order])
+    if isinstance(source, dict) or hasattr(source, "items"):
+        return table_from_mapping(dict(source.items()))
+    source = str(source)
+    path = Path(source)
+    if source in groundtruth.PACKAGED:
+        truth = groundtruth.load_table(source)
+    elif path.suffix == ".npz":
+        if not path.is_file():
+            raise GroundTruthError(f"landmark table not found: {path}")
+        with np.load(path, allow_pickle=False) as data:
+            if "dataset" not in data.files:
+                raise GroundTruthError(f"table {path} lacks the field 'dataset'")
+            dataset = str(data["dataset"])
+        truth = groundtruth.load_table(dataset, path=path)
+    elif path.suffix == ".csv":
+        if not path.is_file():
+            raise GroundTruthError(f"landmark table not found: {path}")
+        return _read_csv(path, metric)
+    elif path.suffix == ".json":
+        if not path.is_file():
+            raise GroundTruthError(f"landmark table not found: {path}")
+        try:
+            mapping = json.loads(path.read_text())
+        except json.JSONDecodeError as error:
+            raise GroundTruthError(f"{path}: not valid JSON ({error})") from None
+        if not isinstance(mapping, dict):
+            raise GroundTruthError(f"{path}: expected a JSON object {{arch or index: acc}}")
+        return table_from_mapping(mapping, where=str(path))
+    else:
+        raise GroundTruthError(
+            f"landmark table {source!r}: expected one of {sorted(groundtruth.PACKAGED)} or a "
+            ".npz, .csv or .json path")
+    return read_table(truth, metric)
+
+
+# ---------------------------------------------------------------------------------- selection
+
+
+def _diverse(rng, table, num, distance, roots):
+    """The Hamming walk (module docstring): `num` distinct table indices."""
+    if not 1 <= roots <= num:
+        raise ConfigError(f"landmark.roots must be in 1..{num}, got {roots}")
+    known = set(table.indices.tolist())
+    chosen, budget = [], 1000 * num
+    per_root = [num // roots + (r < num % roots) for r in range(roots)]
+    for size in per_root:
+        root = None
+        while root is None:
+            budget -= 1
+            if budget < 0:
+                break
+            candidate = space.sample(rng)
+            index = space.arch_to_index(candidate)
+            if index in known and index not in chosen:
+                root, members = candidate, [index]
+        while root is not None and len(members) < size and budget > 0:
+            budget -= 1
+            walk = root.copy()
+            for _ in range(MAX_WALK):
+                walk = space.mutate(rng, walk)
+                if space.hamming(walk, root) > distance:
+                    break
+            index = space.arch_to_index(walk)
+            if index in known and index not in chosen and index not in members:
+                members.append(index)
+        if root is None or len(members) < size:
+            raise ConfigError(f"diverse landmark sampling found only {len(chosen)} distinct cells "
+                              f"of the table (wanted {num}; table of {len(known)} cells, "
+                              f"distance {distance})")
+        chosen.extend(members)
+    return np.array(chosen, np.int64)
+
+
+def select(table: Table, num, method="random", *, seed=0, distance=5, roots=1, exclude=()):
+    """NB201 indices of `num` landmarks chosen from `table` by `method` (module docstring).
+
+    A table of at most `num` cells gives all of them. `exclude` lists indices never chosen.
+    """
+    if method not in SELECTIONS:
+        raise ConfigError(f"unknown landmark selection {method!r}; choose one of {SELECTIONS}")
+    if not isinstance(num, (int, np.integer)) or num < 2:
+        raise ConfigError(f"landmark.num must be an int >= 2 (a pair), got {num!r}")
+    keep = ~np.isin(table.indices, np.asarray(exclude, np.int64))
+    table = Table(table.indices[keep], table.acc[keep])
+    if len(table.indices) < 2:
+        raise ConfigError(f"the landmark table holds {len(table.indices)} usable cell(s); a "
+                          "ranking needs at least 2")
+    if len(table.indices) <= num:
+        return table.indices.copy()
+    rng = np.random.default_rng(seed)
+    if method == "random":
+        return np.sort(rng.choice(table.indices, size=num, replace=False))
+    if method == "fixed":
+        order = table.indices[np.argsort(table.acc, kind="stable")]
+        step = len(order) // num
+        return np.sort(order[len(order) - (num - 1) * step - 1::step][:num])
+    return np.sort(_diverse(rng, table, num, distance, roots))
+
+
+# ------------------------------------------------------------------------- state in the step
+
+
+class LandmarkState(NamedTuple):
+    """The landmark set inside the train state (`state.extra["landmark"]`).
+
+    The first `count` rows are the landmarks in ascending ground-truth order; the rest is
+    padding. `rank` is the dense rank of each landmark's accuracy among the landmarks (computed
+    in float64 on the host, so equal ranks mean equal accuracies: such pairs are not penalised).
+    `acc` is the accuracy in float32 for logs. `rounds_done` counts completed multi-round
+    additions (resume-safe bookkeeping).
+    """
+
+    archs: jnp.ndarray        # int32 [capacity, 6]
+    acc: jnp.ndarray          # float32 [capacity]
+    rank: jnp.ndarray         # int32 [capacity]
+    count: jnp.ndarray        # int32 []
+    rounds_done: jnp.ndarray  # int32 []
+
+
+def make_state(indices, table: Table, capacity, rounds_done=0) -> LandmarkState:
+    """A `LandmarkState` of `indices` (NB201), sorted by their accuracy in `table`."""
+    indices = np.unique(np.asarray(indices, np.int64))
+    if len(indices) > capacity:
+        raise ConfigError(f"{len(indices)} landmarks exceed the capacity {capacity}")
+    acc = table.lookup(indices)
+    if np.isnan(acc).any():
+        missing = indices[np.isnan(acc)][:3].tolist()
+        raise GroundTruthError(f"no ground truth for landmark indices {missing}")
+    order = np.argsort(acc, kind="stable")
+    indices, acc = indices[order], acc[order]
+    rank = np.unique(acc, return_inverse=True)[1].reshape(-1)
+    n = len(indices)
+    archs = np.zeros((capacity, space.NUM_EDGES), np.int32)
+    archs[:n] = space.all_archs()[indices]
+    pad = lambda values, dtype: np.concatenate([values, np.zeros(capacity - n)]).astype(dtype)
+    return LandmarkState(archs=jnp.asarray(archs), acc=jnp.asarray(pad(acc, np.float32)),
+                         rank=jnp.asarray(pad(rank, np.int32)), count=jnp.int32(n),
+                         rounds_done=jnp.int32(rounds_done))
+
+
+def indices_of(state: LandmarkState) -> np.ndarray:
+    """NB201 indices of the current landmarks, in ascending accuracy order."""
+    count = int(state.count)
+    return space.archs_to_indices(np.asarray(state.archs)[:count]).astype(np.int64)
+
+
+def exclusions(state: LandmarkState, isomorphic=True) -> np.ndarray:
+    """Sorted NB201 indices an evaluation set must drop: the landmarks and, with `isomorphic`,
+    every cell isomorphic to one (its own stand-alone run is the same architecture)."""
+    own = indices_of(state)
+    if not isomorphic:
+        return np.unique(own)
+    canon = space.canonical_indices()
+    return np.flatnonzero(np.isin(canon, canon[own])).astype(np.int64)

@@ -1,0 +1,253 @@
+"""Landmark regularisation as a technique: a loss term, its per-epoch coefficient, the set.
+
+Pieces (see `jaxnas.train.technique`):
+  * `init_state`: the landmark set as a fixed-capacity `LandmarkState` (`state.extra["landmark"]`).
+  * `loss_terms["landmark"]`: inside the jitted step, `pairs` landmark pairs are drawn from the
+    step's key over the first `count` landmarks, both landmark networks run on one regulariser
+    batch and `coef * penalty(L(better) - L(worse))` joins the loss before the single clipped
+    update, as the reference's summed gradients. The term sits in a `lax.cond` on
+    `coef > 0` (`skippable`): during the warm-up the extra forwards and backwards do not run.
+  * `epoch_start`: the epoch's coefficient (`schedule`), the regulariser images (put on the
+    device once), and at the first epoch of rounds 2..T the multi-round addition (`rounds`).
+  * `exclude`: the landmarks (and their isomorphic copies) for every evaluation set.
+
+The regulariser batch. The reference trains the supernet on one half of the CIFAR-10 training
+set and takes the regulariser batch from the other half (`landmark_use_valid=True`, train-time
+augmentation), while it ranks architectures on the CIFAR-10 *test* set. Here the held-out half
+is also where architectures are scored (the NB201 cifar10-valid protocol, first batches of the
+held-out half), so drawing the regulariser batch from all of it would train the shared weights
+on the evaluation images. `data="valid"` (default) therefore uses the held-out half *after* its
+first `eval_reserve` images (2,560 = 10 evaluation batches of 256; `jaxnas evaluate` scores the
+first `num_batches` batches), augmented as the train batches; a batch is a random window of the
+(fixed, shuffled) images, the same for both landmarks of a pair. `data="train"` reuses the step's
+own augmented train batch (the reference's `landmark_use_valid=False`).
+
+Multi-round scoring uses the run's own scorer (`jaxnas.evaluate.score.make_score` of the run's
+recipe, built at the first round): accuracy through the run's subnet by default, so CLOSE's gate
+is honoured; any registered metric can be named (see `rounds`).
+"""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from jaxnas.data import augment, normalize
+from jaxnas.errors import ConfigError, DataError
+from jaxnas.landmark import landmarks as lm_lib
+from jaxnas.landmark import loss as loss_lib
+from jaxnas.landmark import rounds as rounds_lib
+from jaxnas.landmark import schedule as schedule_lib
+from jaxnas.spaces.nb201 import all_archs
+from jaxnas.train.technique import Technique
+
+NAME = "landmark"
+DATA = ("valid", "train")
+
+
+def config_block():
+    """Defaults of `config.landmark`: the reference's NB201 SPOS settings where it has them."""
+    return dict(
+        # The landmark set. `table`: the ground truth, a packaged NB201 table name
+        # ("cifar10-valid") or a .npz (groundtruth.save_table), .csv (columns index|arch and
+        # `metric`|acc) or .json ({arch or index: acc}) path. `metric`: its accuracy column
+        # (valid_acc = NB201 x-valid, test_acc = ori-test as the reference).
+        table="cifar10-valid",
+        metric="valid_acc",
+        num=30,              # M, landmarks at the start (the paper's 30)
+        select="random",     # random | diverse (Hamming walk) | fixed (evenly spaced GT ranks)
+        distance=5,          # diverse: the walk stops beyond this Hamming distance to its root
+        roots=1,             # diverse: roots the M landmarks are split over
+        seed=-1,             # selection seed; -1 = config.seed
+        exclude_isomorphic=True,  # evaluation sets also drop cells isomorphic to a landmark
+        # The loss: coef * penalty(L(better) - L(worse)) per sampled pair.
+        coef=10.0,           # lambda_max
+        schedule="cosine_increase",  # reference (ends below coef) | cosine_increase_full | constant
+        warmup_epochs=150,   # supernet warm-up without the regulariser (must be < train.epochs)
+        loss="hinge",        # hinge (reference default, relu) | softplus (its ablation)
+        softplus_beta=5.0,   # softplus(beta d) / beta; the reference's ablation uses 5
+        pairs=1,             # landmark pairs per step
+        pair_distribution="reference",  # reference (a<b non-uniform) | uniform over pairs
+        # Skip the landmark forwards/backwards while the coefficient is 0 (a lax.cond). False
+        # runs them every step (times 0 in the warm-up): on the CPU that is faster overall while
+        # the supernet's stem/reduction convolutions lack conditional-safe gradients.
+        skip_warmup=True,
+        # The regulariser batch: valid = the held-out half minus its first `eval_reserve`
+        # images (kept for ranking evaluation); train = the step's own train batch.
+        data="valid",
+        batch_size=0,        # 0 = train.batch_size (the reference uses the same size)
+        eval_reserve=2560,
+        # Multi-round pipeline: `rounds` rounds after the warm-up (1 = the reference code);
+        # each later round starts by adding the supernet's `top_k` best of `round_pool`
+        # candidate cells ("unique" = all 6,466 classes), scored by the run's scorer
+        # `round_metric` (accuracy: on `round_batches` held-out batches of eval.batch_size).
+        rounds=1,
+        round_epochs=0,      # epochs per round; 0 = the post-warm-up epochs split evenly
+        top_k=10,
+        round_pool=1000,
+        round_metric="accuracy",
+        round_batches=2,
+    )
+
+
+def _check(config):
+    c = config.landmark
+    schedule_lib.check(c.schedule, c.warmup_epochs, config.train.epochs)
+    for key, allowed in (("loss", loss_lib.LOSSES), ("data", DATA),
+                         ("pair_distribution", loss_lib.PAIR_DISTRIBUTIONS)):
+        if c[key] not in allowed:
+            raise ConfigError(f"landmark.{key} must be one of {allowed}, got {c[key]!r}")
+    for key in ("pairs", "top_k", "round_batches"):
+        if not isinstance(c[key], int) or c[key] < 1:
+            raise ConfigError(f"landmark.{key} must be an int >= 1, got {c[key]!r}")
+    for key in ("batch_size", "eval_reserve"):
+        if not isinstance(c[key], int) or c[key] < 0:
+            raise ConfigError(f"landmark.{key} must be an int >= 0, got {c[key]!r}")
+    if c.coef < 0 or c.softplus_beta <= 0:
+        raise ConfigError(f"landmark.coef must be >= 0 and softplus_beta > 0, got {c.coef} and "
+                          f"{c.softplus_beta}")
+    e = config.eval
+    if c.data == "valid" and e.every_epochs and e.num_batches * e.batch_size > c.eval_reserve:
+        raise ConfigError(
+            f"ranking evaluation scores {e.num_batches * e.batch_size} held-out images but "
+            f"landmark.eval_reserve keeps only {c.eval_reserve} from the regulariser; raise it")
+
+
+def skippable(fn, run):
+    """`fn(params) -> scalar`, run (value and gradient) only when the traced bool `run` holds;
+    otherwise 0 with a zero gradient, and none of `fn`'s work is done.
+
+    Differentiating a `lax.cond` makes its skip branch emit zeros for every residual the other
+    branch saves for the backward pass (all activations of the landmark forwards). A custom VJP
+    that computes the gradient inside the branch leaves the skip branch with param-sized zeros.
+    """
+    zero = lambda params: jnp.zeros((), jnp.float32)
+
+    @jax.custom_vjp
+    def guarded(params):
+        return lax.cond(run, fn, zero, params)
+
+    def forward(params):
+        skip = lambda p: (zero(p), jax.tree.map(jnp.zeros_like, p))
+        return lax.cond(run, jax.value_and_grad(fn), skip, params)
+
+    def backward(grads, g):
+        return (jax.tree.map(lambda x: g * x, grads),)
+
+    guarded.defvjp(forward, backward)
+    return guarded
+
+
+def _round_scorer(config, run):
+    """`score(state, archs) -> float[n]`: the run's scorer `landmark.round_metric` (by default
+    supernet accuracy through the run's subnet, e.g. CLOSE's gate) on the first
+    `round_batches` held-out batches, the images ranking evaluation uses. The run's recipe is
+    built on first use (a technique cannot see the others' pieces when it is built)."""
+    built = {}
+
+    def score(state, archs):
+        if not built:
+            from jaxnas.evaluate.score import make_score
+            from jaxnas.train.recipe import build
+
+            images, labels = run.valid_data or (None, None)
+            built["score"] = make_score(build(config, run), images=images, labels=labels,
+                                        batch_size=config.eval.batch_size,
+                                        num_batches=config.landmark.round_batches,
+                                        progress=False)
+        return built["score"](state, archs, config.landmark.round_metric)
+    return score
+
+
+def technique(config, run, *, table=None, round_score=None):
+    """The landmark `Technique` for `config` (block `config.landmark`).
+
+    `table` (a `Table`, dict or path) replaces `config.landmark.table`; `round_score(state,
+    archs) -> float[n]` (higher = better) replaces the multi-round scorer.
+    """
+    _check(config)
+    c = config.landmark
+    epochs = config.train.epochs
+    truth = lm_lib.read_table(c.table if table is None else table, c.metric)
+    seed = config.seed if c.seed < 0 else c.seed
+    initial = lm_lib.select(truth, c.num, c.select, seed=seed, distance=c.distance,
+                            roots=c.roots)
+    starts = rounds_lib.round_starts(c.rounds, c.round_epochs, c.warmup_epochs, epochs)
+    capacity = len(initial) + len(starts) * c.top_k
+    batch = c.batch_size or config.train.batch_size
+    pad, flip = config.data.pad, config.data.flip
+    coefficient = functools.partial(schedule_lib.coefficient, coef=c.coef,
+                                    warmup_epochs=c.warmup_epochs, epochs=epochs,
+                                    schedule=c.schedule)
+    score = round_score or _round_scorer(config, run)
+    device_data = {}
+
+    def init_state(key, params):
+        del key, params
+        return lm_lib.make_state(initial, truth, capacity)
+
+    def term(params, ctx):
+        args, state = ctx.step_args[NAME], ctx.extra[NAME]
+        coef = args["coef"]
+
+        def active(params):
+            k_batch, k_aug, k_pairs = jax.random.split(ctx.key, 3)
+            if c.data == "train":
+                x, labels = ctx.x, ctx.labels
+            else:
+                images, labels = loss_lib.batch_window(k_batch, args["images"], args["labels"],
+                                                       batch)
+                x = augment(k_aug, images, pad=pad, flip=flip) if pad or flip else \
+                    normalize(images)
+            penalty, _ = loss_lib.landmark_loss(
+                params, ctx.forward, state, x, labels, k_pairs, pairs=c.pairs,
+                distribution=c.pair_distribution, kind=c.loss, beta=c.softplus_beta, mask=mask)
+            return coef * penalty
+
+        mask = ctx.step_args.get("mask")
+        if not c.skip_warmup:
+            return active(params)
+        return skippable(active, (coef > 0) & (loss_lib.usable(state, mask)[1] >= 2))(params)
+
+    def regulariser_data():
+        if not device_data:
+            if run.valid_data is None:
+                raise DataError("landmark.data='valid' needs the held-out half (run.valid_data)")
+            images, labels = run.valid_data
+            images, labels = images[c.eval_reserve:], labels[c.eval_reserve:]
+            if len(images) < batch:
+                raise ConfigError(f"{len(images)} held-out images after landmark.eval_reserve="
+                                  f"{c.eval_reserve} do not fill a regulariser batch of {batch}")
+            device_data.update(images=jax.device_put(np.asarray(images, np.uint8)),
+                               labels=jax.device_put(np.asarray(labels, np.int32)))
+        return device_data
+
+    def epoch_start(state, epoch):
+        current = state.extra[NAME]
+        log = {}
+        while int(current.rounds_done) < rounds_lib.rounds_due(epoch, starts):
+            pool = rounds_lib.candidates(
+                c.round_pool, seed=[seed, int(current.rounds_done) + 1],
+                exclude=lm_lib.exclusions(current, c.exclude_isomorphic))
+            archs = all_archs()[pool]
+            current, added = rounds_lib.add_top_k(current, score(state, archs), pool,
+                                                  truth, c.top_k,
+                                                  isomorphic=c.exclude_isomorphic)
+            log["landmark_added"] = [int(i) for i in added]
+        if log:
+            state = state._replace(extra={**state.extra, NAME: current})
+        coef = coefficient(epoch)
+        args = {"coef": jnp.float32(coef)}
+        if c.data == "valid":
+            args.update(regulariser_data())
+        log.update(landmark_coef=coef, landmarks=int(current.count),
+                   landmark_round=int(current.rounds_done) + 1)
+        return state, {NAME: args}, log
+
+    def exclude(state):
+        return lm_lib.exclusions(state.extra[NAME], c.exclude_isomorphic)
+
+    return Technique(name=NAME, init_state=init_state, loss_terms={NAME: term},
+                     epoch_start=epoch_start, exclude=exclude)
