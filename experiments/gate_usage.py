@@ -7,6 +7,15 @@ the block histogram over (cell, edge) in evaluation mode with the reference's Gu
 without it (argmax), the number of distinct assignments, the spread of the GATE's logits across
 cells (if it is far below the Gumbel noise, std 1.28, the assignment is noise), and the size of
 the flow-GCN node embeddings the MLP reads, at initialisation and after training.
+
+Whether similar cells share parameters (the paper's premise), before (the run's initial GATE)
+and after training, both with and without evaluation noise: over all pairs of a uniform sample
+of `--pair-archs` cells, the fraction of the edges on which both cells run the same convolution
+(the only edges with parameters) where they also read the same block, i.e. share those weights,
+by the pair's Hamming distance (edges whose ops differ, 1..5), beside its chance level (cells
+assigned independently of their structure with the same per-edge block frequencies). The premise
+holds if the fraction falls with the distance and lies above chance at small distances. The
+GATE's assignment does not depend on the data, so none is loaded.
 """
 
 import argparse
@@ -16,16 +25,19 @@ from pathlib import Path
 import jax
 import numpy as np
 
+from jaxnas import config as config_lib
 from jaxnas.close.gate import gate_logits, node_embeddings
-from jaxnas.close.method import gate_config
+from jaxnas.close.technique import gate_config
 from jaxnas.evaluate import run, scoring
-from jaxnas.spaces.nb201 import all_archs
-from jaxnas.train import method as method_lib
+from jaxnas.spaces.nb201 import NUM_OPS, all_archs
+from jaxnas.train import recipe as recipe_lib
+
+CONV_OPS = (2, 3)  # nor_conv_1x1, nor_conv_3x3: the ops whose parameters live in the blocks
 
 
-def blocks(method, params, archs, k_max, epoch):
-    """`[n, 6]` block of every edge of cell 0 as the scoring of `method` assigns them."""
-    _, sharing = method.scoring(params, archs, epoch)
+def blocks(recipe, params, archs, k_max, epoch):
+    """`[n, 6]` block of every edge of cell 0 as the scoring of `recipe` assigns them."""
+    _, sharing = recipe.subnet(params, archs, epoch)
     return np.asarray(sharing)[:, 0, :, 0] % k_max  # every op of an edge reads the same block
 
 
@@ -38,37 +50,83 @@ def gate_stats(gate_params, archs, g):
                 node_embedding_std_across_cells=float(emb.std(0).mean()))
 
 
-def usage(workdir, num_archs):
+def sharing_by_distance(archs, assigned, k_max):
+    """Per Hamming distance d = 1..5 over all pairs of `archs` (int `[n, 6]`) with at least one
+    edge running the same convolution: `pairs`, `shared` (mean fraction of those edges that read
+    the same block in both cells, `assigned` int `[n, 6]`) and `chance` (the same for blocks drawn
+    independently per edge from the observed block frequencies of the conv edges)."""
+    archs, assigned = np.asarray(archs), np.asarray(assigned)
+    conv = np.isin(archs, CONV_OPS)
+    freq = np.stack([np.bincount(assigned[conv[:, e], e], minlength=k_max) for e in range(6)])
+    agree = (freq / np.maximum(freq.sum(1, keepdims=True), 1)) ** 2  # [6, k_max]
+    agree = agree.sum(1)  # chance that two independent cells pick the same block on edge e
+    same_op = archs[:, None] == archs[None]
+    common = same_op & conv[None]  # [n, n, 6]: the same convolution in both cells
+    n_common = common.sum(-1)
+    shared = (common & (assigned[:, None] == assigned[None])).sum(-1) / np.maximum(n_common, 1)
+    chance = (common * agree).sum(-1) / np.maximum(n_common, 1)
+    distance = 6 - same_op.sum(-1)
+    upper = np.triu(np.ones(distance.shape, bool), 1) & (n_common > 0)
+    out = {}
+    for d in range(1, 6):
+        pick = upper & (distance == d)
+        out[str(d)] = dict(pairs=int(pick.sum()),
+                           shared=round(float(shared[pick].mean()), 4) if pick.any() else None,
+                           chance=round(float(chance[pick].mean()), 4) if pick.any() else None)
+    return out
+
+
+def assignment_stats(recipes, params, archs, pair_archs, k, epoch):
+    """(histogram and distinct assignments of `archs`, sharing by distance over `pair_archs`),
+    each keyed by mode: with the evaluation noise and argmax."""
+    counts, by_distance = {}, {}
+    for mode, recipe in recipes.items():
+        assigned = blocks(recipe, params, archs, k, epoch)
+        counts[f"blocks_{mode}"] = np.bincount(assigned.ravel(), minlength=k).tolist()
+        counts[f"distinct_assignments_{mode}"] = len({tuple(r) for r in assigned})
+        by_distance[mode] = sharing_by_distance(
+            pair_archs, blocks(recipe, params, pair_archs, k, epoch), k)
+    return counts, by_distance
+
+
+def usage(workdir, num_archs, num_pair_archs):
     config = run.load_run_config(workdir)
     k = config.close.k_max
-    method = method_lib.build(config, 1)
-    fresh = method.init(jax.random.key(config.seed))  # the run's initial parameters
-    state = run.restore_latest(workdir, config, method, fresh)
+    spe = run.run_info(workdir).get("steps_per_epoch", 1)
+    recipes = {}
+    for mode, noise in (("with_noise", True), ("argmax", False)):
+        c = config_lib.from_json(config_lib.to_json(config))
+        config_lib.apply_overrides(c, [f"close.eval_noise={noise}"])
+        recipes[mode] = recipe_lib.from_config(c, data=False, steps_per_epoch=spe)
+    base = recipe_lib.from_config(config, data=False, steps_per_epoch=spe)
+    fresh = base.init().params  # the run's initial parameters
+    state = run.restore_latest(workdir, base)
     epoch = config.train.epochs
     archs = all_archs()[scoring.evaluation_archs(num_archs, seed=config.eval.seed)]
-    noisy = blocks(method, state.params, archs, k, epoch)
-    config.unlock()
-    config.close.eval_noise = False
-    argmax = blocks(method_lib.build(config, 1), state.params, archs, k, epoch)
+    pair_archs = np.random.default_rng(0).integers(0, NUM_OPS, (num_pair_archs, 6)).astype(np.int32)
+    trained, trained_pairs = assignment_stats(recipes, state.params, archs, pair_archs, k, epoch)
+    at_init, init_pairs = assignment_stats(recipes, fresh, archs, pair_archs, k, epoch)
     g = gate_config(config.close)
     return dict(
-        workdir=str(workdir), cells=len(archs),
-        blocks_with_noise=np.bincount(noisy.ravel(), minlength=k).tolist(),
-        blocks_argmax=np.bincount(argmax.ravel(), minlength=k).tolist(),
-        distinct_assignments_with_noise=len({tuple(r) for r in noisy}),
-        distinct_assignments_argmax=len({tuple(r) for r in argmax}),
+        workdir=str(workdir), cells=len(archs), gate_variant=config.close.gate_variant,
+        **trained,
         gate_at_init=gate_stats(fresh["gate"], archs, g),
         gate_trained=gate_stats(state.params["gate"], archs, g),
-        last_layer_bias=np.asarray(state.params["gate"]["mlp"][-1]["b"]).round(4).tolist())
+        last_layer_bias=np.asarray(state.params["gate"]["mlp"][-1]["b"]).round(4).tolist(),
+        assignments_at_init=at_init,
+        pair_cells=num_pair_archs,
+        sharing_by_distance=dict(trained=trained_pairs, init=init_pairs))
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("workdirs", nargs="+", type=Path, help="`jaxnas train` runs of method close")
+    p.add_argument("workdirs", nargs="+", type=Path, help="`jaxnas train` runs with close")
     p.add_argument("--num-archs", type=int, default=200)
+    p.add_argument("--pair-archs", type=int, default=2000,
+                   help="uniform sample of cells for the sharing-by-distance pairs")
     p.add_argument("--out", help="also write the results as JSON here")
     args = p.parse_args()
-    results = [usage(w, args.num_archs) for w in args.workdirs]
+    results = [usage(w, args.num_archs, args.pair_archs) for w in args.workdirs]
     text = json.dumps(results, indent=1)
     print(text)
     if args.out:

@@ -118,12 +118,15 @@ def from_json(text, base=None):
     return config
 
 
-def _merge(node, values, prefix):
+def _merge(node, values, prefix, free=("optim.groups",)):
     for k, v in values.items():
         if k not in node:
             raise ConfigError(f"unknown config key {prefix + k!r}")
+        if prefix + k in free and isinstance(v, dict):  # user-named entries: taken as stored
+            node[k] = ml_collections.ConfigDict(v)
+            continue
         if isinstance(node[k], ml_collections.ConfigDict) and isinstance(v, dict):
-            _merge(node[k], v, prefix + k + ".")
+            _merge(node[k], v, prefix + k + ".", free)
             continue
         try:
             node[k] = v

@@ -5,9 +5,11 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from jaxnas.close import GateConfig, close_sharing, gate, gate_logits, init_gate, node_embeddings
+from jaxnas.errors import ConfigError
 from jaxnas.supernet import nb201
 
 K = 3
@@ -122,3 +124,108 @@ def test_gate_gradient_and_no_recompile(gate_params, net):
     assert all(np.all(np.isfinite(leaf)) for leaf in jax.tree.leaves(g2))
     assert any(np.any(np.asarray(leaf) != 0) for leaf in jax.tree.leaves(g2))
     assert np.all(np.asarray(g2["mlp"][-1]["w"][:, 2:]) == 0)  # beyond the level: no gradient
+
+
+# --- variants: the reference GATE stays bit-identical; the structure GATE sees the cell --------
+
+FIXTURE = "tests/fixtures/close_gate_faithful.npz"  # tests/fixtures/make_close_gate_faithful.py
+FIXTURE_ARCHS = jnp.array([[3, 2, 3, 1, 4, 2], [0, 0, 0, 0, 0, 0], [3, 3, 3, 0, 0, 3],
+                           [1, 4, 0, 2, 3, 1]], jnp.int32)
+STRUCTURE = dict(gcn_norm="layer", center=True)
+
+
+def test_faithful_gate_bit_identical_to_fixture():
+    """Default GateConfig fields reproduce the GATE written before the variants existed."""
+    ref = np.load(FIXTURE)
+    cfg = GateConfig(k_max=3, op_emb_dim=8, node_emb_dim=8, hid_dim=8, gcn_out_dims=(8, 8),
+                     mlp_dims=(16,))
+    params = init_gate(jax.random.key(0), cfg)
+    key = jax.random.key(5)
+    for path, leaf in jax.tree_util.tree_leaves_with_path(params):
+        np.testing.assert_array_equal(leaf, ref[f"init/{jax.tree_util.keystr(path)}"])
+    np.testing.assert_array_equal(
+        jax.vmap(lambda a: node_embeddings(params, a, cfg))(FIXTURE_ARCHS), ref["embeddings"])
+    np.testing.assert_array_equal(
+        jax.vmap(lambda a: gate_logits(params, a, cfg, train=False))(FIXTURE_ARCHS),
+        ref["logits_eval"])
+    np.testing.assert_array_equal(
+        jax.vmap(lambda a: gate_logits(params, a, cfg, key=key, train=True))(FIXTURE_ARCHS),
+        ref["logits_train"])
+    w, _, blocks = jax.vmap(lambda a: gate(params, a, 2, key, cfg, train=True))(FIXTURE_ARCHS)
+    np.testing.assert_array_equal(w, ref["weights_train"])
+    np.testing.assert_array_equal(blocks, ref["blocks_train"])
+    np.testing.assert_array_equal(
+        jax.vmap(lambda a: gate(params, a, 3, key, cfg, train=False)[2])(FIXTURE_ARCHS),
+        ref["blocks_eval"])
+    target = jax.random.normal(jax.random.key(9), (6, 3))
+    grads = jax.grad(lambda p: jnp.sum(gate(p, FIXTURE_ARCHS[0], 3, key, cfg,
+                                            train=True)[0] * target))(params)
+    for path, leaf in jax.tree_util.tree_leaves_with_path(grads):
+        np.testing.assert_array_equal(leaf, ref[f"grad/{jax.tree_util.keystr(path)}"])
+
+
+def test_layer_norm_gives_unit_node_states_and_keeps_the_flow(gate_params):
+    cfg = GateConfig(**{**GCFG.__dict__, "gcn_norm": "layer"})
+    h = np.asarray(node_embeddings(gate_params, ARCH, cfg))
+    np.testing.assert_allclose(h.mean(-1), 0, atol=1e-5)
+    np.testing.assert_allclose(h.std(-1), 1, rtol=1e-3)  # faithful: far from 1 (next test)
+    assert not np.allclose(np.asarray(node_embeddings(gate_params, ARCH, GCFG)).std(-1), 1,
+                           rtol=0.1)
+    cut = np.asarray(node_embeddings(gate_params, ARCH.at[3:].set(0), cfg))
+    assert np.all(cut[3] == 0)  # a node that receives nothing stays zero
+    np.testing.assert_array_equal(cut[:3], h[:3])
+
+
+def test_variance_init_draws_he_weights():
+    cfg = GateConfig(k_max=4, gcn_init="variance")
+    params = jax.jit(init_gate, static_argnums=1, compiler_options=FAST)(jax.random.key(0), cfg)
+    for layer, d_in in zip(params["gcn"], (cfg.hid_dim,) + cfg.gcn_out_dims):
+        assert np.std(np.asarray(layer["w"])) == pytest.approx(np.sqrt(2 / d_in), rel=0.05)
+
+
+def test_centring_removes_any_preference_shared_by_all_cells(gate_params):
+    """A shift of the head's bias (a global preference for a block) changes no centred logit."""
+    cfg = GateConfig(**{**GCFG.__dict__, **STRUCTURE})
+    shifted = jax.tree.map(lambda x: x, gate_params)
+    shifted["mlp"][-1]["b"] = shifted["mlp"][-1]["b"] + jnp.array([3.0, 0.0, -1.0])
+    logits = jax.vmap(lambda p, a: gate_logits(p, a, cfg, train=False), in_axes=(None, 0))
+    np.testing.assert_allclose(logits(shifted, FIXTURE_ARCHS), logits(gate_params, FIXTURE_ARCHS),
+                               atol=1e-5)
+    plain = jax.vmap(lambda a: gate_logits(shifted, a, GCFG, train=False))(FIXTURE_ARCHS)
+    assert not np.allclose(plain, logits(gate_params, FIXTURE_ARCHS), atol=1e-2)
+    from jaxnas.close.gate import reference_cells
+    cells = reference_cells()
+    assert all(np.all(np.bincount(cells[:, e], minlength=5) == 5) for e in range(6))
+    ref = logits(gate_params, jnp.asarray(cells))
+    np.testing.assert_allclose(np.asarray(ref).mean(0), 0, atol=1e-5)  # centred on them
+
+
+def test_structure_gate_sends_gradient_into_the_encoder():
+    """At the reference sizes the faithful encoder gets ~1% of the MLP's gradient; with layer
+    norm (and centring) it gets as much as the MLP."""
+    target = jax.random.normal(jax.random.key(9), (6, 4))
+    ratios = {}
+    for name, extra in (("faithful", {}), ("structure", {"gcn_norm": "layer",
+                                                         "center": True})):
+        cfg = GateConfig(k_max=4, **extra)
+        params = jax.jit(init_gate, static_argnums=1, compiler_options=FAST)(jax.random.key(0),
+                                                                             cfg)
+
+        @functools.partial(jax.jit, compiler_options=FAST)
+        def grads(p):
+            return jax.grad(lambda p: jnp.sum(gate(p, ARCH, 2, jax.random.key(3), cfg,
+                                                   train=True)[0] * target))(p)
+
+        g = grads(params)
+        encoder = {k: v for k, v in g.items() if k != "mlp"}
+        ratios[name] = float(optax.tree.norm(encoder) / optax.tree.norm(g["mlp"]))
+        for layer in g["gcn"]:
+            assert np.any(np.asarray(layer["w"]) != 0)
+    assert ratios["faithful"] < 0.05 and ratios["structure"] > 0.3, ratios
+
+
+@pytest.mark.parametrize("field,value", [("gcn_norm", "batch"), ("gcn_init", "xavier"),
+                                         ("center", 1)])
+def test_gate_variant_fields_are_checked(field, value):
+    with pytest.raises(ConfigError, match=field):
+        GateConfig(**{field: value})

@@ -114,3 +114,119 @@ def test_restart_zeroes_momentum_and_keeps_the_step_count():
     assert np.all(np.asarray(fresh["momentum"].trace["w"]) == 0)
     assert int(fresh["lr"].count) == 3
     assert isinstance(fresh["momentum"], optax.TraceState)
+
+
+# --- close.gate_variant="structure" and the reference's plateau schedule ----------------------
+
+def _structure_config(close_config, *overrides):
+    config = config_lib.from_json(config_lib.to_json(close_config),
+                                  base=defaults.base_config(("close",)))
+    with config.unlocked():
+        config.optim.groups = {"gate": {"optimizer": "adam", "lr": 1e-3, "weight_decay": 0.0}}
+    config_lib.apply_overrides(config, ["close.gate_variant='structure'", "close.restart_epochs=()",
+                                        *overrides])
+    return config
+
+
+def _gate_leaves(params):
+    """Host copies (the train step donates the state's buffers)."""
+    return {jax.tree_util.keystr(p): np.array(v)
+            for p, v in jax.tree_util.tree_leaves_with_path(params["gate"])}
+
+
+def test_structure_gate_frozen_at_one_block_then_learns_from_the_first_multiblock_step(
+        close_config):
+    """Level 1: the GATE (exactly zero gradient, no decay) stays bit-identical (the faithful one
+    is decayed then); at the first step of level 2 every weight of the structure GATE moves, with
+    a fresh Adam state (count 1)."""
+    images = np.random.default_rng(0).integers(0, 256, (20, 8, 8, 3), np.uint8)
+    labels = np.arange(20) % 10
+    recipe = tiny_recipe(_structure_config(close_config), 2)
+    state = recipe.init()
+    init = _gate_leaves(state.params)
+    state, step_args, _ = recipe.epoch_start(state, 1)
+    for _ in range(2):
+        state, _ = recipe.train_step(state, images, labels, step_args)
+    before = _gate_leaves(state.params)
+    for k, v in before.items():
+        np.testing.assert_array_equal(v, init[k], err_msg=k)
+    state, step_args, _ = recipe.epoch_start(state, 2)
+    adam = state.opt_state.inner_states["gate"].inner_state[0]
+    assert int(adam.count) == 0 and all(np.all(np.asarray(m) == 0) for m in jax.tree.leaves(adam))
+    state, _ = recipe.train_step(state, images, labels, step_args)
+    after = _gate_leaves(state.params)
+    assert int(state.opt_state.inner_states["gate"].inner_state[0].count) == 1
+    weights = [k for k in after if k.endswith("['w']") and "attn" not in k]
+    assert len(weights) == 2 + 1 + 2  # x_hidden, gcn (2 layers), mlp (2 layers)
+    for k in weights + ["['input_node']"]:
+        assert np.all(np.isfinite(after[k])) and not np.array_equal(after[k], before[k]), k
+
+
+def test_structure_variant_config_errors(close_config):
+    config = _structure_config(close_config)
+    with config.unlocked():
+        config.optim.groups = {}
+    with pytest.raises(ConfigError, match="optim.groups.gate"):
+        tiny_recipe(config, 3)
+    config = _structure_config(close_config)
+    with config.unlocked():
+        config.optim.groups = {"gate": {"optimizer": "adam", "weight_decay": 1e-4}}
+    with pytest.raises(ConfigError, match="without weight decay"):
+        tiny_recipe(config, 3)
+    for key, value in (("gate_variant", "'smart'"), ("lr_schedule", "'step'")):
+        bad = config_lib.from_json(config_lib.to_json(close_config))
+        config_lib.apply_overrides(bad, [f"close.{key}={value}"])
+        with pytest.raises(ConfigError, match=f"close.{key}"):
+            tiny_recipe(bad, 3)
+
+
+def test_defaults_are_the_reference():
+    block = defaults.base_config(("close",)).close
+    assert block.gate_variant == "faithful" and block.lr_schedule == "cosine"
+
+
+def test_plateau_matches_torch_and_restarts_fresh():
+    """Per-epoch multipliers are torch's ReduceLROnPlateau stepped on the epoch-mean losses (worked
+    by hand: a drop when more than `patience` epochs fail to beat best * (1 - 1e-4), 1.4999 not
+    beating 1.5); the multiplier changes only at epoch boundaries; a zeroed state (SRT) is a
+    fresh scheduler."""
+    from jaxnas.close.plateau import PlateauState, lr_scale, reduce_on_plateau
+    spe, factor, patience = 3, 0.5, 2
+    epoch_means = [2.0, 1.5, 1.5, 1.6, 1.4999, 1.7, 1.2, 1.3, 1.3, 1.3, 1.3, 1.1]
+    expected = [1, 1, 1, 1, 0.5, 0.5, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25]
+    tx = reduce_on_plateau(factor=factor, patience=patience, threshold=1e-4,
+                           steps_per_epoch=spe)
+    update = jax.jit(tx.update)
+    params = {"w": np.ones(2, np.float32)}
+    state, got = tx.init(params), []
+    for mean in epoch_means:
+        seen = set()
+        for offset in (-0.3, 0.1, 0.2):  # three steps whose mean is the epoch's mean
+            out, state = update({"w": np.ones(2, np.float32)}, state, params,
+                                loss=np.float32(mean + offset))
+            seen.add(float(out["w"][0]))
+        assert len(seen) == 1  # constant within the epoch
+        got.append(lr_scale(state, factor))
+    assert got == pytest.approx(expected)
+    assert got[-1] < 1
+    fresh = restart_opt_state(state)
+    assert isinstance(fresh, PlateauState) and lr_scale(fresh, factor) == 1.0
+    assert float(update({"w": np.ones(2, np.float32)}, fresh, params,
+                        loss=np.float32(9.0))[0]["w"][0]) == 1.0
+
+
+def test_faithful_schedule_config_trains_with_the_plateau(close_config):
+    config = config_lib.from_json(config_lib.to_json(close_config))
+    config_lib.apply_overrides(config, ["close.lr_schedule='plateau'", "close.plateau.patience=0",
+                                        "optim.nesterov=False"])
+    recipe = tiny_recipe(config, 2)
+    state = recipe.init()
+    images = np.random.default_rng(0).integers(0, 256, (20, 8, 8, 3), np.uint8)
+    logs = []
+    for epoch in (1, 2, 3):
+        state, step_args, log = recipe.epoch_start(state, epoch)
+        logs.append(log["lr_scale"])
+        for _ in range(2):
+            state, _ = recipe.train_step(state, images, np.arange(20) % 10, step_args)
+    assert recipe.train_step._cache_size() == 1
+    assert logs[0] == 1.0 and all(s in (1.0, 0.5, 0.25) for s in logs)

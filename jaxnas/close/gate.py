@@ -8,6 +8,16 @@ Gumbel-softmax. One gate serves all cells; each cell applies it to its own pool.
 
 Parameters are a plain pytree (dicts and lists of float32 arrays), trained by the task loss with
 the same optimizer as the supernet. `level` is a runtime int32: changing it never recompiles.
+
+The defaults are the reference GATE, bit for bit. That GATE cannot see the architecture in
+practice: with U(+-1/sqrt(out)) weights and sigmoid attentions every flow-GCN layer shrinks the
+node states ~5x (mean |h| ~0.005 after five layers of 128), so the logits hardly differ between
+cells and the encoder's gradients are as small. `GateConfig(gcn_norm="layer")` normalises every
+node state between GCN layers, `gcn_init="variance"` draws the GCN weights so that a layer
+preserves the variance of its input (He), and `center=True` subtracts the mean logits of fixed
+reference cells, so that the GATE cannot prefer one block for every cell. These are departures
+from the reference, with the same parameter shapes; the `structure` GATE of
+`close.gate_variant` uses layer norm and centring (`jaxnas/close/technique.py` says why).
 """
 
 import dataclasses
@@ -25,6 +35,8 @@ _TO = np.array([to for to, _ in EDGES])
 _FROM = np.array([src for _, src in EDGES])
 # [NUM_NODES, NUM_EDGES]: sums the messages of the edges entering each node.
 _INCIDENCE = (np.arange(NUM_NODES)[:, None] == _TO[None]).astype(np.float32)
+GCN_NORMS = ("none", "layer")
+GCN_INITS = ("reference", "variance")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,6 +52,16 @@ class GateConfig:
       mlp_dims: hidden widths of the per-edge MLP (input: two node embeddings).
       mlp_dropout: dropout after each hidden MLP layer, in training only.
       tau: Gumbel-softmax temperature.
+      gcn_norm: "none" (reference) or "layer": a parameter-free layer norm of every node state
+        after each GCN layer's aggregation (before its ReLU). A node that receives nothing keeps a
+        zero state. Not in the reference.
+      gcn_init: "reference" (U(+-1/sqrt(out)), as aw_nas) or "variance": GCN weights
+        N(0, 2/in) (He), so a layer keeps the scale of its input instead of shrinking it ~5x.
+      center: False (reference), or subtract from the logits their mean over the 25 fixed
+        `reference_cells`, per edge and block: the GATE cannot express a preference for one
+        block over all cells (which the task loss rewards: the oldest block is the best trained,
+        and a working GATE collapses onto it). Costs the GATE for 25 more cells per step
+        (~0.2 GFLOP with gradients at the reference sizes). Not in the reference.
     """
 
     k_max: int = 5
@@ -50,6 +72,9 @@ class GateConfig:
     mlp_dims: tuple = (200, 200, 200)
     mlp_dropout: float = 0.1
     tau: float = 5.0
+    gcn_norm: str = "none"
+    gcn_init: str = "reference"
+    center: bool = False
 
     def __post_init__(self):
         sizes = {"k_max": self.k_max, "op_emb_dim": self.op_emb_dim,
@@ -65,6 +90,12 @@ class GateConfig:
             raise ConfigError(f"gate.mlp_dropout must lie in [0, 1), got {self.mlp_dropout!r}")
         if not self.tau > 0:
             raise ConfigError(f"gate.tau must be positive, got {self.tau!r}")
+        if not isinstance(self.center, bool):
+            raise ConfigError(f"gate.center must be True or False, got {self.center!r}")
+        if self.gcn_norm not in GCN_NORMS:
+            raise ConfigError(f"gate.gcn_norm must be one of {GCN_NORMS}, got {self.gcn_norm!r}")
+        if self.gcn_init not in GCN_INITS:
+            raise ConfigError(f"gate.gcn_init must be one of {GCN_INITS}, got {self.gcn_init!r}")
 
 
 def _uniform(key, shape, bound):
@@ -82,15 +113,20 @@ def init_gate(key, cfg: GateConfig):
     """Fresh GATE parameters, initialised as in aw_nas.
 
     Embeddings are N(0, 1); linears use PyTorch's default; a GCN layer's node transform `w` is
-    U(+-1/sqrt(out)) without bias; its op attention is a linear `[op_emb, out]`. The non-input
-    nodes' initial state is a fixed zero vector, not a parameter.
+    U(+-1/sqrt(out)) without bias (`cfg.gcn_init="variance"`: N(0, 2/in)); its op attention is a
+    linear `[op_emb, out]`. The non-input nodes' initial state is a fixed zero vector, not a
+    parameter.
     """
     k_in, k_op, k_hid, k_gcn, k_mlp = jax.random.split(key, 5)
     gcn = []
     d_in = cfg.hid_dim
     for k, d_out in zip(jax.random.split(k_gcn, len(cfg.gcn_out_dims)), cfg.gcn_out_dims):
         kw, ka = jax.random.split(k)
-        gcn.append({"w": _uniform(kw, (d_in, d_out), 1.0 / math.sqrt(d_out)),
+        if cfg.gcn_init == "variance":
+            w = math.sqrt(2.0 / d_in) * jax.random.normal(kw, (d_in, d_out))
+        else:
+            w = _uniform(kw, (d_in, d_out), 1.0 / math.sqrt(d_out))
+        gcn.append({"w": w,
                     "attn": _linear(ka, cfg.op_emb_dim, d_out)})
         d_in = d_out
     dims = (2 * d_in,) + tuple(cfg.mlp_dims) + (cfg.k_max,)
@@ -111,9 +147,10 @@ def node_embeddings(params, arch, cfg: GateConfig):
     Per layer: `s = h @ W`; node i gets `sum_j a_ij * s_j` over its incoming edges, with
     `a_ij = sigmoid(Lin(op_emb[A_ij]))` and `none` edges masked out; only the input node keeps its
     own state (`residual_only=1`). ReLU between layers, not after the last. Information flows from
-    the input forward, so a node whose incoming edges are all `none` embeds to zero.
+    the input forward, so a node whose incoming edges are all `none` embeds to zero. With
+    `cfg.gcn_norm="layer"` each layer's node states are layer-normalised (no learned scale or
+    shift) before the ReLU, the last layer's too. Sizes are read from the parameter shapes.
     """
-    del cfg  # all sizes are read from the parameter shapes
     arch = jnp.asarray(arch, jnp.int32)
     x = jnp.zeros((NUM_NODES, params["input_node"].shape[0])).at[0].set(params["input_node"])
     h = x @ params["x_hidden"]["w"] + params["x_hidden"]["b"]
@@ -124,16 +161,46 @@ def node_embeddings(params, arch, cfg: GateConfig):
         attn = jax.nn.sigmoid(op_emb @ layer["attn"]["w"] + layer["attn"]["b"])
         h = _INCIDENCE @ jnp.where(present, attn * s[_FROM], 0.0)
         h = h.at[0].add(s[0])
+        if cfg.gcn_norm == "layer":
+            h = _layer_norm(h)
         if i < len(params["gcn"]) - 1:
             h = jax.nn.relu(h)
     return h
+
+
+def _layer_norm(h, eps=1e-5):
+    """Zero mean, unit variance over the last axis; an all-zero row stays zero."""
+    mean = jnp.mean(h, axis=-1, keepdims=True)
+    var = jnp.mean(jnp.square(h - mean), axis=-1, keepdims=True)
+    return (h - mean) * jax.lax.rsqrt(var + eps)
+
+
+def reference_cells():
+    """The 25 cells `op[e] = (a + b * e) % 5` (a, b in 0..4), int32 `[25, 6]`, for
+    `GateConfig.center`: every op appears on every edge exactly 5 times, as in a uniform sample
+    of all 15,625 cells, but without a sample's imbalance (pairs of edges are balanced too,
+    except edges 0 and 5, which always carry the same op here)."""
+    a, b = np.divmod(np.arange(NUM_OPS * NUM_OPS), NUM_OPS)
+    return ((a[:, None] + b[:, None] * np.arange(NUM_EDGES)) % NUM_OPS).astype(np.int32)
 
 
 def gate_logits(params, arch, cfg: GateConfig, *, key=None, train):
     """Block logits `[6, k_max]`: the MLP over `concat(h_from, h_to)` of every edge.
 
     With `train`, dropout (rate `cfg.mlp_dropout`) follows each hidden layer and `key` is needed.
+    With `cfg.center` the mean logits of the `reference_cells` (no dropout) are subtracted, per
+    edge and block, so the logits say only how `arch` differs from other cells (gradients flow
+    through the mean as well).
     """
+    z = _mlp_logits(params, arch, cfg, key=key, train=train)
+    if cfg.center:
+        ref = jax.vmap(lambda a: _mlp_logits(params, a, cfg, train=False))(
+            jnp.asarray(reference_cells()))
+        z = z - jnp.mean(ref, axis=0)
+    return z
+
+
+def _mlp_logits(params, arch, cfg, *, key=None, train):
     h = node_embeddings(params, arch, cfg)
     y = jnp.concatenate([h[_FROM], h[_TO]], axis=-1)
     use_dropout = train and cfg.mlp_dropout > 0

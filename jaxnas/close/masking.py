@@ -97,3 +97,17 @@ def restart_opt_state(opt_state):
         return leaf if getattr(last, "name", None) == "count" else jnp.zeros_like(leaf)
 
     return jax.tree_util.tree_map_with_path(reset, opt_state)
+
+
+def reset_group(opt_state, name):
+    """`opt_state` with parameter group `name`'s whole state zeroed, step counts included.
+
+    For the `optax.partition` state of `config.optim.groups` (`jaxnas.optim.partition`): a group
+    whose state starts at zero (Adam's moments and count, SGD's momentum) is then exactly a fresh
+    optimizer, as if it had never stepped. Unchanged when there is no such group.
+    """
+    inner = getattr(opt_state, "inner_states", None)
+    if not inner or name not in inner:
+        return opt_state
+    fresh = jax.tree.map(jnp.zeros_like, inner[name])
+    return opt_state._replace(inner_states={**inner, name: fresh})

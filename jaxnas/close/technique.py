@@ -7,25 +7,53 @@ value), so the gate learns from the task loss. The level (active blocks) is a ru
 the optimizer's block mask a runtime pytree: adding a block never recompiles.
 
 At the start of each epoch in `cl_schedule` a block is activated with WIT inheritance; at each
-epoch in `restart_epochs` the momentum is reset and the cosine learning rate restarts (SRT).
+epoch in `restart_epochs` the momentum is reset and the cosine learning rate restarts (SRT);
+`close.lr_schedule="plateau"` uses the reference's ReduceLROnPlateau instead (`close.plateau`).
 Scoring runs the gate in evaluation mode once per architecture (Gumbel noise on as in the
 reference, seeded per architecture index; `close.eval_noise=False` for argmax of the logits) and
 scores the chosen blocks single-path.
+
+`close.gate_variant` picks the GATE. "faithful" is the reference's: trained by the supernet's SGD
+with weight decay, and in practice blind to the cell (its flow-GCN shrinks the node states ~5x
+per layer, it gets exactly zero gradient while one block is active yet is decayed, and once it
+learns, only its last bias moves), so blocks are assigned by the evaluation noise. "structure"
+departs from the reference so that the assignment depends on the cell:
+
+  * layer norm between the GCN layers (`GateConfig.gcn_norm`): node states keep unit scale, the
+    encoder gets gradients ~100x larger relative to the MLP's (at init: 1.0 vs 0.01 of them);
+  * logits centred over 25 fixed reference cells (`GateConfig.center`): a working GATE
+    trained by the task loss otherwise learns one global preference, the oldest (best-trained)
+    block for every cell, i.e. the largest sharing extent again (measured in a mini prototype,
+    a block added every 100 steps: one assignment for all 1,000 probe cells from the first
+    epoch with two blocks on, the logit margin growing to ~70); centred, it can only say how a
+    cell differs from other cells;
+  * its own optimizer without weight decay: `optim.groups.gate` is required and must not decay
+    (the structure configs use Adam 1e-3); the group's state is reset when the second block
+    arrives, so the GATE, which gets exactly zero gradient while one block is active, stays
+    bit-identical then and its optimizer starts at its first multi-block step, and again at each
+    SRT restart (as the reference re-creates its optimizer).
 """
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 from jaxnas.close.curriculum import (add_block, check_schedule, level_at, levels_added,
                                      sharing_extent)
 from jaxnas.close.gate import GateConfig, close_sharing, gate, init_gate
-from jaxnas.close.masking import block_mask, freeze_inactive, restart_opt_state
+from jaxnas.close.masking import block_mask, freeze_inactive, reset_group, restart_opt_state
+from jaxnas.close.plateau import lr_scale, reduce_on_plateau
 from jaxnas.errors import ConfigError
 from jaxnas.optim import cosine_schedule
 from jaxnas.spaces.nb201 import archs_to_indices
 from jaxnas.supernet import nb201
-from jaxnas.train.technique import Technique, after, before
+from jaxnas.train.technique import Technique, after, append, before
+
+GATE_VARIANTS = ("faithful", "structure")
+LR_SCHEDULES = ("cosine", "plateau")
+# The departures of `gate_variant="structure"` inside the GATE (see the module docstring).
+STRUCTURE_GATE = dict(gcn_norm="layer", center=True)
 
 
 def config_block():
@@ -33,15 +61,27 @@ def config_block():
     per config file. Needs `supernet.slots_per_cell == close.k_max`."""
     return dict(k_max=4, cl_schedule=(1,), restart_epochs=(), tau=5.0, eval_noise=True,
                 eval_seed=123,
+                # faithful: the reference GATE; structure: a GATE that sees the cell (layer norm,
+                # centred logits, own optimizer `optim.groups.gate` without decay, frozen while
+                # one block is active); see jaxnas/close/technique.py.
+                gate_variant="faithful",
+                # cosine: the base cosine LR, restarted at restart_epochs (SRT); plateau: the
+                # reference's ReduceLROnPlateau on the epoch's mean training loss, from optim.lr
+                # (reset at restart_epochs); `plateau` holds its torch arguments. The log's `lr`
+                # is then optim.lr and `lr_scale` the plateau's multiplier.
+                lr_schedule="cosine",
+                plateau=dict(factor=0.5, patience=30, threshold=1e-4),
                 gate=dict(op_emb_dim=48, node_emb_dim=48, hid_dim=96, gcn_out_dims=(128,) * 5,
                           mlp_dims=(200, 200, 200), mlp_dropout=0.1))
 
 
 def gate_config(close_cfg):
     g = close_cfg.gate
+    variant = STRUCTURE_GATE if close_cfg.gate_variant == "structure" else {}
     return GateConfig(k_max=close_cfg.k_max, op_emb_dim=g.op_emb_dim, node_emb_dim=g.node_emb_dim,
                       hid_dim=g.hid_dim, gcn_out_dims=tuple(g.gcn_out_dims),
-                      mlp_dims=tuple(g.mlp_dims), mlp_dropout=g.mlp_dropout, tau=close_cfg.tau)
+                      mlp_dims=tuple(g.mlp_dims), mlp_dropout=g.mlp_dropout, tau=close_cfg.tau,
+                      **variant)
 
 
 def _check(config):
@@ -53,19 +93,42 @@ def _check(config):
     restarts = tuple(c.restart_epochs)
     if any(not isinstance(e, int) or e < 2 for e in restarts):
         raise ConfigError(f"close.restart_epochs must be epochs >= 2, got {list(restarts)}")
+    if c.gate_variant not in GATE_VARIANTS:
+        raise ConfigError(f"close.gate_variant must be one of {GATE_VARIANTS}, "
+                          f"got {c.gate_variant!r}")
+    if c.lr_schedule not in LR_SCHEDULES:
+        raise ConfigError(f"close.lr_schedule must be one of {LR_SCHEDULES}, "
+                          f"got {c.lr_schedule!r}")
+    if c.gate_variant == "structure":
+        group = config.optim.groups.get("gate")
+        if group is None:
+            raise ConfigError("close.gate_variant='structure' trains the GATE with its own "
+                              "optimizer: set optim.groups.gate, e.g. {'optimizer': 'adam', "
+                              "'lr': 1e-3, 'weight_decay': 0.0}")
+        if group.get("weight_decay", 0.0):
+            raise ConfigError("close.gate_variant='structure' trains the GATE without weight "
+                              f"decay, got optim.groups.gate.weight_decay="
+                              f"{group.get('weight_decay')!r}")
     if config.sharing != "vanilla":
         raise ConfigError(f"close assigns the pool slots itself (the GATE's blocks); "
                           f"sharing={config.sharing!r} cannot be combined with it")
     return schedule, restarts
 
 
-def optimizer_edits(config):
+def optimizer_edits(config, steps_per_epoch):
     """CLOSE's edits of the base SGD: mask the gradients before the clip (inactive blocks do not
     count in the global norm) and again after the weight decay (so they are not decayed and feed
-    nothing into the momentum); see `jaxnas.close.masking`."""
+    nothing into the momentum); see `jaxnas.close.masking`. With `lr_schedule="plateau"` the
+    plateau rule scales the updates after the (constant) learning rate."""
     first = "clip" if config.optim.clip is not None else "decay"
-    return (before(first, "freeze_grads", freeze_inactive()),
-            after("decay", "freeze", freeze_inactive()))
+    edits = (before(first, "freeze_grads", freeze_inactive()),
+             after("decay", "freeze", freeze_inactive()))
+    if config.close.lr_schedule == "plateau":
+        p = config.close.plateau
+        edits += (append("plateau", reduce_on_plateau(
+            factor=p.factor, patience=p.patience, threshold=p.threshold,
+            steps_per_epoch=steps_per_epoch)),)
+    return edits
 
 
 def technique(config, run):
@@ -76,8 +139,12 @@ def technique(config, run):
     n, k_max = net_cfg.N, gate_cfg.k_max
     spe = run.steps_per_epoch
     o = config.optim
-    lr = cosine_schedule(o.lr, o.min_lr, run.total_steps,
-                         restarts=[(e - 1) * spe for e in restarts])
+    if config.close.lr_schedule == "plateau":
+        lr = optax.constant_schedule(o.lr)  # scaled by the "plateau" part
+    else:
+        lr = cosine_schedule(o.lr, o.min_lr, run.total_steps,
+                             restarts=[(e - 1) * spe for e in restarts])
+    structure = config.close.gate_variant == "structure"
     train_sharing = jnp.asarray(close_sharing(None, n, k_max))
 
     def forward(params, arch, x, key, step_args):
@@ -90,16 +157,21 @@ def technique(config, run):
         params, opt_state = state.params, state.opt_state
         if int(state.step) == (epoch - 1) * spe:  # not a mid-epoch resume
             params = dict(params)
-            for level in levels_added(epoch, schedule):
+            added = levels_added(epoch, schedule)
+            for level in added:
                 params["supernet"], params["gate"] = add_block(
                     params["supernet"], params["gate"], level, n_cells_per_stage=n, k_max=k_max)
             if epoch in restarts:
-                opt_state = restart_opt_state(opt_state)
+                opt_state = restart_opt_state(opt_state)  # also a fresh plateau rule
+            if structure and (2 in added or epoch in restarts):
+                opt_state = reset_group(opt_state, "gate")  # the GATE's optimizer starts now
         level = level_at(epoch, schedule)
         step_args = {"level": jnp.int32(level),
                      "opt": {"block_mask": block_mask(params, level, n_cells_per_stage=n,
                                                       k_max=k_max)}}
         log = {"sharing": sharing_extent(level, net_cfg)}
+        if config.close.lr_schedule == "plateau":
+            log["lr_scale"] = lr_scale(opt_state, config.close.plateau.factor)
         return state._replace(params=params, opt_state=opt_state), step_args, log
 
     assign = jax.jit(jax.vmap(
@@ -119,7 +191,7 @@ def technique(config, run):
         name="close",
         init_params=lambda key: {"gate": init_gate(key, gate_cfg)},
         forward=forward,
-        optimizer=optimizer_edits(config),
+        optimizer=optimizer_edits(config, spe),
         schedule=lr,
         epoch_start=epoch_start,
         subnet=subnet,

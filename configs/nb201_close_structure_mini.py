@@ -1,0 +1,26 @@
+"""CLOSE with the structure GATE on the mini supernet: `nb201_close_mini.py` + `gate_variant`.
+
+    jaxnas train --config configs/nb201_close_structure_mini.py \
+        --workdir runs/close_structure_mini --data /path/to/cifar10-image-folder
+
+Same data, supernet, curriculum (blocks at epochs 1, 11, 21, 31; SRT at 21) and supernet
+optimizer as `nb201_close_mini.py`; only the GATE differs (departures from the reference, see
+`jaxnas/close/technique.py`): layer norm between its GCN layers, logits centred over fixed
+reference cells, its own Adam (lr 1e-3, no weight decay) that starts when the second block
+arrives, and scoring with the GATE's argmax (no evaluation noise: a cell always reads the blocks
+the GATE prefers for it).
+"""
+
+from jaxnas.train.defaults import base_config, mini_scale
+
+
+def get_config():
+    config = mini_scale(base_config(techniques=("close",)))
+    config.supernet.slots_per_cell = 4
+    config.close.k_max = 4
+    config.close.cl_schedule = (1, 11, 21, 31)
+    config.close.restart_epochs = (21,)
+    config.close.gate_variant = "structure"
+    config.close.eval_noise = False
+    config.optim.groups = {"gate": {"optimizer": "adam", "lr": 1e-3, "weight_decay": 0.0}}
+    return config
