@@ -3,6 +3,9 @@
     jaxnas train --config configs/nb201_spos_mini.py --workdir W [--data SRC] [--resume] [k=v ...]
     jaxnas evaluate --workdir W [--archs N|all|unique] [--seed S] [--gt valid|test] [--metric M]
                     [--out FILE]
+    jaxnas search --workdir W [--strategy random|evolution|gdas] [--budget N] [--metric M]
+                  [--seed S] [--out FILE]
+    jaxnas run --config C --workdir W [--data SRC] [k=v ...]   # train, evaluate, search
 
 Bad input (config keys, architecture strings, data folders, checkpoints) ends with one line on
 stderr and exit status 2; an interrupted run exits with 130 after saving a checkpoint.
@@ -11,8 +14,10 @@ stderr and exit status 2; an interrupted run exits with 130 after saving a check
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from jaxnas.errors import JaxnasError
+from jaxnas.train import workdir
 
 
 def _parser():
@@ -40,28 +45,90 @@ def _parser():
                    help="scorer: accuracy (held-out images), or a data-free one such as angle "
                         "or magnitude")
     e.add_argument("--out", help="write the JSON report here (default: stdout)")
+
+    s = sub.add_parser("search", help="search architectures with a trained supernet")
+    s.add_argument("--workdir", required=True, help="directory of a `jaxnas train` run")
+    s.add_argument("--strategy", choices=("random", "evolution", "gdas"),
+                   help="random search, regularised evolution, or the cell of a GDAS run's "
+                        "architecture logits (default: the run's search.strategy, evolution)")
+    s.add_argument("--budget", type=_positive, help="cells scored (default 1000)")
+    s.add_argument("--metric", help="scorer: accuracy (held-out images, default) or angle...")
+    s.add_argument("--seed", type=int, help="seed of the strategy (default 0)")
+    s.add_argument("--population", type=_positive, help="evolution: population size (50)")
+    s.add_argument("--tournament", type=_positive, help="evolution: tournament size (10)")
+    s.add_argument("--num-batches", type=_positive, help="held-out batches scored per cell")
+    s.add_argument("--data", help="override the run's data source")
+    s.add_argument("--out", help="result JSON (default W/search/<strategy>.json; plot beside)")
+    s.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    r = sub.add_parser("run", help="train, evaluate and search in one resumable command")
+    r.add_argument("--config", required=True, help="Python config file with get_config()")
+    r.add_argument("--workdir", required=True, help="output directory")
+    r.add_argument("--data", help="image folder (train|test/<class>/*) or tfds:cifar10")
+    r.add_argument("--no-progress", action="store_true", help="no progress bars")
+    r.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
     return p
 
 
-def _train(args):
+def _positive(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _load_config(args, search=False):
+    """The config file with the command line's data source and overrides applied. With
+    `search`, returns `(config, search settings)`: the `search` block (defaults completed, its
+    `search.*` overrides applied), which only `jaxnas run` reads, is split off the config."""
     from jaxnas import config as config_lib
-    from jaxnas.train import defaults, loop
+    from jaxnas.train import defaults
 
     config = config_lib.load_config(args.config)
+    overrides = list(args.overrides)
+    block = None
+    if search:
+        import ml_collections
+
+        from jaxnas.search.settings import config_block
+
+        block = ml_collections.ConfigDict({"search": config_block()})
+        if "search" in config:
+            config_lib.check_keys(config.search, block.search, prefix="search.")
+            block.search.update(config.search)
+            if "search" not in defaults.base_config():
+                with config.unlocked():
+                    del config["search"]
+        ours = [o for o in overrides if o.split("=", 1)[0].strip().startswith("search.")]
+        config_lib.apply_overrides(block, ours)
+        overrides = [o for o in overrides if o not in ours]
     defaults.check(config)
     # `techniques=...` first: the blocks of newly listed techniques exist for later overrides.
-    first = [o for o in args.overrides if o.split("=", 1)[0].strip() == "techniques"]
+    first = [o for o in overrides if o.split("=", 1)[0].strip() == "techniques"]
     config_lib.apply_overrides(config, first)
     defaults.complete(config)
     if args.data:
         config_lib.apply_overrides(config, [f"data.source={args.data}"])
-    config_lib.apply_overrides(config, [o for o in args.overrides if o not in first])
+    config_lib.apply_overrides(config, [o for o in overrides if o not in first])
+    return (config, block.search.to_dict()) if search else config
+
+
+def _train(args):
+    from jaxnas.train import loop
+
+    config = _load_config(args)
+    workdir.install_quiet_logging(args.workdir)  # for the whole process: late library noise too
     record = loop.train(config, args.workdir, resume=args.resume, progress=not args.no_progress)
     print(json.dumps(record))
 
 
 def _evaluate(args):
     from jaxnas.evaluate import run
+
+    workdir.install_quiet_logging(args.workdir)
 
     archs = int(args.archs) if args.archs.isdigit() else args.archs
     report = run.evaluate_workdir(args.workdir, archs=archs, seed=args.seed, gt=args.gt,
@@ -77,15 +144,51 @@ def _evaluate(args):
         print(text)
 
 
+def _summary(report):
+    """A search result's headline: the found cell and its ground truth."""
+    found = report["found"]
+    return {"strategy": report["strategy"], "metric": report.get("metric"),
+            "score": report.get("score"), "arch": found["arch"], "index": found["index"],
+            "valid_acc": found["valid_acc"], "test_acc": found["test_acc"],
+            "rank_valid": found["rank_valid"], "rank_test": found["rank_test"]}
+
+
+def _search(args):
+    from jaxnas.search.workdir import search_workdir
+
+    if not (Path(args.workdir) / "config.json").is_file():
+        from jaxnas.errors import CheckpointError
+        raise CheckpointError(f"{args.workdir} is not a jaxnas run directory (no config.json)")
+    workdir.install_quiet_logging(args.workdir)
+    report = search_workdir(args.workdir, strategy=args.strategy, budget=args.budget,
+                            metric=args.metric, seed=args.seed, population_size=args.population,
+                            tournament_size=args.tournament, num_batches=args.num_batches,
+                            data=args.data, out=args.out, progress=not args.no_progress)
+    print(json.dumps(_summary(report)))
+
+
+def _run(args):
+    from jaxnas.search import pipeline
+
+    config, search = _load_config(args, search=True)
+    workdir.install_quiet_logging(args.workdir)
+    summary = pipeline.run(config, args.workdir, search=search, progress=not args.no_progress)
+    print(json.dumps(summary))
+
+
 def main(argv=None):
     args = _parser().parse_args(argv)
     try:
-        {"train": _train, "evaluate": _evaluate}[args.command](args)
+        {"train": _train, "evaluate": _evaluate, "search": _search,
+         "run": _run}[args.command](args)
     except JaxnasError as e:
         print(f"jaxnas: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("jaxnas: interrupted; the latest state is checkpointed, continue with --resume",
+        again = {"run": "saved; run the same command again to continue",
+                 "search": "saved (scores so far are cached); run it again to continue"}
+        print(f"jaxnas: interrupted; the latest state is "
+              f"{again.get(args.command, 'checkpointed, continue with --resume')}",
               file=sys.stderr)
         return 130
     return 0

@@ -91,7 +91,7 @@ def run_info(workdir):
 
 
 def evaluate_workdir(workdir, *, archs=200, seed=0, gt="valid", data=None, num_batches=None,
-                     metric="accuracy"):
+                     metric="accuracy", progress=True):
     """Score architectures with the latest checkpoint of the run in `workdir`."""
     workdir = Path(workdir)
     config = load_run_config(workdir)
@@ -103,7 +103,7 @@ def evaluate_workdir(workdir, *, archs=200, seed=0, gt="valid", data=None, num_b
     num_batches = num_batches or config.eval.num_batches
     images, labels = recipe.run.valid_data or (None, None)
     score = make_score(recipe, images=images, labels=labels, batch_size=config.eval.batch_size,
-                       num_batches=num_batches)
+                       num_batches=num_batches, progress=progress)
     state = restore_latest(workdir, recipe)
     report = ranking(score, state, archs, seed=seed, gt=gt, metric=metric,
                      exclude=recipe.exclude(state))

@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from jaxnas import parallel
 from jaxnas.errors import ConfigError
 from jaxnas.evaluate import scoring
 from jaxnas.spaces.nb201 import archs_to_indices
@@ -31,13 +32,17 @@ def accuracy(ctx: ScoreContext):
     """Supernet top-1 accuracy (percent) on the held-out images, weights inherited."""
     if ctx.images is None:
         raise ConfigError("the accuracy metric needs held-out images")
+    # Cells spread over the devices (None: one device); a run trained on more devices than
+    # this machine has is scored on those it has.
+    mesh = parallel.mesh_for(ctx.config, at_most_visible=True)
 
     def score(state, archs):
         params, sharing = ctx.subnet(state.params, archs,
                                      epoch_of(state.step, ctx.steps_per_epoch))
         return scoring.score_archs(params, archs, ctx.images, ctx.labels, cfg=ctx.net_cfg,
                                    sharing=sharing, batch_size=ctx.batch_size,
-                                   num_batches=ctx.num_batches, progress=ctx.progress)["acc"]
+                                   num_batches=ctx.num_batches, progress=ctx.progress,
+                                   mesh=mesh)["acc"]
     return score
 
 

@@ -23,8 +23,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
+from jax.sharding import PartitionSpec as P
 from tqdm.auto import tqdm
 
+from jaxnas import parallel
 from jaxnas.data import normalize
 from jaxnas.errors import ConfigError, DataError
 from jaxnas.evaluate.ranking import ranking_report
@@ -84,19 +86,37 @@ def make_scorer(cfg, *, batch_size):
     return jax.jit(score_batch)
 
 
+def _score_arch(params, arch, sharing, images, labels, cfg):
+    """(correct, summed loss) of one architecture over the batches `[nb, B, ...]`."""
+    def body(totals, batch):
+        correct, loss = _batch_stats(params, arch, sharing, *batch, cfg)
+        return (totals[0] + correct, totals[1] + loss), None
+
+    return lax.scan(body, (jnp.int32(0), jnp.float32(0.0)), (images, labels))[0]
+
+
 @functools.lru_cache(maxsize=8)
 def _arch_scorer(cfg):
     """Jitted `(params, arch, sharing, images [nb, B, ...], labels [nb, B]) -> (correct, loss)`
     summed over the batches: one dispatch per architecture. Cached so repeated calls (one per
     evaluation during training) reuse the compilation."""
-    def score_arch(params, arch, sharing, images, labels):
-        def body(totals, batch):
-            correct, loss = _batch_stats(params, arch, sharing, *batch, cfg)
-            return (totals[0] + correct, totals[1] + loss), None
+    return jax.jit(functools.partial(_score_arch, cfg=cfg))
 
-        return lax.scan(body, (jnp.int32(0), jnp.float32(0.0)), (images, labels))[0]
 
-    return jax.jit(score_arch)
+@functools.lru_cache(maxsize=8)
+def _mesh_scorer(cfg, mesh, per_arch):
+    """Jitted `(params, archs [D, 6], sharing, images, labels) -> (correct [D], loss [D])` over
+    the D devices of `mesh`: device d scores `archs[d]` (with `sharing[d]` if `per_arch`), as
+    `_arch_scorer` does on one device. Inputs and outputs are replicated, so every process of
+    a multi-host run reads every result."""
+    def local(params, archs, sharing, images, labels):
+        d = lax.axis_index(parallel.AXIS)
+        result = _score_arch(params, archs[d], sharing[d] if per_arch else sharing, images,
+                             labels, cfg)
+        return tuple(lax.all_gather(r, parallel.AXIS) for r in result)
+
+    return jax.jit(jax.shard_map(local, mesh=mesh, in_specs=P(), out_specs=P(),
+                                 check_vma=False))
 
 
 def _eval_batches(images, labels, batch_size, num_batches):
@@ -124,7 +144,7 @@ def _eval_batches(images, labels, batch_size, num_batches):
 
 
 def score_archs(params, archs, images, labels, *, cfg, sharing, batch_size=256, num_batches=None,
-                progress=True):
+                progress=True, mesh=None):
     """Supernet top-1 accuracy (percent) and mean cross-entropy of each architecture.
 
     Args:
@@ -136,6 +156,8 @@ def score_archs(params, archs, images, labels, *, cfg, sharing, batch_size=256, 
       batch_size: images per batch, which sets the BN statistics (see the module docstring).
       num_batches: score on the first this many batches; None = all full batches.
       progress: show a tqdm bar (with ETA) over architectures.
+      mesh: spread the architectures over the devices of this mesh (`jaxnas.parallel`), each
+        device scoring its own; the scores are those of one device. None: one device.
 
     Returns:
       dict: `acc` and `loss` float64 `[n]`, `seconds` (wall time, compilation included) and
@@ -160,6 +182,11 @@ def score_archs(params, archs, images, labels, *, cfg, sharing, batch_size=256, 
     correct = np.zeros(len(first), np.int64)
     loss = np.zeros(len(first), np.float64)
     with tqdm(total=len(first), unit="arch", desc="scoring", disable=not progress) as bar:
+        if mesh is not None and mesh.size > 1:
+            _score_on_mesh(mesh, cfg, params, pruned[first],
+                           sharing[first] if per_arch else sharing, batch_images, batch_labels,
+                           correct, loss, bar)
+            first = ()  # all scored
         pending = None
         for i, j in enumerate(first):
             # Dispatch arch i before reading arch i-1, so the host never leaves the device idle.
@@ -177,6 +204,32 @@ def score_archs(params, archs, images, labels, *, cfg, sharing, batch_size=256, 
         "seconds": time.perf_counter() - start,
         "images_per_arch": images_per_arch,
     }
+
+
+def _score_on_mesh(mesh, cfg, params, archs, sharing, images, labels, correct, loss, bar):
+    """Score `archs` D at a time (the last group padded with its last cell), one per device."""
+    per_arch = sharing.ndim == 4
+    score = _mesh_scorer(cfg, mesh, per_arch)
+    params, images, labels = parallel.replicate((params, images, labels), mesh)
+    shared = None if per_arch else parallel.replicate(sharing, mesh)
+    n, d = len(archs), mesh.size
+    pending = None
+    for start in range(0, n, d):
+        idx = np.minimum(np.arange(start, start + d), n - 1)
+        group = parallel.replicate((archs[idx], sharing[idx] if per_arch else ()), mesh)
+        result = score(params, group[0], group[1] if per_arch else shared, images, labels)
+        if pending is not None:  # dispatch this group before reading the previous one
+            _read_group(pending, correct, loss, bar)
+        pending = (start, min(d, n - start), result)
+    if pending is not None:
+        _read_group(pending, correct, loss, bar)
+
+
+def _read_group(pending, correct, loss, bar):
+    start, size, (num_correct, sum_loss) = pending
+    correct[start:start + size] = np.asarray(num_correct)[:size]
+    loss[start:start + size] = np.asarray(sum_loss)[:size]
+    bar.update(size)
 
 
 def _read(pending, correct, loss, bar):

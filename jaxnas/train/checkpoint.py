@@ -20,6 +20,7 @@ The workdir also holds `config.json`; a checkpoint is only restored under the co
 it (`check_compatible`).
 """
 
+import gc
 import hashlib
 import json
 import logging
@@ -77,29 +78,30 @@ class Checkpointer:
     def manager(self):
         """The orbax `CheckpointManager` (made on first use: a reader needs no directory)."""
         if self._manager is None:
-            self._manager = ocp.CheckpointManager(self.directory, options=ocp.CheckpointManagerOptions(
-                max_to_keep=self._keep, create=not self.read_only, read_only=self.read_only,
-                cleanup_tmp_directories=not self.read_only))
+            # A reader is not orbax's `read_only` (which logs warnings at every use): it never
+            # calls save or delete.
+            options = ocp.CheckpointManagerOptions(max_to_keep=self._keep,
+                                                   create=not self.read_only,
+                                                   cleanup_tmp_directories=not self.read_only)
+            self._manager = ocp.CheckpointManager(self.directory, options=options)
         return self._manager
 
     def steps(self):
         """Steps of the checkpoint directories on disk, newest first (intact or not)."""
-        if not self.directory.is_dir():
-            return []
-        return sorted((int(p.name) for p in self.directory.iterdir()
-                       if p.name.isdigit() and p.is_dir()), reverse=True)
+        return steps(self.workdir)
 
     def latest_step(self):
         """The newest checkpoint's step (intact or not), or None."""
-        steps = self.steps()
-        return steps[0] if steps else None
+        found = self.steps()
+        return found[0] if found else None
 
     # -- saving --------------------------------------------------------------------------------
 
     def due(self, step):
         """Whether `maybe_save` saves at `step`: every `every_steps` steps or `every_minutes`."""
+        elapsed = time.monotonic() - self._last_save
         return bool((self.every_steps and step % self.every_steps == 0) or
-                    (self.every_seconds and time.monotonic() - self._last_save >= self.every_seconds))
+                    (self.every_seconds and elapsed >= self.every_seconds))
 
     def maybe_save(self, state, step=None):
         """Save `state` if `due(step)` (`step` defaults to `int(state.step)`); True if it saved."""
@@ -112,6 +114,8 @@ class Checkpointer:
     def save(self, state):
         """Write `state` as checkpoint `state.step` and its manifest; CheckpointError (one line,
         naming the checkpoint still intact) if the disk is full or the directory unwritable."""
+        if self.read_only:
+            raise ValueError("this Checkpointer is read-only")
         step = int(state.step)
         path = self.directory / str(step)
         if path.is_dir():
@@ -124,7 +128,8 @@ class Checkpointer:
         try:
             self.manager.save(step, args=ocp.args.StandardSave(state), force=True)
             self.manager.wait_until_finished()
-            write_manifest(path)
+            if jax.process_index() == 0:  # one writer in a multi-host run, as orbax's commit
+                write_manifest(path)
         except Exception as e:  # orbax and TensorStore raise many types for I/O failures
             log.info("saving checkpoint %s failed", path, exc_info=True)
             self._clean_failed_save(step)
@@ -137,12 +142,23 @@ class Checkpointer:
 
     def _clean_failed_save(self, step):
         """Remove what a failed save left (orbax's temporary directory, or the step without its
-        manifest), to free the space it took; the manager forgets the step."""
-        for p in self.directory.glob(f"{step}.orbax-checkpoint-tmp*"):
-            shutil.rmtree(p, ignore_errors=True)
+        manifest), to free the space it took; the manager forgets the step. TensorStore may
+        still be finishing writes of other arrays, so this retries for up to a second."""
+        try:
+            self.manager.wait_until_finished()
+        except Exception:  # noqa: BLE001  (the same failure again)
+            pass
         path = self.directory / str(step)
-        if path.is_dir() and not (path / MANIFEST).is_file():
-            shutil.rmtree(path, ignore_errors=True)
+        for _ in range(20):
+            leftovers = list(self.directory.glob(f"{step}.orbax-checkpoint-tmp*"))
+            if path.is_dir() and not (path / MANIFEST).is_file():
+                leftovers.append(path)
+            if not leftovers:
+                break
+            for p in leftovers:
+                shutil.rmtree(p, ignore_errors=True)
+            time.sleep(0.05)
+        gc.collect()  # finalise orbax's abandoned coroutines now, not at a random later time
         try:
             self.manager.reload()
         except Exception:  # noqa: BLE001  (the error being reported matters more)
@@ -150,14 +166,19 @@ class Checkpointer:
 
     # -- restoring -----------------------------------------------------------------------------
 
-    def restore(self, template, report=None):
+    def restore(self, template, report=None, step=None):
         """The newest intact checkpoint, restored into the structure and shapes of `template`.
 
         Checkpoints passed over are reported one line each through `report(line)` (and kept in
-        `self.skipped`); CheckpointError (one line) if none is intact or there is none.
+        `self.skipped`); CheckpointError (one line) if none is intact or there is none. With
+        `step`, only that checkpoint is considered (verified the same way).
         """
         self.skipped = []
         steps = self.steps()
+        if step is not None:
+            if step not in steps:
+                raise CheckpointError(f"no checkpoint {step} in {self.directory}")
+            steps = [step]
         if not steps:
             raise CheckpointError(f"no checkpoint to resume from in {self.directory}")
         abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
@@ -182,10 +203,12 @@ class Checkpointer:
                         f"or its save was cut short): restored without verification")
                 return self._done(state, step, steps, problems, report, note)
             problems[step] = "no checksum manifest; " + problems[step]
-        detail = "; ".join(f"{s}: {problems.get(s, 'no checksum manifest')}" for s in steps[:3])
-        more = f"; and {len(steps) - 3} more" if len(steps) > 3 else ""
+        for step in steps:
+            log.info("checkpoint %s: %s", step, problems.get(step))
+        older = f"; older ones: {', '.join(map(str, steps[1:]))}" if len(steps) > 1 else ""
         raise CheckpointError(f"cannot restore checkpoint: none of the {len(steps)} in "
-                              f"{self.directory} is intact ({detail}{more})")
+                              f"{self.directory} is intact (newest, {steps[0]}: "
+                              f"{problems.get(steps[0])}{older})")
 
     def _try_restore(self, step, abstract, template, problems):
         try:
@@ -193,6 +216,7 @@ class Checkpointer:
         except Exception as e:  # orbax raises many types for corrupt or mismatched files
             log.info("restoring checkpoint %s failed", self.directory / str(step), exc_info=True)
             problems[step] = f"orbax cannot read it: {_reason(e)}"
+            gc.collect()  # finalise orbax's abandoned coroutines now, not at a random later time
             return None
         if not _same_shapes(state, template):
             problems[step] = "its arrays do not have this config's shapes"
@@ -207,7 +231,7 @@ class Checkpointer:
                 break
             problem = problems.get(step, "no checksum manifest: a save cut short or a lost file")
             line = f"checkpoint {step} is damaged ({problem}); using checkpoint {used} instead"
-            if not self.read_only:
+            if not self.read_only and jax.process_index() == 0:
                 line += f"; set aside in {self._set_aside(step)}"
             lines.append(line)
         if note:
@@ -236,15 +260,26 @@ class Checkpointer:
             self._manager.close()
 
 
-def _file_digest(path):
-    """(size, sha256 hex) of a file, flushed to disk first so the manifest never vouches for
-    data still only in the page cache."""
+def steps(workdir):
+    """Steps of the checkpoint directories in `workdir/checkpoints`, newest first (intact or
+    not; orbax's temporary directories of unfinished saves are not checkpoints)."""
+    directory = Path(workdir) / "checkpoints"
+    if not directory.is_dir():
+        return []
+    return sorted((int(p.name) for p in directory.iterdir() if p.name.isdigit() and p.is_dir()),
+                  reverse=True)
+
+
+def _file_digest(path, sync=False):
+    """(size, sha256 hex) of a file; with `sync`, flushed to disk first, so that a manifest
+    never vouches for data that is still only in the page cache."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
-        try:
-            os.fsync(f.fileno())
-        except OSError:  # some filesystems refuse fsync on a read-only descriptor
-            pass
+        if sync:
+            try:
+                os.fsync(f.fileno())
+            except OSError:  # some filesystems refuse fsync on a read-only descriptor
+                pass
         size = 0
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
@@ -262,9 +297,9 @@ def write_manifest(step_dir):
     step_dir = Path(step_dir)
     files = {}
     for rel in _files(step_dir):
-        size, digest = _file_digest(step_dir / rel)
+        size, digest = _file_digest(step_dir / rel, sync=True)
         files[rel] = {"size": size, "sha256": digest}
-    tmp = step_dir / (MANIFEST + ".tmp")
+    tmp = step_dir / f"{MANIFEST}.{os.getpid()}.tmp"
     with open(tmp, "w") as f:
         json.dump({"format": 1, "files": files}, f, indent=0, sort_keys=True)
         f.flush()

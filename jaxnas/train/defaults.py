@@ -10,6 +10,7 @@ import ml_collections
 
 from jaxnas import config as config_lib
 from jaxnas.errors import ConfigError
+from jaxnas.search import settings as search_settings
 
 
 def base_config(techniques=()):
@@ -33,10 +34,25 @@ def base_config(techniques=()):
     # (keys: optimizer sgd|adam|frozen, lr, weight_decay, momentum, nesterov, clip, b1, b2).
     c.optim = dict(lr=0.025, min_lr=0.001, momentum=0.9, nesterov=True, weight_decay=5e-4,
                    clip=5.0, groups={})
-    c.train = dict(epochs=250, batch_size=64, checkpoint_every_steps=0, keep_checkpoints=2)
+    # Checkpoints: at each epoch's end, every `checkpoint_every_steps` steps (0 = not by steps)
+    # and every `checkpoint_every_minutes` of training (0 = not by time), so that a kill loses at
+    # most that much work; the newest `keep_checkpoints` are kept.
+    c.train = dict(epochs=250, batch_size=64, checkpoint_every_steps=0,
+                   checkpoint_every_minutes=10.0, keep_checkpoints=2)
     # Ranking evaluation during training: every `every_epochs` epochs (0 = never), score
     # `num_archs` fixed non-isomorphic architectures on `num_batches` batches of the held-out half.
     c.eval = dict(every_epochs=0, num_archs=200, seed=0, batch_size=256, num_batches=2, gt="valid")
+    # Search after training (`jaxnas run`, `jaxnas search`): strategy, budget, metric...
+    c.search = search_settings.config_block()
+    # Devices and hosts (jaxnas.parallel). train.batch_size is the global batch, split evenly over
+    # `num_devices` devices (0 = every device of every process); training and scoring use them.
+    # batch_norm: "global" = statistics of the global batch, as one device computes them;
+    # "per_device" = of each device's shard. Several hosts: one command per host with
+    # coordinator="host0:port", num_processes and this host's process_id (or coordinator="auto"
+    # on TPU pods / SLURM / Open MPI, or JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES and
+    # JAX_PROCESS_ID in the environment); "" and no environment = one process.
+    c.parallel = dict(num_devices=0, batch_norm="global", coordinator="", num_processes=1,
+                      process_id=0)
     for name in techniques:
         add_block(c, name)
     return c

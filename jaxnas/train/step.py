@@ -9,17 +9,22 @@ arrays, so changing it never recompiles.
 Seams (see `jaxnas.train.technique` for how techniques provide them):
   * `forward(params, arch, x, key, step_args) -> logits`.
   * `sampler(key, step_args) -> int32[k, 6]`: with k > 1 (FairNAS) the architectures' gradients
-    are accumulated (one backward per architecture, in a scan) and applied in one update.
+    are accumulated (one backward per architecture, in a scan) and applied in one update. The
+    sampler also sees `step_args["extra"]`, the techniques' states (GDAS's logits change every
+    step, so they cannot come from the epoch's arguments).
   * `loss_terms`: name -> `term(params, ctx) -> scalar`, `ctx` a `StepContext`.
   * `arch_weight(arch, ctx) -> scalar` multiplies each architecture's cross-entropy.
   * The optax update receives, besides `step_args["opt"]`, the keyword arguments `OPT_ARGS`.
   * `update_state`: name -> `fn(tech_state, params, ctx) -> tech_state` after the update.
 """
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import optax
 
+from jaxnas import parallel
 from jaxnas.data import augment, normalize
 from jaxnas.spaces.nb201 import arch_code
 from jaxnas.supernet import nb201
@@ -51,7 +56,7 @@ def _cross_entropy(logits, labels):
 
 
 def make_train_step(forward, tx, sampler, *, pad=4, flip=True, loss_terms=None, arch_weight=None,
-                    complexity=None, update_state=None):
+                    complexity=None, update_state=None, mesh=None, batch_norm="global"):
     """Build `train_step(state, images_uint8, labels, step_args) -> (state, metrics)`, jitted.
 
     Args:
@@ -60,7 +65,16 @@ def make_train_step(forward, tx, sampler, *, pad=4, flip=True, loss_terms=None, 
       pad, flip: random-crop padding and horizontal flips (augmentation runs on device).
       complexity: `{"flops": [15625], "num_params": [15625]}` indexed by `arch_code`
         (`jaxnas.spaces.nb201.complexity_table`); None passes zeros.
+      mesh, batch_norm: data parallelism (`jaxnas.parallel`): the batch split over `mesh`, the
+        state replicated; BN over the global batch ("global") or each device's ("per_device").
+        None: one device. The returned step's `on_mesh(mesh, batch_norm)` builds this step
+        again on another mesh.
     """
+    rebuild = functools.partial(make_train_step, forward, tx, sampler, pad=pad, flip=flip,
+                                loss_terms=loss_terms, arch_weight=arch_weight,
+                                complexity=complexity, update_state=update_state)
+    if mesh is not None and parallel.check_batch_norm(batch_norm) == "per_device":
+        forward = parallel.per_device_forward(forward, mesh)
     loss_terms = dict(loss_terms or {})
     update_state = dict(update_state or {})
     tx = optax.with_extra_args_support(tx)
@@ -69,7 +83,7 @@ def make_train_step(forward, tx, sampler, *, pad=4, flip=True, loss_terms=None, 
     def train_step(state, images, labels, step_args):
         key = jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step)
         k_arch, k_aug, k_fwd, k_terms = jax.random.split(key, 4)
-        archs = sampler(k_arch, step_args)
+        archs = sampler(k_arch, {**step_args, "extra": state.extra})
         num_archs = archs.shape[0]
         x = augment(k_aug, images, pad=pad, flip=flip) if pad or flip else normalize(images)
         codes = arch_code(archs)
@@ -149,4 +163,9 @@ def make_train_step(forward, tx, sampler, *, pad=4, flip=True, loss_terms=None, 
                                    extra=extra)
         return new_state, metrics
 
-    return jax.jit(train_step, donate_argnums=(0,))
+    if mesh is None:
+        jitted = jax.jit(train_step, donate_argnums=(0,))
+    else:
+        jitted = parallel.jit_on_mesh(train_step, mesh)
+    jitted.on_mesh = lambda mesh, batch_norm="global": rebuild(mesh=mesh, batch_norm=batch_norm)
+    return jitted

@@ -11,7 +11,8 @@ replaces some of these; `config.techniques` lists the techniques of a run, e.g.
     kept in `state.extra[name]` and checkpointed with the train state (landmark set, masks...).
   * `forward(params, arch, x, key, step_args) -> logits`: replaces the plain supernet forward.
   * `sampler(key, step_args) -> int32[k, 6]`: replaces `config.sampler`; may return several
-    architectures (their losses are summed, gradients accumulated, one update).
+    architectures (their losses are summed, gradients accumulated, one update). It reads the
+    runtime mask `step_args["mask"]` and may read `step_args["extra"]` (`state.extra`).
   * `loss_terms`: name -> `term(params, ctx) -> scalar`, added to the loss once per step;
     `ctx` is a `StepContext`.
   * `arch_weight(arch, ctx) -> scalar`: multiplies the cross-entropy of each sampled `arch`.
