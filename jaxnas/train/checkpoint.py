@@ -39,7 +39,7 @@ from jaxnas.errors import CheckpointError
 # Keys whose change between runs does not change what a checkpoint means.
 RESUMABLE_KEYS = ("train.epochs", "train.log_every_steps", "train.checkpoint_every_steps",
                   "train.checkpoint_every_minutes", "train.keep_checkpoints", "data.source",
-                  "data.cache_dir", "eval")
+                  "data.cache_dir", "eval", "search", "parallel")
 
 MANIFEST = "jaxnas_manifest.json"
 DAMAGED = "checkpoints.damaged"  # beside `checkpoints/`: damaged steps a resumed run set aside
