@@ -9,14 +9,11 @@ GATE sizes and tau are the reference's (the `close` defaults). The optimizer is 
 method; for the reference optimizer set optim.lr=0.05, optim.nesterov=False, train.epochs=1000.
 """
 
+from jaxnas.close.technique import curriculum
 from jaxnas.train.defaults import base_config
 
 
 def get_config():
-    config = base_config(techniques=("close",))
-    config.supernet.slots_per_cell = 4
-    config.close.k_max = 4
-    config.close.cl_schedule = (1, 51, 101, 151)
-    config.close.restart_epochs = (101,)
+    config = curriculum(base_config(techniques=("close",)), (1, 51, 101, 151), (101,))
     config.eval.every_epochs = 25
     return config

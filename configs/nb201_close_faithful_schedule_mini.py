@@ -13,15 +13,12 @@ and the plateau patience 30 epochs compressed to 2 (30 / 20 = 1.5, rounded up). 
 16x16 images as every mini config (the reference: 256, 32x32).
 """
 
+from jaxnas.close.technique import curriculum
 from jaxnas.train.defaults import base_config, mini_scale
 
 
 def get_config():
-    config = mini_scale(base_config(techniques=("close",)))
-    config.supernet.slots_per_cell = 4
-    config.close.k_max = 4
-    config.close.cl_schedule = (1, 11, 21, 31)
-    config.close.restart_epochs = (21,)
+    config = curriculum(mini_scale(base_config(techniques=("close",))), (1, 11, 21, 31), (21,))
     config.close.lr_schedule = "plateau"
     config.close.plateau.patience = 2
     config.optim.lr = 0.05

@@ -9,13 +9,10 @@ LR restart at 401) compressed 20x into the 50 epochs of the mini SPOS baseline: 
 method differs from the baseline, so the two compare at an equal number of supernet steps.
 """
 
+from jaxnas.close.technique import curriculum
 from jaxnas.train.defaults import base_config, mini_scale
 
 
 def get_config():
-    config = mini_scale(base_config(techniques=("close",)))
-    config.supernet.slots_per_cell = 4
-    config.close.k_max = 4
-    config.close.cl_schedule = (1, 11, 21, 31)
-    config.close.restart_epochs = (21,)
+    config = curriculum(mini_scale(base_config(techniques=("close",))), (1, 11, 21, 31), (21,))
     return config

@@ -9,17 +9,12 @@ layer norm between its GCN layers, logits centred over fixed reference cells, it
 (lr 1e-3, no weight decay) that starts when the second block arrives, argmax scoring.
 """
 
+from jaxnas.close.technique import curriculum, structure_gate
 from jaxnas.train.defaults import base_config
 
 
 def get_config():
-    config = base_config(techniques=("close",))
-    config.supernet.slots_per_cell = 4
-    config.close.k_max = 4
-    config.close.cl_schedule = (1, 51, 101, 151)
-    config.close.restart_epochs = (101,)
-    config.close.gate_variant = "structure"
-    config.close.eval_noise = False
-    config.optim.groups = {"gate": {"optimizer": "adam", "lr": 1e-3, "weight_decay": 0.0}}
+    config = curriculum(base_config(techniques=("close",)), (1, 51, 101, 151), (101,))
+    structure_gate(config)
     config.eval.every_epochs = 25
     return config

@@ -11,16 +11,11 @@ arrives, and scoring with the GATE's argmax (no evaluation noise: a cell always 
 the GATE prefers for it).
 """
 
+from jaxnas.close.technique import curriculum, structure_gate
 from jaxnas.train.defaults import base_config, mini_scale
 
 
 def get_config():
-    config = mini_scale(base_config(techniques=("close",)))
-    config.supernet.slots_per_cell = 4
-    config.close.k_max = 4
-    config.close.cl_schedule = (1, 11, 21, 31)
-    config.close.restart_epochs = (21,)
-    config.close.gate_variant = "structure"
-    config.close.eval_noise = False
-    config.optim.groups = {"gate": {"optimizer": "adam", "lr": 1e-3, "weight_decay": 0.0}}
+    config = curriculum(mini_scale(base_config(techniques=("close",))), (1, 11, 21, 31), (21,))
+    structure_gate(config)
     return config

@@ -75,6 +75,23 @@ def config_block():
                           mlp_dims=(200, 200, 200), mlp_dropout=0.1))
 
 
+def curriculum(config, cl_schedule, restart_epochs, k_max=4):
+    """Set a run's CLOSE curriculum in its config: `k_max` GLOW blocks per cell (the pool slots),
+    blocks added at the epochs of `cl_schedule`, SRT restarts at `restart_epochs`."""
+    config.supernet.slots_per_cell = config.close.k_max = k_max
+    config.close.cl_schedule = tuple(cl_schedule)
+    config.close.restart_epochs = tuple(restart_epochs)
+    return config
+
+
+def structure_gate(config):
+    """Set the structure-aware GATE: the variant, argmax scoring, its own decay-free Adam."""
+    config.close.gate_variant = "structure"
+    config.close.eval_noise = False
+    config.optim.groups = {"gate": {"optimizer": "adam", "lr": 1e-3, "weight_decay": 0.0}}
+    return config
+
+
 def gate_config(close_cfg):
     g = close_cfg.gate
     variant = STRUCTURE_GATE if close_cfg.gate_variant == "structure" else {}
