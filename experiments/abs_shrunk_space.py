@@ -24,7 +24,6 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxnas import config as config_lib
 from jaxnas.angle import drop_operators, mask_to_str, operator_magnitude, operator_scores, \
     space_archs, str_to_mask
 from jaxnas.angle.shrink import describe, full_mask
@@ -72,19 +71,9 @@ def final_space(workdir):
 
 def offline(workdir, epoch, args):
     """Spaces each metric gives from the checkpoint at the end of `epoch` (one step)."""
-    from angle_over_epochs import epoch_states  # same folder
+    from angle_over_epochs import epoch_states, load_run  # same folder
 
-    from jaxnas.evaluate.run import load_run_config
-    from jaxnas.evaluate.score import make_score
-    from jaxnas.train import recipe as recipe_lib
-
-    config = load_run_config(workdir)
-    if args.data:
-        config_lib.apply_overrides(config, [f"data.source={args.data}"])
-    recipe = recipe_lib.from_config(config)
-    images, labels = recipe.run.valid_data
-    score = make_score(recipe, images=images, labels=labels, batch_size=args.acc_batch_size,
-                       num_batches=1, progress=False)
+    _, recipe, score = load_run(workdir, args.data, args.acc_batch_size, 1)
     states = dict(epoch_states(workdir, recipe, {epoch}))
     if epoch not in states:
         raise SystemExit(f"{workdir}: no checkpoint at the end of epoch {epoch}")

@@ -38,7 +38,6 @@ from pathlib import Path
 
 import jax
 import numpy as np
-import orbax.checkpoint as ocp
 
 from jaxnas import config as config_lib
 from jaxnas.angle import all_angles
@@ -51,27 +50,34 @@ from jaxnas.train import checkpoint, recipe as recipe_lib
 
 
 def epoch_states(workdir, recipe, epochs=None):
-    """`(epoch, state)` of every checkpoint at an epoch boundary, oldest first."""
+    """`(epoch, state)` of every checkpoint at an epoch boundary, oldest first (each verified
+    against its manifest, as `jaxnas evaluate` does)."""
     spe = recipe.run.steps_per_epoch
     ckpt = checkpoint.Checkpointer(workdir, read_only=True)
-    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, recipe.init())
+    template = recipe.init()
     try:
         for step in sorted(ckpt.steps()):
             if step % spe or (epochs and step // spe not in epochs):
                 continue
-            yield step // spe, ckpt.manager.restore(step, args=ocp.args.StandardRestore(abstract))
+            yield step // spe, ckpt.restore(template, step=step)
     finally:
         ckpt.close()
 
 
-def analyse(workdir, args, truth):
+def load_run(workdir, data, batch_size, num_batches):
+    """A run's config, recipe and scorer (accuracy on `num_batches` held-out batches)."""
     config = load_run_config(workdir)
-    if args.data:
-        config_lib.apply_overrides(config, [f"data.source={args.data}"])
+    if data:
+        config_lib.apply_overrides(config, [f"data.source={data}"])
     recipe = recipe_lib.from_config(config)
     images, labels = recipe.run.valid_data
-    score = make_score(recipe, images=images, labels=labels, batch_size=args.acc_batch_size,
-                       num_batches=args.acc_batches, progress=False)
+    score = make_score(recipe, images=images, labels=labels, batch_size=batch_size,
+                       num_batches=num_batches, progress=False)
+    return config, recipe, score
+
+
+def analyse(workdir, args, truth):
+    config, recipe, score = load_run(workdir, args.data, args.acc_batch_size, args.acc_batches)
     archs = all_archs()
     if args.acc_archs == "all":
         sample = np.arange(NUM_ARCHS)

@@ -234,6 +234,14 @@ def _train_loop(folder, cache, workdir, mode):
     from jaxnas.train import loop
 
     config = _loop_config(folder, cache)
+    if mode == "skewed":  # time-based saves while process 1's clock stands still
+        from jaxnas.train import checkpoint
+
+        config.train.checkpoint_every_minutes = 1e-9
+        checkpoint.Checkpointer.SYNC_STEPS = 2
+        if os.environ["JAX_PROCESS_ID"] == "1":  # (JAX may not start before the hosts join)
+            checkpoint.time = type("FrozenClock", (), {"monotonic": staticmethod(lambda: 0.0)})
+        mode = "new"
     if mode != "cut":
         return loop.train(config, workdir, resume=mode == "resume", progress=False)
     sharded_batches = parallel.sharded_batches
@@ -344,25 +352,42 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def test_two_processes_train_as_one(one_device_run, tiny_folder):
-    """Two processes (2 CPU devices each, gloo collectives, a localhost coordinator), one shared
-    workdir, each feeding its own half of every batch: one process's parameters."""
-    root, expected = one_device_run
-    workdir = root / "two_hosts"
-    port = _free_port()
-    hosts = {"JAX_COORDINATOR_ADDRESS": f"localhost:{port}", "JAX_NUM_PROCESSES": "2"}
-    procs = [_start("worker_train", 2, tiny_folder, root / "cache", workdir, "new",
+def _two_processes(root, tiny_folder, workdir, mode):
+    """`worker_train` in two processes (2 CPU devices each, gloo collectives, a localhost
+    coordinator) sharing `workdir`, each feeding its own half of every batch."""
+    hosts = {"JAX_COORDINATOR_ADDRESS": f"localhost:{_free_port()}", "JAX_NUM_PROCESSES": "2"}
+    procs = [_start("worker_train", 2, tiny_folder, root / "cache", workdir, mode,
                     env=dict(hosts, JAX_PROCESS_ID=str(i))) for i in range(2)]
     try:
-        results = [_result(p) for p in procs]
+        results = [_result(p, timeout=600) for p in procs]
     finally:
-        for p in procs:  # one failed: do not leave the other waiting for it
+        for p in procs:  # one failed or hangs: do not leave the other waiting for it
             if p.poll() is None:
                 p.kill()
     assert [r["process"] for r in results] == [0, 1]
-    record = results[0]["record"]
+    return results[0]["record"]
+
+
+def test_two_processes_train_as_one(one_device_run, tiny_folder):
+    """Two processes train as one process: the same parameters."""
+    root, expected = one_device_run
+    workdir = root / "two_hosts"
+    record = _two_processes(root, tiny_folder, workdir, "new")
     assert (record["devices"], record["processes"], record["per_device_batch"]) == (4, 2, 5)
     assert len((workdir / "metrics.jsonl").read_text().splitlines()) == 2  # one writer
+    assert _close(_final_params(workdir), expected) < 1e-5
+
+
+def test_two_processes_agree_on_time_based_saves(one_device_run, tiny_folder):
+    """Process 1's clock never reaches the save interval, process 0's always does: both follow
+    process 0 (deciding separately, process 0 would wait in orbax's save for ever), saving
+    mid-epoch at steps 2 and 4 beside the epoch ends 3 and 6 (the newest two are kept)."""
+    from jaxnas.train import checkpoint
+
+    root, expected = one_device_run
+    workdir = root / "two_hosts_skewed"
+    _two_processes(root, tiny_folder, workdir, "skewed")
+    assert checkpoint.steps(workdir) == [6, 4]
     assert _close(_final_params(workdir), expected) < 1e-5
 
 

@@ -33,6 +33,7 @@ from pathlib import Path
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
+from jax.experimental import multihost_utils
 
 from jaxnas.errors import CheckpointError
 
@@ -57,6 +58,8 @@ class Checkpointer:
         clock starts when the Checkpointer is made and restarts at every save.
       read_only: never write, delete or move anything (e.g. `jaxnas evaluate` beside a live run).
     """
+
+    SYNC_STEPS = 100  # multi-host: how often the hosts agree on a time-based save
 
     def __init__(self, workdir, keep=2, *, every_steps=0, every_minutes=0.0, read_only=False):
         self.workdir = Path(workdir).resolve()
@@ -98,10 +101,22 @@ class Checkpointer:
     # -- saving --------------------------------------------------------------------------------
 
     def due(self, step):
-        """Whether `maybe_save` saves at `step`: every `every_steps` steps or `every_minutes`."""
-        elapsed = time.monotonic() - self._last_save
-        return bool((self.every_steps and step % self.every_steps == 0) or
-                    (self.every_seconds and elapsed >= self.every_seconds))
+        """Whether `maybe_save` saves at `step`: every `every_steps` steps or `every_minutes`.
+
+        Every host of a multi-host run must take the same decision (orbax's save waits for all of
+        them), and their clocks differ: there the time criterion is checked every `SYNC_STEPS`
+        steps only, and process 0's answer is broadcast (one small collective per check, so the
+        host does not wait for the device at every step)."""
+        if self.every_steps and step % self.every_steps == 0:
+            return True
+        if not self.every_seconds:
+            return False
+        if jax.process_count() == 1:
+            return time.monotonic() - self._last_save >= self.every_seconds
+        if step % self.SYNC_STEPS:
+            return False
+        late = np.asarray(time.monotonic() - self._last_save >= self.every_seconds)
+        return bool(multihost_utils.broadcast_one_to_all(late))
 
     def maybe_save(self, state, step=None):
         """Save `state` if `due(step)` (`step` defaults to `int(state.step)`); True if it saved."""

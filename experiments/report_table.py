@@ -1,0 +1,87 @@
+"""One table of every method's paired mini runs: ranking quality and the cell each one finds.
+
+For each arm folder (`experiments/results/paired/<arm>/`, written by `run_paired.sh`), per seed:
+Kendall's tau, sparse tau and P@top-5% of the final supernet on its 1,000 scored cells; the cell
+the method finds, with its ground-truth cifar10-valid test accuracy and rank among the 15,625;
+train time (the epochs' wall time from the metrics log) and the search's time. The found cell is
+the arm's `seed<S>.search.json` when there is one (a `jaxnas search` result, e.g. a search of an
+ABS-shrunk space), else the best-scored of the 1,000 cells the final evaluation scored: random
+search over a seeded non-isomorphic sample with a budget of 1,000, the same sample for every arm.
+Mean ± std over seeds, per-seed values in the JSON.
+
+    python experiments/report_table.py spos close close_structure abs_shrink \
+        --out experiments/results/paired/report.md
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from jaxnas.search import result
+
+ROOT = Path(__file__).parent / "results" / "paired"
+COLUMNS = (("kendall_tau", "Kendall's tau", 3), ("sparse_kendall_tau", "sparse tau", 3),
+           ("p_at_top_5", "P@top-5%", 3), ("found_test_acc", "found cell test acc", 2),
+           ("found_rank_test", "found cell rank", 0), ("train_minutes", "train min", 1),
+           ("search_seconds", "search s", 0))
+
+
+def seed_row(folder, seed):
+    """The numbers of one seed of one arm."""
+    final = json.loads((folder / f"seed{seed}.final.json").read_text())
+    row = {k: final[k] for k in ("kendall_tau", "sparse_kendall_tau", "p_at_top_5")}
+    search = folder / f"seed{seed}.search.json"
+    if search.is_file():
+        found = json.loads(search.read_text())
+        index, seconds, how = found["index"], found["seconds"], found["strategy"]
+    else:
+        scores = final.get("scores", final.get("supernet_acc"))  # (older reports)
+        index = final["indices"][int(np.argmax(scores))]
+        seconds, how = final["seconds"], "best of the 1,000 scored cells"
+    info = result.describe(int(index))
+    log = [json.loads(x) for x in (folder / f"seed{seed}.jsonl").read_text().splitlines()]
+    row.update(found_index=int(index), found_arch=info["arch"], found_test_acc=info["test_acc"],
+               found_rank_test=info["rank_test"], found_by=how, search_seconds=seconds,
+               train_minutes=sum(x.get("seconds", 0.0) for x in log) / 60)
+    return row
+
+
+def arm_rows(folder):
+    seeds = sorted(int(p.name[4:].split(".")[0]) for p in folder.glob("seed*.final.json"))
+    return {s: seed_row(folder, s) for s in seeds}
+
+
+def markdown(table):
+    head = "| method | seeds | " + " | ".join(c[1] for c in COLUMNS) + " |"
+    lines = [head, "|---|---|" + "---|" * len(COLUMNS)]
+    for arm, rows in table.items():
+        cells = []
+        for key, _, digits in COLUMNS:
+            v = np.array([r[key] for r in rows.values()], float)
+            cells.append(f"{v.mean():.{digits}f} ± {v.std(ddof=1) if v.size > 1 else 0:.{digits}f}")
+        lines.append(f"| {arm} | {','.join(map(str, rows))} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("arms", nargs="+", help="arm folder names under results/paired (or paths)")
+    p.add_argument("--out", type=Path, help="markdown table here, JSON beside it")
+    args = p.parse_args()
+    table = {}
+    for arm in args.arms:
+        folder = Path(arm) if Path(arm).is_dir() else ROOT / arm
+        rows = arm_rows(folder)
+        if rows:
+            table[folder.name] = rows
+    text = markdown(table)
+    print(text)
+    if args.out:
+        args.out.write_text(text)
+        args.out.with_suffix(".json").write_text(json.dumps(table, indent=1))
+
+
+if __name__ == "__main__":
+    main()
