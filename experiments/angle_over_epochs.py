@@ -8,7 +8,8 @@ Kendall's tau-b against the benchmark, per metric:
     initial weights (`--reference init`, the NB201 shrinking script) or the weights after epoch 1
     (`--reference epoch1`, the correlation study's `epoch-0` checkpoint), or as a control an
     unrelated random initialisation (`--reference random`: how much of the ranking is the
-    construction's structural prior rather than training);
+    construction's structural prior rather than training); with `--untrained N`, also the angle
+    between N pairs of independent initialisations, no training at all;
   * accuracy: supernet top-1 on `--acc-batches` batches of `--acc-batch-size` held-out images
     (batch statistics), on a seeded sample of `--acc-archs` cells (default 1,000; `all` scores
     all 15,625, ~4-7 min per checkpoint at mini scale): tau over that sample, and the angle's tau
@@ -19,16 +20,21 @@ Ground truth: the packaged NB201 cifar10-valid table, `test_acc` by default (the
 uses the `cifar10` ori-test accuracy of networks trained on the full training set, which the
 package does not ship) or `valid_acc`.
 
-Runs need one checkpoint per epoch: train them with `train.keep_checkpoints` >= epochs, e.g.
+Runs need one checkpoint per epoch: train them with `train.keep_checkpoints` >= epochs. Each
+call writes one JSON (per-run rows and, per group of runs, i.e. the runs' parent folder, the mean
+and std of every epoch's tau); result files of earlier calls given instead of workdirs are merged,
+so seeds can be analysed as their runs finish:
 
-    jaxnas train --config configs/nb201_spos_mini.py --workdir /tmp/runs/abs_tau/spos \
-        --data ../shared/data/cifar10-jpeg train.keep_checkpoints=100 eval.every_epochs=0
-    jaxnas train --config configs/nb201_abs_mini.py --workdir /tmp/runs/abs_tau/magnitude \
-        --data ../shared/data/cifar10-jpeg train.keep_checkpoints=100 eval.every_epochs=0 \
-        angle.shrink.num_steps=0 angle.magnitude.train=True
-    python experiments/angle_over_epochs.py /tmp/runs/abs_tau/spos /tmp/runs/abs_tau/magnitude \
-        --data ../shared/data/cifar10-jpeg --out experiments/results/angle_over_epochs/mini.json \
+    jaxnas train --config configs/nb201_spos_mini.py --workdir runs/abs_tau/spos/seed0 \
+        --data ../shared/data/cifar10-jpeg seed=0 train.keep_checkpoints=100 eval.every_epochs=0
+    python experiments/angle_over_epochs.py runs/abs_tau/spos/seed0 --data ../shared/data/cifar10-jpeg \
+        --epochs 1,2,3,4,5,7,10,15,20,25,30,35,40,45,50 --out runs/aoe/spos_seed0.json
+    python experiments/angle_over_epochs.py runs/aoe/spos_seed*.json \
+        --out experiments/results/angle_over_epochs/mini.json \
         --plot experiments/results/angle_over_epochs/mini.png
+
+The magnitude baseline needs runs trained with `angle.magnitude.train=True` (configs/nb201_abs_mini.py
+with `angle.shrink.num_steps=0`); they are analysed the same way.
 """
 
 import argparse
@@ -45,7 +51,7 @@ from jaxnas.evaluate import groundtruth
 from jaxnas.evaluate.ranking import kendall_tau
 from jaxnas.evaluate.run import load_run_config
 from jaxnas.evaluate.score import make_score
-from jaxnas.spaces.nb201 import NUM_ARCHS, all_archs
+from jaxnas.spaces.nb201 import NUM_ARCHS, all_archs, num_params
 from jaxnas.train import checkpoint, recipe as recipe_lib
 
 
@@ -64,16 +70,38 @@ def epoch_states(workdir, recipe, epochs=None):
         ckpt.close()
 
 
-def load_run(workdir, data, batch_size, num_batches):
-    """A run's config, recipe and scorer (accuracy on `num_batches` held-out batches)."""
+def load_run(workdir, data, batch_size, num_batches, *, steps_per_epoch=None):
+    """A run's config, recipe and scorer (accuracy on `num_batches` held-out batches; without
+    images when `steps_per_epoch` is given instead of loading the data)."""
     config = load_run_config(workdir)
     if data:
         config_lib.apply_overrides(config, [f"data.source={data}"])
+    if steps_per_epoch:
+        return config, recipe_lib.from_config(config, data=False,
+                                              steps_per_epoch=steps_per_epoch), None
     recipe = recipe_lib.from_config(config)
     images, labels = recipe.run.valid_data
     score = make_score(recipe, images=images, labels=labels, batch_size=batch_size,
                        num_batches=num_batches, progress=False)
     return config, recipe, score
+
+
+def angles_from(recipe, config, reference, state, archs, epoch):
+    """Angles of `archs` between `reference`'s weights and `state`'s (all cells: the fast path)."""
+    params, sharing = recipe.subnet(state.params, archs, epoch)
+    fixed = config.angle.fixed if "angle" in config else "nb201"
+    return np.asarray(all_angles(reference.params["supernet"], params, archs, np.asarray(sharing),
+                                 cfg=recipe.run.net_cfg, fixed=fixed), np.float64)
+
+
+def untrained(workdir, truth, pairs):
+    """Tau of the angle between two independent initialisations of `workdir`'s supernet (no
+    training at all), for `pairs` pairs of seeds: the construction's structural prior."""
+    config, recipe, _ = load_run(workdir, None, 1, 1, steps_per_epoch=1)
+    archs = all_archs()
+    return [kendall_tau(angles_from(recipe, config, recipe.init(jax.random.key(100 + i)),
+                                    recipe.init(jax.random.key(200 + i)), archs, 0), truth)
+            for i in range(pairs)]
 
 
 def analyse(workdir, args, truth):
@@ -99,14 +127,11 @@ def analyse(workdir, args, truth):
         if reference is None:
             angles = score(state, archs, "angle")
         else:
-            params, sharing = recipe.subnet(state.params, archs, epoch)
-            angles = np.asarray(all_angles(reference.params["supernet"], params, archs,
-                                           np.asarray(sharing), cfg=recipe.run.net_cfg,
-                                           fixed=config.angle.fixed if "angle" in config
-                                           else "nb201"), np.float64)
+            angles = angles_from(recipe, config, reference, state, archs, epoch)
         row["angle_seconds"] = time.perf_counter() - t
         row["tau_angle"] = kendall_tau(angles, truth)
-        row["tau_angle_sample"] = kendall_tau(angles[sample], truth[sample])
+        if sample.size:
+            row["tau_angle_sample"] = kendall_tau(angles[sample], truth[sample])
         if args.acc_archs != "0":
             t = time.perf_counter()
             acc = score(state, archs[sample], "accuracy")
@@ -116,7 +141,8 @@ def analyse(workdir, args, truth):
         if "alpha" in extra:
             logp = score(state, archs, "magnitude")
             row["tau_magnitude"] = kendall_tau(logp, truth)
-            row["tau_magnitude_sample"] = kendall_tau(logp[sample], truth[sample])
+            if sample.size:
+                row["tau_magnitude_sample"] = kendall_tau(logp[sample], truth[sample])
         print(workdir, json.dumps(row), flush=True)
         rows.append(row)
     return {"config": config.to_dict(), "acc_archs": int(sample.size),
@@ -124,25 +150,57 @@ def analyse(workdir, args, truth):
             "rows": rows}
 
 
-def plot(results, path):
+KEYS = {"tau_angle": ("-", "angle (all 15,625)"),
+        "tau_angle_sample": ("-.", "angle (the accuracy sample)"),
+        "tau_accuracy_sample": ("--", "accuracy ({n} cells)"),
+        "tau_magnitude": (":", "magnitude (all 15,625)")}
+
+
+def summary(results):
+    """Per group of runs (the workdirs' parent folder, e.g. spos/seed0..4) and metric: the mean,
+    std and number of runs of each epoch's tau."""
+    groups = {}
+    for name, res in results.items():
+        groups.setdefault(Path(name).parent.name, []).append(res)
+    out = {}
+    for group, runs in groups.items():
+        for key in KEYS:
+            by_epoch = {}
+            for res in runs:
+                for r in res["rows"]:
+                    if key in r:
+                        by_epoch.setdefault(r["epoch"], []).append(r[key])
+            if by_epoch:
+                out[f"{group}/{key}"] = [
+                    {"epoch": e, "mean": float(np.mean(v)), "std": float(np.std(v)), "runs": len(v)}
+                    for e, v in sorted(by_epoch.items())]
+    return out
+
+
+def plot(results, path, baselines=None):
+    """Mean tau over each group's runs against epochs, a band of one std."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    n = next(iter(results.values()))["acc_archs"]
     fig, ax = plt.subplots(figsize=(7, 4.2))
-    styles = {"tau_angle": ("-", "angle (all 15,625)"),
-              "tau_accuracy_sample": ("--", "accuracy ({n} cells)"),
-              "tau_magnitude": (":", "magnitude (all 15,625)")}
-    for i, (name, res) in enumerate(results.items()):
-        color = f"C{i}"
-        for key, (style, label) in styles.items():
-            pts = [(r["epoch"], r[key]) for r in res["rows"] if key in r]
-            if pts:
-                x, y = zip(*pts)
-                ax.plot(x, y, style, color=color,
-                        label=f"{Path(name).name}: {label.format(n=res['acc_archs'])}")
+    for i, (name, pts) in enumerate(summary(results).items()):
+        group, key = name.split("/")
+        x = np.array([p["epoch"] for p in pts])
+        m, sd = (np.array([p[k] for p in pts]) for k in ("mean", "std"))
+        style, label = KEYS[key]
+        line, = ax.plot(x, m, style, marker=".",
+                        label=f"{group}: {label.format(n=n)}, {pts[-1]['runs']} runs")
+        ax.fill_between(x, m - sd, m + sd, color=line.get_color(), alpha=0.15, lw=0)
     ax.axhline(0, color="grey", lw=0.5)
+    if baselines:
+        ax.axhline(baselines["tau_num_params"], color="black", ls=":", lw=1,
+                   label="parameter count (no training)")
+        if baselines.get("tau_angle_untrained"):
+            ax.axhline(np.mean(baselines["tau_angle_untrained"]), color="black", ls="-.", lw=1,
+                       label="angle between two untrained initialisations")
     ax.set_xlabel("epoch")
     ax.set_ylabel("Kendall's tau vs NB201")
     ax.legend(fontsize=7)
@@ -153,7 +211,8 @@ def plot(results, path):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("workdirs", nargs="+")
+    p.add_argument("workdirs", nargs="+",
+                   help="runs to analyse, or result files of earlier calls (.json) to merge")
     p.add_argument("--data", help="data source, if not the runs' own")
     p.add_argument("--epochs", help="comma-separated epochs (default: every stored epoch)")
     p.add_argument("--reference", choices=("init", "epoch1", "random"), default="init",
@@ -164,16 +223,31 @@ def main():
     p.add_argument("--acc-batch-size", type=int, default=256)
     p.add_argument("--seed", type=int, default=0, help="seed of the accuracy sample")
     p.add_argument("--gt", choices=("test", "valid"), default="test")
+    p.add_argument("--untrained", type=int, default=0,
+                   help="also the angle's tau between N pairs of untrained initialisations")
     p.add_argument("--out", required=True)
     p.add_argument("--plot")
     args = p.parse_args()
     truth = np.asarray(groundtruth.load_table("cifar10-valid").get(f"{args.gt}_acc"))
-    results = {str(w): analyse(w, args, truth) for w in args.workdirs}
+    results = {}
+    for w in args.workdirs:
+        if w.endswith(".json"):
+            results.update(json.loads(Path(w).read_text())["runs"])
+        else:
+            results[str(w)] = analyse(w, args, truth)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"gt": f"cifar10-valid {args.gt}_acc", "runs": results}, indent=1))
+    # A data- and training-free proxy for scale: the cell's parameter count (FLOPs give the same
+    # order in NB201), at the runs' width.
+    net = next(iter(results.values()))["config"]["supernet"]
+    params = np.array([num_params(a, C=net["C"], N=net["N"]) for a in all_archs()])
+    baselines = {"tau_num_params": kendall_tau(params, truth)}
+    if args.untrained:
+        baselines["tau_angle_untrained"] = untrained(next(iter(results)), truth, args.untrained)
+    out.write_text(json.dumps({"gt": f"cifar10-valid {args.gt}_acc", "baselines": baselines,
+                               "summary": summary(results), "runs": results}, indent=1))
     if args.plot:
-        plot(results, args.plot)
+        plot(results, args.plot, baselines)
 
 
 if __name__ == "__main__":
