@@ -9,7 +9,9 @@ operators with the reference's rule. Per space:
   * size, the number of the true top-50 (and top-1%) cells inside, the best ground-truth
     accuracy left and its rank among all 15,625, the mean ground truth of the space;
   * the ground-truth rank (1 = best of 30) of every dropped operator, operators ranked as the
-    reference's `real_acc`: by the summed ground truth of all cells containing them.
+    reference's `real_acc`: by the summed ground truth of all cells containing them;
+  * and, for reference, the same numbers for the space the drop rule gives from those
+    ground-truth operator ranks (`oracle`: what a perfect metric would keep).
 
 Ground truth: the packaged NB201 cifar10-valid table (`--gt test`, ori-test, default; or valid).
 
@@ -43,6 +45,13 @@ def operator_truth_ranks(truth):
     ranks = np.empty(30, int)
     ranks[order] = np.arange(1, 31)
     return ranks.reshape(6, 5)
+
+
+def oracle(truth, op_ranks, drop):
+    """The space the drop rule gives from the ground truth itself (operators scored by the
+    summed truth of their cells): what a perfect metric would keep."""
+    mask, dropped = drop_operators(-op_ranks.astype(np.float64), full_mask(), drop)
+    return {**quality(mask, truth, op_ranks, dropped), "dropped": describe(dropped)}
 
 
 def quality(mask, truth, op_ranks, dropped=None):
@@ -118,7 +127,8 @@ def main():
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"gt": f"cifar10-valid {args.gt}_acc",
-                               "operator_truth_ranks": op_ranks.tolist(), "runs": results},
+                               "operator_truth_ranks": op_ranks.tolist(),
+                               "oracle": oracle(truth, op_ranks, args.drop), "runs": results},
                               indent=1))
 
 
