@@ -27,14 +27,15 @@ so seeds can be analysed as their runs finish:
 
     jaxnas train --config configs/nb201_spos_mini.py --workdir runs/abs_tau/spos/seed0 \
         --data ../shared/data/cifar10-jpeg seed=0 train.keep_checkpoints=100 eval.every_epochs=0
-    python experiments/angle_over_epochs.py runs/abs_tau/spos/seed0 --data ../shared/data/cifar10-jpeg \
-        --epochs 1,2,3,4,5,7,10,15,20,25,30,35,40,45,50 --out runs/aoe/spos_seed0.json
+    python experiments/angle_over_epochs.py runs/abs_tau/spos/seed0 \
+        --data ../shared/data/cifar10-jpeg --epochs 1,2,3,4,5,7,10,15,20,25,30,35,40,45,50 \
+        --out runs/aoe/spos_seed0.json
     python experiments/angle_over_epochs.py runs/aoe/spos_seed*.json \
         --out experiments/results/angle_over_epochs/mini.json \
         --plot experiments/results/angle_over_epochs/mini.png
 
-The magnitude baseline needs runs trained with `angle.magnitude.train=True` (configs/nb201_abs_mini.py
-with `angle.shrink.num_steps=0`); they are analysed the same way.
+The magnitude baseline needs runs trained with `angle.magnitude.train=True`
+(configs/nb201_abs_mini.py with `angle.shrink.num_steps=0`); they are analysed the same way.
 """
 
 import argparse
@@ -49,7 +50,7 @@ from jaxnas import config as config_lib
 from jaxnas.angle import all_angles
 from jaxnas.evaluate import groundtruth
 from jaxnas.evaluate.ranking import kendall_tau
-from jaxnas.evaluate.run import load_run_config
+from jaxnas.evaluate.run import load_run_config, run_info
 from jaxnas.evaluate.score import make_score
 from jaxnas.spaces.nb201 import NUM_ARCHS, all_archs, num_params
 from jaxnas.train import checkpoint, recipe as recipe_lib
@@ -70,17 +71,17 @@ def epoch_states(workdir, recipe, epochs=None):
         ckpt.close()
 
 
-def load_run(workdir, data, batch_size, num_batches, *, steps_per_epoch=None):
-    """A run's config, recipe and scorer (accuracy on `num_batches` held-out batches; without
-    images when `steps_per_epoch` is given instead of loading the data)."""
+def load_run(workdir, data, batch_size, num_batches, *, needs_data=True):
+    """A run's config, recipe and scorer (accuracy on `num_batches` held-out batches). As in
+    `jaxnas evaluate`, the images are only loaded when `needs_data` (or the run predates
+    `run.json`): the angle and magnitude need none."""
     config = load_run_config(workdir)
     if data:
         config_lib.apply_overrides(config, [f"data.source={data}"])
-    if steps_per_epoch:
-        return config, recipe_lib.from_config(config, data=False,
-                                              steps_per_epoch=steps_per_epoch), None
-    recipe = recipe_lib.from_config(config)
-    images, labels = recipe.run.valid_data
+    steps_per_epoch = run_info(workdir).get("steps_per_epoch")
+    recipe = recipe_lib.from_config(config, data=needs_data or not steps_per_epoch,
+                                    steps_per_epoch=steps_per_epoch)
+    images, labels = recipe.run.valid_data or (None, None)
     score = make_score(recipe, images=images, labels=labels, batch_size=batch_size,
                        num_batches=num_batches, progress=False)
     return config, recipe, score
@@ -97,7 +98,7 @@ def angles_from(recipe, config, reference, state, archs, epoch):
 def untrained(workdir, truth, pairs):
     """Tau of the angle between two independent initialisations of `workdir`'s supernet (no
     training at all), for `pairs` pairs of seeds: the construction's structural prior."""
-    config, recipe, _ = load_run(workdir, None, 1, 1, steps_per_epoch=1)
+    config, recipe, _ = load_run(workdir, None, 1, 1, needs_data=False)
     archs = all_archs()
     return [kendall_tau(angles_from(recipe, config, recipe.init(jax.random.key(100 + i)),
                                     recipe.init(jax.random.key(200 + i)), archs, 0), truth)
@@ -105,7 +106,8 @@ def untrained(workdir, truth, pairs):
 
 
 def analyse(workdir, args, truth):
-    config, recipe, score = load_run(workdir, args.data, args.acc_batch_size, args.acc_batches)
+    config, recipe, score = load_run(workdir, args.data, args.acc_batch_size, args.acc_batches,
+                                     needs_data=args.acc_archs != "0")
     archs = all_archs()
     if args.acc_archs == "all":
         sample = np.arange(NUM_ARCHS)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+import paired_diff  # same folder
 from jaxnas.search import result
 
 ROOT = Path(__file__).parent / "results" / "paired"
@@ -28,8 +29,8 @@ COLUMNS = (("kendall_tau", "Kendall's tau", 3), ("sparse_kendall_tau", "sparse t
            ("search_seconds", "search s", 0))
 
 
-def seed_row(folder, seed):
-    """The numbers of one seed of one arm."""
+def seed_row(folder, seed, scores):
+    """The numbers of one seed of one arm; `scores`: its final report's {index: score}."""
     final = json.loads((folder / f"seed{seed}.final.json").read_text())
     row = {k: final[k] for k in ("kendall_tau", "sparse_kendall_tau", "p_at_top_5")}
     search = folder / f"seed{seed}.search.json"
@@ -37,8 +38,7 @@ def seed_row(folder, seed):
         found = json.loads(search.read_text())
         index, seconds, how = found["index"], found["seconds"], found["strategy"]
     else:
-        scores = final.get("scores", final.get("supernet_acc"))  # (older reports)
-        index = final["indices"][int(np.argmax(scores))]
+        index = max(scores, key=scores.get)
         seconds, how = final["seconds"], "best of the 1,000 scored cells"
     info = result.describe(int(index))
     log = [json.loads(x) for x in (folder / f"seed{seed}.jsonl").read_text().splitlines()]
@@ -49,8 +49,8 @@ def seed_row(folder, seed):
 
 
 def arm_rows(folder):
-    seeds = sorted(int(p.name[4:].split(".")[0]) for p in folder.glob("seed*.final.json"))
-    return {s: seed_row(folder, s) for s in seeds}
+    finals = paired_diff.load(folder)
+    return {s: seed_row(folder, s, finals[s]) for s in sorted(finals)}
 
 
 def markdown(table):
