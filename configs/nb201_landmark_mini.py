@@ -9,12 +9,9 @@ hinge, coefficient 10 with the reference's cosine increase, switched on after a 
 warm-up (the reference's 150 of 400, scaled to 50 epochs and rounded as in
 `nb201_combined_mini.py`).
 
-`skip_warmup=False`: on the CPU the landmark networks run every step (times the zero
-coefficient during the warm-up, so the parameters are those of the skipping step up to float
-rounding). Inside the `lax.cond` that skips them, XLA's weight gradients of the supernet's stem
-and reduction convolutions are slow loops (`jaxnas.supernet.conv`), which makes a regularised
-step about 18x an SPOS step instead of about 4x (`experiments/bench_landmark.py`); once those
-convolutions have conditional-safe gradients, `landmark.skip_warmup=True` is the faster choice.
+During the warm-up the step is the plain SPOS step (the landmark term is off, not multiplied by
+zero); it compiles a second time when the coefficient turns positive, and from then on costs
+about 4x an SPOS step (two more forwards and backwards; `experiments/bench_landmark.py`).
 """
 
 from jaxnas.train.defaults import base_config, mini_scale
@@ -23,5 +20,4 @@ from jaxnas.train.defaults import base_config, mini_scale
 def get_config():
     config = mini_scale(base_config(techniques=("landmark",)))
     config.landmark.warmup_epochs = 20
-    config.landmark.skip_warmup = False
     return config

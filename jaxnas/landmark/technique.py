@@ -5,8 +5,9 @@ Pieces (see `jaxnas.train.technique`):
   * `loss_terms["landmark"]`: inside the jitted step, `pairs` landmark pairs are drawn from the
     step's key over the first `count` landmarks, both landmark networks run on one regulariser
     batch and `coef * penalty(L(better) - L(worse))` joins the loss before the single clipped
-    update, as the reference's summed gradients. The term sits in a `lax.cond` on
-    `coef > 0` (`skippable`): during the warm-up the extra forwards and backwards do not run.
+    update, as the reference's summed gradients. During the warm-up (`coef == 0`) the epoch's
+    step arguments are `None`, which turns the term off (`jaxnas.train.step`): the step is the
+    plain SPOS step, and it compiles a second time when the coefficient turns positive.
   * `epoch_start`: the epoch's coefficient (`schedule`), the regulariser images (put on the
     device once), and at the first epoch of rounds 2..T the multi-round addition (`rounds`).
   * `exclude`: the landmarks (and their isomorphic copies) for every evaluation set.
@@ -32,7 +33,6 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import lax
 
 from jaxnas.data import augment, normalize
 from jaxnas.errors import ConfigError, DataError
@@ -70,9 +70,9 @@ def config_block():
         softplus_beta=5.0,   # softplus(beta d) / beta; the reference's ablation uses 5
         pairs=1,             # landmark pairs per step
         pair_distribution="reference",  # reference (a<b non-uniform) | uniform over pairs
-        # Skip the landmark forwards/backwards while the coefficient is 0 (a lax.cond). False
-        # runs them every step (times 0 in the warm-up): on the CPU that is faster overall while
-        # the supernet's stem/reduction convolutions lack conditional-safe gradients.
+        # Leave the landmark forwards/backwards out of the step while the coefficient is 0
+        # (the warm-up runs the plain SPOS step; one more compilation when it ends). False
+        # runs them every step, times 0 (one compilation, ~4x the warm-up's step cost).
         skip_warmup=True,
         # The regulariser batch: valid = the held-out half minus its first `eval_reserve`
         # images (kept for ranking evaluation); train = the step's own train batch.
@@ -113,31 +113,6 @@ def _check(config):
         raise ConfigError(
             f"ranking evaluation scores {e.num_batches * e.batch_size} held-out images but "
             f"landmark.eval_reserve keeps only {c.eval_reserve} from the regulariser; raise it")
-
-
-def skippable(fn, run):
-    """`fn(params) -> scalar`, run (value and gradient) only when the traced bool `run` holds;
-    otherwise 0 with a zero gradient, and none of `fn`'s work is done.
-
-    Differentiating a `lax.cond` makes its skip branch emit zeros for every residual the other
-    branch saves for the backward pass (all activations of the landmark forwards). A custom VJP
-    that computes the gradient inside the branch leaves the skip branch with param-sized zeros.
-    """
-    zero = lambda params: jnp.zeros((), jnp.float32)
-
-    @jax.custom_vjp
-    def guarded(params):
-        return lax.cond(run, fn, zero, params)
-
-    def forward(params):
-        skip = lambda p: (zero(p), jax.tree.map(jnp.zeros_like, p))
-        return lax.cond(run, jax.value_and_grad(fn), skip, params)
-
-    def backward(grads, g):
-        return (jax.tree.map(lambda x: g * x, grads),)
-
-    guarded.defvjp(forward, backward)
-    return guarded
 
 
 def _round_scorer(config, run):
@@ -190,26 +165,17 @@ def technique(config, run, *, table=None, round_score=None):
 
     def term(params, ctx):
         args, state = ctx.step_args[NAME], ctx.extra[NAME]
-        coef = args["coef"]
-
-        def active(params):
-            k_batch, k_aug, k_pairs = jax.random.split(ctx.key, 3)
-            if c.data == "train":
-                x, labels = ctx.x, ctx.labels
-            else:
-                images, labels = loss_lib.batch_window(k_batch, args["images"], args["labels"],
-                                                       batch)
-                x = augment(k_aug, images, pad=pad, flip=flip) if pad or flip else \
-                    normalize(images)
-            penalty, _ = loss_lib.landmark_loss(
-                params, ctx.forward, state, x, labels, k_pairs, pairs=c.pairs,
-                distribution=c.pair_distribution, kind=c.loss, beta=c.softplus_beta, mask=mask)
-            return coef * penalty
-
-        mask = ctx.step_args.get("mask")
-        if not c.skip_warmup:
-            return active(params)
-        return skippable(active, (coef > 0) & (loss_lib.usable(state, mask)[1] >= 2))(params)
+        k_batch, k_aug, k_pairs = jax.random.split(ctx.key, 3)
+        if c.data == "train":
+            x, labels = ctx.x, ctx.labels
+        else:
+            images, labels = loss_lib.batch_window(k_batch, args["images"], args["labels"], batch)
+            x = augment(k_aug, images, pad=pad, flip=flip) if pad or flip else normalize(images)
+        penalty, _ = loss_lib.landmark_loss(
+            params, ctx.forward, state, x, labels, k_pairs, pairs=c.pairs,
+            distribution=c.pair_distribution, kind=c.loss, beta=c.softplus_beta,
+            mask=ctx.step_args.get("mask"))
+        return args["coef"] * penalty
 
     def regulariser_data():
         if not device_data:
@@ -239,9 +205,11 @@ def technique(config, run, *, table=None, round_score=None):
         if log:
             state = state._replace(extra={**state.extra, NAME: current})
         coef = coefficient(epoch)
-        args = {"coef": jnp.float32(coef)}
-        if c.data == "valid":
-            args.update(regulariser_data())
+        args = None   # the term is off: no landmark forwards in the warm-up's steps
+        if coef > 0 or not c.skip_warmup:
+            args = {"coef": jnp.float32(coef)}
+            if c.data == "valid":
+                args.update(regulariser_data())
         log.update(landmark_coef=coef, landmarks=int(current.count),
                    landmark_round=int(current.rounds_done) + 1)
         return state, {NAME: args}, log

@@ -4,7 +4,9 @@ The step samples architectures, augments the batch, sums the cross-entropy of ea
 architecture and the techniques' loss terms, and applies the optax update, all inside one
 `jax.jit` with the state donated. Everything that may change between steps (sharing map, space
 mask, curriculum level, loss coefficients, optimizer masks) arrives in `step_args`, a pytree of
-arrays, so changing it never recompiles.
+arrays, so changing its values never recompiles. One change of structure is allowed: a loss term
+whose `step_args[name]` is `None` is off for the epoch and not traced (a warm-up without the
+term's extra forwards); the step then compiles once for each of the two structures.
 
 Seams (see `jaxnas.train.technique` for how techniques provide them):
   * `forward(params, arch, x, key, step_args) -> logits`.
@@ -107,6 +109,7 @@ def make_train_step(forward, tx, sampler, *, pad=4, flip=True, loss_terms=None, 
 
         def terms(params):
             return {name: term(params, context(archs[0], jax.random.fold_in(k_terms, i)))
+                    if step_args.get(name, ()) is not None else jnp.float32(0)
                     for i, (name, term) in enumerate(loss_terms.items())}
 
         if num_archs == 1:
