@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One arm of a paired experiment: train CONFIG with seeds 0-4 (same seeds = same data order,
 # initialisation and sampled cells as every other arm), then score each final supernet on 1,000
-# non-isomorphic cells x 4 held-out batches of 256 (`jaxnas evaluate --archs 1000`). Keeps each
+# non-isomorphic cells x NUM_BATCHES held-out batches of 256 (`jaxnas evaluate --archs 1000`;
+# default 4, the earlier arms; 10 = 2,560 images halves the evaluation noise). Keeps each
 # seed's metrics log and final report in experiments/results/paired/<name>/, with the command.
 # Usage: bash experiments/run_paired.sh CONFIG NAME DATA [WORKDIR_ROOT] [key=value ...]
 #   e.g. bash experiments/run_paired.sh configs/nb201_spos_mini.py spos ../shared/data/cifar10-jpeg
@@ -13,7 +14,7 @@ root=${4:-runs/paired}; shift $(( $# < 4 ? $# : 4 ))
 out=experiments/results/paired/$name
 mkdir -p "$out"
 {
-  echo "bash experiments/run_paired.sh $config $name $data $root $*"
+  echo "SEEDS=\"${SEEDS:-0 1 2 3 4}\" NUM_BATCHES=${NUM_BATCHES:-4} bash experiments/run_paired.sh $config $name $data $root $*"
   echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 } > "$out/command.txt"
 for seed in ${SEEDS:-0 1 2 3 4}; do
@@ -22,7 +23,7 @@ for seed in ${SEEDS:-0 1 2 3 4}; do
     if [ -d "$wd/checkpoints" ]; then resume=--resume; else resume=; fi
     jaxnas train --config "$config" --workdir "$wd" --data "$data" --no-progress $resume \
       seed=$seed eval.every_epochs=10 "$@"
-    jaxnas evaluate --workdir "$wd" --data "$data" --archs 1000 --num-batches 4 \
+    jaxnas evaluate --workdir "$wd" --data "$data" --archs 1000 --num-batches "${NUM_BATCHES:-4}" \
       --out "$out/seed$seed.final.json"
   fi
   cp "$wd/metrics.jsonl" "$out/seed$seed.jsonl"

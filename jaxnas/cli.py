@@ -41,6 +41,9 @@ def _parser():
                    help="NB201 cifar10-valid ground truth: x-valid or ori-test accuracy")
     e.add_argument("--data", help="override the run's data source")
     e.add_argument("--num-batches", type=int, help="held-out batches scored per architecture")
+    e.add_argument("--skip-batches", type=int, default=0,
+                   help="score from this held-out batch on (a disjoint image subset; the "
+                        "landmark regulariser uses the images after landmark.eval_reserve)")
     e.add_argument("--metric", default="accuracy",
                    help="scorer: accuracy (held-out images), or a data-free one such as angle "
                         "or magnitude")
@@ -133,7 +136,7 @@ def _evaluate(args):
     archs = int(args.archs) if args.archs.isdigit() else args.archs
     report = run.evaluate_workdir(args.workdir, archs=archs, seed=args.seed, gt=args.gt,
                                   data=args.data, num_batches=args.num_batches,
-                                  metric=args.metric)
+                                  skip_batches=args.skip_batches, metric=args.metric)
     text = json.dumps(report, indent=1)
     if args.out:
         with open(args.out, "w") as f:

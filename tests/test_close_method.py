@@ -84,6 +84,12 @@ def test_scoring_uses_gate_assigned_blocks(close_config, tmp_path):
     assert np.all(recipe.subnet(state.params, archs, 1)[1] == 0)  # epoch 1: level 1
     report = run.evaluate_workdir(tmp_path / "run", archs=5, num_batches=1)
     assert report["num_archs"] == 5 and report["epoch"] == 3
+    # A disjoint held-out subset (evaluation noise): other images, other accuracies.
+    other = run.evaluate_workdir(tmp_path / "run", archs=5, num_batches=1, skip_batches=1)
+    assert other["skip_batches"] == 1 and other["indices"] == report["indices"]
+    assert other["scores"] != report["scores"]
+    with pytest.raises(ConfigError, match="skip-batches 1000"):
+        run.evaluate_workdir(tmp_path / "run", archs=5, num_batches=1, skip_batches=1000)
 
 
 def test_close_config_errors(close_config):

@@ -91,8 +91,11 @@ def run_info(workdir):
 
 
 def evaluate_workdir(workdir, *, archs=200, seed=0, gt="valid", data=None, num_batches=None,
-                     metric="accuracy", progress=True):
-    """Score architectures with the latest checkpoint of the run in `workdir`."""
+                     skip_batches=0, metric="accuracy", progress=True):
+    """Score architectures with the latest checkpoint of the run in `workdir`.
+
+    Accuracy is measured on held-out batches `skip_batches .. skip_batches + num_batches - 1`
+    (scoring the same run on two disjoint subsets measures the evaluation noise)."""
     workdir = Path(workdir)
     config = load_run_config(workdir)
     if data:
@@ -102,12 +105,21 @@ def evaluate_workdir(workdir, *, archs=200, seed=0, gt="valid", data=None, num_b
                                     steps_per_epoch=run_info(workdir).get("steps_per_epoch"))
     num_batches = num_batches or config.eval.num_batches
     images, labels = recipe.run.valid_data or (None, None)
+    if skip_batches < 0:
+        raise ConfigError(f"--skip-batches must be >= 0, got {skip_batches}")
+    if skip_batches and images is not None:
+        first = skip_batches * config.eval.batch_size
+        if first + num_batches * config.eval.batch_size > len(images):
+            raise ConfigError(f"--skip-batches {skip_batches} + --num-batches {num_batches} "
+                              f"batches of {config.eval.batch_size} exceed the {len(images)} "
+                              "held-out images")
+        images, labels = images[first:], labels[first:]
     score = make_score(recipe, images=images, labels=labels, batch_size=config.eval.batch_size,
                        num_batches=num_batches, progress=progress)
     state = restore_latest(workdir, recipe)
     report = ranking(score, state, archs, seed=seed, gt=gt, metric=metric,
                      exclude=recipe.exclude(state))
     if metric == "accuracy":
-        report.update(_accuracy_fields(config, num_batches))
+        report.update(_accuracy_fields(config, num_batches), skip_batches=skip_batches)
     report.update(step=int(state.step), epoch=epoch_of(state.step, recipe.run.steps_per_epoch))
     return report
