@@ -5,7 +5,7 @@ Kendall's tau, sparse tau and P@top-5% of the final supernet on its 1,000 scored
 the method finds, with its ground-truth cifar10-valid test accuracy and rank among the 15,625;
 train time (the epochs' wall time from the metrics log) and the search's time. The found cell is
 the arm's `seed<S>.search.json` when there is one (a `jaxnas search` result, e.g. a search of an
-ABS-shrunk space), else the best-scored of the 1,000 cells the final evaluation scored: random
+ABS-shrunk space; an arm with only searches has no ranking columns), else the best-scored of the 1,000 cells the final evaluation scored: random
 search over a seeded non-isomorphic sample with a budget of 1,000, the same sample for every arm.
 Mean ± std over seeds, per-seed values in the JSON.
 
@@ -30,13 +30,16 @@ COLUMNS = (("kendall_tau", "Kendall's tau", 3), ("sparse_kendall_tau", "sparse t
 
 
 def seed_row(folder, seed, scores):
-    """The numbers of one seed of one arm; `scores`: its final report's {index: score}."""
-    final = json.loads((folder / f"seed{seed}.final.json").read_text())
-    row = {k: final[k] for k in ("kendall_tau", "sparse_kendall_tau", "p_at_top_5")}
+    """The numbers of one seed of one arm; `scores`: its final report's {index: score}, or None
+    for an arm that only searched (ranking columns blank)."""
+    path = folder / f"seed{seed}.final.json"
+    final = json.loads(path.read_text()) if path.is_file() else {}
+    row = {k: final.get(k, np.nan) for k in ("kendall_tau", "sparse_kendall_tau", "p_at_top_5")}
     search = folder / f"seed{seed}.search.json"
     if search.is_file():
         found = json.loads(search.read_text())
-        index, seconds, how = found["index"], found["seconds"], found["strategy"]
+        index, seconds = found["found"]["index"], found["seconds"]
+        how = f"{found['strategy']} search, budget {found['budget']}"
     else:
         index = max(scores, key=scores.get)
         seconds, how = final["seconds"], "best of the 1,000 scored cells"
@@ -50,7 +53,8 @@ def seed_row(folder, seed, scores):
 
 def arm_rows(folder):
     finals = paired_diff.load(folder)
-    return {s: seed_row(folder, s, finals[s]) for s in sorted(finals)}
+    searched = {int(p.name[4:].split(".")[0]) for p in folder.glob("seed*.search.json")}
+    return {s: seed_row(folder, s, finals.get(s)) for s in sorted(set(finals) | searched)}
 
 
 def markdown(table):
@@ -60,6 +64,9 @@ def markdown(table):
         cells = []
         for key, _, digits in COLUMNS:
             v = np.array([r[key] for r in rows.values()], float)
+            if np.isnan(v).all():
+                cells.append("—")
+                continue
             cells.append(f"{v.mean():.{digits}f} ± {v.std(ddof=1) if v.size > 1 else 0:.{digits}f}")
         lines.append(f"| {arm} | {','.join(map(str, rows))} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
