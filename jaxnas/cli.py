@@ -13,6 +13,7 @@ stderr and exit status 2; an interrupted run exits with 130 after saving a check
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -181,6 +182,8 @@ def _run(args):
 
 def main(argv=None):
     args = _parser().parse_args(argv)
+    if getattr(args, "no_progress", False):
+        os.environ["TQDM_DISABLE"] = "1"   # every bar, data decoding's too (tqdm reads it)
     try:
         {"train": _train, "evaluate": _evaluate, "search": _search,
          "run": _run}[args.command](args)

@@ -229,6 +229,20 @@ def test_unwritable_workdir_is_one_line(tmp_path):
         workdir_lib.WorkdirLock(tmp_path / "file" / "run").acquire()
 
 
+def test_no_progress_silences_every_bar(tmp_path):
+    """--no-progress reaches bars the command does not own (data decoding) through tqdm's env,
+    read when tqdm is first imported: in a fresh process, after the CLI parsed its arguments."""
+    code = ("from jaxnas import cli\n"
+            f"assert cli.main(['train', '--config', 'none.py', '--workdir', {str(tmp_path)!r}, "
+            "'--no-progress']) == 2\n"
+            "from tqdm import tqdm\n"     # as jaxnas.data imports it, after the arguments
+            "for _ in tqdm(range(3), desc='decoding'): pass\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TQDM_")}
+    err = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, cwd=tmp_path).stderr
+    assert "config" in err and "Traceback" not in err and "decoding" not in err, err
+
+
 def test_quiet_logging_keeps_library_noise_in_the_log(tmp_path, capfd):
     class Noisy:
         def __del__(self):
