@@ -45,17 +45,16 @@ def compare(base, arm, truth):
         rows.append({"seed": seed, "cells": int(common.size),
                      **{f"base_{m}": b[m] for m in METRICS}, **{f"arm_{m}": a[m] for m in METRICS},
                      **{f"diff_{m}": a[m] - b[m] for m in METRICS}})
-    summary = {}
-    for m in METRICS:
-        d = np.array([r[f"diff_{m}"] for r in rows])
-        if len(d) > 1:
-            half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
-        else:
-            half = float("nan")
-        summary[m] = {"mean": float(d.mean()), "ci95": [float(d.mean() - half),
-                                                        float(d.mean() + half)],
-                      "includes_zero": bool(d.mean() - half <= 0 <= d.mean() + half)}
-    return rows, summary
+    return rows, {m: mean_ci([r[f"diff_{m}"] for r in rows]) for m in METRICS}
+
+
+def mean_ci(diffs):
+    """Mean of per-seed differences, its 95% Student-t interval, and whether it holds zero."""
+    d = np.asarray(diffs, float)
+    half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 \
+        else float("nan")
+    return {"mean": float(d.mean()), "ci95": [float(d.mean() - half), float(d.mean() + half)],
+            "includes_zero": bool(d.mean() - half <= 0 <= d.mean() + half)}
 
 
 def markdown(name, base_name, rows, summary):

@@ -72,9 +72,26 @@ def markdown(table):
     return "\n".join(lines) + "\n"
 
 
+def found_vs(table, base):
+    """Per arm: per-seed difference of the found cell's test accuracy against arm `base`."""
+    lines = [f"Found cell's test accuracy, arm - {base}, paired by seed:", "",
+             "| method | per seed | mean, 95% CI |", "|---|---|---|"]
+    for arm, rows in table.items():
+        seeds = sorted(set(rows) & set(table[base]))
+        if arm == base or len(seeds) < 2:
+            continue
+        d = [rows[s]["found_test_acc"] - table[base][s]["found_test_acc"] for s in seeds]
+        ci = paired_diff.mean_ci(d)
+        lines.append(f"| {arm} | {', '.join(f'{x:+.2f}' for x in d)} | {ci['mean']:+.2f} "
+                     f"[{ci['ci95'][0]:+.2f}, {ci['ci95'][1]:+.2f}]"
+                     + (" (includes 0)" if ci["includes_zero"] else "") + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("arms", nargs="+", help="arm folder names under results/paired (or paths)")
+    p.add_argument("--base", help="also the paired found-cell differences against this arm")
     p.add_argument("--out", type=Path, help="markdown table here, JSON beside it")
     args = p.parse_args()
     table = {}
@@ -84,6 +101,8 @@ def main():
         if rows:
             table[folder.name] = rows
     text = markdown(table)
+    if args.base:
+        text += "\n" + found_vs(table, args.base)
     print(text)
     if args.out:
         args.out.write_text(text)

@@ -49,6 +49,7 @@ def _parser():
                    help="scorer: accuracy (held-out images), or a data-free one such as angle "
                         "or magnitude")
     e.add_argument("--out", help="write the JSON report here (default: stdout)")
+    e.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     s = sub.add_parser("search", help="search architectures with a trained supernet")
     s.add_argument("--workdir", required=True, help="directory of a `jaxnas train` run")
@@ -137,7 +138,8 @@ def _evaluate(args):
     archs = int(args.archs) if args.archs.isdigit() else args.archs
     report = run.evaluate_workdir(args.workdir, archs=archs, seed=args.seed, gt=args.gt,
                                   data=args.data, num_batches=args.num_batches,
-                                  skip_batches=args.skip_batches, metric=args.metric)
+                                  skip_batches=args.skip_batches, metric=args.metric,
+                                  progress=not args.no_progress)
     text = json.dumps(report, indent=1)
     if args.out:
         with open(args.out, "w") as f:
