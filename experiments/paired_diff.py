@@ -71,11 +71,34 @@ def markdown(name, base_name, rows, summary):
     return "\n".join(lines) + "\n"
 
 
+def plot(base_name, data, path, metric="kendall_tau"):
+    """One panel per arm: each seed's `metric`, baseline to arm, joined by a line."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(data), figsize=(3.2 * len(data), 3.4), sharey=True,
+                             squeeze=False)
+    for ax, (name, d) in zip(axes[0], data.items()):
+        for r in d["rows"]:
+            ax.plot([0, 1], [r[f"base_{metric}"], r[f"arm_{metric}"]], "o-", color="tab:blue")
+            ax.annotate(str(r["seed"]), (1.03, r[f"arm_{metric}"]), fontsize=7, va="center")
+        s = d["summary"][metric]
+        ax.set_title(f"{name}\n{s['mean']:+.3f} [{s['ci95'][0]:+.3f}, {s['ci95'][1]:+.3f}]",
+                     fontsize=9)
+        ax.set_xticks([0, 1], [base_name, name], fontsize=8)
+        ax.set_xlim(-0.3, 1.3)
+    axes[0][0].set_ylabel(f"{metric} (per seed)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("base", type=Path, help="baseline arm folder")
     p.add_argument("arms", type=Path, nargs="+", help="arm folders to compare with it")
     p.add_argument("--out", type=Path, help="write the markdown tables here (and .json beside)")
+    p.add_argument("--plot", type=Path, help="per-seed Kendall's tau, baseline to arm (png)")
     args = p.parse_args()
     truth = load_table("cifar10-valid").get("valid_acc")
     base = load(args.base)
@@ -88,6 +111,8 @@ def main():
     if args.out:
         args.out.write_text("\n".join(text))
         args.out.with_suffix(".json").write_text(json.dumps(data, indent=1))
+    if args.plot:
+        plot(args.base.name, data, args.plot)
 
 
 if __name__ == "__main__":
