@@ -1,0 +1,66 @@
+"""Search strategies on the same supernets: the cell each finds, paired by seed.
+
+Reads `<folder>/<prefix>seed<S>.<strategy>.json` (`jaxnas search --out`) for every seed and
+strategy present; prints per seed the found cell's NB201 test accuracy and rank, the cells
+scored (unique) and the search's wall time, then each strategy's paired difference against
+`--base` (mean and 95% interval over seeds).
+
+    python experiments/search_table.py experiments/results/search_strategies --prefix spos_ \
+        --base random --out experiments/results/search_strategies/table.md
+"""
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+import paired_diff  # same folder
+
+
+def load(folder, prefix):
+    """strategy -> seed -> search result."""
+    found = {}
+    for path in sorted(Path(folder).glob(f"{prefix}seed*.*.json")):
+        m = re.fullmatch(rf"{re.escape(prefix)}seed(\d+)\.(\w+)\.json", path.name)
+        if m:
+            found.setdefault(m.group(2), {})[int(m.group(1))] = json.loads(path.read_text())
+    return found
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("folder")
+    p.add_argument("--prefix", default="")
+    p.add_argument("--base", default="random")
+    p.add_argument("--out", type=Path)
+    args = p.parse_args()
+    runs = load(args.folder, args.prefix)
+    lines = ["| strategy | seed | found cell test acc (rank) | scored (unique) | search s |",
+             "|---|---|---|---|---|"]
+    for strategy, seeds in runs.items():
+        for seed, r in sorted(seeds.items()):
+            f = r["found"]
+            lines.append(f"| {strategy} | {seed} | {f['test_acc']:.2f} ({f['rank_test']}) | "
+                         f"{r['evaluated']} ({r.get('evaluated_unique', r['evaluated'])}) | "
+                         f"{r['seconds']:.0f} |")
+    lines += ["", f"| strategy - {args.base} | seeds | test acc diff per seed | mean, 95% CI |",
+              "|---|---|---|---|"]
+    base = runs.get(args.base, {})
+    for strategy, seeds in runs.items():
+        common = sorted(set(seeds) & set(base))
+        if strategy == args.base or len(common) < 2:
+            continue
+        d = [seeds[s]["found"]["test_acc"] - base[s]["found"]["test_acc"] for s in common]
+        ci = paired_diff.mean_ci(d)
+        lines.append(f"| {strategy} | {','.join(map(str, common))} | "
+                     f"{', '.join(f'{x:+.2f}' for x in d)} | {ci['mean']:+.2f} "
+                     f"[{ci['ci95'][0]:+.2f}, {ci['ci95'][1]:+.2f}]"
+                     + (" (includes 0)" if ci["includes_zero"] else "") + " |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        args.out.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
