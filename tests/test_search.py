@@ -282,7 +282,9 @@ def test_gdas_trains_alpha_beside_landmark_and_run_searches_it(tiny_config, tmp_
     finally:
         recipe_lib.build = build
     recipe = built["recipe"]
-    assert recipe.train_step._cache_size() == 1  # tau, phase and held-out order are arguments
+    # Two programs: the landmark warm-up's (its term off) and the regularised one; GDAS's tau,
+    # phase and held-out order are arguments.
+    assert recipe.train_step._cache_size() == 2
     lines = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
     assert [r["gdas_active"] for r in lines] == [False, True, True]
     assert [r["gdas_tau"] for r in lines] == [10.0, 10.0, pytest.approx(0.1)]
