@@ -23,7 +23,7 @@ import paired_diff  # same folder
 from jaxnas.search import result
 
 ROOT = Path(__file__).parent / "results" / "paired"
-COLUMNS = (("kendall_tau", "Kendall's tau", 3), ("sparse_kendall_tau", "sparse tau", 3),
+COLUMNS = (("images_per_arch", "images per cell", 0), ("kendall_tau", "Kendall's tau", 3), ("sparse_kendall_tau", "sparse tau", 3),
            ("p_at_top_5", "P@top-5%", 3), ("found_test_acc", "found cell test acc", 2),
            ("found_rank_test", "found cell rank", 0), ("train_minutes", "train min", 1),
            ("search_seconds", "search s", 0))
@@ -34,7 +34,8 @@ def seed_row(folder, seed, scores):
     for an arm that only searched (ranking columns blank)."""
     path = folder / f"seed{seed}.final.json"
     final = json.loads(path.read_text()) if path.is_file() else {}
-    row = {k: final.get(k, np.nan) for k in ("kendall_tau", "sparse_kendall_tau", "p_at_top_5")}
+    row = {k: final.get(k, np.nan) for k in ("kendall_tau", "sparse_kendall_tau", "p_at_top_5",
+                                               "images_per_arch")}
     search = folder / f"seed{seed}.search.json"
     if search.is_file():
         found = json.loads(search.read_text())
@@ -66,6 +67,9 @@ def markdown(table):
             v = np.array([r[key] for r in rows.values()], float)
             if np.isnan(v).all():
                 cells.append("—")
+                continue
+            if np.all(v == v[0]):
+                cells.append(f"{v[0]:.{digits}f}")
                 continue
             cells.append(f"{v.mean():.{digits}f} ± {v.std(ddof=1) if v.size > 1 else 0:.{digits}f}")
         lines.append(f"| {arm} | {','.join(map(str, rows))} | " + " | ".join(cells) + " |")
