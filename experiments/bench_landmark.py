@@ -1,6 +1,6 @@
 """Extra cost of landmark regularisation per train step, against the plain SPOS step.
 
-Three steps built through the recipe at mini scale (C=8, N=1, 16x16 images, batch 64, random
+Four steps built through the recipe at mini scale (C=8, N=1, 16x16 images, batch 64, random
 images; speed does not depend on pixel values):
 
   spos      the base step (`techniques=()`).

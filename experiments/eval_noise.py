@@ -21,8 +21,7 @@ from scipy import stats
 
 from jaxnas.evaluate.groundtruth import load_table
 from jaxnas.evaluate.ranking import ranking_report
-
-METRICS = ("kendall_tau", "sparse_kendall_tau", "p_at_top_5")
+from paired_diff import METRICS  # same folder
 
 
 def compare(a, b, truth):

@@ -57,6 +57,23 @@ def mean_ci(diffs):
             "includes_zero": bool(d.mean() - half <= 0 <= d.mean() + half)}
 
 
+def format_ci(ci, digits=3):
+    """`+m [lo, hi]` of a `mean_ci` result, marked when the interval holds zero."""
+    return (f"{ci['mean']:+.{digits}f} [{ci['ci95'][0]:+.{digits}f}, {ci['ci95'][1]:+.{digits}f}]"
+            + (" (includes 0)" if ci["includes_zero"] else ""))
+
+
+def diff_row(name, arm, base, digits=2):
+    """A markdown row `| name | seeds | per-seed arm - base | mean [95% CI] |` over the seeds
+    of both `{seed: value}` dicts; None with fewer than two."""
+    seeds = sorted(set(arm) & set(base))
+    if len(seeds) < 2:
+        return None
+    d = [arm[s] - base[s] for s in seeds]
+    return (f"| {name} | {','.join(map(str, seeds))} | "
+            f"{', '.join(f'{x:+.{digits}f}' for x in d)} | {format_ci(mean_ci(d), digits)} |")
+
+
 def markdown(name, base_name, rows, summary):
     lines = [f"### {name} vs {base_name} ({len(rows)} paired seeds)", "",
              "| seed | cells | " + " | ".join(f"{m} base / arm / diff" for m in METRICS) + " |",
@@ -84,8 +101,7 @@ def plot(base_name, data, path, metric="kendall_tau"):
             ax.plot([0, 1], [r[f"base_{metric}"], r[f"arm_{metric}"]], "o-", color="tab:blue")
             ax.annotate(str(r["seed"]), (1.03, r[f"arm_{metric}"]), fontsize=7, va="center")
         s = d["summary"][metric]
-        ax.set_title(f"{name}\n{s['mean']:+.3f} [{s['ci95'][0]:+.3f}, {s['ci95'][1]:+.3f}]",
-                     fontsize=9)
+        ax.set_title(f"{name}\n{format_ci(s)}", fontsize=9)
         ax.set_xticks([0, 1], [base_name, name], fontsize=8)
         ax.set_xlim(-0.3, 1.3)
     axes[0][0].set_ylabel(f"{metric} (per seed)")

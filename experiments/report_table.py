@@ -5,8 +5,9 @@ Kendall's tau, sparse tau and P@top-5% of the final supernet on its 1,000 scored
 the method finds, with its ground-truth cifar10-valid test accuracy and rank among the 15,625;
 train time (the epochs' wall time from the metrics log) and the search's time. The found cell is
 the arm's `seed<S>.search.json` when there is one (a `jaxnas search` result, e.g. a search of an
-ABS-shrunk space; an arm with only searches has no ranking columns), else the best-scored of the 1,000 cells the final evaluation scored: random
-search over a seeded non-isomorphic sample with a budget of 1,000, the same sample for every arm.
+ABS-shrunk space; an arm with only searches has no ranking columns), else the best-scored of
+the 1,000 cells the final evaluation scored: random search over a seeded non-isomorphic sample
+with a budget of 1,000, the same sample for every arm.
 Mean ± std over seeds, per-seed values in the JSON.
 
     python experiments/report_table.py spos close close_structure abs_shrink \
@@ -23,7 +24,8 @@ import paired_diff  # same folder
 from jaxnas.search import result
 
 ROOT = Path(__file__).parent / "results" / "paired"
-COLUMNS = (("images_per_arch", "images per cell", 0), ("kendall_tau", "Kendall's tau", 3), ("sparse_kendall_tau", "sparse tau", 3),
+COLUMNS = (("images_per_arch", "images per cell", 0), ("kendall_tau", "Kendall's tau", 3),
+           ("sparse_kendall_tau", "sparse tau", 3),
            ("p_at_top_5", "P@top-5%", 3), ("found_test_acc", "found cell test acc", 2),
            ("found_rank_test", "found cell rank", 0), ("train_minutes", "train min", 1),
            ("search_seconds", "search s", 0))
@@ -79,17 +81,11 @@ def markdown(table):
 def found_vs(table, base):
     """Per arm: per-seed difference of the found cell's test accuracy against arm `base`."""
     lines = [f"Found cell's test accuracy, arm - {base}, paired by seed:", "",
-             "| method | per seed | mean, 95% CI |", "|---|---|---|"]
-    for arm, rows in table.items():
-        seeds = sorted(set(rows) & set(table[base]))
-        if arm == base or len(seeds) < 2:
-            continue
-        d = [rows[s]["found_test_acc"] - table[base][s]["found_test_acc"] for s in seeds]
-        ci = paired_diff.mean_ci(d)
-        lines.append(f"| {arm} | {', '.join(f'{x:+.2f}' for x in d)} | {ci['mean']:+.2f} "
-                     f"[{ci['ci95'][0]:+.2f}, {ci['ci95'][1]:+.2f}]"
-                     + (" (includes 0)" if ci["includes_zero"] else "") + " |")
-    return "\n".join(lines) + "\n"
+             "| method | seeds | per seed | mean, 95% CI |", "|---|---|---|---|"]
+    found = {arm: {s: r["found_test_acc"] for s, r in rows.items()}
+             for arm, rows in table.items()}
+    rows = (paired_diff.diff_row(arm, found[arm], found[base]) for arm in found if arm != base)
+    return "\n".join(lines + [r for r in rows if r]) + "\n"
 
 
 def main():

@@ -45,17 +45,11 @@ def main():
                          f"{r['seconds']:.0f} |")
     lines += ["", f"| strategy - {args.base} | seeds | test acc diff per seed | mean, 95% CI |",
               "|---|---|---|---|"]
-    base = runs.get(args.base, {})
-    for strategy, seeds in runs.items():
-        common = sorted(set(seeds) & set(base))
-        if strategy == args.base or len(common) < 2:
-            continue
-        d = [seeds[s]["found"]["test_acc"] - base[s]["found"]["test_acc"] for s in common]
-        ci = paired_diff.mean_ci(d)
-        lines.append(f"| {strategy} | {','.join(map(str, common))} | "
-                     f"{', '.join(f'{x:+.2f}' for x in d)} | {ci['mean']:+.2f} "
-                     f"[{ci['ci95'][0]:+.2f}, {ci['ci95'][1]:+.2f}]"
-                     + (" (includes 0)" if ci["includes_zero"] else "") + " |")
+    found = {strategy: {s: r["found"]["test_acc"] for s, r in seeds.items()}
+             for strategy, seeds in runs.items()}
+    rows = (paired_diff.diff_row(strategy, found[strategy], found.get(args.base, {}))
+            for strategy in found if strategy != args.base)
+    lines += [r for r in rows if r]
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out:

@@ -14,7 +14,8 @@ replaces some of these; `config.techniques` lists the techniques of a run, e.g.
     architectures (their losses are summed, gradients accumulated, one update). It reads the
     runtime mask `step_args["mask"]` and may read `step_args["extra"]` (`state.extra`).
   * `loss_terms`: name -> `term(params, ctx) -> scalar`, added to the loss once per step;
-    `ctx` is a `StepContext`.
+    `ctx` is a `StepContext`. A term is off for an epoch (0, not traced: a warm-up without
+    its cost) while the epoch's `step_args[name]` is None.
   * `arch_weight(arch, ctx) -> scalar`: multiplies the cross-entropy of each sampled `arch`.
   * `optimizer`: `Edit`s of the base optimizer's named chain (insert or replace named parts).
   * `schedule`: `step -> learning rate`, replacing the base cosine in the part named "lr".
