@@ -21,7 +21,8 @@ from scipy import stats
 
 from jaxnas.evaluate.groundtruth import load_table
 from jaxnas.evaluate.ranking import ranking_report
-from paired_diff import METRICS  # same folder
+import paired_diff  # same folder
+from paired_diff import METRICS
 
 
 def compare(a, b, truth):
@@ -29,7 +30,7 @@ def compare(a, b, truth):
     if a["indices"] != b["indices"] or a.get("step") != b.get("step"):
         raise SystemExit("eval_noise: the two reports must score the same cells of one checkpoint")
     idx = np.array(a["indices"])
-    sa, sb = np.array(a["scores"]), np.array(b["scores"])
+    sa, sb = np.array(paired_diff.scores(a)), np.array(paired_diff.scores(b))
     gt = truth[idx]
     per = {name: ranking_report(s, gt) for name, s in (("a", sa), ("b", sb),
                                                         ("mean", (sa + sb) / 2))}

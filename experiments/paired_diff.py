@@ -27,9 +27,13 @@ def load(folder):
     arms = {}
     for path in sorted(Path(folder).glob("seed*.final.json")):
         report = json.loads(path.read_text())
-        scores = report.get("scores", report.get("supernet_acc"))
-        arms[int(path.name[4:].split(".")[0])] = dict(zip(report["indices"], scores))
+        arms[int(path.name[4:].split(".")[0])] = dict(zip(report["indices"], scores(report)))
     return arms
+
+
+def scores(report):
+    """A `jaxnas evaluate` report's per-cell scores (`supernet_acc` in older reports)."""
+    return report.get("scores", report.get("supernet_acc"))
 
 
 def metrics(scores, indices, truth):
