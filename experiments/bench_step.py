@@ -18,8 +18,12 @@ peak resident memory of the process (ru_maxrss), and the jaxnas/xautodl throughp
     python experiments/bench_step.py --scale mini --steps 30
     python experiments/bench_step.py --rounds 3 --steps 30 --out experiments/results/bench_step.json
     python experiments/bench_step.py --set edge_impl=masked   # another formulation
-    BENCH_CONFIG=configs/nb201_close_mini.py BENCH_EPOCH=31 python experiments/bench_step.py \
-        --scale mini          # CLOSE with 4 active GLOW blocks instead of SPOS
+    python experiments/bench_step.py --scale mini --config configs/nb201_close_mini.py \
+        --epoch 31            # CLOSE with 4 active GLOW blocks instead of SPOS
+    python experiments/bench_step.py --scale mini --config configs/nb201_spos_calr_ms_mini.py \
+        --override ms.num_groups=1    # any config, any config overrides
+
+`experiments/bench_arms.py` runs this script's worker for several configs side by side.
 """
 
 import argparse
@@ -46,22 +50,29 @@ def summary(name, scale, first, times, **extra):
                 images_per_s=BATCH / median, peak_mib=peak_mib(), steps=len(times), **extra)
 
 
-def jax_step(scale, settings):
+def jax_step(scale, settings, config_path=None, epoch=1, overrides=()):
     """(step, state, step_args, config) of the jaxnas step at `scale`: SPOS, or the techniques of
-    the config file in $BENCH_CONFIG (e.g. CLOSE) at the curriculum stage of epoch $BENCH_EPOCH."""
+    the config file `config_path` (e.g. CLOSE) with `overrides` (key=value) at the schedule stage of
+    `epoch` (the last epoch of a run that long: CLOSE's curriculum, landmark's coefficient; 0 =
+    the config's own last epoch)."""
     from jaxnas import config as config_lib
     from jaxnas.train import defaults, recipe as recipe_lib
+    from jaxnas.train.technique import Run
 
     s = SCALES[scale]
-    path = os.environ.get("BENCH_CONFIG")
-    config = config_lib.load_config(path) if path else defaults.base_config()
+    config = config_lib.load_config(config_path) if config_path else defaults.base_config()
+    defaults.override(defaults.check(config), list(overrides))
     config.supernet.C, config.supernet.N = s["C"], s["N"]
-    config.train.epochs = max(1, int(os.environ.get("BENCH_EPOCH", 1)))
+    config.train.epochs = epoch if epoch > 0 else config.train.epochs
     for item in settings:
         key, value = item.split("=", 1)
         config.supernet[key] = value
     config.data.pad = s["pad"]
-    recipe = recipe_lib.from_config(config, data=False, steps_per_epoch=1000)
+    steps = 1000  # per epoch; random images stand in for the data (landmark's held-out batches)
+    run = Run(config=config, net_cfg=recipe_lib.supernet_config(config), steps_per_epoch=steps,
+              total_steps=steps * config.train.epochs, train_data=images(scale, BATCH),
+              valid_data=images(scale, 4096))
+    recipe = recipe_lib.build(config, run)
     state, step_args, _ = recipe.epoch_start(recipe.init(), config.train.epochs)
     return recipe.train_step, state, step_args, config
 
@@ -73,10 +84,10 @@ def images(scale, n):
             rng.integers(0, 10, n).astype(np.int32))
 
 
-def run_jaxnas(scale, steps, warmup, settings):
+def run_jaxnas(scale, steps, warmup, settings, **setup):
     import jax
 
-    step, state, step_args, config = jax_step(scale, settings)
+    step, state, step_args, config = jax_step(scale, settings, **setup)
     x, y = jax.device_put(images(scale, BATCH))
     t = time.perf_counter()
     state, m = step(state, x, y, step_args)
@@ -102,13 +113,13 @@ def jax_impl(config):
     return f"edge={cfg.edge_impl} conv={cfg.conv_impl} loop={cfg.cell_loop}"
 
 
-def run_loader(scale, steps, warmup, settings):
+def run_loader(scale, steps, warmup, settings, **setup):
     """Wall time of `steps` steps fed by the input pipeline vs by one resident batch."""
     import jax
 
     from jaxnas.data import batches, prefetch
 
-    step, state, step_args, _ = jax_step(scale, settings)
+    step, state, step_args, _ = jax_step(scale, settings, **setup)
     x, y = images(scale, BATCH * (warmup + steps + 1) * 2)
     xd, yd = jax.device_put((x[:BATCH], y[:BATCH]))
     state, m = step(state, xd, yd, step_args)
@@ -132,8 +143,8 @@ def run_loader(scale, steps, warmup, settings):
                 idle_fraction=max(0.0, 1 - resident / fed), steps=steps)
 
 
-def run_xautodl(scale, steps, warmup, settings):
-    del settings
+def run_xautodl(scale, steps, warmup, settings, **setup):
+    del settings, setup
     import torch
     from xautodl.models.cell_operations import NAS_BENCH_201
     from xautodl.models.cell_searchs.search_model_random import TinyNetworkRANDOM
@@ -180,10 +191,14 @@ def has_xautodl():
 
 
 def spawn(worker, scale, args):
+    """Run one worker in a fresh process (its own compile cache and peak memory); its result."""
     cmd = [sys.executable, __file__, "--worker", worker, "--scale", scale,
-           "--steps", str(args.steps), "--warmup", str(args.warmup)]
+           "--steps", str(args.steps), "--warmup", str(args.warmup), "--epoch", str(args.epoch)]
+    cmd += ["--config", args.config] if args.config else []
     for item in args.set:
         cmd += ["--set", item]
+    for item in args.override:
+        cmd += ["--override", item]
     out = subprocess.run(cmd, capture_output=True, text=True, env=os.environ)
     if out.returncode:
         return dict(worker=worker, scale=scale, error=out.stderr.strip().splitlines()[-1])
@@ -212,11 +227,19 @@ def main():
                    help="alternate the workers this many times; the ratio uses the median round")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="SupernetConfig override for jaxnas, e.g. edge_impl=masked")
+    p.add_argument("--config", help="time this config file's step (default: SPOS)")
+    p.add_argument("--epoch", type=int, default=1,
+                   help="schedule stage to time: the step of epoch N of an N-epoch run "
+                        "(0: the config's last epoch)")
+    p.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
+                   help="config override, as `jaxnas train` takes them")
     p.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     p.add_argument("--out", help="also write the results as JSON here")
     args = p.parse_args()
     if args.worker:
-        print(json.dumps(WORKERS[args.worker](args.scale, args.steps, args.warmup, args.set)))
+        setup = dict(config_path=args.config, epoch=args.epoch, overrides=args.override)
+        print(json.dumps(WORKERS[args.worker](args.scale, args.steps, args.warmup, args.set,
+                                              **setup)))
         return
     timed = ["jaxnas"] + (["xautodl"] if has_xautodl() else [])
     if "xautodl" not in timed:

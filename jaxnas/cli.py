@@ -111,13 +111,8 @@ def _load_config(args, search=False):
         config_lib.apply_overrides(block, ours)
         overrides = [o for o in overrides if o not in ours]
     defaults.check(config)
-    # `techniques=...` first: the blocks of newly listed techniques exist for later overrides.
-    first = [o for o in overrides if o.split("=", 1)[0].strip() == "techniques"]
-    config_lib.apply_overrides(config, first)
-    defaults.complete(config)
-    if args.data:
-        config_lib.apply_overrides(config, [f"data.source={args.data}"])
-    config_lib.apply_overrides(config, [o for o in overrides if o not in first])
+    data = [f"data.source={args.data}"] if args.data else []
+    defaults.override(config, data + overrides)
     return (config, block.search.to_dict()) if search else config
 
 

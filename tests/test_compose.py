@@ -156,6 +156,16 @@ def test_unknown_technique_is_a_clear_error(tiny_config):
         defaults.check(config)
 
 
+def test_command_line_overrides_add_a_technique_then_set_its_keys():
+    """`techniques=...` applies first wherever it stands, so its block exists for the rest."""
+    config = defaults.base_config()
+    defaults.override(config, ["ms.edge=2", "techniques=('dynamic.ms',)", "train.epochs=3"])
+    assert config.techniques == ("dynamic.ms",) and config.ms.edge == 2
+    assert config.train.epochs == 3
+    with pytest.raises(ConfigError, match="'ms.edge'"):
+        defaults.override(defaults.base_config(), ["ms.edge=2"])
+
+
 def test_parameter_group_gets_its_own_optimizer_under_close_masks(tiny_config):
     """`optim.groups` gives the CLOSE gate Adam; the supernet keeps the masked SGD."""
     config = defaults.base_config(("close",))

@@ -373,6 +373,29 @@ def test_fairnas_calr_ms_trains_without_recompiling(tiny_config):
     assert r.train_step._cache_size() == 1
 
 
+def test_fairnas_path_loops_give_the_same_step(tiny_config):
+    """The 5 paths' gradients accumulated in a scan or unrolled: the same update (up to float
+    summation order); an unknown loop is a ConfigError."""
+    from jaxnas.errors import ConfigError
+    from jaxnas.train import step as step_lib
+
+    results = {}
+    for loop in ("scan", "unroll"):
+        r = _recipe(_config(tiny_config, (), sampler="fairnas", **{"train.path_loop": loop}))
+        state, step_args, _ = r.epoch_start(r.init(), 1)
+        x = np.random.default_rng(0).integers(0, 256, (8, 8, 8, 3), dtype=np.uint8)
+        y = np.arange(8, dtype=np.int32) % 10
+        state, metrics = r.train_step(state, x, y, step_args)
+        results[loop] = (state.params, float(metrics["loss"]))
+    assert results["scan"][1] == pytest.approx(results["unroll"][1], rel=1e-5)
+    for a, b in zip(jax.tree.leaves(results["scan"][0]), jax.tree.leaves(results["unroll"][0])):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    assert step_lib.resolved_path_loop("auto", "cpu") == "unroll"
+    assert step_lib.resolved_path_loop("auto", "gpu") == "scan"
+    with pytest.raises(ConfigError, match="path_loop"):
+        _recipe(_config(tiny_config, (), sampler="fairnas", **{"train.path_loop": "vmap"}))
+
+
 def test_momentum_memory_is_g_copies():
     """Optimizer-state bytes with G groups vs one trace (the report's numbers, mini scale)."""
     from jaxnas.supernet import nb201

@@ -36,9 +36,10 @@ def base_config(techniques=()):
                    clip=5.0, groups={})
     # Checkpoints: at each epoch's end, every `checkpoint_every_steps` steps (0 = not by steps)
     # and every `checkpoint_every_minutes` of training (0 = not by time), so that a kill loses at
-    # most that much work; the newest `keep_checkpoints` are kept.
+    # most that much work; the newest `keep_checkpoints` are kept. `path_loop`: how a step with
+    # several paths (FairNAS) runs them, "scan" | "unroll" | "auto" (`train.step.make_train_step`).
     c.train = dict(epochs=250, batch_size=64, checkpoint_every_steps=0,
-                   checkpoint_every_minutes=10.0, keep_checkpoints=2)
+                   checkpoint_every_minutes=10.0, keep_checkpoints=2, path_loop="auto")
     # Ranking evaluation during training: every `every_epochs` epochs (0 = never), score
     # `num_archs` fixed non-isomorphic architectures on `num_batches` batches of the held-out half.
     c.eval = dict(every_epochs=0, num_archs=200, seed=0, batch_size=256, num_batches=2, gt="valid")
@@ -86,6 +87,16 @@ def check(config):
                           f"{config.techniques!r} (write ({config.techniques!r},))")
     complete(config)
     config_lib.check_keys(config, base_config(config.techniques), free=("optim.groups",))
+    return config
+
+
+def override(config, overrides):
+    """Apply command-line `key=value` overrides to a checked config: `techniques=...` first, so the
+    blocks of newly listed techniques exist for the overrides that follow; returns `config`."""
+    first = [o for o in overrides if o.split("=", 1)[0].strip() == "techniques"]
+    config_lib.apply_overrides(config, first)
+    complete(config)
+    config_lib.apply_overrides(config, [o for o in overrides if o not in first])
     return config
 
 

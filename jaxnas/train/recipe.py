@@ -164,7 +164,8 @@ def build(config, run: Run) -> Recipe:
         arch_weight=_product([t.arch_weight for t in techniques if t.arch_weight]),
         complexity=complexity_table(net_cfg.C, net_cfg.N, config.data.resolution,
                                     net_cfg.num_classes),
-        update_state={t.name: t.update_state for t in techniques if t.update_state})
+        update_state={t.name: t.update_state for t in techniques if t.update_state},
+        path_loop=config.train.path_loop)
 
     return Recipe(
         techniques=techniques,

@@ -11,9 +11,9 @@ term's extra forwards); the step then compiles once for each of the two structur
 Seams (see `jaxnas.train.technique` for how techniques provide them):
   * `forward(params, arch, x, key, step_args) -> logits`.
   * `sampler(key, step_args) -> int32[k, 6]`: with k > 1 (FairNAS) the architectures' gradients
-    are accumulated (one backward per architecture, in a scan) and applied in one update. The
-    sampler also sees `step_args["extra"]`, the techniques' states (GDAS's logits change every
-    step, so they cannot come from the epoch's arguments).
+    are accumulated (one backward per architecture; `path_loop` says how) and applied in one
+    update. The sampler also sees `step_args["extra"]`, the techniques' states (GDAS's logits
+    change every step, so they cannot come from the epoch's arguments).
   * `loss_terms`: name -> `term(params, ctx) -> scalar`, `ctx` a `StepContext`.
   * `arch_weight(arch, ctx) -> scalar` multiplies each architecture's cross-entropy.
   * The optax update receives, besides `step_args["opt"]`, the keyword arguments `OPT_ARGS`.
@@ -28,9 +28,21 @@ import optax
 
 from jaxnas import parallel
 from jaxnas.data import augment, normalize
+from jaxnas.errors import ConfigError
 from jaxnas.spaces.nb201 import arch_code
 from jaxnas.supernet import nb201
 from jaxnas.train.technique import StepContext
+
+PATH_LOOPS = ("auto", "scan", "unroll")
+
+
+def resolved_path_loop(path_loop, backend=None):
+    """The loop `path_loop` means on `backend`: "auto" is "unroll" on the CPU (XLA's CPU backend
+    runs the convolutions of a scanned path several times slower), "scan" elsewhere."""
+    if path_loop != "auto":
+        return path_loop
+    return "unroll" if (backend or jax.default_backend()) == "cpu" else "scan"
+
 
 # Keyword arguments every optax piece receives in `update` (besides `step_args["opt"]`).
 OPT_ARGS = {
@@ -58,7 +70,8 @@ def _cross_entropy(logits, labels):
 
 
 def make_train_step(forward, tx, sampler, *, pad=4, flip=True, loss_terms=None, arch_weight=None,
-                    complexity=None, update_state=None, mesh=None, batch_norm="global"):
+                    complexity=None, update_state=None, mesh=None, batch_norm="global",
+                    path_loop="auto"):
     """Build `train_step(state, images_uint8, labels, step_args) -> (state, metrics)`, jitted.
 
     Args:
@@ -71,10 +84,18 @@ def make_train_step(forward, tx, sampler, *, pad=4, flip=True, loss_terms=None, 
         state replicated; BN over the global batch ("global") or each device's ("per_device").
         None: one device. The returned step's `on_mesh(mesh, batch_norm)` builds this step
         again on another mesh.
+      path_loop: how k > 1 sampled paths accumulate their gradients: "scan" (one traced path:
+        one path's activations live at a time, fast compiles), "unroll" (k traced paths: on the
+        CPU a FairNAS step runs 3.6x faster at mini scale, 3.7x at paper scale, for 2.4x the
+        peak memory and 2.6x the compile time; `experiments/bench_arms.py`) or "auto": unroll on
+        the CPU, scan elsewhere (where memory is what runs out).
     """
+    if path_loop not in PATH_LOOPS:
+        raise ConfigError(f"path_loop must be one of {', '.join(PATH_LOOPS)}, got {path_loop!r}")
     rebuild = functools.partial(make_train_step, forward, tx, sampler, pad=pad, flip=flip,
                                 loss_terms=loss_terms, arch_weight=arch_weight,
-                                complexity=complexity, update_state=update_state)
+                                complexity=complexity, update_state=update_state,
+                                path_loop=path_loop)
     if mesh is not None and parallel.check_batch_norm(batch_norm) == "per_device":
         forward = parallel.per_device_forward(forward, mesh)
     loss_terms = dict(loss_terms or {})
@@ -130,10 +151,14 @@ def make_train_step(forward, tx, sampler, *, pad=4, flip=True, loss_terms=None, 
                 correct = jnp.mean(jnp.argmax(logits, -1) == labels)
                 return (jax.tree.map(jnp.add, grads, g), ce_sum + ce, acc_sum + correct), None
 
-            zeros = jax.tree.map(jnp.zeros_like, state.params)
-            (grads, ce, acc), _ = jax.lax.scan(
-                accumulate, (zeros, jnp.float32(0), jnp.float32(0)),
-                (archs, jax.random.split(k_fwd, num_archs)))
+            carry = (jax.tree.map(jnp.zeros_like, state.params), jnp.float32(0), jnp.float32(0))
+            paths = (archs, jax.random.split(k_fwd, num_archs))
+            if resolved_path_loop(path_loop) == "scan":
+                carry, _ = jax.lax.scan(accumulate, carry, paths)
+            else:
+                for i in range(num_archs):
+                    carry, _ = accumulate(carry, jax.tree.map(lambda a, i=i: a[i], paths))
+            grads, ce, acc = carry
             acc = acc / num_archs * 100.0
             parts = {"ce": ce}
             if loss_terms:
