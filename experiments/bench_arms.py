@@ -18,10 +18,11 @@ images/s counts each batch once: a FairNAS step passes its batch through five su
 import argparse
 import json
 import os
-import subprocess
 import sys
 
 import numpy as np
+
+import bench_step  # same folder
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CONFIGS = os.path.join(os.path.dirname(HERE), "configs")
@@ -50,16 +51,9 @@ def config_path(name, scale):
 
 def time_arm(name, scale, steps, warmup):
     """One fresh-process measurement of arm `name` (bench_step's result dict)."""
-    cmd = [sys.executable, os.path.join(HERE, "bench_step.py"), "--worker", "jaxnas",
-           "--scale", scale, "--steps", str(steps), "--warmup", str(warmup),
-           "--config", config_path(name, scale), "--epoch", "0"]
-    for item in ARMS[name][1]:
-        cmd += ["--override", item]
-    out = subprocess.run(cmd, capture_output=True, text=True, env=os.environ)
-    if out.returncode:
-        lines = out.stderr.strip().splitlines() or ["exit status %d" % out.returncode]
-        return dict(arm=name, error=lines[-1])
-    return dict(arm=name, **json.loads(out.stdout.strip().splitlines()[-1]))
+    setup = argparse.Namespace(steps=steps, warmup=warmup, epoch=0, set=[],
+                               config=config_path(name, scale), override=list(ARMS[name][1]))
+    return dict(arm=name, **bench_step.spawn("jaxnas", scale, setup))
 
 
 def main():
@@ -90,12 +84,12 @@ def main():
         median = float(np.median(ms))
         rows.append(dict(arm=arm, config=os.path.relpath(config_path(arm, args.scale)),
                          overrides=list(ARMS[arm][1]),
-                         median_step_ms=round(median, 2), images_per_s=round(64e3 / median, 1),
+                         median_step_ms=round(median, 2), images_per_s=round(1e3 * bench_step.BATCH / median, 1),
                          compile_s=round(float(np.median([x["compile_s"] for x in runs[arm]])), 2),
                          peak_mib=round(max(x["peak_mib"] for x in runs[arm])),
                          rounds_step_ms=[round(v, 2) for v in ms]))
     base = rows[0]["median_step_ms"]
-    print(f"{args.scale} scale, batch 64, median of {args.rounds} rounds x {args.steps} steps, "
+    print(f"{args.scale} scale, batch {bench_step.BATCH}, median of {args.rounds} rounds x {args.steps} steps, "
           f"load average {[round(v, 2) for v in load]}")
     print(f"| arm | step (ms) | images/s | x {rows[0]['arm']} | compile (s) | peak RSS (MiB) |")
     print("|---|---:|---:|---:|---:|---:|")

@@ -201,7 +201,8 @@ def spawn(worker, scale, args):
         cmd += ["--override", item]
     out = subprocess.run(cmd, capture_output=True, text=True, env=os.environ)
     if out.returncode:
-        return dict(worker=worker, scale=scale, error=out.stderr.strip().splitlines()[-1])
+        lines = out.stderr.strip().splitlines() or [f"exit status {out.returncode}"]
+        return dict(worker=worker, scale=scale, error=lines[-1])
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

@@ -31,9 +31,8 @@ COLUMNS = (("images_per_arch", "images per cell", 0), ("kendall_tau", "Kendall's
            ("search_seconds", "search s", 0))
 
 
-def seed_row(folder, seed, scores):
-    """The numbers of one seed of one arm; `scores`: its final report's {index: score}, or None
-    for an arm that only searched (ranking columns blank)."""
+def seed_row(folder, seed):
+    """The numbers of one seed of one arm (ranking columns blank for an arm that only searched)."""
     path = folder / f"seed{seed}.final.json"
     final = json.loads(path.read_text()) if path.is_file() else {}
     row = {k: final.get(k, np.nan) for k in ("kendall_tau", "sparse_kendall_tau", "p_at_top_5",
@@ -44,7 +43,7 @@ def seed_row(folder, seed, scores):
         index, seconds = found["found"]["index"], found["seconds"]
         how = f"{found['strategy']} search, budget {found['budget']}"
     else:
-        index = max(scores, key=scores.get)
+        index = final["indices"][int(np.argmax(paired_diff.scores(final)))]
         seconds, how = final["seconds"], "best of the 1,000 scored cells"
     info = result.describe(int(index))
     log = [json.loads(x) for x in (folder / f"seed{seed}.jsonl").read_text().splitlines()]
@@ -55,9 +54,9 @@ def seed_row(folder, seed, scores):
 
 
 def arm_rows(folder):
-    finals = paired_diff.load(folder)
-    searched = {int(p.name[4:].split(".")[0]) for p in folder.glob("seed*.search.json")}
-    return {s: seed_row(folder, s, finals.get(s)) for s in sorted(set(finals) | searched)}
+    """seed -> `seed_row` for every seed with a final report or a search result."""
+    paths = [*folder.glob("seed*.final.json"), *folder.glob("seed*.search.json")]
+    return {s: seed_row(folder, s) for s in sorted({int(p.name[4:].split(".")[0]) for p in paths})}
 
 
 def markdown(table):
