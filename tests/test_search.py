@@ -315,6 +315,15 @@ def test_gdas_trains_alpha_beside_landmark_and_run_searches_it(tiny_config, tmp_
     assert out["evaluated"] == 6 and headline["index"] == out["found"]["index"]
     assert 1 <= out["found"]["rank_valid"] <= 15625
 
+    # Searches of one checkpoint share its score cache: the random search scored everything
+    # itself, the same search again looks every cell up, and its report says so.
+    from jaxnas.search.workdir import search_workdir
+    first = json.loads((workdir / "search" / "random.json").read_text())
+    again = search_workdir(workdir, out=tmp_path / "again.json", progress=False, **search)
+    assert first["cells_from_cache"] == 0
+    assert again["cells_from_cache"] == again["evaluated_unique"] == first["evaluated_unique"]
+    assert again["found"] == first["found"]
+
 
 def test_gdas_warmup_only_leaves_alpha_and_samples_uniformly(tiny_config):
     from jaxnas.data import load_data, num_batches

@@ -127,6 +127,7 @@ def search_workdir(workdir, *, strategy=None, budget=None, metric=None, seed=Non
     def score_fn(archs):
         return score(state, archs, opts["metric"])
 
+    cached = set(cache.scores)  # scored by an earlier, interrupted or other, search
     kwargs = dict(seed=opts["seed"], mask=mask, progress=progress, cache=cache.scores,
                   on_scored=cache.save)
     if strategy == "random":
@@ -136,9 +137,10 @@ def search_workdir(workdir, *, strategy=None, budget=None, metric=None, seed=Non
                                  population_size=opts["population_size"],
                                  tournament_size=opts["tournament_size"], **kwargs)
     cache.save(force=True)
+    unique = set(nb201.archs_to_indices(found.archs).tolist())
     info = dict(seed=opts["seed"], budget=opts["budget"], step=step, workdir=str(workdir),
-                landmarks_evaluated=len(excluded & set(
-                    nb201.archs_to_indices(found.archs).tolist())))
+                cells_from_cache=len(unique & cached),
+                landmarks_evaluated=len(excluded & unique))
     if strategy == "evolution":
         info.update(population_size=opts["population_size"],
                     tournament_size=opts["tournament_size"])
@@ -152,7 +154,10 @@ def search_workdir(workdir, *, strategy=None, budget=None, metric=None, seed=Non
 
 
 class ScoreCache:
-    """Scores by official index, kept on disk for one (metric, checkpoint step, batches)."""
+    """Scores by official index, kept on disk for one (metric, checkpoint step, batches). A
+    search resumed after an interrupt, or run after another on the same checkpoint, looks its
+    cells up instead of rescoring them; its report's `seconds` then covers only the rest, and
+    `cells_from_cache` says how many of its unique cells came from here."""
 
     def __init__(self, path, **key):
         self.path, self.key = Path(path), key
