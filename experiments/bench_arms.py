@@ -84,13 +84,14 @@ def main():
         median = float(np.median(ms))
         rows.append(dict(arm=arm, config=os.path.relpath(config_path(arm, args.scale)),
                          overrides=list(ARMS[arm][1]),
-                         median_step_ms=round(median, 2), images_per_s=round(1e3 * bench_step.BATCH / median, 1),
+                         median_step_ms=round(median, 2),
+                         images_per_s=round(1e3 * bench_step.BATCH / median, 1),
                          compile_s=round(float(np.median([x["compile_s"] for x in runs[arm]])), 2),
                          peak_mib=round(max(x["peak_mib"] for x in runs[arm])),
                          rounds_step_ms=[round(v, 2) for v in ms]))
     base = rows[0]["median_step_ms"]
-    print(f"{args.scale} scale, batch {bench_step.BATCH}, median of {args.rounds} rounds x {args.steps} steps, "
-          f"load average {[round(v, 2) for v in load]}")
+    print(f"{args.scale} scale, batch {bench_step.BATCH}, median of {args.rounds} rounds x "
+          f"{args.steps} steps, load average {[round(v, 2) for v in load]}")
     print(f"| arm | step (ms) | images/s | x {rows[0]['arm']} | compile (s) | peak RSS (MiB) |")
     print("|---|---:|---:|---:|---:|---:|")
     for row in rows:
