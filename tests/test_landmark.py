@@ -74,12 +74,16 @@ def test_no_push_when_ordered_or_tied(kind):
     assert value == 0 and not np.any(grad["s"])
 
 
-def test_several_pairs_sum():
+@pytest.mark.parametrize("loop", ["unroll", "scan"])
+def test_several_pairs_sum(loop):
     params, forward, state, x, labels = _toy([1.0, 0.0], [80.0, 90.0])
-    one = _loss(params, forward, state, x, labels)
-    # Two landmarks: every pair is (0, 1), so 3 pairs give 3 times the penalty.
-    np.testing.assert_allclose(_loss(params, forward, state, x, labels, pairs=3), 3 * one,
-                               rtol=1e-6)
+    value, grad = jax.value_and_grad(_loss)(params, forward, state, x, labels)
+    # Two landmarks: every pair is (0, 1), so 3 pairs give 3 times the penalty and gradient,
+    # whether the 6 networks are unrolled or scanned.
+    value3, grad3 = jax.value_and_grad(_loss)(params, forward, state, x, labels, pairs=3,
+                                              loop=loop)
+    np.testing.assert_allclose(value3, 3 * value, rtol=1e-6)
+    np.testing.assert_allclose(grad3["s"], 3 * grad["s"], rtol=1e-6)
 
 
 def test_pairs_respect_the_space_mask():

@@ -24,6 +24,8 @@ import jax.numpy as jnp
 import optax
 from jax import lax
 
+from jaxnas.train.step import resolved_path_loop
+
 LOSSES = ("hinge", "softplus")
 PAIR_DISTRIBUTIONS = ("reference", "uniform")
 
@@ -76,14 +78,15 @@ def usable(state, mask=None):
 
 
 def landmark_loss(params, forward, state, x, labels, key, *, pairs=1, distribution="reference",
-                  kind="hinge", beta=5.0, mask=None):
+                  kind="hinge", beta=5.0, mask=None, loop="auto"):
     """Sum over `pairs` sampled pairs of the ranking penalty (without the coefficient).
 
     `state` is a `LandmarkState`; pairs are drawn among the landmarks `mask` allows (`usable`;
-    fewer than 2: zero). `forward(params, arch, x, key) -> logits`. One pair runs its two
-    networks unrolled; more pairs run their 2 * pairs networks in one `lax.scan` (one traced
-    copy, so the compile time does not grow with `pairs`; unrolled is about 20% faster per step
-    on the CPU). Returns `(loss, mis_ordered)`, the latter the number of sampled pairs whose
+    fewer than 2: zero). `forward(params, arch, x, key) -> logits`. `loop` runs the 2 * pairs
+    networks as FairNAS runs its paths (`jaxnas.train.step.resolved_path_loop`; "auto": unrolled
+    on the CPU, where a scanned mini step with 2 pairs took 355 ms against 108 ms unrolled and
+    56 ms for 1 pair, experiments/bench_landmark.py; one `lax.scan` elsewhere, for memory).
+    Returns `(loss, mis_ordered)`, the latter the number of sampled pairs whose
     supernet losses contradict the ground truth.
     """
     k_pairs, k_fwd = jax.random.split(key)
@@ -92,17 +95,15 @@ def landmark_loss(params, forward, state, x, labels, key, *, pairs=1, distributi
     lo, hi = order[lo], order[hi]
     positions = jnp.concatenate([lo, hi])
 
-    def cross_entropy(carry, inputs):
-        arch, k = inputs
+    def cross_entropy(arch, k):
         logits = forward(params, arch, x, k)
-        return carry, optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+        return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
 
-    inputs = (state.archs[positions], jax.random.split(k_fwd, 2 * pairs))
-    if pairs == 1:
-        losses = jnp.stack([cross_entropy(None, (inputs[0][i], inputs[1][i]))[1]
-                            for i in range(2)])
+    archs, keys = state.archs[positions], jax.random.split(k_fwd, 2 * pairs)
+    if pairs > 1 and resolved_path_loop(loop) == "scan":
+        losses = lax.scan(lambda c, ak: (c, cross_entropy(*ak)), None, (archs, keys))[1]
     else:
-        losses = lax.scan(cross_entropy, None, inputs)[1]
+        losses = jnp.stack([cross_entropy(archs[i], keys[i]) for i in range(2 * pairs)])
     diff = losses[pairs:] - losses[:pairs]            # L(better) - L(worse)
     ordered = (state.rank[hi] > state.rank[lo]) & (n >= 2)
     penalty = jnp.where(ordered, rank_penalty(diff, kind, beta), 0.0)

@@ -68,7 +68,7 @@ def config_block():
         warmup_epochs=150,   # supernet warm-up without the regulariser (must be < train.epochs)
         loss="hinge",        # hinge (reference default, relu) | softplus (its ablation)
         softplus_beta=5.0,   # softplus(beta d) / beta; the reference's ablation uses 5
-        pairs=1,             # landmark pairs per step
+        pairs=1,             # landmark pairs per step (run as train.path_loop runs FairNAS's paths)
         pair_distribution="reference",  # reference (a<b non-uniform) | uniform over pairs
         # Leave the landmark forwards/backwards out of the step while the coefficient is 0
         # (the warm-up runs the plain SPOS step; one more compilation when it ends). False
@@ -174,7 +174,7 @@ def technique(config, run, *, table=None, round_score=None):
         penalty, _ = loss_lib.landmark_loss(
             params, ctx.forward, state, x, labels, k_pairs, pairs=c.pairs,
             distribution=c.pair_distribution, kind=c.loss, beta=c.softplus_beta,
-            mask=ctx.step_args.get("mask"))
+            mask=ctx.step_args.get("mask"), loop=config.train.path_loop)
         return args["coef"] * penalty
 
     def regulariser_data():
