@@ -1,5 +1,6 @@
 """Training: one compiled step, resume equivalence, workdir and checkpoint errors."""
 
+import json
 import shutil
 
 import jax
@@ -12,7 +13,7 @@ from jaxnas.errors import CheckpointError
 from jaxnas.supernet import nb201, pools
 from jaxnas.data import load_data
 from jaxnas.optim import cosine_schedule, sgd_torch
-from jaxnas.train import loop, recipe as recipe_lib, samplers, state as state_lib
+from jaxnas.train import checkpoint, loop, recipe as recipe_lib, samplers, state as state_lib
 from jaxnas.train import step as step_lib
 from jaxnas.train.technique import Run
 
@@ -94,6 +95,21 @@ def test_workdir_errors(tiny_config, tmp_path, capsys):
     config_lib.apply_overrides(other, ["supernet.C=8"])
     with pytest.raises(CheckpointError, match="supernet.C"):
         loop.train(other, workdir, resume=True, progress=False)
+
+
+def test_setting_added_since_the_checkpoint_is_compatible_at_its_default(tiny_config):
+    # A checkpoint written before `train.path_loop` existed resumes under its default...
+    stored = json.loads(config_lib.to_json(tiny_config))
+    del stored["train"]["path_loop"]
+    checkpoint.check_compatible(json.dumps(stored), tiny_config, "w")
+    # ...but not under another value, nor when a stored setting differs or is gone.
+    other = config_lib.from_json(config_lib.to_json(tiny_config))
+    config_lib.apply_overrides(other, ["train.path_loop=scan"])
+    with pytest.raises(CheckpointError, match="train.path_loop = None there, 'scan' now"):
+        checkpoint.check_compatible(json.dumps(stored), other, "w")
+    stored["train"]["path_loop"], stored["sampler"] = "auto", "fairnas"
+    with pytest.raises(CheckpointError, match="sampler = 'fairnas' there, 'uniform' now"):
+        checkpoint.check_compatible(json.dumps(stored), tiny_config, "w")
 
 
 def test_corrupt_checkpoint_is_a_clear_error(tiny_config, tmp_path):

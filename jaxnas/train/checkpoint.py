@@ -399,11 +399,21 @@ def _flatten(d, prefix=""):
 
 
 def check_compatible(stored_json, config, workdir):
-    """CheckpointError naming the first setting in which `config` differs from the stored one."""
+    """CheckpointError naming the first setting in which `config` differs from the stored one.
+
+    A setting the stored config lacks that `config` holds at its default is no difference: it
+    was added to jaxnas after the checkpoint was written, and a new setting's default keeps the
+    old behaviour."""
+    from jaxnas.train.defaults import base_config
+
+    as_flat = lambda c: _flatten(json.loads(json.dumps(c.to_dict())))
     stored = _flatten(json.loads(stored_json))
-    current = _flatten(json.loads(json.dumps(config.to_dict())))
+    current = as_flat(config)
+    default = as_flat(base_config(config.techniques))
     for key in sorted(set(stored) | set(current)):
         if any(key == k or key.startswith(k + ".") for k in RESUMABLE_KEYS):
+            continue
+        if key not in stored and key in default and current.get(key) == default[key]:
             continue
         if stored.get(key) != current.get(key):
             raise CheckpointError(
