@@ -41,7 +41,8 @@ def seed_row(folder, seed):
     if search.is_file():
         found = json.loads(search.read_text())
         index, seconds = found["found"]["index"], found["seconds"]
-        how = f"{found['strategy']} search, budget {found['budget']}"
+        how = (f"{found['strategy']} search, budget {found['budget']}" if "budget" in found
+               else f"{found['strategy']}: argmax of the trained architecture logits")
     else:
         index = final["indices"][int(np.argmax(paired_diff.scores(final)))]
         seconds, how = final["seconds"], "best of the 1,000 scored cells"
