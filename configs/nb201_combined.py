@@ -18,13 +18,14 @@ from jaxnas.train.defaults import base_config
 
 def get_config():
     config = base_config(
-        techniques=("landmark", "dynamic.calr", "dynamic.ms", "angle", "search.gdas"))
+        techniques=("angle", "landmark", "dynamic.calr", "dynamic.ms", "search.gdas"))
     config.landmark.warmup_epochs = 100
     config.calr.gamma_max = 4.0
     config.calr.eta_min = 0.0
     config.ms.rule = "edge_op"
     config.ms.edge = 3
     config.angle.shrink.start_epoch = 50
+    config.angle.shrink.drop_per_step = 10
     config.gdas.warmup_epochs = 200
     config.eval.every_epochs = 25
     config.search = search_block()

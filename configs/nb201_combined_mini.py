@@ -6,9 +6,10 @@ separation + ABS shrinking + GDAS, then regularised evolution over the trained s
 
 `nb201_combined.py` at the mini scale of `nb201_spos_mini.py` (C=8, N=1, 16x16 images, 50
 epochs). Each technique's phase is scaled from its reference to 50 epochs: landmark pairs after
-a 20-epoch warm-up (the reference: 150 of 400), one ABS shrinking step after 20 epochs (dropping
-20 of the 30 operators), GDAS's architecture steps in the last 10 epochs (the Landmark paper's
-GDAS: 50 epochs after 400 of SPOS), tau 10 -> 0.1 over them. `jaxnas run` then ranks 200 cells
+a 20-epoch warm-up (the reference: 150 of 400), one ABS shrinking step after 20 epochs (10 of
+the 30 operators, as the paper-scale config; the landmark set then moves into the shrunk
+space), GDAS's architecture steps in the last 10 epochs (the Landmark paper's GDAS: 50 epochs
+after 400 of SPOS), tau 10 -> 0.1 over them. `jaxnas run` then ranks 200 cells
 and runs evolution (1,000 cells, population 50, tournament 10) in the shrunk space; the GDAS
 result (argmax of its architecture logits) is written beside it.
 

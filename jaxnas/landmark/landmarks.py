@@ -261,6 +261,33 @@ def make_state(indices, table: Table, capacity, rounds_done=0) -> LandmarkState:
                          rounds_done=jnp.int32(rounds_done))
 
 
+def within(state: LandmarkState, table: Table, mask, num, method="random", *, seed=0):
+    """`(state, added)`: the landmark set for the space `mask` (bool `[6, 5]`) allows.
+
+    Landmarks outside the space are dropped and cells of the space, chosen from `table` by
+    `method` (`select`; "diverse" becomes "random", as its Hamming walks leave a shrunk space),
+    refill the set to `num`, or to half the space's cells with ground truth when that is fewer
+    (so that a search of the space keeps cells that are not landmarks). Why: after ABS
+    shrinking, landmarks drawn from the whole space mostly fall outside it, and the step pairs
+    only landmarks the mask allows (`loss.usable`), so the regulariser would go silent.
+    `added` lists the new NB201 indices (empty: `state` is returned as it is).
+    """
+    allowed = lambda archs: np.all(np.asarray(mask, bool)[np.arange(space.NUM_EDGES), archs], 1)
+    current = indices_of(state)
+    kept = current[allowed(space.all_archs()[current])]
+    inside = allowed(space.all_archs()[table.indices])
+    room = Table(table.indices[inside], table.acc[inside])
+    need = min(num, len(room.indices) // 2) - len(kept)
+    if len(kept) == len(current) and need <= 0:
+        return state, np.zeros(0, np.int64)
+    added = np.zeros(0, np.int64)
+    if need > 0:
+        added = select(room, max(need, 2), "random" if method == "diverse" else method,
+                       seed=seed, exclude=kept)[:need]
+    return (make_state(np.concatenate([kept, added]), table, state.archs.shape[0],
+                       int(state.rounds_done)), added)
+
+
 def indices_of(state: LandmarkState) -> np.ndarray:
     """NB201 indices of the current landmarks, in ascending accuracy order."""
     count = int(state.count)

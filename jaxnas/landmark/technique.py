@@ -11,6 +11,9 @@ Pieces (see `jaxnas.train.technique`):
   * `epoch_start`: the epoch's coefficient (`schedule`), the regulariser images (put on the
     device once), and at the first epoch of rounds 2..T the multi-round addition (`rounds`).
   * `exclude`: the landmarks (and their isomorphic copies) for every evaluation set.
+  * Beside ABS shrinking (`angle`), pairs are drawn among the landmarks the space mask allows;
+    with `follow_space` the set follows the shrunk space (`landmarks.within`) at the next epoch
+    start, or at the same one when `angle` comes first in `config.techniques`.
 
 The regulariser batch. The reference trains the supernet on one half of the CIFAR-10 training
 set and takes the regulariser batch from the other half (`landmark_use_valid=True`, train-time
@@ -62,6 +65,10 @@ def config_block():
         roots=1,             # diverse: roots the M landmarks are split over
         seed=-1,             # selection seed; -1 = config.seed
         exclude_isomorphic=True,  # evaluation sets also drop cells isomorphic to a landmark
+        # Beside ABS shrinking: when the space shrinks, landmarks outside it are replaced by
+        # cells drawn from inside it (`landmarks.within`); False keeps the set, whose pairs then
+        # mostly fall outside the space, which silences the term.
+        follow_space=True,
         # The loss: coef * penalty(L(better) - L(worse)) per sampled pair.
         coef=10.0,           # lambda_max
         schedule="cosine_increase",  # reference (ends below coef) | cosine_increase_full | constant
@@ -191,8 +198,17 @@ def technique(config, run, *, table=None, round_score=None):
         return device_data
 
     def epoch_start(state, epoch):
+        from jaxnas.angle import space_mask
+
         current = state.extra[NAME]
         log = {}
+        mask = space_mask(state)
+        if mask is not None and c.follow_space:
+            moved, added = lm_lib.within(current, truth, mask, c.num, c.select,
+                                         seed=[seed, int(mask.sum())])
+            if moved is not current:
+                current = moved
+                log["landmark_space_added"] = [int(i) for i in added]
         while int(current.rounds_done) < rounds_lib.rounds_due(epoch, starts):
             pool = rounds_lib.candidates(
                 c.round_pool, seed=[seed, int(current.rounds_done) + 1],
@@ -210,7 +226,8 @@ def technique(config, run, *, table=None, round_score=None):
             args = {"coef": jnp.float32(coef)}
             if c.data == "valid":
                 args.update(regulariser_data())
-        log.update(landmark_coef=coef, landmarks=int(current.count),
+        usable = int(loss_lib.usable(current, None if mask is None else jnp.asarray(mask))[1])
+        log.update(landmark_coef=coef, landmarks=int(current.count), landmarks_usable=usable,
                    landmark_round=int(current.rounds_done) + 1)
         return state, {NAME: args}, log
 
