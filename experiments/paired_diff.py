@@ -3,7 +3,9 @@
 Each arm is a folder of `seed<S>.final.json` reports (`experiments/run_paired.sh`). For every
 seed present in both the baseline and an arm, the metrics are recomputed on the cells both
 reports scored (so landmarks, which an arm excludes from its evaluation set, are dropped from the
-baseline's too), then differenced. The interval is Student's t over seeds.
+baseline's too), then differenced. The interval is Student's t over seeds. `--within-space`
+keeps only the cells of the space each arm's run ended in (the last `angle_space` of its
+`seed<S>.jsonl`, after ABS shrinking): the ranking inside the space a search then explores.
 
     python experiments/paired_diff.py experiments/results/paired/spos experiments/results/paired/landmark \
         --out experiments/results/paired/landmark_vs_spos.md
@@ -40,11 +42,25 @@ def metrics(scores, indices, truth):
     return ranking_report(np.array([scores[i] for i in indices]), truth[indices])
 
 
-def compare(base, arm, truth):
-    """Per-seed metrics of both arms on their common cells, and the paired differences."""
+def space_cells(folder, seed):
+    """NB201 indices of the space the run of `folder`'s seed ended in (all cells without ABS)."""
+    from jaxnas.angle.shrink import space_archs, str_to_mask
+    from jaxnas.spaces.nb201 import NUM_ARCHS, archs_to_indices
+
+    log = [json.loads(line) for line in (folder / f"seed{seed}.jsonl").read_text().splitlines()]
+    space = [e["angle_space"] for e in log if "angle_space" in e]
+    if not space:
+        return set(range(NUM_ARCHS))
+    return set(archs_to_indices(space_archs(str_to_mask(space[-1]))).tolist())
+
+
+def compare(base, arm, truth, keep=None):
+    """Per-seed metrics of both arms on their common cells (those of `keep[seed]` when given),
+    and the paired differences."""
     rows = []
     for seed in sorted(set(base) & set(arm)):
-        common = np.array(sorted(set(base[seed]) & set(arm[seed])))
+        common = set(base[seed]) & set(arm[seed]) & (keep[seed] if keep else set(arm[seed]))
+        common = np.array(sorted(common))
         b, a = metrics(base[seed], common, truth), metrics(arm[seed], common, truth)
         rows.append({"seed": seed, "cells": int(common.size),
                      **{f"base_{m}": b[m] for m in METRICS}, **{f"arm_{m}": a[m] for m in METRICS},
@@ -119,12 +135,16 @@ def main():
     p.add_argument("arms", type=Path, nargs="+", help="arm folders to compare with it")
     p.add_argument("--out", type=Path, help="write the markdown tables here (and .json beside)")
     p.add_argument("--plot", type=Path, help="per-seed Kendall's tau, baseline to arm (png)")
+    p.add_argument("--within-space", action="store_true",
+                   help="only the cells of the space each arm's run ended in (ABS shrinking)")
     args = p.parse_args()
     truth = load_table("cifar10-valid").get("valid_acc")
     base = load(args.base)
     text, data = [], {}
     for folder in args.arms:
-        rows, summary = compare(base, load(folder), truth)
+        arm = load(folder)
+        keep = {seed: space_cells(folder, seed) for seed in arm} if args.within_space else None
+        rows, summary = compare(base, arm, truth, keep)
         text.append(markdown(folder.name, args.base.name, rows, summary))
         data[folder.name] = {"rows": rows, "summary": summary}
     print("\n".join(text))

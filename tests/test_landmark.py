@@ -251,8 +251,9 @@ def test_add_top_k_and_round_epochs():
 # ------------------------------------------------------------------------------ the technique
 
 
-def _recipe(techniques=("landmark",), **landmark):
-    """A tiny run (C=4, N=1, 8x8 images, batch 8) built through the recipe, random data."""
+def _recipe(techniques=("landmark",), shrink=None, **landmark):
+    """A tiny run (C=4, N=1, 8x8 images, batch 8) built through the recipe, random data;
+    `shrink` updates `config.angle.shrink`."""
     from jaxnas.train import defaults, recipe as recipe_lib
     from jaxnas.train.technique import Run
 
@@ -266,6 +267,8 @@ def _recipe(techniques=("landmark",), **landmark):
         settings.update(landmark)
         for key, value in settings.items():
             c.landmark[key] = value
+    if shrink:
+        c.angle.shrink.update(shrink)
     c.lock()
     rng = np.random.default_rng(0)
 
@@ -358,6 +361,55 @@ def test_rounds_in_epoch_start_and_exclusion():
     assert set(now.tolist()) == set(before.tolist()) | set(added)
     excluded = recipe.exclude(again)
     assert set(now.tolist()) <= set(excluded.tolist())
+
+
+def test_within_moves_the_set_into_a_shrunk_space():
+    from jaxnas.angle import shrink
+
+    table = L.read_table()
+    state = L.make_state(L.select(table, 30, seed=0), table, capacity=40)
+    same, added = L.within(state, table, shrink.full_mask(), 30)
+    assert same is state and added.size == 0
+    mask = shrink.str_to_mask("013,0134,0134,013,013,013")       # 1,296 cells
+    inside = lambda idx: np.all(mask[np.arange(6), space.all_archs()[idx]], axis=1)
+    before = L.indices_of(state)
+    moved, added = L.within(state, table, mask, 30, seed=[0, 20])
+    now = L.indices_of(moved)
+    assert int(moved.count) == 30 and moved.archs.shape == state.archs.shape
+    assert inside(now).all() and set(before[inside(before)]) <= set(now.tolist())
+    assert set(now.tolist()) == set(before[inside(before)].tolist()) | set(added.tolist())
+    assert np.all(np.diff(table.lookup(now)) >= 0)
+    np.testing.assert_array_equal(L.within(state, table, mask, 30, seed=[0, 20])[1], added)
+    assert L.within(moved, table, mask, 30)[0] is moved           # already there: unchanged
+    tiny = shrink.str_to_mask("0,01,01,01,0,01")                 # 16 cells
+    small, _ = L.within(state, table, tiny, 30)
+    assert int(small.count) == 8 and inside(L.indices_of(small)).all()   # half the space
+
+
+@pytest.mark.parametrize("follow", [True, False])
+def test_landmarks_follow_abs_shrinking(follow):
+    recipe, run = _recipe(("angle", "landmark"), shrink=dict(start_epoch=1, drop_per_step=10),
+                          follow_space=follow)
+    x, y = run.train_data[0][:8], run.train_data[1][:8]
+    state = recipe.init()
+    before = L.indices_of(state.extra["landmark"])
+    state, _, log = recipe.epoch_start(state, 1)
+    assert log["angle_space_size"] == 15625 and log["landmarks_usable"] == 4
+    state, args, log = recipe.epoch_start(state, 2)             # the space shrinks here
+    assert log["angle_space_size"] < 15625
+    mask = np.asarray(args["mask"])
+    now = L.indices_of(state.extra["landmark"])
+    usable = int(np.all(mask[np.arange(6), space.all_archs()[now]], axis=1).sum())
+    assert log["landmarks_usable"] == usable
+    if follow:
+        assert usable == len(now) == 4 and ("landmark_space_added" in log) == (
+            set(now.tolist()) != set(before.tolist()))
+        for _ in range(2):
+            state, metrics = recipe.train_step(state, x, y, args)
+            assert np.isfinite(float(metrics["loss_landmark"]))
+    else:
+        np.testing.assert_array_equal(now, before)
+        assert "landmark_space_added" not in log
 
 
 def test_bad_config():

@@ -5,6 +5,7 @@ pairwise ranking penalty on their supernet losses, added inside the jitted train
 as a technique: `base_config(techniques=("landmark",))`, its settings in `config.landmark`.
 
   landmarks  ground-truth tables, landmark selection (random, diverse, fixed), the set's state
+             and its move into a shrunk space (`within`)
   loss       the ranking penalty (hinge, softplus), pair sampling, the regulariser batch
   schedule   the per-epoch coefficient (warm-up, cosine increase)
   rounds     the multi-round pipeline (the supernet's top-k join the set)
@@ -12,7 +13,7 @@ as a technique: `base_config(techniques=("landmark",))`, its settings in `config
 """
 
 from jaxnas.landmark.landmarks import (LandmarkState, Table, exclusions, indices_of, make_state,
-                                       read_table, select)
+                                       read_table, select, within)
 from jaxnas.landmark.loss import landmark_loss, rank_penalty, sample_pairs
 from jaxnas.landmark.rounds import add_top_k, round_starts
 from jaxnas.landmark.schedule import coefficient
@@ -34,4 +35,5 @@ __all__ = [
     "sample_pairs",
     "select",
     "technique",
+    "within",
 ]
