@@ -389,7 +389,7 @@ def test_within_moves_the_set_into_a_shrunk_space():
 @pytest.mark.parametrize("follow", [True, False])
 def test_landmarks_follow_abs_shrinking(follow):
     recipe, run = _recipe(("angle", "landmark"), shrink=dict(start_epoch=1, drop_per_step=10),
-                          follow_space=follow)
+                          follow_space=follow, rounds=2, top_k=2)   # round 2 starts at epoch 3
     x, y = run.train_data[0][:8], run.train_data[1][:8]
     state = recipe.init()
     before = L.indices_of(state.extra["landmark"])
@@ -407,6 +407,9 @@ def test_landmarks_follow_abs_shrinking(follow):
         for _ in range(2):
             state, metrics = recipe.train_step(state, x, y, args)
             assert np.isfinite(float(metrics["loss_landmark"]))
+        state, _, log = recipe.epoch_start(state, 3)        # round 2: candidates of the space
+        assert len(log["landmark_added"]) == 2 and L.in_space(log["landmark_added"], mask).all()
+        assert log["landmarks_usable"] == log["landmarks"] == 6
     else:
         np.testing.assert_array_equal(now, before)
         assert "landmark_space_added" not in log

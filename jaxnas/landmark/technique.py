@@ -13,7 +13,8 @@ Pieces (see `jaxnas.train.technique`):
   * `exclude`: the landmarks (and their isomorphic copies) for every evaluation set.
   * Beside ABS shrinking (`angle`), pairs are drawn among the landmarks the space mask allows;
     with `follow_space` the set follows the shrunk space (`landmarks.within`) at the next epoch
-    start, or at the same one when `angle` comes first in `config.techniques`.
+    start, or at the same one when `angle` comes first in `config.techniques`, and later rounds
+    draw their candidates from the space.
 
 The regulariser batch. The reference trains the supernet on one half of the CIFAR-10 training
 set and takes the regulariser batch from the other half (`landmark_use_valid=True`, train-time
@@ -43,11 +44,12 @@ from jaxnas.landmark import landmarks as lm_lib
 from jaxnas.landmark import loss as loss_lib
 from jaxnas.landmark import rounds as rounds_lib
 from jaxnas.landmark import schedule as schedule_lib
-from jaxnas.spaces.nb201 import all_archs
+from jaxnas.spaces.nb201 import NUM_ARCHS, all_archs
 from jaxnas.train.technique import Technique
 
 NAME = "landmark"
 DATA = ("valid", "train")
+ALL_INDICES = np.arange(NUM_ARCHS)
 
 
 def config_block():
@@ -210,9 +212,11 @@ def technique(config, run, *, table=None, round_score=None):
                 current = moved
                 log["landmark_space_added"] = [int(i) for i in added]
         while int(current.rounds_done) < rounds_lib.rounds_due(epoch, starts):
+            exclude = lm_lib.exclusions(current, c.exclude_isomorphic)
+            if mask is not None and c.follow_space:   # candidates from the shrunk space only
+                exclude = np.union1d(exclude, np.flatnonzero(~lm_lib.in_space(ALL_INDICES, mask)))
             pool = rounds_lib.candidates(
-                c.round_pool, seed=[seed, int(current.rounds_done) + 1],
-                exclude=lm_lib.exclusions(current, c.exclude_isomorphic))
+                c.round_pool, seed=[seed, int(current.rounds_done) + 1], exclude=exclude)
             archs = all_archs()[pool]
             current, added = rounds_lib.add_top_k(current, score(state, archs), pool,
                                                   truth, c.top_k,
