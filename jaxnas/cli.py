@@ -2,7 +2,7 @@
 
     jaxnas train --config configs/nb201_spos_mini.py --workdir W [--data SRC] [--resume] [k=v ...]
     jaxnas evaluate --workdir W [--archs N|all|unique] [--seed S] [--gt valid|test] [--metric M]
-                    [--out FILE]
+                    [--within-space] [--out FILE]
     jaxnas search --workdir W [--strategy random|evolution|gdas] [--budget N] [--metric M]
                   [--seed S] [--out FILE]
     jaxnas run --config C --workdir W [--data SRC] [k=v ...]   # train, evaluate, search
@@ -48,6 +48,8 @@ def _parser():
     e.add_argument("--metric", default="accuracy",
                    help="scorer: accuracy (held-out images), or a data-free one such as angle "
                         "or magnitude")
+    e.add_argument("--within-space", action="store_true",
+                   help="draw the cells from the run's ABS-shrunk space (where its search looks)")
     e.add_argument("--out", help="write the JSON report here (default: stdout)")
     e.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -134,6 +136,7 @@ def _evaluate(args):
     report = run.evaluate_workdir(args.workdir, archs=archs, seed=args.seed, gt=args.gt,
                                   data=args.data, num_batches=args.num_batches,
                                   skip_batches=args.skip_batches, metric=args.metric,
+                                  within_space=args.within_space,
                                   progress=not args.no_progress)
     text = json.dumps(report, indent=1)
     if args.out:

@@ -416,8 +416,22 @@ def _train_and_check(config, workdir):
 
 def test_abs_run_end_to_end(abs_config, tmp_path):
     """Angle shrinking at the start of epoch 2; the checkpoint keeps the mask; the angle
-    scorer ranks the whole space (0 for the initial state)."""
-    _train_and_check(abs_config, tmp_path)
+    scorer ranks the whole space (0 for the initial state); `--within-space` evaluation draws
+    its cells from the shrunk space."""
+    from jaxnas.evaluate import scoring
+    from jaxnas.evaluate.run import evaluate_workdir
+
+    abs_config.eval.batch_size = 20
+    _, state, _ = _train_and_check(abs_config, tmp_path)
+    mask = np.asarray(state.extra["angle"]["mask"])
+    report = evaluate_workdir(tmp_path, archs=20, num_batches=1, within_space=True,
+                              progress=False)
+    inside = mask[np.arange(6), all_archs()[report["indices"]]].all(axis=1)
+    assert report["space"] == S.mask_to_str(mask) and inside.all()
+    assert report["n"] == min(20, len(scoring.evaluation_archs("unique", mask=mask)))
+    whole = evaluate_workdir(tmp_path, archs=20, num_batches=1, progress=False)
+    assert "space" not in whole
+    assert not mask[np.arange(6), all_archs()[whole["indices"]]].all(axis=1).all()
 
 
 @pytest.mark.slow

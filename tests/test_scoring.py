@@ -132,6 +132,19 @@ def test_evaluation_archs():
     for bad in ("some", "200", 0, 6467, 2.5, True, None):
         with pytest.raises(ConfigError, match="evaluation archs"):
             scoring.evaluation_archs(bad)
+    # Within a space: one member per isomorphism class, all inside; the full mask changes
+    # nothing; more than the space holds gives all of its classes.
+    full = np.ones((6, 5), bool)
+    np.testing.assert_array_equal(scoring.evaluation_archs(200, mask=full), first)
+    mask = full.copy()
+    mask[:, 4] = False                    # no pooling: 4**6 cells
+    classes = scoring.evaluation_archs("unique", mask=mask)
+    assert np.all(mask[np.arange(6), all_archs()[classes]])
+    assert np.unique(canonical_indices()[classes]).size == classes.size
+    assert scoring.evaluation_archs("all", mask=mask).size == 4 ** 6
+    np.testing.assert_array_equal(scoring.evaluation_archs(6466, mask=mask), classes)
+    sample = scoring.evaluation_archs(50, seed=3, mask=mask)
+    assert sample.size == 50 and np.isin(sample, classes).all()
 
 
 def test_evaluate_report(setup):

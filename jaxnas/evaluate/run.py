@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from jaxnas import config as config_lib
+from jaxnas.angle.abs_technique import space_mask
+from jaxnas.angle.shrink import mask_to_str
 from jaxnas.errors import CheckpointError, ConfigError
 from jaxnas.evaluate import groundtruth, scoring
 from jaxnas.evaluate.score import epoch_of, make_score
@@ -16,12 +18,14 @@ from jaxnas.train import checkpoint, defaults, recipe as recipe_lib, workdir as 
 GT_METRICS = {"valid": "valid_acc", "test": "test_acc"}
 
 
-def ranking(score, state, which, *, seed=0, gt="valid", metric="accuracy", exclude=()):
-    """Score the evaluation set `which` (see `scoring.evaluation_archs`) without the NB201
-    indices `exclude` (e.g. landmarks), and rank it against the ground truth."""
+def ranking(score, state, which, *, seed=0, gt="valid", metric="accuracy", exclude=(),
+            mask=None):
+    """Score the evaluation set `which` (see `scoring.evaluation_archs`; within the space
+    `mask` when given) without the NB201 indices `exclude` (e.g. landmarks), and rank it
+    against the ground truth."""
     if gt not in GT_METRICS:
         raise ConfigError(f"gt must be one of {sorted(GT_METRICS)}, got {gt!r}")
-    indices = scoring.evaluation_archs(which, seed=seed)
+    indices = scoring.evaluation_archs(which, seed=seed, mask=mask)
     kept = indices[~np.isin(indices, np.asarray(exclude, np.int64))]
     truth = groundtruth.load_table("cifar10-valid").get(GT_METRICS[gt])
     start = time.perf_counter()
@@ -29,6 +33,8 @@ def ranking(score, state, which, *, seed=0, gt="valid", metric="accuracy", exclu
     report = scoring.rank_report(scores, kept, truth, time.perf_counter() - start)
     report.update(metric=metric, gt=GT_METRICS[gt], archs=str(which), seed=seed,
                   excluded=int(indices.size - kept.size))
+    if mask is not None:
+        report["space"] = mask_to_str(mask)
     return report
 
 
@@ -91,11 +97,13 @@ def run_info(workdir):
 
 
 def evaluate_workdir(workdir, *, archs=200, seed=0, gt="valid", data=None, num_batches=None,
-                     skip_batches=0, metric="accuracy", progress=True):
+                     skip_batches=0, metric="accuracy", within_space=False, progress=True):
     """Score architectures with the latest checkpoint of the run in `workdir`.
 
     Accuracy is measured on held-out batches `skip_batches .. skip_batches + num_batches - 1`
-    (scoring the same run on two disjoint subsets measures the evaluation noise)."""
+    (scoring the same run on two disjoint subsets measures the evaluation noise).
+    `within_space`: draw the cells from the space the run ended in (its ABS-shrunk space; the
+    whole space for a run without ABS), where a search of the run then looks."""
     workdir = Path(workdir)
     config = load_run_config(workdir)
     if data:
@@ -118,7 +126,8 @@ def evaluate_workdir(workdir, *, archs=200, seed=0, gt="valid", data=None, num_b
                        num_batches=num_batches, progress=progress)
     state = restore_latest(workdir, recipe)
     report = ranking(score, state, archs, seed=seed, gt=gt, metric=metric,
-                     exclude=recipe.exclude(state))
+                     exclude=recipe.exclude(state),
+                     mask=space_mask(state) if within_space else None)
     if metric == "accuracy":
         report.update(_accuracy_fields(config, num_batches), skip_batches=skip_batches)
     report.update(step=int(state.step), epoch=epoch_of(state.step, recipe.run.steps_per_epoch))

@@ -30,7 +30,8 @@ from jaxnas import parallel
 from jaxnas.data import normalize
 from jaxnas.errors import ConfigError, DataError
 from jaxnas.evaluate.ranking import ranking_report
-from jaxnas.spaces.nb201 import NUM_ARCHS, all_archs, archs_to_indices, unique_indices
+from jaxnas.spaces.nb201 import (NUM_ARCHS, NUM_EDGES, all_archs, archs_to_indices,
+                                 canonical_indices, unique_indices)
 from jaxnas.supernet import nb201 as supernet
 from jaxnas.supernet.pools import check_sharing
 
@@ -239,20 +240,31 @@ def _read(pending, correct, loss, bar):
     bar.update(1)
 
 
-def evaluation_archs(which, *, seed=0):
+def evaluation_archs(which, *, seed=0, mask=None):
     """Sorted NB201 indices of the architectures to score.
 
     `which` is an int N (a seeded uniform sample without replacement of N of the 6,466
     isomorphism-class representatives; the CLI default is N=200 with seed 0, the sample size of
     the Landmark paper's sparse Kendall tau), `"unique"` (all 6,466 representatives) or `"all"`
-    (all 15,625 cells, isomorphic duplicates included).
+    (all 15,625 cells, isomorphic duplicates included). With a space `mask` (bool `[6, 5]`, an
+    ABS-shrunk space) the same within the space: a class is represented by its first member
+    inside the space, and N larger than the space's classes gives all of them.
     """
     reps = unique_indices()
+    if mask is not None:
+        inside = np.flatnonzero(np.all(np.asarray(mask, bool)[np.arange(NUM_EDGES), all_archs()], 1))
+        if which == "all":
+            return inside.astype(np.int64)
+        _, first = np.unique(canonical_indices()[inside], return_index=True)
+        reps = np.sort(inside[first])
     if isinstance(which, str) and which in EVAL_SETS:
         return np.array(reps if which == "unique" else np.arange(NUM_ARCHS), np.int64)
     if isinstance(which, (int, np.integer)) and not isinstance(which, bool):
-        if not 1 <= which <= reps.size:
-            raise ConfigError(f"number of evaluation archs must be in 1..{reps.size}, got {which}")
+        if not 1 <= which <= (reps.size if mask is None else unique_indices().size):
+            raise ConfigError(f"number of evaluation archs must be in 1..{unique_indices().size}"
+                              f", got {which}")
+        if which >= reps.size:
+            return reps.astype(np.int64)
         sample = np.random.default_rng(seed).choice(reps, size=int(which), replace=False)
         return np.sort(sample).astype(np.int64)
     raise ConfigError(f"evaluation archs must be an int, 'unique' or 'all', got {which!r}")

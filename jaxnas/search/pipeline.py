@@ -7,6 +7,8 @@ if missing, and the search replays its seeded proposals from the on-disk score c
 
   W/checkpoints, W/metrics.jsonl   training (`jaxnas train`)
   W/evaluate.json                  ranking of `eval.num_archs` cells (`jaxnas evaluate`)
+  W/evaluate_space.json            a run with ABS shrinking (`angle`): the same inside the
+                                   space it ended in (`--within-space`), where the search looks
   W/search/<strategy>.json, .png   the found cell and the trajectory (`jaxnas search`);
                                    a run that trains `search.gdas` also gets `gdas.json`
 
@@ -85,13 +87,17 @@ def run(config, workdir, *, search=None, progress=True):
         summary["train"] = {k: v for k, v in record.items() if not isinstance(v, dict)}
     step = _latest_step(workdir)
 
-    eval_path = workdir / "evaluate.json"
-    report = _read(eval_path)
-    if not report or report.get("step") != step:
-        e = config.eval
-        report = evaluate_workdir(workdir, archs=e.num_archs, seed=e.seed, gt=e.gt)
-        eval_path.write_text(json.dumps(report, indent=1) + "\n")
-    summary["evaluate"] = {k: v for k, v in report.items() if not isinstance(v, (list, dict))}
+    e = config.eval
+    for name, within in (("evaluate", False), ("evaluate_space", True)):
+        if within and "angle" not in config.techniques:
+            continue
+        eval_path = workdir / f"{name}.json"
+        report = _read(eval_path)
+        if not report or report.get("step") != step:
+            report = evaluate_workdir(workdir, archs=e.num_archs, seed=e.seed, gt=e.gt,
+                                      within_space=within)
+            eval_path.write_text(json.dumps(report, indent=1) + "\n")
+        summary[name] = {k: v for k, v in report.items() if not isinstance(v, (list, dict))}
 
     strategies = [opts["strategy"]]
     if gdas.NAME in config.techniques and "gdas" not in strategies:
