@@ -408,7 +408,8 @@ def test_landmarks_follow_abs_shrinking(follow):
             state, metrics = recipe.train_step(state, x, y, args)
             assert np.isfinite(float(metrics["loss_landmark"]))
         state, _, log = recipe.epoch_start(state, 3)        # round 2: candidates of the space
-        assert len(log["landmark_added"]) == 2 and L.in_space(log["landmark_added"], mask).all()
+        added = log["landmark_added"]
+        assert len(added) == 2 and space.in_space(added, mask).all()
         assert log["landmarks_usable"] == log["landmarks"] == 6
     else:
         np.testing.assert_array_equal(now, before)

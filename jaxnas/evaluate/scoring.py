@@ -30,8 +30,8 @@ from jaxnas import parallel
 from jaxnas.data import normalize
 from jaxnas.errors import ConfigError, DataError
 from jaxnas.evaluate.ranking import ranking_report
-from jaxnas.spaces.nb201 import (NUM_ARCHS, NUM_EDGES, all_archs, archs_to_indices,
-                                 canonical_indices, unique_indices)
+from jaxnas.spaces.nb201 import (NUM_ARCHS, all_archs, archs_to_indices, canonical_indices,
+                                 in_space, unique_indices)
 from jaxnas.supernet import nb201 as supernet
 from jaxnas.supernet.pools import check_sharing
 
@@ -252,15 +252,15 @@ def evaluation_archs(which, *, seed=0, mask=None):
     """
     reps = unique_indices()
     if mask is not None:
-        inside = np.flatnonzero(np.all(np.asarray(mask, bool)[np.arange(NUM_EDGES), all_archs()], 1))
-        if which == "all":
+        inside = np.flatnonzero(in_space(np.arange(NUM_ARCHS), mask))
+        if isinstance(which, str) and which == "all":
             return inside.astype(np.int64)
         _, first = np.unique(canonical_indices()[inside], return_index=True)
         reps = np.sort(inside[first])
     if isinstance(which, str) and which in EVAL_SETS:
         return np.array(reps if which == "unique" else np.arange(NUM_ARCHS), np.int64)
     if isinstance(which, (int, np.integer)) and not isinstance(which, bool):
-        if not 1 <= which <= (reps.size if mask is None else unique_indices().size):
+        if not 1 <= which <= unique_indices().size:
             raise ConfigError(f"number of evaluation archs must be in 1..{unique_indices().size}"
                               f", got {which}")
         if which >= reps.size:

@@ -12,8 +12,8 @@ as a technique: `base_config(techniques=("landmark",))`, its settings in `config
   technique  the `Technique`: `technique(config, run)`, `config_block()`
 """
 
-from jaxnas.landmark.landmarks import (LandmarkState, Table, exclusions, in_space, indices_of,
-                                       make_state, read_table, select, within)
+from jaxnas.landmark.landmarks import (LandmarkState, Table, exclusions, indices_of, make_state,
+                                       read_table, select, within)
 from jaxnas.landmark.loss import landmark_loss, rank_penalty, sample_pairs
 from jaxnas.landmark.rounds import add_top_k, round_starts
 from jaxnas.landmark.schedule import coefficient
@@ -26,7 +26,6 @@ __all__ = [
     "coefficient",
     "config_block",
     "exclusions",
-    "in_space",
     "indices_of",
     "landmark_loss",
     "make_state",

@@ -261,12 +261,6 @@ def make_state(indices, table: Table, capacity, rounds_done=0) -> LandmarkState:
                          rounds_done=jnp.int32(rounds_done))
 
 
-def in_space(indices, mask) -> np.ndarray:
-    """bool `[n]`: which NB201 `indices` use only operators the space `mask` (`[6, 5]`) allows."""
-    archs = space.all_archs()[np.asarray(indices, np.int64)]
-    return np.all(np.asarray(mask, bool)[np.arange(space.NUM_EDGES), archs], axis=-1)
-
-
 def within(state: LandmarkState, table: Table, mask, num, method="random", *, seed=0):
     """`(state, added)`: the landmark set for the space `mask` (bool `[6, 5]`) allows.
 
@@ -279,8 +273,8 @@ def within(state: LandmarkState, table: Table, mask, num, method="random", *, se
     `added` lists the new NB201 indices (empty: `state` is returned as it is).
     """
     current = indices_of(state)
-    kept = current[in_space(current, mask)]
-    inside = in_space(table.indices, mask)
+    kept = current[space.in_space(current, mask)]
+    inside = space.in_space(table.indices, mask)
     room = Table(table.indices[inside], table.acc[inside])
     need = min(num, len(room.indices) // 2) - len(kept)
     if len(kept) == len(current) and need <= 0:

@@ -44,7 +44,7 @@ from jaxnas.landmark import landmarks as lm_lib
 from jaxnas.landmark import loss as loss_lib
 from jaxnas.landmark import rounds as rounds_lib
 from jaxnas.landmark import schedule as schedule_lib
-from jaxnas.spaces.nb201 import NUM_ARCHS, all_archs
+from jaxnas.spaces.nb201 import NUM_ARCHS, all_archs, in_space
 from jaxnas.train.technique import Technique
 
 NAME = "landmark"
@@ -214,7 +214,7 @@ def technique(config, run, *, table=None, round_score=None):
         while int(current.rounds_done) < rounds_lib.rounds_due(epoch, starts):
             exclude = lm_lib.exclusions(current, c.exclude_isomorphic)
             if mask is not None and c.follow_space:   # candidates from the shrunk space only
-                exclude = np.union1d(exclude, np.flatnonzero(~lm_lib.in_space(ALL_INDICES, mask)))
+                exclude = np.union1d(exclude, np.flatnonzero(~in_space(ALL_INDICES, mask)))
             pool = rounds_lib.candidates(
                 c.round_pool, seed=[seed, int(current.rounds_done) + 1], exclude=exclude)
             archs = all_archs()[pool]

@@ -250,6 +250,12 @@ def check_mask(mask) -> np.ndarray:
     return allowed
 
 
+def in_space(indices, mask) -> np.ndarray:
+    """bool `[n]`: which NB201 `indices` use only ops the space `mask` (bool `[6, 5]`) allows."""
+    archs = all_archs()[np.asarray(indices, np.int64)]
+    return check_mask(mask)[np.arange(NUM_EDGES), archs].all(axis=-1)
+
+
 def sample(rng: np.random.Generator, n=None, *, unique=False, mask=None) -> np.ndarray:
     """Uniform random cells, `[6]` when `n` is None else `[n, 6]`.
 
@@ -263,7 +269,7 @@ def sample(rng: np.random.Generator, n=None, *, unique=False, mask=None) -> np.n
         raise ArchError(f"number of samples must be a non-negative int, got {n!r}")
     if unique:
         reps = unique_indices()
-        reps = reps[allowed[np.arange(NUM_EDGES), all_archs()[reps]].all(axis=1)]
+        reps = reps[in_space(reps, allowed)]
         if not reps.size:
             raise ArchError("mask allows no isomorphism-class representative")
         archs = all_archs()[rng.choice(reps, size)]
