@@ -248,6 +248,18 @@ def test_add_top_k_and_round_epochs():
         L.round_starts(3, 200, 100, 400)
 
 
+def test_candidates_within_a_space():
+    mask = np.zeros((6, 5), bool)
+    mask[:, [1, 3]] = True                                        # skip and conv 3x3 only
+    every = rounds.candidates("unique", seed=0)
+    inside = rounds.candidates("unique", seed=0, mask=mask)
+    np.testing.assert_array_equal(inside, every[space.in_space(every, mask)])
+    assert 0 < inside.size < every.size
+    pool = rounds.candidates(5, seed=0, exclude=inside[:3], mask=mask)
+    assert pool.size == 5 and space.in_space(pool, mask).all()
+    assert not np.isin(inside[:3], pool).any()
+
+
 # ------------------------------------------------------------------------------ the technique
 
 

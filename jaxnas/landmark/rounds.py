@@ -41,13 +41,16 @@ def rounds_due(epoch, starts):
     return sum(1 for s in starts if s <= epoch)
 
 
-def candidates(pool, *, seed, exclude=()):
+def candidates(pool, *, seed, exclude=(), mask=None):
     """Sorted NB201 indices of the cells a round scores: `pool` class representatives sampled
-    with `seed` ("unique" or a pool larger than what is left: all of them), minus `exclude`."""
+    with `seed` ("unique" or a pool larger than what is left: all of them), minus `exclude`,
+    within the space `mask` (bool `[6, 5]`, e.g. ABS-shrunk) when given."""
     if pool != "unique" and (not isinstance(pool, (int, np.integer)) or isinstance(pool, bool)
                              or pool < 1):
         raise ConfigError(f"landmark.round_pool must be a positive int or 'unique', got {pool!r}")
     reps = np.setdiff1d(space.unique_indices(), np.asarray(exclude, np.int64))
+    if mask is not None:
+        reps = reps[space.in_space(reps, mask)]
     if pool == "unique" or pool >= reps.size:
         return reps.astype(np.int64)
     return np.sort(np.random.default_rng(seed).choice(reps, int(pool), replace=False))

@@ -44,12 +44,11 @@ from jaxnas.landmark import landmarks as lm_lib
 from jaxnas.landmark import loss as loss_lib
 from jaxnas.landmark import rounds as rounds_lib
 from jaxnas.landmark import schedule as schedule_lib
-from jaxnas.spaces.nb201 import NUM_ARCHS, all_archs, in_space
+from jaxnas.spaces.nb201 import all_archs
 from jaxnas.train.technique import Technique
 
 NAME = "landmark"
 DATA = ("valid", "train")
-ALL_INDICES = np.arange(NUM_ARCHS)
 
 
 def config_block():
@@ -212,11 +211,10 @@ def technique(config, run, *, table=None, round_score=None):
                 current = moved
                 log["landmark_space_added"] = [int(i) for i in added]
         while int(current.rounds_done) < rounds_lib.rounds_due(epoch, starts):
-            exclude = lm_lib.exclusions(current, c.exclude_isomorphic)
-            if mask is not None and c.follow_space:   # candidates from the shrunk space only
-                exclude = np.union1d(exclude, np.flatnonzero(~in_space(ALL_INDICES, mask)))
             pool = rounds_lib.candidates(
-                c.round_pool, seed=[seed, int(current.rounds_done) + 1], exclude=exclude)
+                c.round_pool, seed=[seed, int(current.rounds_done) + 1],
+                exclude=lm_lib.exclusions(current, c.exclude_isomorphic),
+                mask=mask if c.follow_space else None)
             archs = all_archs()[pool]
             current, added = rounds_lib.add_top_k(current, score(state, archs), pool,
                                                   truth, c.top_k,
