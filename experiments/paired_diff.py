@@ -59,7 +59,9 @@ def compare(base, arm, truth, keep=None):
     and the paired differences."""
     rows = []
     for seed in sorted(set(base) & set(arm)):
-        common = set(base[seed]) & set(arm[seed]) & (keep[seed] if keep else set(arm[seed]))
+        common = set(base[seed]) & set(arm[seed])
+        if keep:
+            common &= keep[seed]
         common = np.array(sorted(common))
         b, a = metrics(base[seed], common, truth), metrics(arm[seed], common, truth)
         rows.append({"seed": seed, "cells": int(common.size),
