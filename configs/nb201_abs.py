@@ -12,22 +12,22 @@ leaves the length of that stage to its `--epochs` argument and stops there; here
 SPOS goes on training on the shrunk space (sampled by `config.sampler`) until epoch 250. Each
 epoch's line in metrics.jsonl holds the space (`angle_space`, `angle_space_size`).
 
-Baselines of the paper (same schedule): `angle.shrink.metric=accuracy` (one held-out batch per
-cell) or `angle.shrink.metric=magnitude angle.magnitude.train=True` (DARTS alpha trained beside).
-SPOS on a shrunk space from scratch: `techniques='("angle",)' angle.shrink.num_steps=0
-angle.space=<angle_space of the ABS run>`.
+Baselines of the paper (same schedule): `abs.shrink.metric=accuracy` (one held-out batch per
+cell) or `abs.shrink.metric=magnitude abs.magnitude.train=True` (DARTS alpha trained beside).
+SPOS on a shrunk space from scratch: `techniques='("abs",)' abs.shrink.num_steps=0
+space_mask=<angle_space of the ABS run>`.
 """
 
 from jaxnas.train.defaults import base_config
 
 
 def get_config():
-    config = base_config(techniques=("angle",))
+    config = base_config(techniques=("abs",))
     config.optim.clip = None            # the reference's ABS supernet does not clip
     config.eval.every_epochs = 25
-    config.angle.reference_epoch = 0
-    config.angle.shrink.metric = "angle"
-    config.angle.shrink.num_steps = 1
-    config.angle.shrink.drop_per_step = 20
-    config.angle.shrink.start_epoch = 50
+    config.abs.reference_epoch = 0
+    config.abs.shrink.metric = "angle"
+    config.abs.shrink.num_steps = 1
+    config.abs.shrink.drop_per_step = 20
+    config.abs.shrink.start_epoch = 50
     return config

@@ -13,9 +13,9 @@ from jaxnas.train.defaults import base_config, mini_scale
 
 
 def get_config():
-    config = mini_scale(base_config(techniques=("angle",)))
-    config.angle.shrink.metric = "angle"
-    config.angle.shrink.num_steps = 1
-    config.angle.shrink.drop_per_step = 20
-    config.angle.shrink.start_epoch = 10
+    config = mini_scale(base_config(techniques=("abs",)))
+    config.abs.shrink.metric = "angle"
+    config.abs.shrink.num_steps = 1
+    config.abs.shrink.drop_per_step = 20
+    config.abs.shrink.start_epoch = 10
     return config

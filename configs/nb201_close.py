@@ -9,7 +9,7 @@ GATE sizes and tau are the reference's (the `close` defaults). The optimizer is 
 method; for the reference optimizer set optim.lr=0.05, optim.nesterov=False, train.epochs=1000.
 """
 
-from jaxnas.close.technique import curriculum
+from jaxnas.techniques.close.technique import curriculum
 from jaxnas.train.defaults import base_config
 
 

@@ -13,7 +13,7 @@ and the plateau patience 30 epochs compressed to 2 (30 / 20 = 1.5, rounded up). 
 16x16 images as every mini config (the reference: 256, 32x32).
 """
 
-from jaxnas.close.technique import curriculum
+from jaxnas.techniques.close.technique import curriculum
 from jaxnas.train.defaults import base_config, mini_scale
 
 

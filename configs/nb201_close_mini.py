@@ -9,7 +9,7 @@ LR restart at 401) compressed 20x into the 50 epochs of the mini SPOS baseline: 
 method differs from the baseline, so the two compare at an equal number of supernet steps.
 """
 
-from jaxnas.close.technique import curriculum
+from jaxnas.techniques.close.technique import curriculum
 from jaxnas.train.defaults import base_config, mini_scale
 
 

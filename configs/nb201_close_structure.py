@@ -9,7 +9,7 @@ layer norm between its GCN layers, logits centred over fixed reference cells, it
 (lr 1e-3, no weight decay) that starts when the second block arrives, argmax scoring.
 """
 
-from jaxnas.close.technique import curriculum, structure_gate
+from jaxnas.techniques.close.technique import curriculum, structure_gate
 from jaxnas.train.defaults import base_config
 
 

@@ -11,7 +11,7 @@ arrives, and scoring with the GATE's argmax (no evaluation noise: a cell always 
 the GATE prefers for it).
 """
 
-from jaxnas.close.technique import curriculum, structure_gate
+from jaxnas.techniques.close.technique import curriculum, structure_gate
 from jaxnas.train.defaults import base_config, mini_scale
 
 

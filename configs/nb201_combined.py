@@ -12,23 +12,21 @@ phase length). `configs/nb201_combined_mini.py` is this at the mini scale; CLOSE
 for the reasons given there.
 """
 
-from jaxnas.search.settings import config_block as search_block
 from jaxnas.train.defaults import base_config
 
 
 def get_config():
     config = base_config(
-        techniques=("angle", "landmark", "dynamic.calr", "dynamic.ms", "search.gdas"))
+        techniques=("abs", "landmark", "calr", "ms", "gdas"))
     config.landmark.warmup_epochs = 100
     config.calr.gamma_max = 4.0
     config.calr.eta_min = 0.0
     config.ms.rule = "edge_op"
     config.ms.edge = 3
-    config.angle.shrink.start_epoch = 50
-    config.angle.shrink.drop_per_step = 10
+    config.abs.shrink.start_epoch = 50
+    config.abs.shrink.drop_per_step = 10
     config.gdas.warmup_epochs = 200
     config.eval.every_epochs = 25
-    config.search = search_block()
     config.search.strategy = "evolution"
     config.search.budget = 1000
     return config

@@ -29,6 +29,6 @@ def get_config():
     """`nb201_combined.py` (the same techniques and settings) at mini scale, phases rescaled."""
     config = mini_scale(load_config(Path(__file__).with_name("nb201_combined.py")))
     config.landmark.warmup_epochs = 20
-    config.angle.shrink.start_epoch = 20
+    config.abs.shrink.start_epoch = 20
     config.gdas.warmup_epochs = 40
     return config

@@ -16,7 +16,7 @@ from jaxnas.train.defaults import base_config
 
 
 def get_config():
-    config = base_config(techniques=("dynamic.calr", "dynamic.ms"))
+    config = base_config(techniques=("calr", "ms"))
     config.sampler = "fairnas"
     config.optim.min_lr = config.optim.lr  # constant LR, as the reference's FairNAS
     config.optim.clip = None               # the reference's FairNAS does not clip

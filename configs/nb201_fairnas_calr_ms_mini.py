@@ -12,7 +12,7 @@ from jaxnas.train.defaults import base_config, mini_scale
 
 
 def get_config():
-    config = mini_scale(base_config(techniques=("dynamic.calr", "dynamic.ms")))
+    config = mini_scale(base_config(techniques=("calr", "ms")))
     config.sampler = "fairnas"
     config.optim.min_lr = config.optim.lr
     config.optim.clip = None

@@ -12,4 +12,4 @@ from jaxnas.train.defaults import base_config, mini_scale
 
 
 def get_config():
-    return mini_scale(base_config(techniques=("search.gdas",)))
+    return mini_scale(base_config(techniques=("gdas",)))

@@ -6,7 +6,7 @@ From kcyu2014/nas-landmarkreg `bash/exps/validate-landmarkloss.sh` (NB201 block)
 150 of supernet warm-up, batch 256, SGD momentum 0.9 without Nesterov, lr 0.025 cosine to
 0.001, weight decay 5e-4, gradient clip 5; 50 random landmarks, one pair per step, hinge on the
 cross-entropies, coefficient 10 with the reference's cosine increase (it ends at 6.9, see
-`jaxnas.landmark.schedule`), the regulariser batch from the held-out half. Ranking every 30
+`jaxnas.techniques.landmark.schedule`), the regulariser batch from the held-out half. Ranking every 30
 epochs on 200 non-landmark cells.
 
 Departures: the supernet is the standard per-edge NB201 supernet (the reference's default

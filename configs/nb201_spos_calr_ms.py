@@ -5,8 +5,8 @@
 
 The reference's `train_spos.py`: 250 epochs of batch 64 on the 25k train half, SGD Nesterov 0.9,
 weight decay 5e-4, clip 5; LR 0.025 * (1 - t/T)^gamma with gamma log-linear in the subnet's
-parameter count, in [1/4, 4] (`dynamic.calr`); one momentum buffer per op on one edge, 5 groups
-(`dynamic.ms`). The reference draws that edge once per run from its seed (its seeds 0, 1, 3 give
+parameter count, in [1/4, 4] (`calr`); one momentum buffer per op on one edge, 5 groups
+(`ms`). The reference draws that edge once per run from its seed (its seeds 0, 1, 3 give
 edge 3); it is fixed to 3 here, `ms.edge=-1` draws it from `seed` instead.
 """
 
@@ -14,7 +14,7 @@ from jaxnas.train.defaults import base_config
 
 
 def get_config():
-    config = base_config(techniques=("dynamic.calr", "dynamic.ms"))
+    config = base_config(techniques=("calr", "ms"))
     config.calr.gamma_max = 4.0   # the reference's --max_coeff
     config.calr.eta_min = 0.0
     config.ms.rule = "edge_op"

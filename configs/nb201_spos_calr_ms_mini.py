@@ -12,7 +12,7 @@ from jaxnas.train.defaults import base_config, mini_scale
 
 
 def get_config():
-    config = mini_scale(base_config(techniques=("dynamic.calr", "dynamic.ms")))
+    config = mini_scale(base_config(techniques=("calr", "ms")))
     config.calr.gamma_max = 4.0
     config.calr.eta_min = 0.0
     config.ms.rule = "edge_op"

@@ -26,9 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxnas.angle import drop_operators, mask_to_str, operator_magnitude, operator_scores, \
+from jaxnas.techniques.abs import drop_operators, mask_to_str, operator_magnitude, operator_scores, \
     space_archs, str_to_mask
-from jaxnas.angle.shrink import describe, full_mask
+from jaxnas.techniques.abs.shrink import describe, full_mask
 from jaxnas.evaluate import groundtruth
 from jaxnas.spaces.nb201 import NUM_ARCHS, all_archs, archs_to_indices
 

@@ -47,11 +47,11 @@ import jax
 import numpy as np
 
 from jaxnas import config as config_lib
-from jaxnas.angle import all_angles
+from jaxnas.techniques.abs import all_angles
 from jaxnas.evaluate import groundtruth
 from jaxnas.evaluate.ranking import kendall_tau
 from jaxnas.evaluate.run import load_run_config, run_info
-from jaxnas.evaluate.score import make_score
+from jaxnas.train.scorer import make_score
 from jaxnas.spaces.nb201 import NUM_ARCHS, all_archs, num_params
 from jaxnas.train import checkpoint, recipe as recipe_lib
 

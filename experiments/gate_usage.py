@@ -26,8 +26,8 @@ import jax
 import numpy as np
 
 from jaxnas import config as config_lib
-from jaxnas.close.gate import gate_logits, node_embeddings
-from jaxnas.close.technique import gate_config
+from jaxnas.techniques.close.gate import gate_logits, node_embeddings
+from jaxnas.techniques.close.technique import gate_config
 from jaxnas.evaluate import run, scoring
 from jaxnas.spaces.nb201 import NUM_OPS, all_archs
 from jaxnas.train import recipe as recipe_lib

@@ -15,7 +15,7 @@ import dataclasses
 import numpy as np
 
 from jaxnas.evaluate import groundtruth
-from jaxnas.landmark import landmarks
+from jaxnas.techniques.landmark import landmarks
 
 
 def main():

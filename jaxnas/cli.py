@@ -1,4 +1,4 @@
-"""The `jaxnas` command line: thin wrappers around `jaxnas.train` and `jaxnas.evaluate`.
+"""The `jaxnas` command line: thin wrappers around `jaxnas.train` and `jaxnas.search`.
 
     jaxnas train --config configs/nb201_spos_mini.py --workdir W [--data SRC] [--resume] [k=v ...]
     jaxnas evaluate --workdir W [--archs N|all|unique] [--seed S] [--gt valid|test] [--metric M]
@@ -87,35 +87,16 @@ def _positive(text):
     return value
 
 
-def _load_config(args, search=False):
-    """The config file with the command line's data source and overrides applied. With
-    `search`, returns `(config, search settings)`: the `search` block (defaults completed, its
-    `search.*` overrides applied), which only `jaxnas run` reads, is split off the config."""
+def _load_config(args):
+    """The config file with the command line's data source and overrides applied."""
     from jaxnas import config as config_lib
     from jaxnas.train import defaults
 
     config = config_lib.load_config(args.config)
-    overrides = list(args.overrides)
-    block = None
-    if search:
-        import ml_collections
-
-        from jaxnas.search.settings import config_block
-
-        block = ml_collections.ConfigDict({"search": config_block()})
-        if "search" in config:
-            config_lib.check_keys(config.search, block.search, prefix="search.")
-            block.search.update(config.search)
-            if "search" not in defaults.base_config():
-                with config.unlocked():
-                    del config["search"]
-        ours = [o for o in overrides if o.split("=", 1)[0].strip().startswith("search.")]
-        config_lib.apply_overrides(block, ours)
-        overrides = [o for o in overrides if o not in ours]
     defaults.check(config)
     data = [f"data.source={args.data}"] if args.data else []
-    defaults.override(config, data + overrides)
-    return (config, block.search.to_dict()) if search else config
+    defaults.override(config, data + list(args.overrides))
+    return config
 
 
 def _train(args):
@@ -128,12 +109,12 @@ def _train(args):
 
 
 def _evaluate(args):
-    from jaxnas.evaluate import run
+    from jaxnas.train.evaluation import evaluate_workdir
 
     workdir.install_quiet_logging(args.workdir)
 
     archs = int(args.archs) if args.archs.isdigit() else args.archs
-    report = run.evaluate_workdir(args.workdir, archs=archs, seed=args.seed, gt=args.gt,
+    report = evaluate_workdir(args.workdir, archs=archs, seed=args.seed, gt=args.gt,
                                   data=args.data, num_batches=args.num_batches,
                                   skip_batches=args.skip_batches, metric=args.metric,
                                   within_space=args.within_space,
@@ -174,9 +155,9 @@ def _search(args):
 def _run(args):
     from jaxnas.search import pipeline
 
-    config, search = _load_config(args, search=True)
+    config = _load_config(args)
     workdir.install_quiet_logging(args.workdir)
-    summary = pipeline.run(config, args.workdir, search=search, progress=not args.no_progress)
+    summary = pipeline.run(config, args.workdir, progress=not args.no_progress)
     print(json.dumps(summary))
 
 

@@ -132,3 +132,15 @@ def _merge(node, values, prefix, free=("optim.groups",)):
             node[k] = v
         except TypeError as e:
             raise ConfigError(f"config key {prefix + k!r}: {e}") from e
+
+
+def epochs_of(value, total, key, minimum=0):
+    """An epoch-valued setting in epochs: a value in [0, 1) is a fraction of the run's `total`
+    epochs (rounded down), a value >= 1 a number of epochs; so one config trains at any
+    `train.epochs`. At least `minimum`. ConfigError naming `key` for anything else."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0 \
+            or value != value or value == float("inf"):
+        raise ConfigError(f"{key} must be a number of epochs >= 1 or a fraction of train.epochs "
+                          f"in [0, 1), got {value!r}")
+    epochs = int(value * total) if value < 1 else int(value)
+    return max(minimum, epochs)

@@ -7,9 +7,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxnas.angle import angle as A
-from jaxnas.angle import magnitude as M
-from jaxnas.angle import shrink as S
+from jaxnas.techniques.abs import angle as A
+from jaxnas.techniques.abs import magnitude as M
+from jaxnas.techniques.abs import shrink as S
 from jaxnas.errors import ConfigError
 from jaxnas.spaces.nb201 import EDGES, NUM_ARCHS, all_archs
 from jaxnas.supernet import nb201, pools
@@ -340,7 +340,7 @@ def abs_config(tiny_config):
 
 
 def test_steps_due_follows_the_schedule(abs_config):
-    from jaxnas.angle.abs_technique import steps_due
+    from jaxnas.techniques.abs.technique import steps_due
 
     c = abs_config.angle
     c.shrink.start_epoch, c.shrink.every_epochs, c.shrink.num_steps = 3, 2, 3
@@ -350,7 +350,7 @@ def test_steps_due_follows_the_schedule(abs_config):
 
 
 def test_config_errors(abs_config):
-    from jaxnas.angle import abs_technique as T
+    from jaxnas.techniques.abs import abs_technique as T
     from jaxnas.train import recipe
 
     abs_config.angle.shrink.metric = "magnitude"
@@ -396,7 +396,7 @@ def _train_and_check(config, workdir):
     import json
 
     from jaxnas.evaluate.run import restore_latest
-    from jaxnas.evaluate.score import make_score
+    from jaxnas.train.scorer import make_score
     from jaxnas.train import loop, recipe
 
     loop.train(config, workdir, progress=False)
@@ -446,7 +446,7 @@ def test_magnitude_baseline_end_to_end(abs_config, tmp_path):
 
 def test_angle_scorer_on_a_run_without_the_technique(tiny_config):
     """W0 is rebuilt from the run seed: the initial state scores exactly 0 everywhere."""
-    from jaxnas.evaluate.score import make_score
+    from jaxnas.train.scorer import make_score
     from jaxnas.train import recipe
 
     r = recipe.from_config(tiny_config, data=False, steps_per_epoch=3)

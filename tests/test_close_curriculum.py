@@ -8,7 +8,7 @@ import numpy as np
 import optax
 import pytest
 
-from jaxnas.close import (
+from jaxnas.techniques.close import (
     GateConfig,
     add_block,
     block_mask,
@@ -21,7 +21,7 @@ from jaxnas.close import (
     restart_opt_state,
     sharing_extent,
 )
-from jaxnas.close.masking import freeze_inactive
+from jaxnas.techniques.close.masking import freeze_inactive
 from jaxnas.errors import ConfigError
 from jaxnas.supernet import nb201
 
@@ -61,7 +61,7 @@ def test_schedule():
 
 def test_add_block_inheritance(params):
     net, gp = params["supernet"], params["gate"]
-    net2, gp2 = add_block(net, gp, 2, n_cells_per_stage=N, k_max=K)
+    net2, gp2 = add_block(net, gp, 2, num_cells_per_stage=N, k_max=K)
     for old, new in zip(net["pools"], net2["pools"]):
         for name in ("conv1x1", "conv3x3"):
             o, n = np.asarray(old[name]), np.asarray(new[name])
@@ -77,12 +77,12 @@ def test_add_block_inheritance(params):
     np.testing.assert_array_equal(b2[1], b[1] + b[0])
     np.testing.assert_array_equal(w2[:, [0, 2]], w[:, [0, 2]])
     jax.tree.map(np.testing.assert_array_equal, gp2["gcn"], gp["gcn"])
-    net3, _ = add_block(net2, gp2, 3, n_cells_per_stage=N, k_max=K)
+    net3, _ = add_block(net2, gp2, 3, num_cells_per_stage=N, k_max=K)
     pool2, pool3 = np.asarray(net2["pools"][1]["conv3x3"]), np.asarray(net3["pools"][1]["conv3x3"])
     np.testing.assert_array_equal(pool3[K + 2], pool2[K + 2] + pool2[K + 1])
     for level in (1, 4):
         with pytest.raises(ConfigError):
-            add_block(net, gp, level, n_cells_per_stage=N, k_max=K)
+            add_block(net, gp, level, num_cells_per_stage=N, k_max=K)
 
 
 def test_sharing_extent_matches_reference_counts():
@@ -104,7 +104,7 @@ def test_masked_sgd_freezes_inactive_blocks(params):
 
     @functools.partial(jax.jit, compiler_options=FAST)
     def step(p, state, grads, level):
-        mask = block_mask(p, level, n_cells_per_stage=N, k_max=K)
+        mask = block_mask(p, level, num_cells_per_stage=N, k_max=K)
         updates, state = tx.update(grads, state, p, block_mask=mask)
         return optax.apply_updates(p, updates), state
 
@@ -137,7 +137,7 @@ def test_mask_at_chain_end_leaks_momentum(params):
     """Masking only the final update freezes the parameters but not the momentum buffer."""
     tx = optax.chain(optax.add_decayed_weights(5e-4), optax.trace(0.9), optax.sgd(0.05),
                      freeze_inactive())
-    mask = block_mask(params, 1, n_cells_per_stage=N, k_max=K)
+    mask = block_mask(params, 1, num_cells_per_stage=N, k_max=K)
     zeros = jax.tree.map(jnp.zeros_like, params)
     update = jax.jit(functools.partial(tx.update, block_mask=mask), compiler_options=FAST)
     _, state = update(zeros, tx.init(params), params)

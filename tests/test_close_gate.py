@@ -8,7 +8,7 @@ import numpy as np
 import optax
 import pytest
 
-from jaxnas.close import GateConfig, close_sharing, gate, gate_logits, init_gate, node_embeddings
+from jaxnas.techniques.close import GateConfig, close_sharing, gate, gate_logits, init_gate, node_embeddings
 from jaxnas.errors import ConfigError
 from jaxnas.supernet import nb201
 
@@ -193,7 +193,7 @@ def test_centring_removes_any_preference_shared_by_all_cells(gate_params):
                                atol=1e-5)
     plain = jax.vmap(lambda a: gate_logits(shifted, a, GCFG, train=False))(FIXTURE_ARCHS)
     assert not np.allclose(plain, logits(gate_params, FIXTURE_ARCHS), atol=1e-2)
-    from jaxnas.close.gate import reference_cells
+    from jaxnas.techniques.close.gate import reference_cells
     cells = reference_cells()
     assert all(np.all(np.bincount(cells[:, e], minlength=5) == 5) for e in range(6))
     ref = logits(gate_params, jnp.asarray(cells))

@@ -8,7 +8,7 @@ import optax
 import pytest
 
 from jaxnas import config as config_lib
-from jaxnas.close.masking import masked_sgd, restart_opt_state
+from jaxnas.techniques.close.masking import masked_sgd, restart_opt_state
 from jaxnas.errors import ConfigError
 from jaxnas.evaluate import run
 from jaxnas.optim import cosine_schedule
@@ -196,7 +196,7 @@ def test_plateau_matches_torch_and_restarts_fresh():
     by hand: a drop when more than `patience` epochs fail to beat best * (1 - 1e-4), 1.4999 not
     beating 1.5); the multiplier changes only at epoch boundaries; a zeroed state (SRT) is a
     fresh scheduler."""
-    from jaxnas.close.plateau import PlateauState, lr_scale, reduce_on_plateau
+    from jaxnas.techniques.close.plateau import PlateauState, lr_scale, reduce_on_plateau
     spe, factor, patience = 3, 0.5, 2
     epoch_means = [2.0, 1.5, 1.5, 1.6, 1.4999, 1.7, 1.2, 1.3, 1.3, 1.3, 1.3, 1.1]
     expected = [1, 1, 1, 1, 0.5, 0.5, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25]

@@ -258,7 +258,7 @@ def _recipe(config, steps_per_epoch=10):
 
 def test_spos_calr_ms_chain_is_the_reference_optimizer(tiny_config):
     """clip -> decay -> separated momentum (group = op on edge 3) -> lr0 -> CaLR factor."""
-    from jaxnas.dynamic.calr import complexity_fn
+    from jaxnas.techniques.calr import complexity_fn
 
     config = _config(tiny_config, ("dynamic.calr", "dynamic.ms"), **{"ms.edge": 3})
     r = _recipe(config)  # 2 epochs x 10 steps
@@ -286,7 +286,7 @@ def test_spos_calr_ms_chain_is_the_reference_optimizer(tiny_config):
 
 def test_calr_complexities_at_paper_scale():
     """conv_weights is the reference's count; the NB201 table's gamma is within 0.03 of it."""
-    from jaxnas.dynamic.calr import complexity_fn
+    from jaxnas.techniques.calr import complexity_fn
 
     conv, lo, hi = complexity_fn("conv_weights", 16, 5, 32, 10)
     table, t_lo, t_hi = complexity_fn("num_params", 16, 5, 32, 10)

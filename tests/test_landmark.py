@@ -10,8 +10,8 @@ import pytest
 
 from jaxnas import landmark as L
 from jaxnas.errors import ConfigError, GroundTruthError
-from jaxnas.landmark import loss as loss_lib
-from jaxnas.landmark import rounds
+from jaxnas.techniques.landmark import loss as loss_lib
+from jaxnas.techniques.landmark import rounds
 from jaxnas.spaces import nb201 as space
 
 
@@ -376,7 +376,7 @@ def test_rounds_in_epoch_start_and_exclusion():
 
 
 def test_within_moves_the_set_into_a_shrunk_space():
-    from jaxnas.angle import shrink
+    from jaxnas.techniques.abs import shrink
 
     table = L.read_table()
     state = L.make_state(L.select(table, 30, seed=0), table, capacity=40)

@@ -36,7 +36,6 @@ from jaxnas.supernet import nb201 as supernet
 from jaxnas.supernet.pools import check_sharing
 
 EVAL_SETS = ("unique", "all")
-DEFAULT_EVAL_ARCHS = 200  # the Landmark paper's sparse Kendall tau sample size
 _NONE = 0
 
 

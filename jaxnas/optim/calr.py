@@ -44,14 +44,6 @@ def calr_factor(step, total_steps, gamma, eta_min=0.0):
     return eta_min + (1.0 - eta_min) * left ** gamma
 
 
-def calr_learning_rate(learning_rate, total_steps, c_min, c_max, gamma_max=4.0, eta_min=0.0):
-    """`(step, complexity) -> learning rate` of CaLR (for logging, or a custom chain)."""
-    def lr(step, complexity):
-        gamma = decay_exponent(complexity, c_min, c_max, gamma_max)
-        return learning_rate * calr_factor(step, total_steps, gamma, eta_min)
-    return lr
-
-
 class ScaleByCaLRState(NamedTuple):
     count: jax.Array  # int32: updates so far, the step used when `update` gets no `step` argument
 

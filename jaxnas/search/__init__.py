@@ -11,6 +11,6 @@
   pipeline   `run(config, W)`: train, evaluate and search, resumable (`jaxnas run`)
 
 Strategies are host-side loops over any `score_fn(archs int[n, 6]) -> float[n]` (higher is
-better), e.g. `lambda a: score(state, a, "accuracy")` from `jaxnas.evaluate.score.make_score`,
+better), e.g. `lambda a: score(state, a, "accuracy")` from `jaxnas.train.scorer.make_score`,
 and respect a bool `[6, 5]` space mask (e.g. ABS-shrunk).
 """

@@ -7,48 +7,35 @@ if missing, and the search replays its seeded proposals from the on-disk score c
 
   W/checkpoints, W/metrics.jsonl   training (`jaxnas train`)
   W/evaluate.json                  ranking of `eval.num_archs` cells (`jaxnas evaluate`)
-  W/evaluate_space.json            a run with ABS shrinking (`angle`): the same inside the
-                                   space it ended in (`--within-space`), where the search looks
+  W/evaluate_space.json            a run whose techniques narrow the space (ABS): the same
+                                   inside the space it ended in (`--within-space`), where the
+                                   search looks
   W/search/<strategy>.json, .png   the found cell and the trajectory (`jaxnas search`);
-                                   a run that trains `search.gdas` also gets `gdas.json`
+                                   a run with a technique that selects a cell itself (`gdas`)
+                                   also gets `gdas.json`
 
-The search settings are `config.search` (keys of `jaxnas.search.settings.config_block()`) when the
-config has that block, else the defaults.
+The search settings are `config.search` (`jaxnas.train.defaults.search_block`).
 """
 
 import json
 from pathlib import Path
 
-from jaxnas.search import gdas
+from jaxnas.errors import ConfigError
 from jaxnas.search.settings import settings
 from jaxnas.search.workdir import search_workdir
-
-
-def _without_search(config):
-    """`config` minus a `search` block the base config does not know (it only drives this
-    pipeline, not training)."""
-    from jaxnas.train import defaults
-
-    if "search" not in config or "search" in defaults.base_config():
-        return config
-    copy = config.copy_and_resolve_references()
-    with copy.unlocked():
-        del copy["search"]
-    return copy
+from jaxnas.train import checkpoint, loop
+from jaxnas.train.evaluation import evaluate_workdir
+from jaxnas.train.open_run import run_info
+from jaxnas.train.recipe import from_config
 
 
 def _latest_step(workdir):
-    from jaxnas.train import checkpoint
-
     steps = checkpoint.steps(workdir)
     return max(steps) if steps else None
 
 
 def _trained(config, workdir):
     """Whether `workdir` holds this config's run, trained to its last step."""
-    from jaxnas.evaluate.run import run_info
-    from jaxnas.train import checkpoint
-
     spe, step = run_info(workdir).get("steps_per_epoch"), _latest_step(workdir)
     if not spe or step is None:
         return False
@@ -63,33 +50,38 @@ def _read(path):
         return None
 
 
+def _declared(config):
+    """`(selects, narrows)`: whether a technique of `config` selects a cell itself
+    (`Technique.found`, GDAS) and whether one narrows the space (provides "space", ABS), from
+    the recipe built without data."""
+    recipe = from_config(config.copy_and_resolve_references(), data=False, steps_per_epoch=1)
+    return (recipe.found is not None,
+            any("space" in t.provides for t in recipe.techniques))
+
+
 def run(config, workdir, *, search=None, progress=True):
     """Train, evaluate and search the run of `config` in `workdir`; returns a summary dict.
 
     `search` (a mapping of `config.search` keys) overrides the config's search settings.
     """
-    from jaxnas.evaluate.run import evaluate_workdir
-    from jaxnas.train import loop
-
     workdir = Path(workdir)
     opts = settings(config, **dict(search or {}))
-    train_config = _without_search(config)
-    if opts["strategy"] == "gdas" and gdas.NAME not in config.techniques:
-        from jaxnas.errors import ConfigError
-        raise ConfigError(f"search.strategy='gdas' needs {gdas.NAME} in config.techniques")
+    selects, narrows = _declared(config)
+    if opts["strategy"] == "gdas" and not selects:
+        raise ConfigError("search.strategy='gdas' needs gdas in config.techniques")
     summary = {}
 
-    if _trained(train_config, workdir):
+    if _trained(config, workdir):
         summary["train"] = "done before"
     else:
-        record = loop.train(train_config, workdir, resume=_latest_step(workdir) is not None,
+        record = loop.train(config, workdir, resume=_latest_step(workdir) is not None,
                             progress=progress)
         summary["train"] = {k: v for k, v in record.items() if not isinstance(v, dict)}
     step = _latest_step(workdir)
 
     e = config.eval
     for name, within in (("evaluate", False), ("evaluate_space", True)):
-        if within and "angle" not in config.techniques:
+        if within and not narrows:
             continue
         eval_path = workdir / f"{name}.json"
         report = _read(eval_path)
@@ -100,7 +92,7 @@ def run(config, workdir, *, search=None, progress=True):
         summary[name] = {k: v for k, v in report.items() if not isinstance(v, (list, dict))}
 
     strategies = [opts["strategy"]]
-    if gdas.NAME in config.techniques and "gdas" not in strategies:
+    if selects and "gdas" not in strategies:
         strategies.append("gdas")
     summary["search"] = {}
     for strategy in strategies:

@@ -1,7 +1,7 @@
 """Search a trained run: `search_workdir(W, strategy=...)` behind `jaxnas search`.
 
 Random search and evolution score cells with the run's latest weights through the run's one
-scoring interface (`jaxnas.evaluate.score.make_score`, metric `accuracy` on the held-out images
+scoring interface (`jaxnas.train.scorer.make_score`, metric `accuracy` on the held-out images
 or a data-free one such as `angle`), inside the run's space (the bool `[6, 5]` masks that its
 techniques keep in the train state, e.g. an ABS-shrunk space). GDAS reads the architecture
 logits the run trained (`search.gdas` must be among its techniques) and its per-epoch choices
@@ -15,51 +15,16 @@ import json
 import time
 from pathlib import Path
 
-import jax
 import numpy as np
 
-from jaxnas import config as config_lib
-from jaxnas.errors import CheckpointError, ConfigError
-from jaxnas.search import evolution, gdas, result
+from jaxnas.errors import ConfigError
+from jaxnas.search import evolution, result
 from jaxnas.search import random as random_search
 from jaxnas.search.settings import settings
 from jaxnas.spaces import nb201
-
-
-def space_mask(state):
-    """The run's space: the AND of every bool `[6, 5]` `mask` in the techniques' states
-    (`state.extra[name]["mask"]`, e.g. ABS's shrunk space); None if none keeps one."""
-    mask = None
-    for own in (state.extra or {}).values():
-        m = own.get("mask") if isinstance(own, dict) else None
-        if m is None:
-            continue
-        m = np.asarray(jax.device_get(m))
-        if m.dtype == bool and m.shape == (nb201.NUM_EDGES, nb201.NUM_OPS):
-            mask = m if mask is None else mask & m
-    return mask
-
-
-def _load_config(workdir, data):
-    from jaxnas.evaluate import run as run_lib
-    from jaxnas.train import checkpoint
-
-    config = run_lib.load_run_config(workdir)
-    if not checkpoint.steps(workdir):
-        raise CheckpointError(f"{workdir} holds no checkpoint yet: train the run first")
-    if data:
-        config_lib.apply_overrides(config, [f"data.source={data}"])
-    return config
-
-
-def _load_run(workdir, config, needs_data):
-    from jaxnas.evaluate import run as run_lib
-    from jaxnas.train import recipe as recipe_lib
-
-    steps_per_epoch = run_lib.run_info(workdir).get("steps_per_epoch")
-    recipe = recipe_lib.from_config(config, data=needs_data or not steps_per_epoch,
-                                    steps_per_epoch=steps_per_epoch)
-    return recipe, run_lib.restore_latest(workdir, recipe)
+from jaxnas.train.evaluation import space_of
+from jaxnas.train.open_run import load_config, open_run
+from jaxnas.train.scorer import make_score
 
 
 def _gdas_trajectory(workdir, final, step, steps_per_epoch):
@@ -85,7 +50,7 @@ def search_workdir(workdir, *, strategy=None, budget=None, metric=None, seed=Non
     defaults). `out` defaults to `W/search/<strategy>.json` (a plot beside it).
     """
     workdir = Path(workdir)
-    config = _load_config(workdir, data)
+    config = load_config(workdir)
     opts = settings(config, strategy=strategy, budget=budget, metric=metric, seed=seed,
                     population_size=population_size, tournament_size=tournament_size,
                     num_batches=num_batches)
@@ -93,33 +58,31 @@ def search_workdir(workdir, *, strategy=None, budget=None, metric=None, seed=Non
     out = Path(out) if out else workdir / "search" / f"{strategy}.json"
     start = time.perf_counter()
     if strategy == "gdas":
-        if gdas.NAME not in config.techniques:
-            raise ConfigError(f"{workdir} was not trained with {gdas.NAME} (techniques: "
-                              f"{list(config.techniques) or 'none'}); list it in "
-                              f"config.techniques to train GDAS's architecture logits")
-        recipe, state = _load_run(workdir, config, needs_data=False)
-        arch = gdas.arch_of(state.extra)
+        opened = open_run(workdir, data=data, needs_data=False, config=config)
+        recipe, state = opened.recipe, opened.state
+        if recipe.found is None:
+            raise ConfigError(f"{workdir} was not trained with a technique that selects a cell "
+                              f"itself (techniques: {list(config.techniques) or 'none'}); list "
+                              f"gdas in config.techniques to train GDAS's architecture logits")
+        arch, details = recipe.found(state)
         step = int(state.step)
         points = _gdas_trajectory(workdir, arch, step, recipe.run.steps_per_epoch)
-        alpha = np.asarray(jax.device_get(state.extra[gdas.NAME]["alpha"]))
         report = result.report(arch, strategy="gdas", archs=[a for _, a in points],
-                               x=[e for e, _ in points], mask=space_mask(state),
-                               x_label="epochs trained", step=step,
-                               alpha=alpha.round(6).tolist(), workdir=str(workdir),
-                               seconds=time.perf_counter() - start)
+                               x=[e for e, _ in points], mask=space_of(state),
+                               x_label="epochs trained", step=step, workdir=str(workdir),
+                               seconds=time.perf_counter() - start, **details)
         result.write(report, out)
         return report
 
-    recipe, state = _load_run(workdir, config, needs_data=opts["metric"] == "accuracy")
-    from jaxnas.evaluate.score import make_score
-
+    opened = open_run(workdir, data=data, needs_data=opts["metric"] == "accuracy", config=config)
+    recipe, state = opened.recipe, opened.state
     images, labels = recipe.run.valid_data or (None, None)
     nb = opts["num_batches"] or config.eval.num_batches
     score = make_score(recipe, images=images, labels=labels, batch_size=config.eval.batch_size,
                        num_batches=nb, progress=False)
     step = int(state.step)
     excluded = set(np.asarray(recipe.exclude(state)).tolist())
-    mask = space_mask(state)
+    mask = space_of(state)
     cache = ScoreCache(workdir / "search" / f"scores-{opts['metric']}-step{step}.json",
                        metric=opts["metric"], step=step, num_batches=nb,
                        batch_size=config.eval.batch_size)

@@ -1,5 +1,12 @@
-"""Search spaces: cell encodings, official indices, isomorphism, sampling and complexity."""
+"""Search spaces behind one protocol (`base.Space`): encodings, official indices, isomorphism,
+sampling under a space mask and complexity.
 
+  base    the `Space` protocol
+  nb201   NAS-Bench-201's cell space (functions, and `SPACE`, its `Space`)
+"""
+
+from jaxnas.errors import ConfigError
+from jaxnas.spaces.base import Space
 from jaxnas.spaces.nb201 import (
     EDGES,
     NUM_ARCHS,
@@ -24,14 +31,28 @@ from jaxnas.spaces.nb201 import (
     str_to_arch,
     unique_indices,
 )
+from jaxnas.spaces.nb201 import SPACE as NB201
+
+SPACES = {"nb201": NB201}
+
+
+def get(name) -> Space:
+    """The space called `name` (`config.space`)."""
+    if name not in SPACES:
+        raise ConfigError(f"unknown space {name!r}; choose one of {sorted(SPACES)}")
+    return SPACES[name]
+
 
 __all__ = [
     "EDGES",
+    "NB201",
     "NUM_ARCHS",
     "NUM_EDGES",
     "NUM_NODES",
     "NUM_OPS",
     "OPS",
+    "SPACES",
+    "Space",
     "all_archs",
     "arch_to_index",
     "arch_to_str",
@@ -39,6 +60,7 @@ __all__ = [
     "canonical_index",
     "canonical_indices",
     "flops",
+    "get",
     "hamming",
     "index_to_arch",
     "is_connected",

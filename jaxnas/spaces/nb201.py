@@ -1,4 +1,5 @@
-"""The NAS-Bench-201 cell search space (numpy only, no jax).
+"""The NAS-Bench-201 cell search space: numpy functions, and `SPACE`, their `Space` (jax for
+the jittable sampling and complexity lookups).
 
 A cell is a DAG on 4 nodes: node 0 is the cell input, node 3 its output, and node i sums its
 incoming edges. Each of the 6 edges `EDGES[k] = (to, from)` runs one op of `OPS`, so an
@@ -39,6 +40,8 @@ shortcut's AvgPool2d, global pooling) count zero. NB201 reports both in millions
 import functools
 import random
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jaxnas.errors import ArchError, ConfigError
@@ -256,6 +259,41 @@ def in_space(indices, mask) -> np.ndarray:
     return check_mask(mask)[np.arange(NUM_EDGES), archs].all(axis=-1)
 
 
+def space_size(mask) -> int:
+    """Number of cells the mask allows."""
+    return int(np.prod(np.asarray(mask).sum(axis=1), dtype=np.int64))
+
+
+def space_archs(mask) -> np.ndarray:
+    """All cells of the space as int32 `[n, 6]`, in increasing base-5 code (edge 0 slowest)."""
+    allowed = [np.flatnonzero(row) for row in check_mask(np.asarray(mask, bool))]
+    grid = np.meshgrid(*allowed, indexing="ij")
+    return np.stack([g.reshape(-1) for g in grid], 1).astype(np.int32)
+
+
+def mask_to_str(mask) -> str:
+    """Text form of a space: six comma-separated groups, edge by edge in `EDGES` order, each the
+    digits of the allowed op indices (0 none, 1 skip_connect, 2 nor_conv_1x1, 3 nor_conv_3x3,
+    4 avg_pool_3x3), e.g. "3,23,1234,3,23,234"."""
+    mask = check_mask(np.asarray(mask, bool))
+    return ",".join("".join(str(o) for o in np.flatnonzero(row)) for row in mask)
+
+
+def str_to_mask(text, key="space_mask") -> np.ndarray:
+    """Parse `mask_to_str`'s form; "" is the whole space. ConfigError naming `key`."""
+    text = str(text).replace(" ", "")
+    if not text:
+        return np.ones((NUM_EDGES, NUM_OPS), bool)
+    groups = text.split(",")
+    mask = np.zeros((NUM_EDGES, NUM_OPS), bool)
+    if len(groups) != NUM_EDGES or not all(g and set(g) <= set("01234") for g in groups):
+        raise ConfigError(f"{key} must be {NUM_EDGES} comma-separated groups of op digits "
+                          f"0-4 (e.g. '3,23,1234,3,23,234'), got {text!r}")
+    for e, group in enumerate(groups):
+        mask[e, [int(c) for c in group]] = True
+    return mask
+
+
 def sample(rng: np.random.Generator, n=None, *, unique=False, mask=None) -> np.ndarray:
     """Uniform random cells, `[6]` when `n` is None else `[n, 6]`.
 
@@ -388,3 +426,91 @@ def complexity_table(C=16, N=5, resolution=32, num_classes=10):
     table = {"flops": _flops_of_counts(n1, n3, C, N, resolution, num_classes) / 1e6,
              "num_params": _params_of_counts(n1, n3, C, N, num_classes, 2) / 1e6}
     return {k: _read_only(v.astype(np.float32)) for k, v in table.items()}
+
+
+# ----------------------------------------------------------------------------- the Space
+
+
+class NB201Space:
+    """NAS-Bench-201 behind the `jaxnas.spaces.base.Space` protocol (stateless; use `SPACE`)."""
+
+    name = "nb201"
+    ops = OPS
+    arch_shape = (NUM_EDGES,)
+    mask_shape = (NUM_EDGES, NUM_OPS)
+    size = NUM_ARCHS
+
+    def full_mask(self):
+        return np.ones(self.mask_shape, bool)
+
+    def check_mask(self, mask):
+        return check_mask(mask)
+
+    def check(self, archs, *, batched=True):
+        return _check_ops(archs, ndim=2 if batched else 1)
+
+    def sample(self, key, mask):
+        """Each edge's op uniform over its allowed ops (SPOS's uniform sampler)."""
+        logits = jnp.where(mask, 0.0, -jnp.inf)
+        return jax.random.categorical(key, logits).astype(jnp.int32)
+
+    def sample_canonical(self, key, mask):
+        """Uniform over the 6,466 class representatives the mask allows (aw_nas's `deiso`)."""
+        table = jnp.asarray(all_archs()[unique_indices()], jnp.int32)
+        allowed = mask[jnp.arange(NUM_EDGES), table].all(axis=1)
+
+        def any_rep(key):  # the whole space: one uniform index, as before masks were runtime
+            return jax.random.randint(key, (), 0, table.shape[0])
+
+        def allowed_rep(key):
+            return jax.random.categorical(key, jnp.where(allowed, 0.0, -jnp.inf))
+
+        return table[jax.lax.cond(mask.all(), any_rep, allowed_rep, key)]
+
+    def sample_np(self, rng, n=None, *, unique=False, mask=None):
+        return sample(rng, n, unique=unique, mask=mask)
+
+    def allowed(self, archs, mask):
+        xp = jnp if isinstance(archs, jax.Array) else np
+        return xp.asarray(mask)[xp.arange(NUM_EDGES), archs].all(axis=-1)
+
+    def complexity(self, net_cfg, resolution):
+        tables = {k: jnp.asarray(v) for k, v in complexity_table(
+            net_cfg.C, net_cfg.N, resolution, net_cfg.num_classes).items()}
+        return lambda archs: {k: t[arch_code(archs)] for k, t in tables.items()}
+
+    def mask_size(self, mask):
+        return space_size(mask)
+
+    def mask_archs(self, mask):
+        return space_archs(mask)
+
+    def mask_to_str(self, mask):
+        return mask_to_str(mask)
+
+    def mask_from_str(self, text, key="space_mask"):
+        return str_to_mask(text, key)
+
+    def to_str(self, arch):
+        return arch_to_str(arch)
+
+    def from_str(self, text):
+        return str_to_arch(text)
+
+    def canonical(self, archs):
+        return all_archs()[canonical_indices()[archs_to_indices(archs)]]
+
+    def enumerate(self):
+        return all_archs()
+
+    def to_index(self, archs):
+        return archs_to_indices(archs)
+
+    def from_index(self, indices):
+        indices = np.asarray(indices, np.int64)
+        if indices.size and (indices.min() < 0 or indices.max() >= NUM_ARCHS):
+            raise ArchError(f"architecture indices must lie in 0..{NUM_ARCHS - 1}")
+        return all_archs()[indices]
+
+
+SPACE = NB201Space()

@@ -64,21 +64,3 @@ def check_sharing(sharing, num_cells_per_stage, slots_per_cell, *, batched=False
         raise ConfigError(f"sharing map slots must lie in [0, {size}), got "
                           f"[{sharing.min()}, {sharing.max()}]")
     return sharing
-
-
-def slots_in_use(sharing, arch, num_cells_per_stage, slots_per_cell):
-    """Number of distinct (stage, op, slot) parameter sets a given architecture reads.
-
-    Only parametric ops count (`nor_conv_1x1` = 2, `nor_conv_3x3` = 3). Host-side, for logging the
-    sharing extent.
-    """
-    sharing = np.asarray(sharing)
-    arch = np.broadcast_to(np.asarray(arch), (sharing.shape[0], NUM_EDGES))
-    used = set()
-    for cell in range(sharing.shape[0]):
-        stage = cell // num_cells_per_stage
-        for edge in range(NUM_EDGES):
-            op = int(arch[cell, edge])
-            if op in (2, 3):
-                used.add((stage, op, int(sharing[cell, edge, op])))
-    return len(used)

@@ -36,9 +36,10 @@ import orbax.checkpoint as ocp
 from jax.experimental import multihost_utils
 
 from jaxnas.errors import CheckpointError
+from jaxnas.train import defaults
 
 # Keys whose change between runs does not change what a checkpoint means.
-RESUMABLE_KEYS = ("train.epochs", "train.log_every_steps", "train.checkpoint_every_steps",
+RESUMABLE_KEYS = ("train.epochs", "train.checkpoint_every_steps",
                   "train.checkpoint_every_minutes", "train.keep_checkpoints", "data.source",
                   "data.cache_dir", "eval", "search", "parallel")
 
@@ -404,12 +405,10 @@ def check_compatible(stored_json, config, workdir):
     A setting the stored config lacks that `config` holds at its default is no difference: it
     was added to jaxnas after the checkpoint was written, and a new setting's default keeps the
     old behaviour."""
-    from jaxnas.train.defaults import base_config
-
     as_flat = lambda c: _flatten(json.loads(json.dumps(c.to_dict())))
-    stored = _flatten(json.loads(stored_json))
+    stored = _flatten(defaults.migrate(json.loads(stored_json)))
     current = as_flat(config)
-    default = as_flat(base_config(config.techniques))
+    default = as_flat(defaults.base_config(config.techniques))
     for key in sorted(set(stored) | set(current)):
         if any(key == k or key.startswith(k + ".") for k in RESUMABLE_KEYS):
             continue

@@ -10,15 +10,20 @@ import ml_collections
 
 from jaxnas import config as config_lib
 from jaxnas.errors import ConfigError
-from jaxnas.search import settings as search_settings
+from jaxnas.train import registry
 
 
 def base_config(techniques=()):
     c = ml_collections.ConfigDict()
     c.seed = 0
-    # Techniques combined with the base (SPOS), in order: e.g. ("close", "landmark"). Each owns
-    # the config block named by the last part of its name (`close`, `landmark`, `calr`...).
+    # Techniques combined with the base (SPOS): e.g. ("close", "landmark"). Each owns a config
+    # block of its name (`close`, `landmark`, `calr`, `ms`, `abs`, `gdas`; `jaxnas.techniques`).
     c.techniques = tuple(techniques)
+    # The search space (`jaxnas.spaces`) and the part of it the run starts in: "" = all of it,
+    # else the space's mask text (NB201: 6 comma-separated groups of allowed op digits per edge,
+    # e.g. an ABS run's logged `space`, to train SPOS on a shrunk space).
+    c.space = "nb201"
+    c.space_mask = ""
     # Data: an image folder (train|test/<class>/*) or "tfds:cifar10". The NB201 cifar10-valid
     # protocol splits the training set 25k/25k: the supernet trains on one half and architectures
     # are scored on the other.
@@ -44,7 +49,7 @@ def base_config(techniques=()):
     # `num_archs` fixed non-isomorphic architectures on `num_batches` batches of the held-out half.
     c.eval = dict(every_epochs=0, num_archs=200, seed=0, batch_size=256, num_batches=2, gt="valid")
     # Search after training (`jaxnas run`, `jaxnas search`): strategy, budget, metric...
-    c.search = search_settings.config_block()
+    c.search = search_block()
     # Devices and hosts (jaxnas.parallel). train.batch_size is the global batch, split evenly over
     # `num_devices` devices (0 = every device of every process); training and scoring use them.
     # batch_norm: "global" = statistics of the global batch, as one device computes them;
@@ -59,22 +64,63 @@ def base_config(techniques=()):
     return c
 
 
+SEARCH_STRATEGIES = ("random", "evolution", "gdas")
+
+
+def search_block():
+    """Defaults of the search settings (`config.search`, read by `jaxnas run` and `search`)."""
+    return dict(
+        strategy="evolution",  # random | evolution | gdas (the run must train gdas)
+        budget=1000,           # cells scored (evolution: the Landmark paper's final search)
+        metric="accuracy",     # scorer: accuracy (held-out images), angle, magnitude...
+        seed=0,                # seeds the strategy's proposals
+        population_size=50,    # evolution: population (Landmark / Real et al.: 50)
+        tournament_size=10,    # evolution: tournament drawn with replacement (Landmark: 10)
+        num_batches=0,         # held-out batches of eval.batch_size per cell; 0 = eval.num_batches
+    )
+
+
+def migrate(stored):
+    """A stored config.json as the current base config names it: runs from before techniques
+    composed (`method`), renamed techniques and blocks (`registry.ALIASES`), ABS's start space
+    (`angle.space`) now the base's `space_mask`."""
+    method = stored.pop("method", None)
+    if method is not None and "techniques" not in stored:
+        stored["techniques"] = [] if method == "spos" else [method]
+        if method != "close":
+            stored.pop("close", None)  # the CLOSE block sat in every config then
+    stored["techniques"] = [registry.ALIASES.get(n, n) for n in stored.get("techniques", ())]
+    for old, new in registry.BLOCK_ALIASES.items():
+        if old in stored and new not in stored:
+            stored[new] = stored.pop(old)
+    abs_block = stored.get("abs")
+    if isinstance(abs_block, dict) and "space" in abs_block:
+        stored.setdefault("space_mask", abs_block.pop("space"))
+    return stored
+
+
 def add_block(config, name):
     """Add technique `name`'s default config block to `config` unless it is there."""
-    from jaxnas.train.recipe import block_name, technique_module
-
-    block = block_name(name)
+    block = registry.block_name(name)
     if block not in config:
         with config.unlocked():
-            config[block] = technique_module(name).config_block()
+            config[block] = registry.module(name).config_block()
     return config
 
 
 def complete(config):
-    """Add the default block of every listed technique that lacks one (e.g. after a command-line
-    `techniques=...` override); returns `config`."""
-    for name in config.techniques:
+    """Canonical technique names in `config.techniques`, the default block of every listed
+    technique that lacks one (e.g. after a command-line `techniques=...` override), then each
+    technique's `prepare(config)`; returns `config`."""
+    names = registry.canonical_names(config.techniques)
+    if names != tuple(config.techniques):
+        config.techniques = names
+    for name in names:
         add_block(config, name)
+    for name in names:
+        prepare = getattr(registry.module(name), "prepare", None)
+        if prepare is not None:
+            prepare(config)
     return config
 
 
@@ -82,9 +128,6 @@ def check(config):
     """ConfigError naming the first key `config` has that the defaults of its techniques lack."""
     if "techniques" not in config:
         raise ConfigError("config has no 'techniques' key; start from base_config()")
-    if isinstance(config.techniques, str):
-        raise ConfigError(f"config.techniques must be a tuple of names, got the string "
-                          f"{config.techniques!r} (write ({config.techniques!r},))")
     complete(config)
     config_lib.check_keys(config, base_config(config.techniques), free=("optim.groups",))
     return config

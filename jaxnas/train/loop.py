@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from jaxnas import config as config_lib, parallel
 from jaxnas.data import prefetch
 from jaxnas.errors import CheckpointError
-from jaxnas.evaluate.run import training_evaluator
+from jaxnas.train.evaluation import training_evaluator
 from jaxnas.train import checkpoint, defaults, recipe as recipe_lib, workdir as workdir_lib
 
 

@@ -1,11 +1,13 @@
 """The base supernet training and the techniques of `config.techniques`, combined.
 
-`build(config, run)` loads each technique by name (`jaxnas.<name>`, else the module `<name>`;
-it exposes `technique(config, run)` and `config_block()`), then combines their pieces with the
-base the way `optax.chain` combines transforms: loss terms are summed, `arch_weight`s multiplied,
-optimizer edits applied in order, epoch hooks run in order and their step arguments merged, and
-pieces only one technique may own (forward, sampler, schedule, subnet, a step argument, an
-optimizer part, a parameter entry) raise a ConfigError naming both owners when two claim them.
+`build(config, run)` loads each technique by name (`jaxnas.train.registry`), checks their
+declarations (`jaxnas.train.technique.check_declarations`), then combines their pieces with the
+base the way `optax.chain` combines transforms: loss terms are summed, `arch_weight`s
+multiplied, optimizer edits applied in order, epoch hooks run (those that provide "space"
+first) and their step arguments merged, and pieces only one technique may own (forward,
+sampler, schedule, subnet, found, a step argument, an optimizer part, a parameter entry) raise
+a ConfigError naming both owners when two claim them. Finally the run handle is bound to the
+combined scorer, so hooks can score cells the way evaluation does (`Run.score`).
 
 Keys: with no technique parameters the supernet is initialised from the run key itself;
 otherwise the key splits into one for the supernet and one for the techniques' parameters (split
@@ -13,7 +15,6 @@ again when several techniques have parameters), so SPOS and CLOSE runs keep thei
 """
 
 import functools
-import importlib
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -21,14 +22,19 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxnas import spaces
+from jaxnas.data import load_data, num_batches
 from jaxnas.errors import ConfigError
 from jaxnas.optim import apply_edits, cosine_schedule, partition, sgd_parts
-from jaxnas.spaces.nb201 import complexity_table
 from jaxnas.supernet import nb201, pools
-from jaxnas.train import samplers
+from jaxnas.train import defaults, registry, samplers
+from jaxnas.train import scorer as scorer_lib
 from jaxnas.train import step as step_lib
 from jaxnas.train.state import TrainState
-from jaxnas.train.technique import Run, Technique
+from jaxnas.train.technique import Run, Technique, check_declarations
+
+# Step arguments the base sets; techniques may not.
+BASE_STEP_ARGS = ("sharing", "mask")
 
 
 class Recipe(NamedTuple):
@@ -42,7 +48,8 @@ class Recipe(NamedTuple):
     epoch_start: Callable       # host `(state, epoch) -> (state, step_args, log)`
     subnet: Callable            # `(params, archs, epoch) -> (supernet_params, sharing)`
     scorers: dict               # metric name -> `factory(ScoreContext) -> score(state, archs)`
-    exclude: Callable           # `state -> sorted NB201 indices` not to evaluate (landmarks)
+    exclude: Callable           # `state -> sorted official indices` not to evaluate (landmarks)
+    found: Any                  # `state -> (arch, details)` of a technique selecting one, or None
     run: Any
 
 
@@ -58,30 +65,6 @@ def sharing_map(config):
     if config.sharing == "cell":
         return pools.cell_sharing(n, config.supernet.slots_per_cell)
     raise ConfigError(f"unknown sharing {config.sharing!r}; choose vanilla or cell")
-
-
-def block_name(name):
-    """The config block of technique `name`: the last dotted part (`dynamic.calr` -> `calr`)."""
-    return name.rsplit(".", 1)[-1].split(":")[-1]
-
-
-@functools.cache
-def technique_module(name):
-    """The module of technique `name`: `jaxnas.<name>`, else the importable module `<name>`."""
-    if not isinstance(name, str) or not name:
-        raise ConfigError(f"technique names must be non-empty strings, got {name!r}")
-    for module in (f"jaxnas.{name}", name):
-        try:
-            found = importlib.import_module(module)
-        except ModuleNotFoundError as e:
-            if e.name and module.startswith(e.name):  # the module itself is missing
-                continue
-            raise
-        if not (hasattr(found, "technique") and hasattr(found, "config_block")):
-            raise ConfigError(f"module {module} has no technique(config, run) and config_block(); "
-                              f"it is not a jaxnas technique")
-        return found
-    raise ConfigError(f"unknown technique {name!r}: no module jaxnas.{name} or {name}")
 
 
 def _single(techniques, piece, base_owner=None):
@@ -116,34 +99,42 @@ def _product(fns):
 
 
 def _load(config, run):
-    names = tuple(config.techniques)
-    if len(set(names)) != len(names):
-        raise ConfigError(f"config.techniques lists a technique twice: {list(names)}")
+    names = registry.canonical_names(config.techniques)
     techniques = []
     for name in names:
-        module = technique_module(name)
-        if block_name(name) not in config:
-            raise ConfigError(f"technique {name!r} has no config block {block_name(name)!r}; "
-                              f"build the config with base_config(techniques=...)")
-        t = module.technique(config, run)
+        if registry.block_name(name) not in config:
+            raise ConfigError(f"technique {name!r} has no config block "
+                              f"{registry.block_name(name)!r}; build the config with "
+                              f"base_config(techniques=...)")
+        t = registry.module(name).technique(config, run)
         if not isinstance(t, Technique):
             raise ConfigError(f"technique {name!r} did not return a Technique")
         techniques.append(t._replace(name=name))
-    for t in techniques:
-        if t.check is not None:
-            t.check(names)
+    check_declarations(techniques)
     return tuple(techniques)
+
+
+def make_run(config, steps_per_epoch, train_data=None, valid_data=None):
+    """The `Run` handle of `config` before its techniques are built."""
+    space = spaces.get(config.space)
+    return Run(config, supernet_config(config), steps_per_epoch,
+               steps_per_epoch * config.train.epochs, train_data, valid_data, space=space,
+               paths_per_step=samplers.make(config.sampler, space).num_paths)
 
 
 def build(config, run: Run) -> Recipe:
     """Combine the base and `config.techniques` for `run` (see the module docstring)."""
+    if run.space is None:  # a handle made by hand: fill in what the config says
+        fresh = make_run(config, run.steps_per_epoch, run.train_data, run.valid_data)
+        run.space, run.paths_per_step = fresh.space, fresh.paths_per_step
     techniques = _load(config, run)
-    net_cfg, o = run.net_cfg, config.optim
+    net_cfg, o, space = run.net_cfg, config.optim, run.space
     sharing = sharing_map(config)
+    initial_space = space.mask_from_str(config.space_mask)
 
     sampler_owner = _single(techniques, "sampler",
                             None if config.sampler == "uniform" else f"sampler={config.sampler!r}")
-    sampler = sampler_owner.sampler if sampler_owner else samplers.make(config.sampler)
+    sampler = sampler_owner.sampler if sampler_owner else samplers.make(config.sampler, space)
     forward_owner = _single(techniques, "forward")
     forward = forward_owner.forward if forward_owner else step_lib.supernet_forward(net_cfg)
     schedule_owner = _single(techniques, "schedule")
@@ -153,6 +144,7 @@ def build(config, run: Run) -> Recipe:
                         [(t.name, e) for t in techniques for e in t.optimizer])
     tx = partition(optax.named_chain(*parts), config.optim.groups.to_dict())
     subnet_owner = _single(techniques, "subnet")
+    found_owner = _single(techniques, "found")
 
     def base_subnet(params, archs, epoch):
         del archs, epoch
@@ -162,14 +154,13 @@ def build(config, run: Run) -> Recipe:
         forward, tx, sampler, pad=config.data.pad, flip=config.data.flip,
         loss_terms=_merged(techniques, "loss_terms"),
         arch_weight=_product([t.arch_weight for t in techniques if t.arch_weight]),
-        complexity=complexity_table(net_cfg.C, net_cfg.N, config.data.resolution,
-                                    net_cfg.num_classes),
+        complexity=space.complexity(net_cfg, config.data.resolution),
         update_state={t.name: t.update_state for t in techniques if t.update_state},
         path_loop=config.train.path_loop)
 
-    return Recipe(
+    recipe = Recipe(
         techniques=techniques,
-        init=functools.partial(_init, techniques, net_cfg, tx, config.seed),
+        init=functools.partial(_init, techniques, net_cfg, tx, config.seed, initial_space),
         tx=tx,
         schedule=schedule,
         train_step=train_step,
@@ -177,11 +168,14 @@ def build(config, run: Run) -> Recipe:
         subnet=subnet_owner.subnet if subnet_owner else base_subnet,
         scorers=_merged(techniques, "scorers"),
         exclude=functools.partial(_exclude, techniques),
+        found=found_owner.found if found_owner else None,
         run=run,
     )
+    run.bind(scorer_lib.run_scorer(recipe))
+    return recipe
 
 
-def _init(techniques, net_cfg, tx, seed, key=None):
+def _init(techniques, net_cfg, tx, seed, initial_space, key=None):
     """The train state at step 0 (`key` defaults to the run seed's)."""
     key = jax.random.key(seed) if key is None else key
     with_params = [t for t in techniques if t.init_params is not None]
@@ -202,19 +196,29 @@ def _init(techniques, net_cfg, tx, seed, key=None):
         keys = jax.random.split(jax.random.fold_in(key, 1), len(with_state))
         extra = {t.name: t.init_state(k, params) for t, k in zip(with_state, keys)}
     return TrainState(params=params, opt_state=tx.init(params), step=jnp.zeros((), jnp.int32),
-                      rng=jax.random.key_data(jax.random.key(seed)), extra=extra)
+                      rng=jax.random.key_data(jax.random.key(seed)),
+                      space=jnp.asarray(initial_space), extra=extra)
 
 
 def _epoch_start(techniques, sharing, state, epoch):
-    """Run every technique's epoch hook in order; merge step arguments and log fields."""
-    step_args = {"sharing": jnp.asarray(sharing), "mask": jnp.asarray(samplers.full_mask())}
+    """Run every technique's epoch hook, those that narrow the space first; merge their step
+    arguments and log fields; the space mask is the state's after the hooks."""
+    step_args = {"sharing": jnp.asarray(sharing)}
     owner = {}
     log = {}
-    for t in techniques:
+    ordered = sorted(techniques, key=lambda t: "space" not in t.provides)
+    for t in ordered:
         if t.epoch_start is None:
             continue
+        space = state.space
         state, args, more = t.epoch_start(state, epoch)
+        if state.space is not space and "space" not in t.provides:
+            raise ConfigError(f"{t.name} changed the run's space without declaring "
+                              f"provides=('space',)")
         for key, value in args.items():
+            if key in BASE_STEP_ARGS:
+                raise ConfigError(f"{t.name} sets the step argument {key!r}, which the base "
+                                  f"owns (write state.space to change the space)")
             if key == "opt":
                 for name, v in value.items():
                     if ("opt", name) in owner:
@@ -228,11 +232,13 @@ def _epoch_start(techniques, sharing, state, epoch):
             owner[key] = t.name
             step_args[key] = value
         log.update(more)
+    # A copy: the step donates the state's buffers, and the mask must outlive that.
+    step_args["mask"] = jnp.array(state.space, copy=True)
     return state, step_args, log
 
 
 def _exclude(techniques, state):
-    """Sorted NB201 indices that no evaluation set may contain (e.g. landmarks)."""
+    """Sorted official indices that no evaluation set may contain (e.g. landmarks)."""
     found = [np.asarray(t.exclude(state)).ravel() for t in techniques if t.exclude is not None]
     return np.unique(np.concatenate(found)).astype(np.int64) if found else np.zeros(0, np.int64)
 
@@ -243,9 +249,6 @@ def from_config(config, *, data=True, steps_per_epoch=None):
     With `data=False` nothing is loaded (data-free scoring of a stored run); `steps_per_epoch`
     must then be given.
     """
-    from jaxnas.data import load_data, num_batches
-    from jaxnas.train import defaults
-
     defaults.check(config)
     train_data = valid_data = None
     if data:
@@ -253,7 +256,4 @@ def from_config(config, *, data=True, steps_per_epoch=None):
         steps_per_epoch = num_batches(len(train_data[0]), config.train.batch_size)
     elif steps_per_epoch is None:
         raise ConfigError("steps_per_epoch is needed to build a run without its data")
-    run = Run(config=config, net_cfg=supernet_config(config), steps_per_epoch=steps_per_epoch,
-              total_steps=steps_per_epoch * config.train.epochs, train_data=train_data,
-              valid_data=valid_data)
-    return build(config, run)
+    return build(config, make_run(config, steps_per_epoch, train_data, valid_data))

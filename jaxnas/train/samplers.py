@@ -1,66 +1,98 @@
-"""Architecture samplers: pure `sampler(key, step_args) -> int32[k, NUM_EDGES]` functions.
+"""Architecture samplers of the base: pure `sampler(key, step_args, extra) -> int32[k, ...]`.
 
 They run inside the jitted step, so sampling costs no host round trip and is reproduced exactly
-on resume. They read the runtime mask `step_args["mask"]` (bool `[NUM_EDGES, NUM_OPS]`: which ops
-each edge may take, e.g. after angle-based shrinking), so shrinking the space between epochs
-changes what they draw without recompiling. A single-path sampler returns one architecture
-(`k = 1`); FairNAS returns the five that cover every op of every edge once.
-"""
+on resume. They read the runtime space mask `step_args["mask"]` (bool `Space.mask_shape`, e.g.
+after ABS shrinking), so a new space changes what they draw without recompiling. `make(name,
+space)` returns the sampler of `config.sampler`, with its `num_paths` (architectures per step):
 
-import importlib
+  uniform  each edge's op uniform over its allowed ops (SPOS), 1 path
+  unique   uniform over the isomorphism classes the mask allows (aw_nas's `deiso`), 1 path
+  fairnas  FairNAS's strict fairness (Chu et al., ICCV 2021): 5 paths per step that use every
+           op of every edge once (on spaces with one op per edge)
+
+FairNAS on a shrunk space: an edge with m < 5 allowed ops cannot use each once in 5 paths; here
+strict fairness means *balanced*: each allowed op is used floor(5/m) or ceil(5/m) times in the
+step (the 5 mod m extra uses go to allowed ops drawn without replacement), disallowed ops never,
+and the slots are permuted per edge. With a full mask it is exactly FairNAS. The path count
+stays 5 so the mask stays a runtime value.
+
+A tied edge (the base step argument `"tied_edge"`, int32, -1 for none): that edge gets one op,
+uniform over its allowed ops, in all 5 paths, and fairness holds on the other edges only.
+DYNAS's FairNAS + momentum separation shares the split edge's op so that the 5 paths of a step
+fall in one momentum group (`jaxnas.techniques.ms` sets the argument).
+"""
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from jaxnas.errors import ConfigError
-from jaxnas.spaces import nb201
+
+FAIR_PATHS = 5
 
 
-def full_mask():
-    """The mask of the whole space: every op allowed on every edge."""
-    return np.ones((nb201.NUM_EDGES, nb201.NUM_OPS), bool)
+def uniform(space):
+    """Uniform over the cells the mask allows (each edge's op uniform over its allowed ops)."""
 
+    def sample(key, step_args, extra=None):
+        del extra
+        return space.sample(key, step_args["mask"])[None]
 
-def uniform():
-    """Uniform over the allowed cells (each edge's op uniform over its allowed ops): SPOS."""
-
-    def sample(key, step_args):
-        logits = jnp.where(step_args["mask"], 0.0, -jnp.inf)
-        return jax.random.categorical(key, logits).astype(jnp.int32)[None]
-
+    sample.num_paths = 1
     return sample
 
 
-def unique():
-    """Uniform over the non-isomorphic representatives (aw_nas's `deiso`) the mask allows."""
-    table = jnp.asarray(nb201.all_archs()[nb201.unique_indices()], jnp.int32)
-    edges = jnp.arange(nb201.NUM_EDGES)
+def unique(space):
+    """Uniform over the isomorphism-class representatives the mask allows."""
 
-    def sample(key, step_args):
-        mask = step_args["mask"]
-        allowed = mask[edges, table].all(axis=1)
+    def sample(key, step_args, extra=None):
+        del extra
+        return space.sample_canonical(key, step_args["mask"])[None]
 
-        def any_rep(key):  # the whole space: one uniform index, as before masks were runtime
-            return jax.random.randint(key, (), 0, table.shape[0])
-
-        def allowed_rep(key):
-            return jax.random.categorical(key, jnp.where(allowed, 0.0, -jnp.inf))
-
-        i = jax.lax.cond(mask.all(), any_rep, allowed_rep, key)
-        return table[i][None]
-
+    sample.num_paths = 1
     return sample
 
 
-# Samplers by config name; "fairnas" lives with the dynamic-supernet technique.
-SAMPLERS = {"uniform": "jaxnas.train.samplers:uniform", "unique": "jaxnas.train.samplers:unique",
-            "fairnas": "jaxnas.dynamic.fairnas:fairnas"}
+def fair_archs(key, mask, tied_edge=None):
+    """int32 `[5, edges]`: 5 architectures that use each allowed op of each edge in balance
+    (`mask` bool `[edges, ops]`); `tied_edge` (int, possibly traced; None or -1: none) gets one
+    op in all 5."""
+    mask = jnp.asarray(mask, bool)
+    num_edges, num_ops = mask.shape
+    k_noise, k_tied = jax.random.split(key)
+    noise = jax.random.uniform(k_noise, (2, num_edges, num_ops))
+    # Allowed ops of each edge first, in a random order; slot j takes the (j mod m)-th of them.
+    order = jnp.argsort(jnp.where(mask, noise[0], 2.0), axis=1)
+    m = jnp.maximum(mask.sum(axis=1), 1)
+    seq = jnp.take_along_axis(order, jnp.arange(FAIR_PATHS)[None, :] % m[:, None], axis=1)
+    # Decorrelate the edges: an independent permutation of the 5 slots per edge.
+    perms = jnp.argsort(noise[1], axis=1)
+    archs = jnp.take_along_axis(seq, perms, axis=1).T
+    if tied_edge is not None:
+        e = jnp.asarray(tied_edge, jnp.int32)
+        op = jax.random.categorical(k_tied, jnp.where(mask[jnp.maximum(e, 0)], 0.0, -jnp.inf))
+        archs = jnp.where(jnp.arange(num_edges)[None, :] == e, op, archs)
+    return archs.astype(jnp.int32)
 
 
-def make(name):
-    """The sampler named `name` (`config.sampler`)."""
+def fairnas(space):
+    """FairNAS's 5 paths per step; reads `step_args["tied_edge"]` when present."""
+    if len(space.arch_shape) != 1 or tuple(space.mask_shape[:1]) != tuple(space.arch_shape):
+        raise ConfigError(f"sampler 'fairnas' needs a space with one op per edge; {space.name} "
+                          f"architectures have shape {space.arch_shape}")
+
+    def sample(key, step_args, extra=None):
+        del extra
+        return fair_archs(key, step_args["mask"], step_args.get("tied_edge"))
+
+    sample.num_paths = FAIR_PATHS
+    return sample
+
+
+SAMPLERS = {"uniform": uniform, "unique": unique, "fairnas": fairnas}
+
+
+def make(name, space):
+    """The sampler named `name` (`config.sampler`) over `space`."""
     if name not in SAMPLERS:
         raise ConfigError(f"unknown sampler {name!r}; choose one of {sorted(SAMPLERS)}")
-    module, attr = SAMPLERS[name].split(":")
-    return getattr(importlib.import_module(module), attr)()
+    return SAMPLERS[name](space)

@@ -10,10 +10,10 @@ term's extra forwards); the step then compiles once for each of the two structur
 
 Seams (see `jaxnas.train.technique` for how techniques provide them):
   * `forward(params, arch, x, key, step_args) -> logits`.
-  * `sampler(key, step_args) -> int32[k, 6]`: with k > 1 (FairNAS) the architectures' gradients
-    are accumulated (one backward per architecture; `path_loop` says how) and applied in one
-    update. The sampler also sees `step_args["extra"]`, the techniques' states (GDAS's logits
-    change every step, so they cannot come from the epoch's arguments).
+  * `sampler(key, step_args, extra) -> int32[k, ...]`: with k > 1 (FairNAS) the architectures'
+    gradients are accumulated (one backward per architecture; `path_loop` says how) and applied
+    in one update. `extra` is the techniques' state (GDAS's logits change every step, so they
+    cannot come from the epoch's arguments).
   * `loss_terms`: name -> `term(params, ctx) -> scalar`, `ctx` a `StepContext`.
   * `arch_weight(arch, ctx) -> scalar` multiplies each architecture's cross-entropy.
   * The optax update receives, besides `step_args["opt"]`, the keyword arguments `OPT_ARGS`.
@@ -29,7 +29,6 @@ import optax
 from jaxnas import parallel
 from jaxnas.data import augment, normalize
 from jaxnas.errors import ConfigError
-from jaxnas.spaces.nb201 import arch_code
 from jaxnas.supernet import nb201
 from jaxnas.train.technique import StepContext
 
@@ -48,8 +47,8 @@ def resolved_path_loop(path_loop, backend=None):
 OPT_ARGS = {
     "arch": "int32[6]: the (first) sampled architecture",
     "archs": "int32[k, 6]: every architecture sampled this step",
-    "flops": "float32[k]: their multiply-accumulates per image, millions (NB201 `flop`)",
-    "num_params": "float32[k]: their parameters, millions (NB201 `params`)",
+    "flops": "float32[k]: their multiply-accumulates per image, millions (`Space.complexity`)",
+    "num_params": "float32[k]: their parameters, millions (`Space.complexity`)",
     "loss": "float32: this step's loss",
     "step": "int32: the global step before this update",
 }
@@ -78,8 +77,8 @@ def make_train_step(forward, tx, sampler, *, pad=4, flip=True, loss_terms=None, 
       forward, sampler, loss_terms, arch_weight, update_state: see the module docstring.
       tx: any optax transformation (a plain one ignores the extra arguments).
       pad, flip: random-crop padding and horizontal flips (augmentation runs on device).
-      complexity: `{"flops": [15625], "num_params": [15625]}` indexed by `arch_code`
-        (`jaxnas.spaces.nb201.complexity_table`); None passes zeros.
+      complexity: jittable `archs -> {"flops": float32[k], "num_params": float32[k]}`
+        (`Space.complexity`); None passes zeros.
       mesh, batch_norm: data parallelism (`jaxnas.parallel`): the batch split over `mesh`, the
         state replicated; BN over the global batch ("global") or each device's ("per_device").
         None: one device. The returned step's `on_mesh(mesh, batch_norm)` builds this step
@@ -101,17 +100,15 @@ def make_train_step(forward, tx, sampler, *, pad=4, flip=True, loss_terms=None, 
     loss_terms = dict(loss_terms or {})
     update_state = dict(update_state or {})
     tx = optax.with_extra_args_support(tx)
-    tables = {k: jnp.asarray(v) for k, v in (complexity or {}).items()}
 
     def train_step(state, images, labels, step_args):
         key = jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step)
         k_arch, k_aug, k_fwd, k_terms = jax.random.split(key, 4)
-        archs = sampler(k_arch, {**step_args, "extra": state.extra})
+        archs = sampler(k_arch, step_args, state.extra)
         num_archs = archs.shape[0]
         x = augment(k_aug, images, pad=pad, flip=flip) if pad or flip else normalize(images)
-        codes = arch_code(archs)
-        cplx = {k: tables[k][codes] if k in tables else jnp.zeros(num_archs)
-                for k in ("flops", "num_params")}
+        known = complexity(archs) if complexity is not None else {}
+        cplx = {k: known.get(k, jnp.zeros(num_archs)) for k in ("flops", "num_params")}
 
         def fwd(params, arch, xx, kk):
             return forward(params, arch, xx, kk, step_args)

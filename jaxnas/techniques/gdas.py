@@ -25,10 +25,11 @@ multiplies each edge by its hard weight, one up to rounding, and discards alpha'
 that step); each epoch draws its held-out batch order from (seed, epoch), so a resumed run
 replays it.
 
-State (`state.extra["search.gdas"]`): `alpha`, the Adam state `opt`, and `mask`, the space mask
-of the last step (so the result respects a shrunk space). The sampler reads the current `alpha`
-as `step_args["extra"]["search.gdas"]["alpha"]`: the train step must pass its state's `extra`
-to the sampler that way (alpha changes every step, so it cannot come from `epoch_start`).
+State (`state.extra["gdas"]`): `alpha` and the Adam state `opt`. The sampler reads the current
+`alpha` from the `extra` the step hands it (alpha changes every step, so it cannot come from
+`epoch_start`); the found cell respects the run's space (`state.space`). GDAS needs the base
+forward: its architecture step runs the plain supernet with Gumbel edge weights, so it refuses
+a technique that replaces the forward (CLOSE's GATE mixture).
 """
 
 import jax
@@ -37,19 +38,17 @@ import numpy as np
 import optax
 from jax import lax
 
+from jaxnas.config import epochs_of
 from jaxnas.data import augment
 from jaxnas.errors import ConfigError
+from jaxnas.optim import adam_l2
 from jaxnas.spaces import nb201
 from jaxnas.supernet import nb201 as supernet
 from jaxnas.train.technique import Technique
 
-NAME = "search.gdas"
+NAME = "gdas"
 _MASKED = -1e9          # logit of a masked op: never sampled, no NaN in the gradient
 _ORDER_SALT = 0x6DA5    # seeds the held-out batch order apart from the training order
-INCOMPATIBLE = {
-    "close": "GDAS's architecture step runs the plain supernet with Gumbel edge weights, while "
-             "close replaces the forward with the GATE's slot mixture",
-}
 
 
 def config_block():
@@ -60,7 +59,8 @@ def config_block():
         arch_betas=(0.5, 0.999),  # Adam betas of alpha
         arch_weight_decay=1e-3,  # L2 on alpha, added to its gradient (torch Adam weight_decay)
         init_std=1e-3,           # alpha starts as init_std * N(0, 1) (AutoDL: 1e-3 * randn)
-        warmup_epochs=0,         # uniform (SPOS) epochs before GDAS starts (Landmark's GDAS: W)
+        warmup_epochs=0,         # uniform (SPOS) epochs before GDAS starts (Landmark's GDAS: W);
+                                 # a value in [0, 1) is a fraction of train.epochs
     )
 
 
@@ -106,14 +106,6 @@ def arch_loss(alpha, key, tau, mask, forward, x, labels):
     return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
 
 
-def arch_optimizer(learning_rate=3e-4, betas=(0.5, 0.999), weight_decay=1e-3, eps=1e-8):
-    """torch.optim.Adam with (coupled, L2) weight decay, as the reference's architecture
-    optimizer."""
-    return optax.chain(optax.add_decayed_weights(weight_decay),
-                       optax.scale_by_adam(b1=betas[0], b2=betas[1], eps=eps),
-                       optax.scale(-learning_rate))
-
-
 def arch_step(alpha, opt_state, tx, key, tau, mask, forward, x, labels):
     """One architecture update: `(alpha, opt_state, loss)`."""
     loss, grads = jax.value_and_grad(arch_loss)(alpha, key, tau, mask, forward, x, labels)
@@ -137,14 +129,6 @@ def tau_at(epoch, *, epochs, warmup_epochs, tau_max, tau_min):
     return float(tau_max - (tau_max - tau_min) * e / max(total - 1, 1))
 
 
-def arch_of(extra):
-    """The cell GDAS returns from a train state's `extra` (or this technique's state)."""
-    own = (extra or {}).get(NAME, extra or {})
-    if "alpha" not in own:
-        raise ConfigError(f"no {NAME} state: the run was not trained with {NAME}")
-    return derive(jax.device_get(own["alpha"]), jax.device_get(own.get("mask")))
-
-
 # ------------------------------------------------------------------------------ the technique
 
 
@@ -155,24 +139,26 @@ def technique(config, run):
     if not 0.0 < c.tau_min <= c.tau_max:
         raise ConfigError(f"gdas needs 0 < tau_min <= tau_max, got tau_min={c.tau_min}, "
                           f"tau_max={c.tau_max}")
-    if not 0 <= c.warmup_epochs < epochs:
+    warmup = epochs_of(c.warmup_epochs, epochs, "gdas.warmup_epochs")
+    if warmup >= epochs:
         raise ConfigError(f"gdas.warmup_epochs must lie in 0..{epochs - 1} (train.epochs="
                           f"{epochs}), got {c.warmup_epochs}")
-    tx = arch_optimizer(c.arch_lr, tuple(c.arch_betas), c.arch_weight_decay)
+    if run.space.name != "nb201":
+        raise ConfigError(f"gdas's architecture step runs the NB201 supernet; the {run.space.name} "
+                          f"space has no GDAS forward yet")
+    tx = adam_l2(c.arch_lr, *tuple(c.arch_betas), c.arch_weight_decay)
     batch_size, spe = config.train.batch_size, run.steps_per_epoch
     pad, flip = config.data.pad, config.data.flip
     net_cfg = run.net_cfg
-    held_out = {}  # the held-out split on the device, put there once
 
     def init_state(key, params):
         del params
-        alpha = c.init_std * jax.random.normal(key, (nb201.NUM_EDGES, nb201.NUM_OPS))
-        return {"alpha": alpha, "opt": tx.init(alpha),
-                "mask": jnp.ones((nb201.NUM_EDGES, nb201.NUM_OPS), bool)}
+        alpha = c.init_std * jax.random.normal(key, run.space.mask_shape)
+        return {"alpha": alpha, "opt": tx.init(alpha)}
 
-    def sampler(key, step_args):
+    def sampler(key, step_args, extra):
         args, mask = step_args["gdas"], step_args["mask"]
-        alpha = step_args["extra"][NAME]["alpha"]  # this step's logits (see the docstring)
+        alpha = extra[NAME]["alpha"]  # this step's logits (see the docstring)
         k_gdas, k_uniform = jax.random.split(key)
         ops = jnp.where(args["active"], sample_ops(k_gdas, alpha, mask),
                         sample_ops(k_uniform, jnp.zeros_like(alpha), mask))
@@ -196,34 +182,32 @@ def technique(config, run):
                                       forward, x, labels)
             return {**ts, "alpha": alpha, "opt": opt}
 
-        tech_state = lax.cond(args["active"], step, lambda ts: ts, tech_state)
-        return {**tech_state, "mask": mask}
+        return lax.cond(args["active"], step, lambda ts: ts, tech_state)
+
+    def found(state):
+        alpha = jax.device_get(state.extra[NAME]["alpha"])
+        arch = derive(alpha, None if state.space is None else jax.device_get(state.space))
+        return arch, {"alpha": np.asarray(alpha).round(6).tolist()}
 
     def epoch_start(state, epoch):
-        if run.valid_data is None:
-            raise ConfigError("gdas needs the held-out split (build the run with its data)")
-        if not held_out:
-            images, labels = run.valid_data
-            held_out.update(images=jnp.asarray(images), labels=jnp.asarray(labels, jnp.int32))
+        held_out = run.held_out()
         n = len(held_out["labels"])
         rng = np.random.default_rng([config.seed, _ORDER_SALT, epoch])
         order = np.concatenate([rng.permutation(n) for _ in range(-(-spe * batch_size // n))])
-        tau = tau_at(epoch, epochs=epochs, warmup_epochs=c.warmup_epochs, tau_max=c.tau_max,
+        tau = tau_at(epoch, epochs=epochs, warmup_epochs=warmup, tau_max=c.tau_max,
                      tau_min=c.tau_min)
-        active = epoch > c.warmup_epochs
+        active = epoch > warmup
         args = {"images": held_out["images"], "labels": held_out["labels"],
                 "order": jnp.asarray(order[:spe * batch_size], jnp.int32),
                 "tau": jnp.float32(tau), "active": jnp.asarray(active)}
-        arch = arch_of(state.extra)
+        arch, _ = found(state)
         log = {"gdas_tau": tau, "gdas_active": bool(active),
                "gdas_index": nb201.arch_to_index(arch), "gdas_arch": nb201.arch_to_str(arch)}
         return state, {"gdas": args}, log
 
-    def check(names):
-        for name in names:
-            if name in INCOMPATIBLE:
-                raise ConfigError(f"{NAME} cannot combine with {name}: {INCOMPATIBLE[name]}")
-
     return Technique(name=NAME, init_state=init_state, sampler=sampler,
-                     update_state=update_state, epoch_start=epoch_start, check=check)
+                     update_state=update_state, epoch_start=epoch_start, found=found,
+                     provides=("arch",),
+                     needs={"base.forward": "GDAS's architecture step runs the plain supernet "
+                                            "with Gumbel edge weights"})
 

@@ -9,51 +9,12 @@ reads. ABS (AngleNAS `NAS-Bench-201/exps/angle/dropnode_by_angle.py`):
     walk the list and drop an operator when an operator of the same edge comes later in it (so
     the best operator of every edge survives) until `num` are dropped.
 
-Text form of a space (`mask_to_str`): six comma-separated groups, edge by edge in `EDGES` order,
-each the digits of the allowed op indices (0 none, 1 skip_connect, 2 nor_conv_1x1,
-3 nor_conv_3x3, 4 avg_pool_3x3), e.g. "3,23,1234,3,23,234". "" is the whole space.
+Masks, their sizes and text form are the space's (`jaxnas.spaces.nb201`: `mask_to_str`).
 """
 
 import numpy as np
 
-from jaxnas.errors import ConfigError
 from jaxnas.spaces.nb201 import EDGES, NUM_EDGES, NUM_OPS, OPS, check_mask
-
-
-def full_mask():
-    return np.ones((NUM_EDGES, NUM_OPS), bool)
-
-
-def space_size(mask) -> int:
-    """Number of cells the mask allows."""
-    return int(np.prod(np.asarray(mask).sum(axis=1), dtype=np.int64))
-
-
-def space_archs(mask) -> np.ndarray:
-    """All cells of the space as int32 `[n, 6]`, in increasing base-5 code (edge 0 slowest)."""
-    allowed = [np.flatnonzero(row) for row in check_mask(np.asarray(mask, bool))]
-    grid = np.meshgrid(*allowed, indexing="ij")
-    return np.stack([g.reshape(-1) for g in grid], 1).astype(np.int32)
-
-
-def mask_to_str(mask) -> str:
-    mask = check_mask(np.asarray(mask, bool))
-    return ",".join("".join(str(o) for o in np.flatnonzero(row)) for row in mask)
-
-
-def str_to_mask(text) -> np.ndarray:
-    """Parse the text form (module docstring); "" is the whole space."""
-    text = str(text).replace(" ", "")
-    if not text:
-        return full_mask()
-    groups = text.split(",")
-    mask = np.zeros((NUM_EDGES, NUM_OPS), bool)
-    if len(groups) != NUM_EDGES or not all(g and set(g) <= set("01234") for g in groups):
-        raise ConfigError(f"angle.space must be {NUM_EDGES} comma-separated groups of op digits "
-                          f"0-4 (e.g. '3,23,1234,3,23,234'), got {text!r}")
-    for e, group in enumerate(groups):
-        mask[e, [int(c) for c in group]] = True
-    return mask
 
 
 def operator_scores(archs, scores, mask) -> np.ndarray:

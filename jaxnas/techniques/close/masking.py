@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import optax
 
 from jaxnas.errors import ConfigError
+from jaxnas.optim import apply_edits, sgd_parts
 from jaxnas.train.technique import Edit
 
 
@@ -28,7 +29,7 @@ def _is_pool(path):
     return any(isinstance(k, jax.tree_util.DictKey) and k.key == "pools" for k in path)
 
 
-def block_mask(params, level, *, n_cells_per_stage, k_max):
+def block_mask(params, level, *, num_cells_per_stage, k_max):
     """Bool masks, one per leaf of `params`, broadcastable to it: True where updates apply.
 
     Leaves under a `"pools"` dict key (the supernet's slot-stacked pools, slot `c*k_max + b` being
@@ -36,14 +37,14 @@ def block_mask(params, level, *, n_cells_per_stage, k_max):
     reductions, head, GATE parameters) gets True. `level` may be traced; `params` may be the
     supernet parameters or any tree containing them (e.g. `{"supernet": ..., "gate": ...}`).
     """
-    active = jnp.arange(n_cells_per_stage * k_max) % k_max < level
+    active = jnp.arange(num_cells_per_stage * k_max) % k_max < level
 
     def leaf_mask(path, leaf):
         if not _is_pool(path):
             return jnp.ones((), bool)
         if leaf.shape[0] != active.shape[0]:
             raise ConfigError(f"pool {jax.tree_util.keystr(path)} has {leaf.shape[0]} slots, "
-                              f"expected {n_cells_per_stage} cells x {k_max} blocks")
+                              f"expected {num_cells_per_stage} cells x {k_max} blocks")
         return active.reshape(active.shape + (1,) * (leaf.ndim - 1))
 
     return jax.tree_util.tree_map_with_path(leaf_mask, params)
@@ -66,22 +67,27 @@ def freeze_inactive():
     return optax.GradientTransformationExtraArgs(init, update)
 
 
+def freeze_edits(clip=5.0):
+    """CLOSE's two masks as edits of the base SGD chain (`jaxnas.optim.sgd_parts`):
+    "freeze_grads" before the clip (inactive blocks do not count in the global norm; before
+    "decay" when `clip` is None) and "freeze" after the weight decay (so they are not decayed
+    and feed nothing into the momentum)."""
+    first = "clip" if clip is not None else "decay"
+    return (Edit("before", "freeze_grads", freeze_inactive(), first),
+            Edit("after", "freeze", freeze_inactive(), "decay"))
+
+
 def masked_sgd(learning_rate, momentum=0.9, nesterov=False, weight_decay=5e-4, clip=5.0):
     """PyTorch-style SGD that leaves inactive blocks untouched; `update(..., block_mask=mask)`.
 
-    `jaxnas.optim.sgd_torch` with CLOSE's two masks inserted ("freeze_grads" before "clip",
-    "freeze" after "decay"): `g = clip(mask * grad)`, `d = mask * (g + weight_decay * p)`,
-    `buf = momentum * buf + d` and the step `-lr * buf` (nesterov: `-lr * (d + momentum * buf)`),
-    as torch.optim.SGD after global-norm clipping (aw_nas: lr 0.05, momentum 0.9, wd 5e-4,
-    clip 5). `clip=None` skips the clipping. `learning_rate` may be an optax schedule.
+    `jaxnas.optim.sgd_torch` with `freeze_edits`: `g = clip(mask * grad)`,
+    `d = mask * (g + weight_decay * p)`, `buf = momentum * buf + d` and the step `-lr * buf`
+    (nesterov: `-lr * (d + momentum * buf)`), as torch.optim.SGD after global-norm clipping
+    (aw_nas: lr 0.05, momentum 0.9, wd 5e-4, clip 5). `clip=None` skips the clipping.
+    `learning_rate` may be an optax schedule.
     """
-    from jaxnas.optim import apply_edits, sgd_parts
-
     parts = sgd_parts(learning_rate, momentum, nesterov, weight_decay, clip)
-    first = parts[0][0]  # "clip", or "decay" without clipping
-    edits = [("close", Edit("before", "freeze_grads", freeze_inactive(), first)),
-             ("close", Edit("after", "freeze", freeze_inactive(), "decay"))]
-    return optax.named_chain(*apply_edits(parts, edits))
+    return optax.named_chain(*apply_edits(parts, [("close", e) for e in freeze_edits(clip)]))
 
 
 def restart_opt_state(opt_state):

@@ -58,12 +58,12 @@ def sample_pairs(key, count, num_pairs, distribution="reference"):
     raise ValueError(f"unknown pair distribution {distribution!r}; choose {PAIR_DISTRIBUTIONS}")
 
 
-def batch_window(key, images, labels, batch_size):
-    """A random contiguous window of `batch_size` examples (the arrays are in a fixed random
-    order, so a window is a class-mixed batch without repeats)."""
-    start = jax.random.randint(key, (), 0, images.shape[0] - batch_size + 1)
-    return (lax.dynamic_slice_in_dim(images, start, batch_size),
-            lax.dynamic_slice_in_dim(labels, start, batch_size))
+def batch_window(key, images, labels, batch_size, start=0):
+    """A random contiguous window of `batch_size` examples from position `start` on (the arrays
+    are in a fixed random order, so a window is a class-mixed batch without repeats)."""
+    first = start + jax.random.randint(key, (), 0, images.shape[0] - start - batch_size + 1)
+    return (lax.dynamic_slice_in_dim(images, first, batch_size),
+            lax.dynamic_slice_in_dim(labels, first, batch_size))
 
 
 def usable(state, mask=None):

@@ -1,4 +1,4 @@
-"""Technique "dynamic.ms": momentum separation (DYNAS, CVPR 2025), config block `ms`.
+"""Technique "ms": momentum separation (DYNAS, CVPR 2025), config block `ms`.
 
 Replaces the base optimizer's "momentum" part with `separated_trace`
 (`jaxnas.optim.momentum_separation`): one momentum buffer per group of subnets, a step updating
@@ -14,15 +14,15 @@ base chain `clip -> decay -> momentum -> lr` is that order already, so only "mom
 Rules:
   * "edge_op" (the reference): the op on one edge, 5 groups of 3,125 cells. The edge is `ms.edge`,
     or drawn once per run from `config.seed` when -1 (the reference draws it with Python's
-    `random`; its seeds 0, 1 and 3 give edge 3). With `config.sampler == "fairnas"` the edge is
-    passed to the sampler as `step_args["fairnas_shared_edge"]`: the 5 paths of a step share its
-    op, hence one group, as in the reference's `train_fairnas.py`.
+    `random`; its seeds 0, 1 and 3 give edge 3). When the sampler draws several paths per step
+    (`run.paths_per_step`, FairNAS) the edge is the base step argument `"tied_edge"`: the
+    paths of a step share its op, hence one group, as in the reference's `train_fairnas.py`.
   * "complexity": `ms.num_groups` buckets of the cell's complexity (`ms.complexity` from the
-    run's table), cut so that each bucket holds about the same share of the 15,625 cells, i.e.
+    space's `complexity`), cut so that each bucket holds about the same share of the cells, i.e.
     of the steps under uniform sampling (NB201 has only 28 distinct parameter counts, so shares
     are approximate). Not in the reference.
   * "package.module:function": any jittable user function `arch int32[6] -> group in
-    [0, ms.num_groups)`, checked on all 15,625 cells when the run is built.
+    [0, ms.num_groups)`, checked on every cell of the space when the run is built.
 Memory: `G` momentum copies of the trained parameters instead of one (paper scale, 1.69 M
 parameters: 6.7 MB -> 33.7 MB for G = 5).
 """
@@ -35,11 +35,10 @@ import numpy as np
 
 from jaxnas.errors import ConfigError
 from jaxnas.optim.momentum_separation import separated_trace
-from jaxnas.spaces import nb201
 from jaxnas.train.technique import Technique, replace
 
+NAME = "ms"
 RULES = ("edge_op", "complexity")
-EDGE_OP_GROUPS = nb201.NUM_OPS
 
 
 def config_block():
@@ -53,12 +52,12 @@ def config_block():
     )
 
 
-def split_edge(edge, seed):
+def split_edge(edge, seed, num_edges=6):
     """The edge of the "edge_op" rule: `edge`, or drawn from `seed` when -1."""
     if edge == -1:
-        return int(np.random.default_rng(seed).integers(nb201.NUM_EDGES))
-    if not (isinstance(edge, int) and 0 <= edge < nb201.NUM_EDGES):
-        raise ConfigError(f"ms.edge must be -1 or an edge 0..5, got {edge!r}")
+        return int(np.random.default_rng(seed).integers(num_edges))
+    if not (isinstance(edge, int) and 0 <= edge < num_edges):
+        raise ConfigError(f"ms.edge must be -1 or an edge 0..{num_edges - 1}, got {edge!r}")
     return edge
 
 
@@ -73,14 +72,9 @@ def complexity_buckets(values, num_groups):
     return group_of_value[inverse.ravel()].astype(np.int32)
 
 
-def _all_archs_by_code():
-    codes = np.arange(nb201.NUM_ARCHS)
-    powers = nb201.NUM_OPS ** np.arange(nb201.NUM_EDGES - 1, -1, -1)
-    return (codes[:, None] // powers % nb201.NUM_OPS).astype(np.int32)
-
-
-def user_rule(path, num_groups):
-    """The user function `module:function`, checked to map every cell into [0, num_groups)."""
+def user_rule(path, num_groups, space):
+    """The user function `module:function`, checked to map every cell of `space` into
+    [0, num_groups)."""
     module, sep, attr = path.partition(":")
     if not sep or not module or not attr:
         raise ConfigError(f"ms.rule must be one of {RULES} or 'package.module:function', "
@@ -90,11 +84,11 @@ def user_rule(path, num_groups):
     except (ImportError, AttributeError) as e:
         raise ConfigError(f"ms.rule {path!r} cannot be loaded: {e}") from None
     try:
-        groups = np.asarray(jax.jit(jax.vmap(fn))(jnp.asarray(_all_archs_by_code())))
+        groups = np.asarray(jax.jit(jax.vmap(fn))(jnp.asarray(space.enumerate())))
     except Exception as e:  # noqa: BLE001  (any failure of user code: report it in one line)
         raise ConfigError(f"ms.rule {path!r} is not a jittable arch -> group function: "
                           f"{type(e).__name__}: {e}") from None
-    if groups.shape != (nb201.NUM_ARCHS,) or not np.issubdtype(groups.dtype, np.integer):
+    if groups.shape != (space.size,) or not np.issubdtype(groups.dtype, np.integer):
         raise ConfigError(f"ms.rule {path!r} must return one integer group per arch, got "
                           f"{groups.dtype} of shape {groups.shape[1:]}")
     if groups.min() < 0 or groups.max() >= num_groups:
@@ -105,24 +99,29 @@ def user_rule(path, num_groups):
 
 def group_rule(config, run):
     """`(rule arch -> int32 group, num_groups, split edge or None)` from `config.ms`."""
-    ms = config.ms
+    ms, space = config.ms, run.space
     if ms.rule == "edge_op":
-        if ms.num_groups != EDGE_OP_GROUPS:
-            raise ConfigError(f"ms.rule 'edge_op' has {EDGE_OP_GROUPS} groups (one per op); "
+        num_edges, num_ops = space.mask_shape
+        if ms.num_groups != num_ops:
+            raise ConfigError(f"ms.rule 'edge_op' has {num_ops} groups (one per op); "
                               f"ms.num_groups is {ms.num_groups}")
-        edge = split_edge(ms.edge, config.seed)
-        return (lambda arch: arch[edge]), EDGE_OP_GROUPS, edge
+        edge = split_edge(ms.edge, config.seed, num_edges)
+        return (lambda arch: arch[edge]), num_ops, edge
     if not (isinstance(ms.num_groups, int) and ms.num_groups >= 1):
         raise ConfigError(f"ms.num_groups must be a positive int, got {ms.num_groups!r}")
     if ms.rule == "complexity":
         if ms.complexity not in ("num_params", "flops"):
             raise ConfigError(f"ms.complexity must be num_params or flops, got {ms.complexity!r}")
-        net = run.net_cfg
-        table = nb201.complexity_table(net.C, net.N, config.data.resolution,
-                                       net.num_classes)[ms.complexity]
-        groups = jnp.asarray(complexity_buckets(table, ms.num_groups))
-        return (lambda arch: groups[nb201.arch_code(arch)]), ms.num_groups, None
-    return user_rule(ms.rule, ms.num_groups), ms.num_groups, None
+        table = space.complexity(run.net_cfg, config.data.resolution)
+        every = np.asarray(table(jnp.asarray(space.enumerate()))[ms.complexity])
+        values, first = np.unique(every, return_index=True)
+        groups = jnp.asarray(complexity_buckets(every, ms.num_groups)[first])
+        values = jnp.asarray(values)
+
+        def rule(arch):  # a cell's complexity is one of `values` exactly
+            return groups[jnp.searchsorted(values, table(arch[None])[ms.complexity][0])]
+        return rule, ms.num_groups, None
+    return user_rule(ms.rule, ms.num_groups, space), ms.num_groups, None
 
 
 def technique(config, run):
@@ -132,11 +131,11 @@ def technique(config, run):
                             group_fn=lambda arch, **_: rule(arch))
     epoch_start = None
     if edge is not None:
-        args = {"fairnas_shared_edge": jnp.int32(edge)} if config.sampler == "fairnas" else {}
+        args = {"tied_edge": jnp.int32(edge)} if run.paths_per_step > 1 else {}
 
         def epoch_start(state, epoch):
             del epoch
             return state, dict(args), {"ms_edge": edge}
 
-    return Technique(name="dynamic.ms", optimizer=(replace("momentum", trace),),
+    return Technique(name=NAME, optimizer=(replace("momentum", trace),),
                      epoch_start=epoch_start)

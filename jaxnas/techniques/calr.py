@@ -1,4 +1,4 @@
-"""Technique "dynamic.calr": complexity-aware learning rate (DYNAS, CVPR 2025), config `calr`.
+"""Technique "calr": complexity-aware learning rate (DYNAS, CVPR 2025), config block `calr`.
 
 Each step's subnet gets `lr * (1 - t/T) ** gamma(c)`, gamma log-linear in its parameter count c
 between the simplest (all `none`, gamma = gamma_max) and the most complex cell (all
@@ -12,11 +12,12 @@ between the simplest (all `none`, gamma = gamma_max) and the most complex cell (
   * "loss" (FairNAS): the LR stays as configured (the reference's FairNAS keeps 0.025 constant;
     its configs set `optim.min_lr = optim.lr`) and each sampled subnet's cross-entropy is
     multiplied by its factor (`arch_weight`), so the weighted gradients enter the momentum and
-    weight decay is not scaled.
+    weight decay is not scaled. "auto" picks it when the base sampler draws several paths per
+    step (`run.paths_per_step`, FairNAS), as the reference does.
 
 Complexity: the reference's `get_num_params` counts conv weights of the C=16, N=5 network. Here
-`complexity="num_params"` reads NB201's parameter count at the run's width/N from the complexity
-table (`jaxnas.spaces.nb201.complexity_table`, the step's `num_params` argument): at paper scale
+`complexity="num_params"` reads the space's parameter count at the run's width/N
+(`Space.complexity`, the step's `num_params` argument): at paper scale
 its gamma differs from the reference's by at most 0.03 (BN and bias parameters). With
 `"conv_weights"` the reference's count itself is used, generalised to the run's C, N and classes
 (gamma identical at paper scale); `"flops"` is offered for other spaces' conventions.
@@ -31,6 +32,7 @@ from jaxnas.optim.calr import calr_factor, decay_exponent, scale_by_calr
 from jaxnas.spaces import nb201
 from jaxnas.train.technique import Technique, append
 
+NAME = "calr"
 COMPLEXITIES = ("num_params", "flops", "conv_weights")
 MODES = ("auto", "lr", "loss")
 _CONV1, _CONV3 = nb201.OPS.index("nor_conv_1x1"), nb201.OPS.index("nor_conv_3x3")
@@ -43,7 +45,7 @@ def config_block():
         eta_min=0.0,             # floor of the LR factor, a ratio of optim.lr (reference: 0)
         complexity="num_params",  # num_params (NB201 table), conv_weights (reference count), flops
         mode="auto",             # lr: scale the update; loss: weight each subnet's loss;
-                                 # auto: loss when config.sampler == "fairnas" (as the reference)
+                                 # auto: loss when the sampler draws several paths (FairNAS)
     )
 
 
@@ -59,26 +61,33 @@ def conv_weights(arch, C=16, N=5, num_classes=10):
     return fixed + per_conv * (n1 + 9 * n3)
 
 
-def complexity_fn(kind, C, N, resolution, num_classes):
-    """`(arch -> complexity, c_min, c_max)` for `kind` at this size, jittable in `arch`."""
+def complexity_fn(kind, space, net_cfg, resolution):
+    """`(arch -> complexity, c_min, c_max)` for `kind` at this size, jittable in `arch`; the
+    extremes are the simplest and the most complex cells of `space` (NB201: all `none` and all
+    `nor_conv_3x3`)."""
+    C, N, num_classes = net_cfg.C, net_cfg.N, net_cfg.num_classes
     if kind == "conv_weights":
+        if space.name != "nb201":
+            raise ConfigError(f"calr.complexity='conv_weights' is the reference's NB201 count; "
+                              f"use num_params or flops in the {space.name} space")
         fn = lambda arch: conv_weights(arch, C, N, num_classes).astype(jnp.float32)  # noqa: E731
         lo, hi = conv_weights(np.zeros(6, int), C, N, num_classes), \
             conv_weights(_ALL_CONV3, C, N, num_classes)
         return fn, float(lo), float(hi)
     if kind not in COMPLEXITIES:
         raise ConfigError(f"calr.complexity must be one of {COMPLEXITIES}, got {kind!r}")
-    table = nb201.complexity_table(C, N, resolution, num_classes)[kind]
-    fn = lambda arch: jnp.asarray(table)[nb201.arch_code(arch)]  # noqa: E731
-    return fn, float(table[0]), float(table[nb201.arch_code(_ALL_CONV3)])
+    table = space.complexity(net_cfg, resolution)
+    fn = lambda arch: table(arch[None])[kind][0]  # noqa: E731
+    every = np.asarray(table(jnp.asarray(space.enumerate()))[kind])
+    return fn, float(every.min()), float(every.max())
 
 
-def resolve_mode(config):
+def resolve_mode(config, run):
     mode = config.calr.mode
     if mode not in MODES:
         raise ConfigError(f"calr.mode must be one of {MODES}, got {mode!r}")
     if mode == "auto":
-        return "loss" if config.sampler == "fairnas" else "lr"
+        return "loss" if run.paths_per_step > 1 else "lr"
     return mode
 
 
@@ -88,19 +97,18 @@ def technique(config, run):
         raise ConfigError(f"calr.gamma_max must be >= 1, got {c.gamma_max}")
     if not 0.0 <= c.eta_min <= 1.0:
         raise ConfigError(f"calr.eta_min must be in [0, 1], got {c.eta_min}")
-    net = run.net_cfg
-    arch_c, c_min, c_max = complexity_fn(c.complexity, net.C, net.N, config.data.resolution,
-                                         net.num_classes)
+    arch_c, c_min, c_max = complexity_fn(c.complexity, run.space, run.net_cfg,
+                                         config.data.resolution)
     total = max(1, run.total_steps)
 
-    if resolve_mode(config) == "loss":
+    if resolve_mode(config, run) == "loss":
         def arch_weight(arch, ctx):
             gamma = decay_exponent(arch_c(arch), c_min, c_max, c.gamma_max)
             return calr_factor(ctx.step, total, gamma, c.eta_min)
-        return Technique(name="dynamic.calr", arch_weight=arch_weight)
+        return Technique(name=NAME, arch_weight=arch_weight)
 
     lr0 = float(config.optim.lr)
     kwarg = c.complexity if c.complexity != "conv_weights" else (lambda arch, **_: arch_c(arch))
     scale = scale_by_calr(total, c_min, c_max, c.gamma_max, c.eta_min, complexity=kwarg)
-    return Technique(name="dynamic.calr", schedule=optax.constant_schedule(lr0),
+    return Technique(name=NAME, schedule=optax.constant_schedule(lr0),
                      optimizer=(append("calr", scale),))

@@ -50,7 +50,7 @@ def _check_level(level, k_max, low=1):
         raise ConfigError(f"curriculum level must be an int in [{low}, {k_max}], got {level!r}")
 
 
-def add_block(supernet_params, gate_params, level, *, n_cells_per_stage, k_max):
+def add_block(supernet_params, gate_params, level, *, num_cells_per_stage, k_max):
     """Activate block `level` (1-based, >= 2) with WIT inheritance; returns new params.
 
     For every pool leaf and every cell c: `pool[c*k_max + level-1] += pool[c*k_max + level-2]`.
@@ -60,13 +60,13 @@ def add_block(supernet_params, gate_params, level, *, n_cells_per_stage, k_max):
     """
     _check_level(level, k_max, low=2)
     pools = supernet_params["pools"]
-    rows = np.arange(n_cells_per_stage) * k_max
+    rows = np.arange(num_cells_per_stage) * k_max
     new, prev = rows + level - 1, rows + level - 2
 
     def grow(pool):
-        if pool.shape[0] != n_cells_per_stage * k_max:
+        if pool.shape[0] != num_cells_per_stage * k_max:
             raise ConfigError(f"pool has {pool.shape[0]} slots, expected "
-                              f"{n_cells_per_stage} cells x {k_max} blocks")
+                              f"{num_cells_per_stage} cells x {k_max} blocks")
         return pool.at[new].add(pool[prev])
 
     supernet_params = {**supernet_params, "pools": jax.tree.map(grow, pools)}

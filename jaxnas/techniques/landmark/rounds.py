@@ -13,7 +13,7 @@ cells (or all 6,466), scored by any `score(archs) -> float[n]` (higher = better)
 import numpy as np
 
 from jaxnas.errors import ConfigError
-from jaxnas.landmark.landmarks import (LandmarkState, Table, exclusions, indices_of,
+from jaxnas.techniques.landmark.landmarks import (LandmarkState, Table, exclusions, indices_of,
                                        make_state)
 from jaxnas.spaces import nb201 as space
 

@@ -11,10 +11,10 @@ Pieces (see `jaxnas.train.technique`):
   * `epoch_start`: the epoch's coefficient (`schedule`), the regulariser images (put on the
     device once), and at the first epoch of rounds 2..T the multi-round addition (`rounds`).
   * `exclude`: the landmarks (and their isomorphic copies) for every evaluation set.
-  * Beside ABS shrinking (`angle`), pairs are drawn among the landmarks the space mask allows;
-    with `follow_space` the set follows the shrunk space (`landmarks.within`) at the next epoch
-    start, or at the same one when `angle` comes first in `config.techniques`, and later rounds
-    draw their candidates from the space.
+  * Pairs are drawn among the landmarks the run's space allows (`state.space`, narrowed e.g. by
+    ABS shrinking); with `follow_space` the set follows a narrowed space (`landmarks.within`) at
+    the epoch start where the space changed (techniques that narrow the space run their hooks
+    first), and later rounds draw their candidates from the space.
 
 The regulariser batch. The reference trains the supernet on one half of the CIFAR-10 training
 set and takes the regulariser batch from the other half (`landmark_use_valid=True`, train-time
@@ -27,9 +27,11 @@ first `num_batches` batches), augmented as the train batches; a batch is a rando
 (fixed, shuffled) images, the same for both landmarks of a pair. `data="train"` reuses the step's
 own augmented train batch (the reference's `landmark_use_valid=False`).
 
-Multi-round scoring uses the run's own scorer (`jaxnas.evaluate.score.make_score` of the run's
-recipe, built at the first round): accuracy through the run's subnet by default, so CLOSE's gate
-is honoured; any registered metric can be named (see `rounds`).
+Multi-round scoring uses the run's own scorer (`run.score`): accuracy through the run's subnet
+by default, so CLOSE's gate is honoured; any metric of the run can be named (see `rounds`).
+
+The regulariser images are the run's held-out half on the device (`run.held_out()`, shared with
+every technique), windows drawn after its first `eval_reserve` images.
 """
 
 import functools
@@ -38,13 +40,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxnas.config import epochs_of
 from jaxnas.data import augment, normalize
-from jaxnas.errors import ConfigError, DataError
-from jaxnas.landmark import landmarks as lm_lib
-from jaxnas.landmark import loss as loss_lib
-from jaxnas.landmark import rounds as rounds_lib
-from jaxnas.landmark import schedule as schedule_lib
-from jaxnas.spaces.nb201 import all_archs
+from jaxnas.errors import ConfigError
+from jaxnas.techniques.landmark import landmarks as lm_lib
+from jaxnas.techniques.landmark import loss as loss_lib
+from jaxnas.techniques.landmark import rounds as rounds_lib
+from jaxnas.techniques.landmark import schedule as schedule_lib
 from jaxnas.train.technique import Technique
 
 NAME = "landmark"
@@ -73,7 +75,8 @@ def config_block():
         # The loss: coef * penalty(L(better) - L(worse)) per sampled pair.
         coef=10.0,           # lambda_max
         schedule="cosine_increase",  # reference (ends below coef) | cosine_increase_full | constant
-        warmup_epochs=150,   # supernet warm-up without the regulariser (must be < train.epochs)
+        warmup_epochs=0.6,   # supernet warm-up without the regulariser, < train.epochs; in
+                             # [0, 1): a fraction of train.epochs (the reference: 150 of 400)
         loss="hinge",        # hinge (reference default, relu) | softplus (its ablation)
         softplus_beta=5.0,   # softplus(beta d) / beta; the reference's ablation uses 5
         pairs=1,             # landmark pairs per step (run as train.path_loop runs FairNAS's paths)
@@ -101,8 +104,10 @@ def config_block():
 
 
 def _check(config):
+    """The warm-up in epochs, after checking `config.landmark`."""
     c = config.landmark
-    schedule_lib.check(c.schedule, c.warmup_epochs, config.train.epochs)
+    warmup = epochs_of(c.warmup_epochs, config.train.epochs, "landmark.warmup_epochs")
+    schedule_lib.check(c.schedule, warmup, config.train.epochs)
     for key, allowed in (("loss", loss_lib.LOSSES), ("data", DATA),
                          ("pair_distribution", loss_lib.PAIR_DISTRIBUTIONS)):
         if c[key] not in allowed:
@@ -121,27 +126,7 @@ def _check(config):
         raise ConfigError(
             f"ranking evaluation scores {e.num_batches * e.batch_size} held-out images but "
             f"landmark.eval_reserve keeps only {c.eval_reserve} from the regulariser; raise it")
-
-
-def _round_scorer(config, run):
-    """`score(state, archs) -> float[n]`: the run's scorer `landmark.round_metric` (by default
-    supernet accuracy through the run's subnet, e.g. CLOSE's gate) on the first
-    `round_batches` held-out batches, the images ranking evaluation uses. The run's recipe is
-    built on first use (a technique cannot see the others' pieces when it is built)."""
-    built = {}
-
-    def score(state, archs):
-        if not built:
-            from jaxnas.evaluate.score import make_score
-            from jaxnas.train.recipe import build
-
-            images, labels = run.valid_data or (None, None)
-            built["score"] = make_score(build(config, run), images=images, labels=labels,
-                                        batch_size=config.eval.batch_size,
-                                        num_batches=config.landmark.round_batches,
-                                        progress=False)
-        return built["score"](state, archs, config.landmark.round_metric)
-    return score
+    return warmup
 
 
 def technique(config, run, *, table=None, round_score=None):
@@ -150,22 +135,27 @@ def technique(config, run, *, table=None, round_score=None):
     `table` (a `Table`, dict or path) replaces `config.landmark.table`; `round_score(state,
     archs) -> float[n]` (higher = better) replaces the multi-round scorer.
     """
-    _check(config)
+    warmup = _check(config)
     c = config.landmark
     epochs = config.train.epochs
+    if run.space.name != "nb201":
+        raise ConfigError(f"landmark tables are indexed by NB201 cells; the {run.space.name} "
+                          f"space has no landmark set yet")
     truth = lm_lib.read_table(c.table if table is None else table, c.metric)
     seed = config.seed if c.seed < 0 else c.seed
     initial = lm_lib.select(truth, c.num, c.select, seed=seed, distance=c.distance,
                             roots=c.roots)
-    starts = rounds_lib.round_starts(c.rounds, c.round_epochs, c.warmup_epochs, epochs)
+    starts = rounds_lib.round_starts(c.rounds, c.round_epochs, warmup, epochs)
     capacity = len(initial) + len(starts) * c.top_k
     batch = c.batch_size or config.train.batch_size
     pad, flip = config.data.pad, config.data.flip
     coefficient = functools.partial(schedule_lib.coefficient, coef=c.coef,
-                                    warmup_epochs=c.warmup_epochs, epochs=epochs,
-                                    schedule=c.schedule)
-    score = round_score or _round_scorer(config, run)
-    device_data = {}
+                                    warmup_epochs=warmup, epochs=epochs, schedule=c.schedule)
+
+    def round_scores(state, archs):
+        if round_score is not None:
+            return round_score(state, archs)
+        return run.score(state, archs, c.round_metric, num_batches=c.round_batches)
 
     def init_state(key, params):
         del key, params
@@ -177,33 +167,28 @@ def technique(config, run, *, table=None, round_score=None):
         if c.data == "train":
             x, labels = ctx.x, ctx.labels
         else:
-            images, labels = loss_lib.batch_window(k_batch, args["images"], args["labels"], batch)
+            images, labels = loss_lib.batch_window(k_batch, args["images"], args["labels"], batch,
+                                                   start=c.eval_reserve)
             x = augment(k_aug, images, pad=pad, flip=flip) if pad or flip else normalize(images)
         penalty, _ = loss_lib.landmark_loss(
             params, ctx.forward, state, x, labels, k_pairs, pairs=c.pairs,
             distribution=c.pair_distribution, kind=c.loss, beta=c.softplus_beta,
-            mask=ctx.step_args.get("mask"), loop=config.train.path_loop)
+            mask=ctx.step_args["mask"], loop=config.train.path_loop)
         return args["coef"] * penalty
 
     def regulariser_data():
-        if not device_data:
-            if run.valid_data is None:
-                raise DataError("landmark.data='valid' needs the held-out half (run.valid_data)")
-            images, labels = run.valid_data
-            images, labels = images[c.eval_reserve:], labels[c.eval_reserve:]
-            if len(images) < batch:
-                raise ConfigError(f"{len(images)} held-out images after landmark.eval_reserve="
-                                  f"{c.eval_reserve} do not fill a regulariser batch of {batch}")
-            device_data.update(images=jax.device_put(np.asarray(images, np.uint8)),
-                               labels=jax.device_put(np.asarray(labels, np.int32)))
-        return device_data
+        data = run.held_out()
+        if len(data["labels"]) - c.eval_reserve < batch:
+            raise ConfigError(f"{len(data['labels']) - c.eval_reserve} held-out images after "
+                              f"landmark.eval_reserve={c.eval_reserve} do not fill a regulariser "
+                              f"batch of {batch}")
+        return data
 
     def epoch_start(state, epoch):
-        from jaxnas.angle import space_mask
-
         current = state.extra[NAME]
         log = {}
-        mask = space_mask(state)
+        mask = np.asarray(state.space)
+        mask = None if mask.all() else mask  # the whole space: nothing to follow or filter
         if mask is not None and c.follow_space:
             moved, added = lm_lib.within(current, truth, mask, c.num, c.select,
                                          seed=[seed, int(mask.sum())])
@@ -215,8 +200,8 @@ def technique(config, run, *, table=None, round_score=None):
                 c.round_pool, seed=[seed, int(current.rounds_done) + 1],
                 exclude=lm_lib.exclusions(current, c.exclude_isomorphic),
                 mask=mask if c.follow_space else None)
-            archs = all_archs()[pool]
-            current, added = rounds_lib.add_top_k(current, score(state, archs), pool,
+            archs = run.space.from_index(pool)
+            current, added = rounds_lib.add_top_k(current, round_scores(state, archs), pool,
                                                   truth, c.top_k,
                                                   isomorphic=c.exclude_isomorphic)
             log["landmark_added"] = [int(i) for i in added]

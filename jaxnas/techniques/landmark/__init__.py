@@ -12,14 +12,15 @@ as a technique: `base_config(techniques=("landmark",))`, its settings in `config
   technique  the `Technique`: `technique(config, run)`, `config_block()`
 """
 
-from jaxnas.landmark.landmarks import (LandmarkState, Table, exclusions, indices_of, make_state,
+from jaxnas.techniques.landmark.landmarks import (LandmarkState, Table, exclusions, indices_of, make_state,
                                        read_table, select, within)
-from jaxnas.landmark.loss import landmark_loss, rank_penalty, sample_pairs
-from jaxnas.landmark.rounds import add_top_k, round_starts
-from jaxnas.landmark.schedule import coefficient
-from jaxnas.landmark.technique import config_block, technique
+from jaxnas.techniques.landmark.loss import landmark_loss, rank_penalty, sample_pairs
+from jaxnas.techniques.landmark.rounds import add_top_k, round_starts
+from jaxnas.techniques.landmark.schedule import coefficient
+from jaxnas.techniques.landmark.technique import NAME, config_block, technique
 
 __all__ = [
+    "NAME",
     "LandmarkState",
     "Table",
     "add_top_k",

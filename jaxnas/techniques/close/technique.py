@@ -1,7 +1,7 @@
 """CLOSE as a technique: CLOSENet forward, frozen inactive blocks, curriculum hooks, gated scoring.
 
-Parameters gain `"gate"`; the supernet has `slots_per_cell = k_max` (each cell's pool holds its
-`k_max` GLOW blocks). Per step, the GATE assigns every edge of the sampled cell a block by
+Parameters gain `"gate"`; listing the technique gives the supernet `slots_per_cell = k_max`
+(`prepare`: each cell's pool holds its `k_max` GLOW blocks). Per step, the GATE assigns every edge of the sampled cell a block by
 straight-through Gumbel-softmax, and all active blocks run with the gate weights (one-hot in
 value), so the gate learns from the task loss. The level (active blocks) is a runtime int32 and
 the optimizer's block mask a runtime pytree: adding a block never recompiles.
@@ -39,17 +39,17 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxnas.close.curriculum import (add_block, check_schedule, level_at, levels_added,
+from jaxnas.techniques.close.curriculum import (add_block, check_schedule, level_at, levels_added,
                                      sharing_extent)
-from jaxnas.close.gate import GateConfig, close_sharing, gate, init_gate
-from jaxnas.close.masking import block_mask, freeze_inactive, reset_group, restart_opt_state
-from jaxnas.close.plateau import lr_scale, reduce_on_plateau
+from jaxnas.techniques.close.gate import GateConfig, close_sharing, gate, init_gate
+from jaxnas.techniques.close.masking import block_mask, freeze_edits, reset_group, restart_opt_state
+from jaxnas.techniques.close.plateau import lr_scale, reduce_on_plateau
 from jaxnas.errors import ConfigError
 from jaxnas.optim import cosine_schedule
-from jaxnas.spaces.nb201 import archs_to_indices
 from jaxnas.supernet import nb201
-from jaxnas.train.technique import Technique, after, append, before
+from jaxnas.train.technique import Technique, append
 
+NAME = "close"
 GATE_VARIANTS = ("faithful", "structure")
 LR_SCHEDULES = ("cosine", "plateau")
 # The departures of `gate_variant="structure"` inside the GATE (see the module docstring).
@@ -58,7 +58,7 @@ STRUCTURE_GATE = dict(gcn_norm="layer", center=True)
 
 def config_block():
     """Defaults: the released NB201 configs of aw_nas (GATE sizes, tau 5); the curriculum is set
-    per config file. Needs `supernet.slots_per_cell == close.k_max`."""
+    per config file."""
     return dict(k_max=4, cl_schedule=(1,), restart_epochs=(), tau=5.0, eval_noise=True,
                 eval_seed=123,
                 # faithful: the reference GATE; structure: a GATE that sees the cell (layer norm,
@@ -73,6 +73,11 @@ def config_block():
                 plateau=dict(factor=0.5, patience=30, threshold=1e-4),
                 gate=dict(op_emb_dim=48, node_emb_dim=48, hid_dim=96, gcn_out_dims=(128,) * 5,
                           mlp_dims=(200, 200, 200), mlp_dropout=0.1))
+
+
+def prepare(config):
+    """What CLOSE needs of the base config: one pool slot per GLOW block."""
+    config.supernet.slots_per_cell = config.close.k_max
 
 
 def curriculum(config, cl_schedule, restart_epochs, k_max=4):
@@ -103,7 +108,7 @@ def gate_config(close_cfg):
 
 def _check(config):
     c = config.close
-    if config.supernet.slots_per_cell != c.k_max:
+    if config.supernet.slots_per_cell != c.k_max:  # prepare() sets it; a later edit undid it
         raise ConfigError(f"close needs supernet.slots_per_cell == close.k_max (one pool slot per "
                           f"GLOW block), got {config.supernet.slots_per_cell} and {c.k_max}")
     schedule = check_schedule(c.cl_schedule, c.k_max)
@@ -133,13 +138,10 @@ def _check(config):
 
 
 def optimizer_edits(config, steps_per_epoch):
-    """CLOSE's edits of the base SGD: mask the gradients before the clip (inactive blocks do not
-    count in the global norm) and again after the weight decay (so they are not decayed and feed
-    nothing into the momentum); see `jaxnas.close.masking`. With `lr_schedule="plateau"` the
-    plateau rule scales the updates after the (constant) learning rate."""
-    first = "clip" if config.optim.clip is not None else "decay"
-    edits = (before(first, "freeze_grads", freeze_inactive()),
-             after("decay", "freeze", freeze_inactive()))
+    """CLOSE's edits of the base SGD: the block masks (`masking.freeze_edits`), and with
+    `lr_schedule="plateau"` the plateau rule scaling the updates after the (constant) learning
+    rate."""
+    edits = freeze_edits(config.optim.clip)
     if config.close.lr_schedule == "plateau":
         p = config.close.plateau
         edits += (append("plateau", reduce_on_plateau(
@@ -151,6 +153,9 @@ def optimizer_edits(config, steps_per_epoch):
 def technique(config, run):
     """The CLOSE `Technique` for `config` (see `configs/nb201_close*.py`)."""
     schedule, restarts = _check(config)
+    if run.space.name != "nb201":
+        raise ConfigError(f"close's GATE reads NB201 cells; the {run.space.name} space has no "
+                          f"GATE yet")
     net_cfg = run.net_cfg
     gate_cfg = gate_config(config.close)
     n, k_max = net_cfg.N, gate_cfg.k_max
@@ -177,14 +182,14 @@ def technique(config, run):
             added = levels_added(epoch, schedule)
             for level in added:
                 params["supernet"], params["gate"] = add_block(
-                    params["supernet"], params["gate"], level, n_cells_per_stage=n, k_max=k_max)
+                    params["supernet"], params["gate"], level, num_cells_per_stage=n, k_max=k_max)
             if epoch in restarts:
                 opt_state = restart_opt_state(opt_state)  # also a fresh plateau rule
             if structure and (2 in added or epoch in restarts):
                 opt_state = reset_group(opt_state, "gate")  # the GATE's optimizer starts now
         level = level_at(epoch, schedule)
         step_args = {"level": jnp.int32(level),
-                     "opt": {"block_mask": block_mask(params, level, n_cells_per_stage=n,
+                     "opt": {"block_mask": block_mask(params, level, num_cells_per_stage=n,
                                                       k_max=k_max)}}
         log = {"sharing": sharing_extent(level, net_cfg)}
         if config.close.lr_schedule == "plateau":
@@ -199,13 +204,13 @@ def technique(config, run):
     def subnet(params, archs, epoch):
         archs = np.asarray(archs, np.int32)
         base = jax.random.key(config.close.eval_seed)
-        keys = jax.vmap(lambda i: jax.random.fold_in(base, i))(archs_to_indices(archs))
+        keys = jax.vmap(lambda i: jax.random.fold_in(base, i))(run.space.to_index(archs))
         level = jnp.int32(level_at(max(1, epoch), schedule))
         blocks = np.asarray(assign(params["gate"], archs, level, keys))
         return params["supernet"], close_sharing(blocks[:, None, :], n, k_max)
 
     return Technique(
-        name="close",
+        name=NAME,
         init_params=lambda key: {"gate": init_gate(key, gate_cfg)},
         forward=forward,
         optimizer=optimizer_edits(config, spe),

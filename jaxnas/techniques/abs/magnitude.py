@@ -26,12 +26,6 @@ def init_alpha(key):
     return 1e-3 * jax.random.normal(key, (NUM_EDGES, NUM_OPS))
 
 
-def alpha_optimizer(lr=3e-4, b1=0.5, b2=0.999, weight_decay=1e-3):
-    """PyTorch `Adam(lr, betas, weight_decay)`: L2 added to the gradient, then Adam."""
-    return optax.chain(optax.add_decayed_weights(weight_decay),
-                       optax.scale_by_adam(b1=b1, b2=b2, eps=1e-8), optax.scale(-lr))
-
-
 def _edge_joint(x, w1, w3, weights, impl):
     """sum_o weights[o] * op_o(x) over the five candidates (`none` adds zeros)."""
     conv = lambda w: ops.relu_conv_bn(x, w, impl=impl)  # noqa: E731

@@ -17,7 +17,7 @@ Selection (`select`), as in the reference (kcyu2014/nas-landmarkreg, `search_spa
     wasted step) and index 0 is kept (the reference's `if nid:` drops its GT-worst cell).
     Walks that end on a cell missing from the table are redrawn.
   * "fixed": M cells evenly spaced in ground-truth rank, always including the best.
-Top-k of a trained supernet (the multi-round pipeline) is `jaxnas.landmark.rounds.add_top_k`.
+Top-k of a trained supernet (the multi-round pipeline) is `jaxnas.techniques.landmark.rounds.add_top_k`.
 
 In the train state the set is a `LandmarkState` of fixed-capacity arrays sorted by accuracy
 (ascending, as the reference sorts landmark ids by GT rank), so growing the set changes values,
@@ -33,6 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxnas.errors import ArchError, ConfigError, GroundTruthError
+from jaxnas.evaluate import groundtruth
 from jaxnas.spaces import nb201 as space
 
 SELECTIONS = ("random", "diverse", "fixed")
@@ -114,7 +115,6 @@ def read_table(source="cifar10-valid", metric="valid_acc") -> Table:
     `{arch or index: accuracy}`, a `Table`, a `GroundTruth`, or a dict. `metric` names the column
     of npz/CSV/`GroundTruth` tables, e.g. "valid_acc" (NB201 x-valid) or "test_acc" (ori-test).
     """
-    from jaxnas.evaluate import groundtruth  # evaluation code only when a table is read
 
     if isinstance(source, Table):
         return source

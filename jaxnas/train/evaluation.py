@@ -1,0 +1,75 @@
+"""Ranking evaluation of a training run: during training (per epoch) and from a workdir."""
+
+from pathlib import Path
+
+import numpy as np
+
+from jaxnas.errors import ConfigError
+from jaxnas.evaluate.cells import ranking
+from jaxnas.train import open_run as open_lib
+from jaxnas.train.scorer import epoch_of, make_score
+
+
+def _accuracy_fields(config, num_batches):
+    return {"batch_size": config.eval.batch_size,
+            "images_per_arch": config.eval.batch_size * num_batches}
+
+
+def training_evaluator(recipe, *, progress=False):
+    """`evaluator(state, epoch) -> summary` for the training loop, or None when
+    `eval.every_epochs` is 0: the fixed `eval.num_archs` cells, by accuracy."""
+    config = recipe.run.config
+    if not config.eval.every_epochs:
+        return None
+    images, labels = recipe.run.valid_data
+    score = make_score(recipe, images=images, labels=labels, batch_size=config.eval.batch_size,
+                       num_batches=config.eval.num_batches, progress=progress)
+
+    def evaluator(state, epoch):
+        del epoch  # the state's step says which weights these are
+        report = ranking(score, state, config.eval.num_archs, seed=config.eval.seed,
+                         gt=config.eval.gt, exclude=recipe.exclude(state))
+        report.update(_accuracy_fields(config, config.eval.num_batches))
+        return {k: v for k, v in report.items() if not isinstance(v, list)}
+    return evaluator
+
+
+def space_of(state):
+    """The space a run's state ends in, as a numpy mask (None for the whole space)."""
+    space = getattr(state, "space", None)
+    if space is None:
+        return None
+    space = np.asarray(space, bool)
+    return None if space.all() else space
+
+
+def evaluate_workdir(workdir, *, archs=200, seed=0, gt="valid", data=None, num_batches=None,
+                     skip_batches=0, metric="accuracy", within_space=False, progress=True):
+    """Score architectures with the latest checkpoint of the run in `workdir`.
+
+    Accuracy is measured on held-out batches `skip_batches .. skip_batches + num_batches - 1`
+    (scoring the same run on two disjoint subsets measures the evaluation noise).
+    `within_space`: draw the cells from the space the run ended in (e.g. ABS-shrunk; the whole
+    space for a run that never narrowed it), where a search of the run then looks."""
+    if skip_batches < 0:
+        raise ConfigError(f"--skip-batches must be >= 0, got {skip_batches}")
+    opened = open_lib.open_run(Path(workdir), data=data, needs_data=metric == "accuracy")
+    config, recipe, state = opened.config, opened.recipe, opened.state
+    num_batches = num_batches or config.eval.num_batches
+    images, labels = recipe.run.valid_data or (None, None)
+    if skip_batches and images is not None:
+        first = skip_batches * config.eval.batch_size
+        if first + num_batches * config.eval.batch_size > len(images):
+            raise ConfigError(f"--skip-batches {skip_batches} + --num-batches {num_batches} "
+                              f"batches of {config.eval.batch_size} exceed the {len(images)} "
+                              "held-out images")
+        images, labels = images[first:], labels[first:]
+    score = make_score(recipe, images=images, labels=labels, batch_size=config.eval.batch_size,
+                       num_batches=num_batches, progress=progress)
+    report = ranking(score, state, archs, seed=seed, gt=gt, metric=metric,
+                     exclude=recipe.exclude(state),
+                     mask=space_of(state) if within_space else None)
+    if metric == "accuracy":
+        report.update(_accuracy_fields(config, num_batches), skip_batches=skip_batches)
+    report.update(step=int(state.step), epoch=epoch_of(state.step, recipe.run.steps_per_epoch))
+    return report
