@@ -26,11 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxnas.techniques.abs import drop_operators, mask_to_str, operator_magnitude, operator_scores, \
-    space_archs, str_to_mask
-from jaxnas.techniques.abs.shrink import describe, full_mask
 from jaxnas.evaluate import groundtruth
-from jaxnas.spaces.nb201 import NUM_ARCHS, all_archs, archs_to_indices
+from jaxnas.spaces.nb201 import (NUM_ARCHS, SPACE, all_archs, archs_to_indices, mask_to_str,
+                                 space_archs, str_to_mask)
+from jaxnas.techniques.abs import describe, drop_operators, operator_magnitude, operator_scores
+
+full_mask = SPACE.full_mask
 
 
 def truth_table(gt):

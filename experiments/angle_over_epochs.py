@@ -47,10 +47,10 @@ import jax
 import numpy as np
 
 from jaxnas import config as config_lib
-from jaxnas.techniques.abs import all_angles
+from jaxnas.evaluate.angle import all_angles
 from jaxnas.evaluate import groundtruth
 from jaxnas.evaluate.ranking import kendall_tau
-from jaxnas.evaluate.run import load_run_config, run_info
+from jaxnas.train.open_run import load_config as load_run_config, run_info
 from jaxnas.train.scorer import make_score
 from jaxnas.spaces.nb201 import NUM_ARCHS, all_archs, num_params
 from jaxnas.train import checkpoint, recipe as recipe_lib
@@ -90,7 +90,7 @@ def load_run(workdir, data, batch_size, num_batches, *, needs_data=True):
 def angles_from(recipe, config, reference, state, archs, epoch):
     """Angles of `archs` between `reference`'s weights and `state`'s (all cells: the fast path)."""
     params, sharing = recipe.subnet(state.params, archs, epoch)
-    fixed = config.angle.fixed if "angle" in config else "nb201"
+    fixed = config.abs.fixed if "abs" in config else "nb201"
     return np.asarray(all_angles(reference.params["supernet"], params, archs, np.asarray(sharing),
                                  cfg=recipe.run.net_cfg, fixed=fixed), np.float64)
 

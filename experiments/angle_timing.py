@@ -1,6 +1,6 @@
 """Time scoring all 15,625 NB201 cells by the ABS angle, at mini and paper scale.
 
-The fast path (`jaxnas.techniques.abs.all_angles`: per-slot block sums gathered into an (edge, op) table,
+The fast path (`jaxnas.evaluate.angle.all_angles`: per-slot block sums gathered into an (edge, op) table,
 one gather per cell) against the direct per-cell computation (`arch_angle`: the concatenated
 weight vectors of Algorithm 1, jitted, timed on 50 cells and extrapolated). Random initial
 weights as W0 and another random draw as Wt (timing does not depend on the values).
@@ -17,7 +17,7 @@ import jax
 import numpy as np
 
 import jaxnas  # noqa: F401  (CPU flags before JAX starts)
-from jaxnas.techniques.abs import all_angles, arch_angle
+from jaxnas.evaluate.angle import all_angles, arch_angle
 from jaxnas.spaces.nb201 import all_archs
 from jaxnas.supernet import nb201, pools
 

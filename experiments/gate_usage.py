@@ -28,7 +28,8 @@ import numpy as np
 from jaxnas import config as config_lib
 from jaxnas.techniques.close.gate import gate_logits, node_embeddings
 from jaxnas.techniques.close.technique import gate_config
-from jaxnas.evaluate import run, scoring
+from jaxnas.evaluate import scoring
+from jaxnas.train import open_run as run
 from jaxnas.spaces.nb201 import NUM_OPS, all_archs
 from jaxnas.train import recipe as recipe_lib
 
@@ -90,7 +91,7 @@ def assignment_stats(recipes, params, archs, pair_archs, k, epoch):
 
 
 def usage(workdir, num_archs, num_pair_archs):
-    config = run.load_run_config(workdir)
+    config = run.load_config(workdir)
     k = config.close.k_max
     spe = run.run_info(workdir).get("steps_per_epoch", 1)
     recipes = {}

@@ -44,7 +44,7 @@ def metrics(scores, indices, truth):
 
 def space_cells(folder, seed):
     """NB201 indices of the space the run of `folder`'s seed ended in (all cells without ABS)."""
-    from jaxnas.techniques.abs.shrink import space_archs, str_to_mask
+    from jaxnas.spaces.nb201 import space_archs, str_to_mask
     from jaxnas.spaces.nb201 import NUM_ARCHS, archs_to_indices
 
     log = [json.loads(line) for line in (folder / f"seed{seed}.jsonl").read_text().splitlines()]

@@ -2,13 +2,17 @@
 
 import functools
 
+import importlib
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxnas.techniques.abs import angle as A
+from jaxnas.evaluate import angle as A
 from jaxnas.techniques.abs import magnitude as M
+from jaxnas.optim import adam_l2
+from jaxnas.spaces import nb201 as NB
 from jaxnas.techniques.abs import shrink as S
 from jaxnas.errors import ConfigError
 from jaxnas.spaces.nb201 import EDGES, NUM_ARCHS, all_archs
@@ -223,7 +227,7 @@ def test_alpha_scores_and_optimizer():
     np.testing.assert_allclose(probs.sum(1), 1.0, rtol=1e-6)
     logp = np.asarray(M.arch_log_prob(alpha, SPECIAL))
     np.testing.assert_allclose(logp, np.log(probs[np.arange(6), SPECIAL]).sum(1), rtol=1e-5)
-    tx = M.alpha_optimizer(lr=3e-4, weight_decay=1e-3)
+    tx = adam_l2(3e-4, weight_decay=1e-3)
     grads = np.random.default_rng(1).normal(size=(6, 5)).astype(np.float32)
     updates, _ = tx.update(grads, tx.init(alpha), alpha)
     np.testing.assert_allclose(np.abs(updates), 3e-4, rtol=1e-3)
@@ -234,21 +238,21 @@ def test_alpha_scores_and_optimizer():
 
 
 def test_space_text_round_trip_and_size():
-    mask = S.str_to_mask("3,23,1234,3,23,234")
-    assert S.mask_to_str(mask) == "3,23,1234,3,23,234"
-    assert S.space_size(mask) == 1 * 2 * 4 * 1 * 2 * 3
-    archs = S.space_archs(mask)
+    mask = NB.str_to_mask("3,23,1234,3,23,234")
+    assert NB.mask_to_str(mask) == "3,23,1234,3,23,234"
+    assert NB.space_size(mask) == 1 * 2 * 4 * 1 * 2 * 3
+    archs = NB.space_archs(mask)
     assert archs.shape == (48, 6) and mask[np.arange(6), archs].all()
     assert len(np.unique(archs, axis=0)) == 48
-    assert S.str_to_mask("").all() and len(S.space_archs(S.str_to_mask(""))) == NUM_ARCHS
+    assert NB.str_to_mask("").all() and len(NB.space_archs(NB.str_to_mask(""))) == NUM_ARCHS
     for bad in ("3,23", "3,23,1234,3,23,5", "3,,1,1,1,1"):
         with pytest.raises(ConfigError):
-            S.str_to_mask(bad)
+            NB.str_to_mask(bad)
 
 
 def test_operator_scores_are_means_over_containing_cells():
-    mask = S.str_to_mask("12,3,34,0,1,2")
-    archs = S.space_archs(mask)
+    mask = NB.str_to_mask("12,3,34,0,1,2")
+    archs = NB.space_archs(mask)
     scores = archs[:, 0] * 10.0 + archs[:, 2]  # edge 0 drives the score
     ops = S.operator_scores(archs, scores, mask)
     assert ops[0, 1] == pytest.approx(10 + 3.5) and ops[0, 2] == pytest.approx(20 + 3.5)
@@ -258,7 +262,7 @@ def test_operator_scores_are_means_over_containing_cells():
 
 def test_drop_rule_follows_the_reference():
     scores = np.arange(30, dtype=float).reshape(6, 5)[::-1].copy()  # edge 5 lowest, op 0 lowest
-    mask, dropped = S.drop_operators(scores, S.full_mask(), 20)
+    mask, dropped = S.drop_operators(scores, NB.SPACE.full_mask(), 20)
     assert len(dropped) == 20
     assert mask.sum() == 10 and mask.any(1).all()
     # Lowest first, skipping each edge's best op: edges 5, 4, 3, 2 lose 4 ops each, then edge 1.
@@ -266,7 +270,7 @@ def test_drop_rule_follows_the_reference():
     assert [d[0] for d in dropped] == [5] * 4 + [4] * 4 + [3] * 4 + [2] * 4 + [1] * 4
     assert mask[0].all() and mask[1:].sum(1).tolist() == [1] * 5 and mask[1:, 4].all()
     # Fewer droppable operators than asked: every edge but keeps its best one.
-    mask, dropped = S.drop_operators(scores, S.full_mask(), 29)
+    mask, dropped = S.drop_operators(scores, NB.SPACE.full_mask(), 29)
     assert len(dropped) == 24 and mask.sum(1).tolist() == [1] * 6
 
 
@@ -294,8 +298,8 @@ def test_angle_shrinking_on_a_known_space():
     sharing = pools.vanilla_sharing(CFG.N)
     archs = all_archs()
     angles = np.asarray(A.all_angles(p0, pt, archs, sharing, cfg=CFG))
-    scores = S.operator_scores(archs, angles, S.full_mask())
-    mask, _ = S.drop_operators(scores, S.full_mask(), 20)
+    scores = S.operator_scores(archs, angles, NB.SPACE.full_mask())
+    mask, _ = S.drop_operators(scores, NB.SPACE.full_mask(), 20)
     assert mask[:, 3].all()                       # conv3x3 is the best op of every edge
     assert np.argmax(np.nan_to_num(scores, nan=-1), 1).tolist() == [3] * 6
 
@@ -303,15 +307,9 @@ def test_angle_shrinking_on_a_known_space():
 def test_a_shrunk_mask_changes_the_samplers_without_recompiling():
     from jaxnas.train import samplers
 
-    names = ["uniform"]
-    try:
-        import jaxnas.dynamic.fairnas  # noqa: F401
-        names.append("fairnas")
-    except ImportError:
-        pass
-    mask = S.str_to_mask("3,23,1234,3,23,234")
-    for name in names:
-        sample = jax.jit(samplers.make(name))
+    mask = NB.str_to_mask("3,23,1234,3,23,234")
+    for name in ("uniform", "unique", "fairnas"):
+        sample = jax.jit(samplers.make(name, NB.SPACE))
         full = np.concatenate([np.asarray(sample(jax.random.key(i),
                                                  {"mask": jnp.ones((6, 5), bool)}))
                                for i in range(50)])
@@ -330,39 +328,41 @@ def abs_config(tiny_config):
     from jaxnas.train import defaults
 
     config = tiny_config
-    config.techniques = ("angle",)
+    config.techniques = ("angle",)  # the name before "abs" keeps working
     defaults.complete(config)
-    s = config.angle.shrink
+    assert config.techniques == ("abs",)
+    s = config.abs.shrink
     s.start_epoch, s.num_steps, s.drop_per_step = 1, 1, 20
     s.acc_batch_size, s.acc_num_archs = 10, 40
-    config.angle.magnitude.batch_size = 8
+    config.abs.magnitude.batch_size = 8
     return config
 
 
 def test_steps_due_follows_the_schedule(abs_config):
+    T = importlib.import_module("jaxnas.techniques.abs.technique")
     from jaxnas.techniques.abs.technique import steps_due
 
-    c = abs_config.angle
-    c.shrink.start_epoch, c.shrink.every_epochs, c.shrink.num_steps = 3, 2, 3
-    assert [steps_due(e, c) for e in range(1, 11)] == [0, 0, 0, 1, 1, 2, 2, 3, 3, 3]
-    c.shrink.num_steps = 0
-    assert steps_due(10, c) == 0
+    assert [steps_due(e, 3, 3, 2) for e in range(1, 11)] == [0, 0, 0, 1, 1, 2, 2, 3, 3, 3]
+    assert steps_due(10, 0, 3, 2) == 0
+    abs_config.train.epochs = 20
+    abs_config.abs.shrink.start_epoch = 0.25  # a fraction of the run: 5 epochs
+    assert T._check(abs_config)[0] == 5
 
 
 def test_config_errors(abs_config):
-    from jaxnas.techniques.abs import abs_technique as T
+    T = importlib.import_module("jaxnas.techniques.abs.technique")
     from jaxnas.train import recipe
 
-    abs_config.angle.shrink.metric = "magnitude"
+    abs_config.abs.shrink.metric = "magnitude"
     with pytest.raises(ConfigError, match="magnitude.train"):
         recipe.from_config(abs_config)
-    abs_config.angle.shrink.metric = "loss"
+    abs_config.abs.shrink.metric = "loss"
     with pytest.raises(ConfigError, match="metric"):
         T._check(abs_config)
-    abs_config.angle.shrink.metric = "angle"
-    abs_config.angle.space = "3,23"
-    with pytest.raises(ConfigError, match="space"):
-        T._check(abs_config)
+    abs_config.abs.shrink.metric = "angle"
+    abs_config.space_mask = "3,23"
+    with pytest.raises(ConfigError, match="space_mask"):
+        recipe.from_config(abs_config)
 
 
 def test_epoch_start_shrinks_once_by_accuracy(abs_config):
@@ -370,7 +370,7 @@ def test_epoch_start_shrinks_once_by_accuracy(abs_config):
     (a resume inside the epoch) does not shrink again."""
     from jaxnas.train import recipe
 
-    abs_config.angle.shrink.metric = "accuracy"
+    abs_config.abs.shrink.metric = "accuracy"
     r = recipe.from_config(abs_config)
     state = r.init()
     state, args, log = r.epoch_start(state, 1)
@@ -378,10 +378,10 @@ def test_epoch_start_shrinks_once_by_accuracy(abs_config):
     state, args, log = r.epoch_start(state, 2)
     mask = np.asarray(args["mask"])
     assert mask.sum() == 10 and mask.any(1).all() and "angle_dropped" in log
-    assert np.array_equal(np.asarray(state.extra["angle"]["mask"]), mask)
+    assert np.array_equal(np.asarray(state.space), mask)
     again, args2, log2 = r.epoch_start(state, 2)
     assert np.array_equal(np.asarray(args2["mask"]), mask) and "angle_dropped" not in log2
-    assert log2["angle_space"] == S.mask_to_str(mask)
+    assert log2["angle_space"] == NB.mask_to_str(mask)
     # The train step reads the new mask as a runtime argument: no recompilation.
     images, labels = (x[:abs_config.train.batch_size] for x in r.run.train_data)
     full_args = r.epoch_start(r.init(), 1)[1]
@@ -395,7 +395,7 @@ def _train_and_check(config, workdir):
     mask and the angle scorer; return the restored state and the recipe's scorer."""
     import json
 
-    from jaxnas.evaluate.run import restore_latest
+    from jaxnas.train.open_run import restore_latest
     from jaxnas.train.scorer import make_score
     from jaxnas.train import loop, recipe
 
@@ -405,8 +405,8 @@ def _train_and_check(config, workdir):
     assert "angle_dropped" in lines[1] and lines[1]["angle_space_size"] < NUM_ARCHS
     r = recipe.from_config(config)
     state = restore_latest(workdir, r)
-    mask = np.asarray(state.extra["angle"]["mask"])
-    assert mask.sum() == 10 and S.mask_to_str(mask) == lines[1]["angle_space"]
+    mask = np.asarray(state.space)
+    assert mask.sum() == 10 and NB.mask_to_str(mask) == lines[1]["angle_space"]
     score = make_score(r)
     angles = score(state, all_archs(), "angle")
     assert angles.shape == (NUM_ARCHS,) and np.isfinite(angles).all() and angles.max() > 0
@@ -419,15 +419,15 @@ def test_abs_run_end_to_end(abs_config, tmp_path):
     scorer ranks the whole space (0 for the initial state); `--within-space` evaluation draws
     its cells from the shrunk space."""
     from jaxnas.evaluate import scoring
-    from jaxnas.evaluate.run import evaluate_workdir
+    from jaxnas.train.evaluation import evaluate_workdir
 
     abs_config.eval.batch_size = 20
     _, state, _ = _train_and_check(abs_config, tmp_path)
-    mask = np.asarray(state.extra["angle"]["mask"])
+    mask = np.asarray(state.space)
     report = evaluate_workdir(tmp_path, archs=20, num_batches=1, within_space=True,
                               progress=False)
     inside = mask[np.arange(6), all_archs()[report["indices"]]].all(axis=1)
-    assert report["space"] == S.mask_to_str(mask) and inside.all()
+    assert report["space"] == NB.mask_to_str(mask) and inside.all()
     assert report["n"] == min(20, len(scoring.evaluation_archs("unique", mask=mask)))
     whole = evaluate_workdir(tmp_path, archs=20, num_batches=1, progress=False)
     assert "space" not in whole
@@ -437,9 +437,9 @@ def test_abs_run_end_to_end(abs_config, tmp_path):
 @pytest.mark.slow
 def test_magnitude_baseline_end_to_end(abs_config, tmp_path):
     """DARTS alpha trained beside the weights (joint forward, Adam, held-out batches)."""
-    abs_config.angle.magnitude.train = True
+    abs_config.abs.magnitude.train = True
     r, state, score = _train_and_check(abs_config, tmp_path)
-    assert not np.allclose(state.extra["angle"]["alpha"], r.init().extra["angle"]["alpha"])
+    assert not np.allclose(state.extra["abs"]["alpha"], r.init().extra["abs"]["alpha"])
     logp = score(state, all_archs(), "magnitude")
     assert logp.shape == (NUM_ARCHS,) and (logp < 0).all() and np.ptp(logp) > 0
 

@@ -6,7 +6,8 @@ import numpy as np
 import optax
 import pytest
 
-from jaxnas.dynamic.fairnas import fair_archs, fairnas
+from jaxnas.spaces import NB201
+from jaxnas.train.samplers import fair_archs, fairnas
 from jaxnas.optim.calr import calr_factor, decay_exponent, scale_by_calr
 from jaxnas.optim.momentum_separation import group_traces, separate, separated_trace
 
@@ -181,7 +182,7 @@ def test_no_recompilation_when_group_complexity_or_step_changes():
 
 
 def test_fairnas_full_space_uses_every_op_of_every_edge_once():
-    sample = jax.jit(fairnas())
+    sample = jax.jit(fairnas(NB201))
     seen = set()
     for i in range(5):
         archs = np.asarray(sample(jax.random.key(i), {"mask": jnp.ones((6, 5), bool)}))
@@ -198,7 +199,7 @@ def test_fairnas_on_a_shrunk_space_is_balanced_and_stays_inside_the_mask():
     mask[2] = [False, False, True, False, False]  # 1 op left: used 5 times
     mask[5, 1:] = False
     mask[5, 3] = True               # ops 0 and 3: 3 + 2
-    sample = jax.jit(fairnas())
+    sample = jax.jit(fairnas(NB201))
     extra = np.zeros(5)
     for i in range(40):
         archs = np.asarray(sample(jax.random.key(i), {"mask": jnp.asarray(mask)}))
@@ -212,11 +213,11 @@ def test_fairnas_on_a_shrunk_space_is_balanced_and_stays_inside_the_mask():
     assert sample._cache_size() == 1
 
 
-def test_fairnas_shared_edge():
+def test_fairnas_tied_edge():
     mask = np.ones((6, 5), bool)
     mask[3, 0] = False
     ops = set()
-    sample = jax.jit(lambda k: fair_archs(k, jnp.asarray(mask), shared_edge=3))
+    sample = jax.jit(lambda k: fair_archs(k, jnp.asarray(mask), tied_edge=3))
     for i in range(20):
         archs = np.asarray(sample(jax.random.key(i)))
         assert len(set(archs[:, 3])) == 1 and archs[0, 3] != 0
@@ -266,7 +267,7 @@ def test_spos_calr_ms_chain_is_the_reference_optimizer(tiny_config):
     params = {"supernet": _params()}
     state = r.tx.init(params)
     assert list(state) == ["clip", "decay", "momentum", "lr", "calr"]
-    arch_c, c_min, c_max = complexity_fn("num_params", 4, 1, 8, 10)
+    arch_c, c_min, c_max = complexity_fn("num_params", NB201, r.run.net_cfg, 8)
     ref = optax.chain(optax.clip_by_global_norm(5.0), optax.add_decayed_weights(5e-4),
                       separated_trace(5, 0.9, nesterov=True), optax.scale_by_learning_rate(0.025))
     ref_state = ref.init(params)
@@ -288,8 +289,11 @@ def test_calr_complexities_at_paper_scale():
     """conv_weights is the reference's count; the NB201 table's gamma is within 0.03 of it."""
     from jaxnas.techniques.calr import complexity_fn
 
-    conv, lo, hi = complexity_fn("conv_weights", 16, 5, 32, 10)
-    table, t_lo, t_hi = complexity_fn("num_params", 16, 5, 32, 10)
+    from jaxnas.supernet.nb201 import SupernetConfig
+
+    net = SupernetConfig(C=16, N=5)
+    conv, lo, hi = complexity_fn("conv_weights", NB201, net, 32)
+    table, t_lo, t_hi = complexity_fn("num_params", NB201, net, 32)
     assert (lo, hi) == (C_MIN, C_MAX)
     worst = 0.0
     for n3, row in enumerate(REF_GAMMA):
@@ -302,13 +306,14 @@ def test_calr_complexities_at_paper_scale():
 
 
 def test_calr_loss_weight_for_fairnas(tiny_config):
-    from jaxnas.dynamic import calr
+    from jaxnas.techniques import calr
     from jaxnas.train.technique import Run
 
     config = _config(tiny_config, ("dynamic.calr",), sampler="fairnas",
                      **{"calr.complexity": "conv_weights", "supernet.C": 16, "supernet.N": 5})
     run = Run(config=config, net_cfg=_recipe(config).run.net_cfg, steps_per_epoch=50,
               total_steps=100)
+    assert run.paths_per_step == 5  # FairNAS: calr's "auto" mode weights the loss
     tech = calr.technique(config, run)
     assert tech.optimizer == () and tech.schedule is None
     ctx = lambda t: type("Ctx", (), {"step": jnp.int32(t)})  # noqa: E731
@@ -325,7 +330,7 @@ def test_calr_loss_weight_for_fairnas(tiny_config):
 
 
 def test_ms_rules(tiny_config):
-    from jaxnas.dynamic import ms
+    from jaxnas.techniques import ms
     from jaxnas.errors import ConfigError
 
     arch = jnp.array([4, 4, 4, 0, 2, 3], jnp.int32)
@@ -360,7 +365,7 @@ def test_fairnas_calr_ms_trains_without_recompiling(tiny_config):
     assert float(r.schedule(3)) == pytest.approx(0.025)
     state = r.init()
     state, step_args, log = r.epoch_start(state, 1)
-    assert log == {"ms_edge": 2} and int(step_args["fairnas_shared_edge"]) == 2
+    assert log == {"ms_edge": 2} and int(step_args["tied_edge"]) == 2
     x, y = r.run.train_data
     for _ in range(2):
         before = [np.asarray(t) for t in jax.tree.leaves(group_traces(state.opt_state["momentum"]))]

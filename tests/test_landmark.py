@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxnas import landmark as L
+from jaxnas.techniques import landmark as L
 from jaxnas.errors import ConfigError, GroundTruthError
 from jaxnas.techniques.landmark import loss as loss_lib
 from jaxnas.techniques.landmark import rounds
@@ -265,7 +265,7 @@ def test_candidates_within_a_space():
 
 def _recipe(techniques=("landmark",), shrink=None, **landmark):
     """A tiny run (C=4, N=1, 8x8 images, batch 8) built through the recipe, random data;
-    `shrink` updates `config.angle.shrink`."""
+    `shrink` updates `config.abs.shrink`."""
     from jaxnas.train import defaults, recipe as recipe_lib
     from jaxnas.train.technique import Run
 
@@ -280,7 +280,7 @@ def _recipe(techniques=("landmark",), shrink=None, **landmark):
         for key, value in settings.items():
             c.landmark[key] = value
     if shrink:
-        c.angle.shrink.update(shrink)
+        c.abs.shrink.update(shrink)
     c.lock()
     rng = np.random.default_rng(0)
 
@@ -376,11 +376,11 @@ def test_rounds_in_epoch_start_and_exclusion():
 
 
 def test_within_moves_the_set_into_a_shrunk_space():
-    from jaxnas.techniques.abs import shrink
+    from jaxnas.spaces import nb201 as shrink
 
     table = L.read_table()
     state = L.make_state(L.select(table, 30, seed=0), table, capacity=40)
-    same, added = L.within(state, table, shrink.full_mask(), 30)
+    same, added = L.within(state, table, shrink.SPACE.full_mask(), 30)
     assert same is state and added.size == 0
     mask = shrink.str_to_mask("013,0134,0134,013,013,013")       # 1,296 cells
     inside = lambda idx: np.all(mask[np.arange(6), space.all_archs()[idx]], axis=1)
@@ -444,7 +444,7 @@ def test_bad_config():
 @pytest.mark.slow
 def test_train_end_to_end(tiny_folder, tmp_path):
     """The loop: metrics lines, the round's addition, evaluation without landmarks, restore."""
-    from jaxnas.evaluate.run import evaluate_workdir
+    from jaxnas.train.evaluation import evaluate_workdir
     from jaxnas.evaluate.scoring import evaluation_archs
     from jaxnas.train import defaults, loop
 

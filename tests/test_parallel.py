@@ -138,6 +138,7 @@ def worker_spos(devices, batch_norm):
     import jax.numpy as jnp
 
     from jaxnas import parallel
+    from jaxnas.spaces import NB201
     from jaxnas.train import samplers, state as state_lib, step as step_lib
 
     config = _tiny_config()
@@ -145,7 +146,7 @@ def worker_spos(devices, batch_norm):
     tx = _recording(recipe.tx)
     forward = step_lib.supernet_forward(recipe.run.net_cfg)
     make = lambda fwd: step_lib.make_train_step(  # noqa: E731
-        fwd, tx, samplers.make(config.sampler), pad=config.data.pad)
+        fwd, tx, samplers.make(config.sampler, NB201), pad=config.data.pad)
     init = lambda: state_lib.create(recipe.init().params, tx, config.seed)  # noqa: E731
     devices = int(devices)
     mesh = parallel.make_mesh(devices)
@@ -318,7 +319,7 @@ def one_device_run(tiny_folder, tmp_path_factory):
 def _final_params(workdir):
     import jax
 
-    from jaxnas.evaluate.run import load_run_config, restore_latest
+    from jaxnas.train.open_run import load_config as load_run_config, restore_latest
     from jaxnas.train import recipe as recipe_lib
 
     config = load_run_config(workdir)

@@ -10,6 +10,7 @@ import pytest
 
 from jaxnas import config as config_lib
 from jaxnas.errors import CheckpointError
+from jaxnas.spaces import NB201
 from jaxnas.supernet import nb201, pools
 from jaxnas.data import load_data
 from jaxnas.optim import cosine_schedule, sgd_torch
@@ -38,7 +39,7 @@ def test_train_step_compiles_once(tiny_config):
     net_cfg = recipe_lib.supernet_config(tiny_config)
     tx = sgd_torch(cosine_schedule(0.1, 0.0, 10), 0.9, True, 5e-4, 5.0)
     state = state_lib.create({"supernet": nb201.init(jax.random.key(0), net_cfg)}, tx, 0)
-    step = step_lib.make_train_step(step_lib.supernet_forward(net_cfg), tx, samplers.uniform())
+    step = step_lib.make_train_step(step_lib.supernet_forward(net_cfg), tx, samplers.uniform(NB201))
     archs = set()
     mask = jnp.ones((6, 5), bool)
     for i, sharing in enumerate([pools.vanilla_sharing(1), pools.cell_sharing(1)] * 3):
@@ -128,7 +129,7 @@ def test_samplers_respect_masks():
     mask[0, 1] = True
     keys = jax.random.split(jax.random.key(0), 200)
     for make in (samplers.uniform, samplers.unique):
-        sample = jax.jit(jax.vmap(make(), in_axes=(0, None)))
+        sample = jax.jit(jax.vmap(make(NB201), in_axes=(0, None)))
         archs = np.asarray(sample(keys, {"mask": jnp.asarray(mask)}))[:, 0]
         assert mask[np.arange(6), archs].all()
         assert set(archs[:, 0]) == {1, 3}

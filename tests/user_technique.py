@@ -7,13 +7,16 @@
 from typing import NamedTuple
 
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from jaxnas.train.technique import Technique, append
 
 
 def config_block():
-    return dict(l2=1e-4, max_flops=0.0)  # l2: weight of the loss term; max_flops: see below
+    # l2: weight of the loss term; max_flops: see below; probe: cells of the run's space scored
+    # at each epoch start (0 = none)
+    return dict(l2=1e-4, max_flops=0.0, probe=0)
 
 
 class SeenState(NamedTuple):
@@ -36,12 +39,20 @@ def record_and_scale(max_flops):
 
 
 def technique(config, run):
-    del run
     c = config.user_technique
 
     def l2_of_cell_weights(params, ctx):  # a loss term sees params and the step's context
         del ctx
         return c.l2 * sum(jnp.sum(p ** 2) for p in params["supernet"]["pools"][0].values())
 
+    def probe(state, epoch):  # a host hook: the run's space and scorer, through `run`
+        if not c.probe:
+            return state, {}, {}
+        rng = np.random.default_rng(epoch)
+        archs = run.space.sample_np(rng, c.probe, mask=np.asarray(state.space))
+        scores = run.score(state, archs, "accuracy", num_batches=1)
+        return state, {}, {"probe_best": float(scores.max())}
+
     return Technique(name="user_technique", loss_terms={"l2": l2_of_cell_weights},
-                     optimizer=(append("seen", record_and_scale(c.max_flops)),))
+                     optimizer=(append("seen", record_and_scale(c.max_flops)),),
+                     epoch_start=probe)

@@ -10,6 +10,7 @@ import jax
 import optax
 
 from jaxnas.errors import ConfigError
+from jaxnas.optim.sgd import sgd_torch
 
 GROUP_KEYS = {"optimizer": str, "lr": float, "weight_decay": float, "momentum": float,
               "nesterov": bool, "clip": float, "b1": float, "b2": float}
@@ -41,7 +42,6 @@ def group_transform(name, spec):
     if kind == "adam":
         core = optax.adamw(lr, b1=spec.get("b1", 0.9), b2=spec.get("b2", 0.999), weight_decay=wd)
     elif kind == "sgd":
-        from jaxnas.optim.sgd import sgd_torch
         core = sgd_torch(lr, spec.get("momentum", 0.9), spec.get("nesterov", False), wd)
     elif kind == "frozen":
         core = optax.set_to_zero()

@@ -1,5 +1,6 @@
-"""The NAS-Bench-201 cell search space: numpy functions, and `SPACE`, their `Space` (jax for
-the jittable sampling and complexity lookups).
+"""The NAS-Bench-201 cell search space: numpy functions, and `SPACE`, their `Space` (whose
+jittable methods import jax when first called, so that strings, indices and tables load
+without it).
 
 A cell is a DAG on 4 nodes: node 0 is the cell input, node 3 its output, and node i sums its
 incoming edges. Each of the 6 edges `EDGES[k] = (to, from)` runs one op of `OPS`, so an
@@ -40,8 +41,6 @@ shortcut's AvgPool2d, global pooling) count zero. NB201 reports both in millions
 import functools
 import random
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from jaxnas.errors import ArchError, ConfigError
@@ -451,11 +450,17 @@ class NB201Space:
 
     def sample(self, key, mask):
         """Each edge's op uniform over its allowed ops (SPOS's uniform sampler)."""
+        import jax
+        import jax.numpy as jnp
+
         logits = jnp.where(mask, 0.0, -jnp.inf)
         return jax.random.categorical(key, logits).astype(jnp.int32)
 
     def sample_canonical(self, key, mask):
         """Uniform over the 6,466 class representatives the mask allows (aw_nas's `deiso`)."""
+        import jax
+        import jax.numpy as jnp
+
         table = jnp.asarray(all_archs()[unique_indices()], jnp.int32)
         allowed = mask[jnp.arange(NUM_EDGES), table].all(axis=1)
 
@@ -471,10 +476,15 @@ class NB201Space:
         return sample(rng, n, unique=unique, mask=mask)
 
     def allowed(self, archs, mask):
-        xp = jnp if isinstance(archs, jax.Array) else np
-        return xp.asarray(mask)[xp.arange(NUM_EDGES), archs].all(axis=-1)
+        if isinstance(archs, np.ndarray):
+            return np.asarray(mask)[np.arange(NUM_EDGES), archs].all(axis=-1)
+        import jax.numpy as jnp
+
+        return jnp.asarray(mask)[jnp.arange(NUM_EDGES), archs].all(axis=-1)
 
     def complexity(self, net_cfg, resolution):
+        import jax.numpy as jnp
+
         tables = {k: jnp.asarray(v) for k, v in complexity_table(
             net_cfg.C, net_cfg.N, resolution, net_cfg.num_classes).items()}
         return lambda archs: {k: t[arch_code(archs)] for k, t in tables.items()}

@@ -18,7 +18,7 @@ def base_config(techniques=()):
     c.seed = 0
     # Techniques combined with the base (SPOS): e.g. ("close", "landmark"). Each owns a config
     # block of its name (`close`, `landmark`, `calr`, `ms`, `abs`, `gdas`; `jaxnas.techniques`).
-    c.techniques = tuple(techniques)
+    c.techniques = registry.canonical_names(techniques)
     # The search space (`jaxnas.spaces`) and the part of it the run starts in: "" = all of it,
     # else the space's mask text (NB201: 6 comma-separated groups of allowed op digits per edge,
     # e.g. an ABS run's logged `space`, to train SPOS on a shrunk space).

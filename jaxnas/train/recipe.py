@@ -22,7 +22,6 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxnas import spaces
 from jaxnas.data import load_data, num_batches
 from jaxnas.errors import ConfigError
 from jaxnas.optim import apply_edits, cosine_schedule, partition, sgd_parts
@@ -116,17 +115,12 @@ def _load(config, run):
 
 def make_run(config, steps_per_epoch, train_data=None, valid_data=None):
     """The `Run` handle of `config` before its techniques are built."""
-    space = spaces.get(config.space)
     return Run(config, supernet_config(config), steps_per_epoch,
-               steps_per_epoch * config.train.epochs, train_data, valid_data, space=space,
-               paths_per_step=samplers.make(config.sampler, space).num_paths)
+               steps_per_epoch * config.train.epochs, train_data, valid_data)
 
 
 def build(config, run: Run) -> Recipe:
     """Combine the base and `config.techniques` for `run` (see the module docstring)."""
-    if run.space is None:  # a handle made by hand: fill in what the config says
-        fresh = make_run(config, run.steps_per_epoch, run.train_data, run.valid_data)
-        run.space, run.paths_per_step = fresh.space, fresh.paths_per_step
     techniques = _load(config, run)
     net_cfg, o, space = run.net_cfg, config.optim, run.space
     sharing = sharing_map(config)
@@ -164,7 +158,7 @@ def build(config, run: Run) -> Recipe:
         tx=tx,
         schedule=schedule,
         train_step=train_step,
-        epoch_start=functools.partial(_epoch_start, techniques, sharing),
+        epoch_start=functools.partial(_epoch_start, techniques, sharing, space.full_mask()),
         subnet=subnet_owner.subnet if subnet_owner else base_subnet,
         scorers=_merged(techniques, "scorers"),
         exclude=functools.partial(_exclude, techniques),
@@ -200,9 +194,10 @@ def _init(techniques, net_cfg, tx, seed, initial_space, key=None):
                       space=jnp.asarray(initial_space), extra=extra)
 
 
-def _epoch_start(techniques, sharing, state, epoch):
+def _epoch_start(techniques, sharing, whole_space, state, epoch):
     """Run every technique's epoch hook, those that narrow the space first; merge their step
-    arguments and log fields; the space mask is the state's after the hooks."""
+    arguments and log fields; the space mask is the state's after the hooks (the whole space
+    for a state made without one, e.g. `state.create`)."""
     step_args = {"sharing": jnp.asarray(sharing)}
     owner = {}
     log = {}
@@ -233,7 +228,7 @@ def _epoch_start(techniques, sharing, state, epoch):
             step_args[key] = value
         log.update(more)
     # A copy: the step donates the state's buffers, and the mask must outlive that.
-    step_args["mask"] = jnp.array(state.space, copy=True)
+    step_args["mask"] = jnp.array(whole_space if state.space is None else state.space, copy=True)
     return state, step_args, log
 
 

@@ -57,25 +57,28 @@ from typing import Any, Callable, Mapping, NamedTuple, Optional
 import jax
 import numpy as np
 
+from jaxnas import spaces
 from jaxnas.errors import ConfigError, DataError
+from jaxnas.train import samplers
 
 
 class Run:
     """The handle on a run being built, and once built, on its combined pieces.
 
     Technique factories receive it; their hooks may keep it. Fields: `config` (locked),
-    `net_cfg` (the static supernet config), `space` (a `jaxnas.spaces.Space`),
-    `steps_per_epoch`, `total_steps`, `paths_per_step` (architectures the base sampler draws per
-    step: FairNAS 5), `train_data` and `valid_data` (host `(uint8 images, int32 labels)` or
-    None).
+    `net_cfg` (the static supernet config), `space` (the `jaxnas.spaces.Space` of
+    `config.space`), `steps_per_epoch`, `total_steps`, `paths_per_step` (architectures the base
+    sampler `config.sampler` draws per step: FairNAS 5), `train_data` and `valid_data` (host
+    `(uint8 images, int32 labels)` or None).
     """
 
     def __init__(self, config, net_cfg, steps_per_epoch, total_steps, train_data=None,
-                 valid_data=None, *, space=None, paths_per_step=1):
+                 valid_data=None):
         self.config, self.net_cfg = config, net_cfg
         self.steps_per_epoch, self.total_steps = steps_per_epoch, total_steps
         self.train_data, self.valid_data = train_data, valid_data
-        self.space, self.paths_per_step = space, paths_per_step
+        self.space = spaces.get(config.space)
+        self.paths_per_step = samplers.make(config.sampler, self.space).num_paths
         self._held_out = None
         self._score = None
 

@@ -10,7 +10,7 @@ import pytest
 from jaxnas import config as config_lib
 from jaxnas.techniques.close.masking import masked_sgd, restart_opt_state
 from jaxnas.errors import ConfigError
-from jaxnas.evaluate import run
+from jaxnas.train import evaluation as run
 from jaxnas.optim import cosine_schedule
 from jaxnas.train import defaults, loop, step as step_lib
 from test_train import _restore, assert_resume_equivalent, tiny_recipe
