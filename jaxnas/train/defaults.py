@@ -8,7 +8,7 @@ cannot silently fall back to a default.
 
 import ml_collections
 
-from jaxnas import config as config_lib
+from jaxnas import config as config_lib, schema
 from jaxnas.errors import ConfigError
 from jaxnas.search import settings as search_settings
 
@@ -72,14 +72,22 @@ def add_block(config, name):
 
 def complete(config):
     """Add the default block of every listed technique that lacks one (e.g. after a command-line
-    `techniques=...` override); returns `config`."""
+    `techniques=...` override); returns `config`. ConfigError if `config.techniques` is not a
+    tuple of names (checked first: the blocks are found by name)."""
+    rule = schema.RULES["techniques"]
+    if not rule.ok(config.techniques):
+        raise schema.error("techniques", config.techniques, rule.allowed)
     for name in config.techniques:
         add_block(config, name)
     return config
 
 
-def check(config):
-    """ConfigError naming the first key `config` has that the defaults of its techniques lack."""
+def check(config, *, values=True, paths=True):
+    """ConfigError naming the first key `config` has that the defaults of its techniques lack,
+    then (with `values`) the first value the schema rejects (`jaxnas.schema`: one line with the
+    key, the value and what is allowed). `values=False` checks the keys only (before command-line
+    overrides, which may fix a value); `paths=False` does not require data.source to exist (a
+    stored run scored without its data). Returns `config`."""
     if "techniques" not in config:
         raise ConfigError("config has no 'techniques' key; start from base_config()")
     if isinstance(config.techniques, str):
@@ -87,6 +95,8 @@ def check(config):
                           f"{config.techniques!r} (write ({config.techniques!r},))")
     complete(config)
     config_lib.check_keys(config, base_config(config.techniques), free=("optim.groups",))
+    if values:
+        schema.check(config, paths=paths)
     return config
 
 

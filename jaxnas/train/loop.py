@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from jaxnas import config as config_lib, parallel
 from jaxnas.data import prefetch
-from jaxnas.errors import CheckpointError
+from jaxnas.errors import CheckpointError, ConfigError
 from jaxnas.evaluate.run import training_evaluator
 from jaxnas.train import checkpoint, defaults, recipe as recipe_lib, workdir as workdir_lib
 
@@ -105,6 +105,9 @@ def _train(config, workdir, resume, progress):
     if parallel.is_primary():
         (workdir / "run.json").write_text(json.dumps({"steps_per_epoch": steps_per_epoch,
                                                       **devices}))
+    if steps_per_epoch < 1:  # known once the data is loaded
+        raise ConfigError(f"config key 'train.batch_size' is {bs}; allowed: at most the "
+                          f"{len(train_x)} training images (one step per epoch)")
     state = parallel.replicate(recipe.init(), mesh)
     evaluator = training_evaluator(recipe)
 

@@ -246,7 +246,7 @@ def from_config(config, *, data=True, steps_per_epoch=None):
     from jaxnas.data import load_data, num_batches
     from jaxnas.train import defaults
 
-    defaults.check(config)
+    defaults.check(config, paths=data)
     train_data = valid_data = None
     if data:
         train_data, valid_data = load_data(config.data)
