@@ -18,6 +18,10 @@ class ConfigError(JaxnasError, ValueError):
     """A config file or override that does not fit the config."""
 
 
+class UsageError(JaxnasError, ValueError):
+    """A command-line argument that the command does not accept."""
+
+
 class DataError(JaxnasError):
     """Missing, empty or malformed data."""
 
