@@ -8,8 +8,9 @@
     jaxnas run --config C --workdir W [--data SRC] [k=v ...]   # train, evaluate, search
 
 Bad input (arguments, config keys and values, architecture strings, data folders, checkpoints)
-ends with one line on stderr and exit status 2, before anything is built or written. An
-interrupted run exits with 130 after saving a checkpoint.
+ends with one line on stderr and exit status 2, before anything is built or written; so does a
+run whose training diverges (a NaN or infinite loss). An interrupted run exits with 130 after
+saving a checkpoint.
 """
 
 import argparse

@@ -22,6 +22,10 @@ class UsageError(JaxnasError, ValueError):
     """A command-line argument that the command does not accept."""
 
 
+class DivergenceError(JaxnasError):
+    """Training produced a loss, gradient or parameter that is NaN or infinite."""
+
+
 class DataError(JaxnasError):
     """Missing, empty or malformed data."""
 

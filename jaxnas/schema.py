@@ -232,6 +232,7 @@ RULES = {
     "train.checkpoint_every_minutes": finite_nonnegative(),
     "train.keep_checkpoints": positive_int(),
     "train.path_loop": one_of(_path_loops),
+    "train.skip_nonfinite": boolean(),
     "eval.every_epochs": count(),
     "eval.num_archs": positive_int(),
     "eval.seed": seed(),

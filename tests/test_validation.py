@@ -371,3 +371,103 @@ def test_missing_and_unknown_arguments_are_one_line(stubs):
     for argv in ([], ["bogus"], ["train"], ["evaluate", "--bogus"], ["search", "--budget"]):
         rc, _, err = _main(argv)
         assert_one_line_error(rc, err, "--help")
+
+
+# -- divergence --------------------------------------------------------------------------------
+
+def _restored(workdir, step=None):
+    """The train state of the run in `workdir` (its newest checkpoint, or `step`)."""
+    from jaxnas.evaluate import run as eval_run
+    from jaxnas.train import checkpoint, recipe as recipe_lib
+
+    config = eval_run.load_run_config(workdir)
+    recipe = recipe_lib.from_config(config, data=False, steps_per_epoch=3)
+    ckpt = checkpoint.Checkpointer(workdir, read_only=True)
+    try:
+        return ckpt.restore(recipe.init(), step=step)
+    finally:
+        ckpt.close()
+
+
+def _finite(tree):
+    return all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves(tree)
+               if np.issubdtype(np.asarray(x).dtype, np.floating))
+
+
+DIVERGE = ["optim.lr=1e30", "optim.clip=None", "train.checkpoint_every_steps=1"]
+
+
+def test_divergence_is_one_line_and_keeps_the_last_finite_checkpoint(files, tmp_path):
+    from jaxnas.train import checkpoint
+
+    workdir = tmp_path / "W"
+    rc, out, err = _main(["train", "--config", files / "tiny.py", "--workdir", workdir,
+                          "--no-progress", *DIVERGE])
+    assert_one_line_error(rc, err, "diverged", "train.skip_nonfinite")
+    assert out == ""
+    import re
+    bad, kept = map(int, re.search(r"at step (\d+); the newest checkpoint, step (\d+)",
+                                   err).groups())
+    steps = checkpoint.steps(workdir)
+    assert steps[0] == kept == bad - 1  # a checkpoint every step: the one before it
+    assert _finite(_restored(workdir).params)
+    assert not (workdir / "metrics.jsonl").exists() or all(
+        '"step": %d' % bad not in line for line in (workdir / "metrics.jsonl").open())
+
+
+def test_divergence_is_not_saved_on_the_interrupt_path(files, tmp_path, monkeypatch):
+    """Ctrl-C after a diverged step: the NaN state is not checkpointed (DivergenceError)."""
+    from jaxnas.errors import DivergenceError
+    from jaxnas.train import checkpoint, loop, step as step_lib
+
+    make = step_lib.make_train_step
+
+    def interrupted_at_step_2(*args, **kwargs):  # mid-epoch: no save or check was due yet
+        fn = make(*args, **kwargs)
+
+        def step(state, *rest):
+            if int(state.step) == 2:
+                raise KeyboardInterrupt
+            return fn(state, *rest)
+        return step
+
+    monkeypatch.setattr(step_lib, "make_train_step", interrupted_at_step_2)
+    config = config_lib.load_config(files / "tiny.py")
+    config_lib.apply_overrides(config, ["optim.lr=1e30", "optim.clip=None"])
+    with pytest.raises(DivergenceError, match="at step 2; no checkpoint was written"):
+        loop.train(config, tmp_path / "W", progress=False)
+    assert checkpoint.steps(tmp_path / "W") == []
+
+
+def test_a_skipped_step_applies_no_update_and_compiles_once(files):
+    from jaxnas.train import recipe as recipe_lib
+
+    config = config_lib.load_config(files / "tiny.py")
+    config_lib.apply_overrides(config, DIVERGE[:2] + ["train.skip_nonfinite=True"])
+    recipe = recipe_lib.from_config(config)
+    x, y = recipe.run.train_data
+    state, step_args, _ = recipe.epoch_start(recipe.init(), 1)
+    flags = []
+    for _ in range(3):
+        before = jax.device_get(state.params)  # the step donates the state
+        state, metrics = recipe.train_step(state, x[:20], y[:20], step_args)
+        flags.append(float(metrics["nonfinite"]))
+        after = jax.device_get(state.params)
+        same = all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(before),
+                                                         jax.tree.leaves(after)))
+        assert same == bool(flags[-1]) and _finite(after)
+    assert flags[0] == 0.0 and 1.0 in flags and int(state.step) == 3
+    assert recipe.train_step._cache_size() == 1
+
+
+def test_skip_nonfinite_skips_the_steps_and_ends_finite(files, tmp_path):
+    import json
+
+    workdir = tmp_path / "W"
+    rc, out, err = _main(["train", "--config", files / "tiny.py", "--workdir", workdir,
+                          "--no-progress", *DIVERGE, "train.skip_nonfinite=True"])
+    assert rc == 0, err
+    records = [json.loads(line) for line in (workdir / "metrics.jsonl").open()]
+    assert len(records) == 2 and sum(r["skipped_steps"] for r in records) > 0
+    state = _restored(workdir)
+    assert int(state.step) == 6 and _finite(state.params)

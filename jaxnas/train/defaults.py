@@ -38,8 +38,12 @@ def base_config(techniques=()):
     # and every `checkpoint_every_minutes` of training (0 = not by time), so that a kill loses at
     # most that much work; the newest `keep_checkpoints` are kept. `path_loop`: how a step with
     # several paths (FairNAS) runs them, "scan" | "unroll" | "auto" (`train.step.make_train_step`).
+    # A step whose loss, gradient norm or new parameters are not finite stops the run (a
+    # DivergenceError naming the step; the newest checkpoint stays the last finite one), or with
+    # `skip_nonfinite` is skipped: its update is not applied, and the epoch's log counts it.
     c.train = dict(epochs=250, batch_size=64, checkpoint_every_steps=0,
-                   checkpoint_every_minutes=10.0, keep_checkpoints=2, path_loop="auto")
+                   checkpoint_every_minutes=10.0, keep_checkpoints=2, path_loop="auto",
+                   skip_nonfinite=False)
     # Ranking evaluation during training: every `every_epochs` epochs (0 = never), score
     # `num_archs` fixed non-isomorphic architectures on `num_batches` batches of the held-out half.
     c.eval = dict(every_epochs=0, num_archs=200, seed=0, batch_size=256, num_batches=2, gt="valid")

@@ -165,7 +165,7 @@ def build(config, run: Run) -> Recipe:
         complexity=complexity_table(net_cfg.C, net_cfg.N, config.data.resolution,
                                     net_cfg.num_classes),
         update_state={t.name: t.update_state for t in techniques if t.update_state},
-        path_loop=config.train.path_loop)
+        path_loop=config.train.path_loop, skip_nonfinite=config.train.skip_nonfinite)
 
     return Recipe(
         techniques=techniques,
