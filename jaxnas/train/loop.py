@@ -125,7 +125,7 @@ def _train(config, workdir, resume, progress):
                disable=not (progress and parallel.is_primary()), unit="step",
                dynamic_ncols=True)
     record = {}
-    watch = _Divergence(ckpt, skip_nonfinite)
+    watch = _Divergence(ckpt, skip_nonfinite, mesh)
     try:
         with _Interrupt():
             for epoch in range(start_step // steps_per_epoch, config.train.epochs):
@@ -184,16 +184,17 @@ class _Divergence:
     it the steps were skipped inside the jitted step and the epoch's log counts them.
     """
 
-    def __init__(self, ckpt, skip_nonfinite):
+    def __init__(self, ckpt, skip_nonfinite, mesh=None):
         self.ckpt, self.skip = ckpt, skip_nonfinite
-        self.sums, self.first = None, None
+        self.sums = None
+        # on the mesh's devices, as the metrics (a multi-host step mixes no local arrays in)
+        self.first = parallel.replicate(jnp.int32(np.iinfo(np.int32).max), mesh)
 
     def add(self, metrics, step):
         """Add one step's metrics (device arrays; no host sync)."""
         self.sums = metrics if self.sums is None else jax.tree.map(jnp.add, self.sums, metrics)
         if not self.skip:
-            first = jnp.int32(np.iinfo(np.int32).max) if self.first is None else self.first
-            self.first = _first_nonfinite(first, metrics["nonfinite"], step)
+            self.first = _first_nonfinite(self.first, metrics["nonfinite"], step)
 
     def check(self, state=None):
         """DivergenceError if a step so far was not finite (or, given, `state`'s parameters are
