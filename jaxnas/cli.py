@@ -7,8 +7,10 @@
                   [--seed S] [--out FILE]
     jaxnas run --config C --workdir W [--data SRC] [k=v ...]   # train, evaluate, search
 
-Bad input (config keys, architecture strings, data folders, checkpoints) ends with one line on
-stderr and exit status 2; an interrupted run exits with 130 after saving a checkpoint.
+Bad input (arguments, config keys and values, architecture strings, data folders, checkpoints)
+ends with one line on stderr and exit status 2, before anything is built or written; so does a
+run whose training diverges (a NaN or infinite loss). An interrupted run exits with 130 after
+saving a checkpoint.
 """
 
 import argparse
@@ -17,74 +19,174 @@ import os
 import sys
 from pathlib import Path
 
-from jaxnas.errors import JaxnasError
+from jaxnas import schema
+from jaxnas.errors import JaxnasError, UsageError
 from jaxnas.train import workdir
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are a UsageError (one line, exit 2), not usage text."""
+
+    def error(self, message):
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
 def _parser():
-    p = argparse.ArgumentParser(prog="jaxnas", description=__doc__.split("\n\n")[0])
+    p = _Parser(prog="jaxnas", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a supernet")
-    t.add_argument("--config", required=True, help="Python config file with get_config()")
-    t.add_argument("--workdir", required=True, help="output directory")
-    t.add_argument("--data", help="image folder (train|test/<class>/*) or tfds:cifar10")
+    t.add_argument("--config", required=True, type=_config_file,
+                   help="Python config file with get_config()")
+    t.add_argument("--workdir", required=True, type=_workdir, help="output directory")
+    t.add_argument("--data", type=_data,
+                   help="image folder (train|test/<class>/*) or tfds:cifar10")
     t.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
 
     e = sub.add_parser("evaluate", help="rank architectures with a trained supernet")
-    e.add_argument("--workdir", required=True, help="directory of a `jaxnas train` run")
-    e.add_argument("--archs", default="200",
+    e.add_argument("--workdir", required=True, type=_run_dir,
+                   help="directory of a `jaxnas train` run")
+    e.add_argument("--archs", default="200", type=_archs,
                    help="N (a fixed seeded sample of N non-isomorphic cells), unique or all")
-    e.add_argument("--seed", type=int, default=0, help="seed of the architecture sample")
+    e.add_argument("--seed", type=_seed, default=0, help="seed of the architecture sample")
     e.add_argument("--gt", choices=("valid", "test"), default="valid",
                    help="NB201 cifar10-valid ground truth: x-valid or ori-test accuracy")
-    e.add_argument("--data", help="override the run's data source")
-    e.add_argument("--num-batches", type=int, help="held-out batches scored per architecture")
-    e.add_argument("--skip-batches", type=int, default=0,
+    e.add_argument("--data", type=_data, help="override the run's data source")
+    e.add_argument("--num-batches", type=_positive, help="held-out batches scored per architecture")
+    e.add_argument("--skip-batches", type=_count, default=0,
                    help="score from this held-out batch on (a disjoint image subset; the "
                         "landmark regulariser uses the images after landmark.eval_reserve)")
-    e.add_argument("--metric", default="accuracy",
+    e.add_argument("--metric", default="accuracy", type=_name,
                    help="scorer: accuracy (held-out images), or a data-free one such as angle "
                         "or magnitude")
     e.add_argument("--within-space", action="store_true",
                    help="draw the cells from the run's ABS-shrunk space (where its search looks)")
-    e.add_argument("--out", help="write the JSON report here (default: stdout)")
+    e.add_argument("--out", type=_out, help="write the JSON report here (default: stdout)")
     e.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     s = sub.add_parser("search", help="search architectures with a trained supernet")
-    s.add_argument("--workdir", required=True, help="directory of a `jaxnas train` run")
+    s.add_argument("--workdir", required=True, type=_run_dir,
+                   help="directory of a `jaxnas train` run")
     s.add_argument("--strategy", choices=("random", "evolution", "gdas"),
                    help="random search, regularised evolution, or the cell of a GDAS run's "
                         "architecture logits (default: the run's search.strategy, evolution)")
     s.add_argument("--budget", type=_positive, help="cells scored (default 1000)")
-    s.add_argument("--metric", help="scorer: accuracy (held-out images, default) or angle...")
-    s.add_argument("--seed", type=int, help="seed of the strategy (default 0)")
+    s.add_argument("--metric", type=_name, help="scorer: accuracy (held-out images, default) or angle...")
+    s.add_argument("--seed", type=_seed, help="seed of the strategy (default 0)")
     s.add_argument("--population", type=_positive, help="evolution: population size (50)")
     s.add_argument("--tournament", type=_positive, help="evolution: tournament size (10)")
     s.add_argument("--num-batches", type=_positive, help="held-out batches scored per cell")
-    s.add_argument("--data", help="override the run's data source")
-    s.add_argument("--out", help="result JSON (default W/search/<strategy>.json; plot beside)")
+    s.add_argument("--data", type=_data, help="override the run's data source")
+    s.add_argument("--out", type=_out, help="result JSON (default W/search/<strategy>.json; plot beside)")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     r = sub.add_parser("run", help="train, evaluate and search in one resumable command")
-    r.add_argument("--config", required=True, help="Python config file with get_config()")
-    r.add_argument("--workdir", required=True, help="output directory")
-    r.add_argument("--data", help="image folder (train|test/<class>/*) or tfds:cifar10")
+    r.add_argument("--config", required=True, type=_config_file,
+                   help="Python config file with get_config()")
+    r.add_argument("--workdir", required=True, type=_workdir, help="output directory")
+    r.add_argument("--data", type=_data,
+                   help="image folder (train|test/<class>/*) or tfds:cifar10")
     r.add_argument("--no-progress", action="store_true", help="no progress bars")
     r.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
     return p
 
 
-def _positive(text):
+# -- argument types: each returns the parsed value or raises a one-line ArgumentTypeError that
+# names the value and what is allowed (argparse adds the argument's name) --------------------
+
+def _integer(text, low, high, allowed):
     try:
-        value = int(text)
+        value = int(text, 10)
     except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+        value = None
+    if value is None or not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"expected {allowed}, got {schema.show(text)}")
     return value
+
+
+def _positive(text):
+    """An integer >= 1 (budgets, sizes, batch counts)."""
+    return _integer(text, 1, schema.INT_MAX, f"an integer in [1, {schema.INT_MAX}]")
+
+
+def _count(text):
+    """An integer >= 0 (batches to skip)."""
+    return _integer(text, 0, schema.INT_MAX, f"an integer in [0, {schema.INT_MAX}]")
+
+
+def _seed(text):
+    """A seed in [0, 2**32 - 1]."""
+    return _integer(text, 0, schema.SEED_MAX, f"an integer in [0, {schema.SEED_MAX}]")
+
+
+def _archs(text):
+    """N (a positive integer), "unique" or "all"."""
+    if text in ("unique", "all"):
+        return text
+    return _integer(text, 1, schema.INT_MAX, "a positive integer, unique or all")
+
+
+def _name(text):
+    """A non-empty name (a scorer)."""
+    if not text.strip() or "\n" in text:
+        raise argparse.ArgumentTypeError(f"expected a name such as accuracy or angle, got "
+                                         f"{schema.show(text)}")
+    return text
+
+
+def _config_file(text):
+    """An existing Python file (its get_config() is checked when it is loaded)."""
+    path = Path(text)
+    if not schema.path_exists("file").ok(text):
+        raise argparse.ArgumentTypeError(f"expected an existing Python config file, got "
+                                         f"{schema.show(text)}")
+    if path.suffix != ".py":
+        raise argparse.ArgumentTypeError(f"expected a Python config file (.py) with "
+                                         f"get_config(), got {schema.show(text)}")
+    return text
+
+
+def _workdir(text):
+    """An output directory: a new one or an existing folder, not a file."""
+    try:
+        is_file = text.strip() != "" and Path(text).exists() and not Path(text).is_dir()
+    except (OSError, ValueError):
+        is_file = True
+    if not text.strip() or is_file:
+        raise argparse.ArgumentTypeError(f"expected a directory (new or existing), got "
+                                         f"{schema.show(text)}")
+    return text
+
+
+def _run_dir(text):
+    """The directory of a `jaxnas train` run: an existing folder holding config.json."""
+    if not schema.path_exists("file").ok(os.path.join(text, "config.json")):
+        raise argparse.ArgumentTypeError(f"expected the directory of a jaxnas run (holding "
+                                         f"config.json), got {schema.show(text)}")
+    return text
+
+
+def _data(text):
+    """A data source: an existing image folder or tfds:<name>."""
+    rule = schema.data_source()
+    if not rule.ok(text):
+        raise argparse.ArgumentTypeError(f"expected {rule.allowed}, got {schema.show(text)}")
+    return text
+
+
+def _out(text):
+    """A file to write: its folder exists and it is not a folder itself."""
+    try:
+        ok = text.strip() != "" and not Path(text).is_dir() and (
+            Path(text).resolve().parent.is_dir())
+    except (OSError, ValueError, RuntimeError):
+        ok = False
+    if not ok:
+        raise argparse.ArgumentTypeError(f"expected a file path in an existing folder, got "
+                                         f"{schema.show(text)}")
+    return text
 
 
 def _load_config(args):
@@ -93,9 +195,10 @@ def _load_config(args):
     from jaxnas.train import defaults
 
     config = config_lib.load_config(args.config)
-    defaults.check(config)
+    defaults.check(config, values=False)  # the keys; the values once overrides are applied
     data = [f"data.source={args.data}"] if args.data else []
     defaults.override(config, data + list(args.overrides))
+    defaults.check(config)
     return config
 
 
@@ -113,8 +216,7 @@ def _evaluate(args):
 
     workdir.install_quiet_logging(args.workdir)
 
-    archs = int(args.archs) if args.archs.isdigit() else args.archs
-    report = evaluate_workdir(args.workdir, archs=archs, seed=args.seed, gt=args.gt,
+    report = evaluate_workdir(args.workdir, archs=args.archs, seed=args.seed, gt=args.gt,
                                   data=args.data, num_batches=args.num_batches,
                                   skip_batches=args.skip_batches, metric=args.metric,
                                   within_space=args.within_space,
@@ -161,16 +263,24 @@ def _run(args):
     print(json.dumps(summary))
 
 
+def _fail(error):
+    """Print `error` as one line on stderr; the exit status of bad input."""
+    print("jaxnas: error: " + " ".join(str(error).splitlines()), file=sys.stderr)
+    return 2
+
+
 def main(argv=None):
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except JaxnasError as e:
+        return _fail(e)
     if getattr(args, "no_progress", False):
         os.environ["TQDM_DISABLE"] = "1"   # every bar, data decoding's too (tqdm reads it)
     try:
         {"train": _train, "evaluate": _evaluate, "search": _search,
          "run": _run}[args.command](args)
     except JaxnasError as e:
-        print(f"jaxnas: error: {e}", file=sys.stderr)
-        return 2
+        return _fail(e)
     except KeyboardInterrupt:
         again = {"run": "saved; run the same command again to continue",
                  "search": "saved (scores so far are cached); run it again to continue"}

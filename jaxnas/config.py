@@ -21,17 +21,24 @@ def load_config(path):
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
+    if path.suffix != ".py":
+        raise ConfigError(f"config {path} is not a Python file (.py) with get_config()")
     spec = importlib.util.spec_from_file_location(f"jaxnas_config_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
     except Exception as e:  # a user's file: report any failure in one line
         raise ConfigError(f"cannot load config {path}: {type(e).__name__}: {e}") from e
-    if not hasattr(module, "get_config"):
+    if not callable(getattr(module, "get_config", None)):
         raise ConfigError(f"config {path} has no get_config() function")
-    config = module.get_config()
-    if not isinstance(config, ml_collections.ConfigDict):
-        config = ml_collections.ConfigDict(config)
+    try:
+        config = module.get_config()
+        if not isinstance(config, ml_collections.ConfigDict):
+            config = ml_collections.ConfigDict(config)
+    except ConfigError:
+        raise
+    except Exception as e:  # the user's get_config() failed, or returned no mapping
+        raise ConfigError(f"get_config() of {path} failed: {type(e).__name__}: {e}") from e
     config.lock()
     return config
 
@@ -53,8 +60,8 @@ def _flat_keys(config, prefix=""):
 def _parse_value(raw, old, key):
     try:
         value = ast.literal_eval(raw)
-    except (ValueError, SyntaxError):
-        value = raw  # a bare word is a string
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        value = raw  # a bare word is a string (so is text Python cannot parse)
     if old is None or value is None or isinstance(value, type(old)):
         return value  # None switches an optional setting off (e.g. optim.clip=None)
     if isinstance(old, float) and isinstance(value, int) and not isinstance(value, bool):
@@ -80,8 +87,12 @@ def apply_overrides(config, overrides):
             node = node[part]
         if leaf not in node or isinstance(node[leaf], ml_collections.ConfigDict):
             raise ConfigError(f"unknown config key {key!r}{_suggest(key, config)}")
-        with node.unlocked():
-            node[leaf] = _parse_value(raw.strip(), node[leaf], key)
+        value = _parse_value(raw.strip(), node[leaf], key)
+        try:
+            with node.unlocked():
+                node[leaf] = value
+        except (TypeError, ValueError) as e:  # ConfigDict's own type check
+            raise ConfigError(f"config key {key!r} cannot be {raw!r}: {e}") from e
     return config
 
 

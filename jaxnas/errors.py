@@ -18,6 +18,14 @@ class ConfigError(JaxnasError, ValueError):
     """A config file or override that does not fit the config."""
 
 
+class UsageError(JaxnasError, ValueError):
+    """A command-line argument that the command does not accept."""
+
+
+class DivergenceError(JaxnasError):
+    """Training produced a loss, gradient or parameter that is NaN or infinite."""
+
+
 class DataError(JaxnasError):
     """Missing, empty or malformed data."""
 

@@ -7,7 +7,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "jaxnas"
 # Rooms by layer, lowest first (DESIGN: errors/config -> spaces, data, optim -> supernet,
 # parallel -> train and evaluate -> techniques -> search, analysis -> cli).
-LAYERS = (("errors", "config", "runtime"), ("spaces", "data", "optim"), ("supernet", "parallel"),
+LAYERS = (("errors", "config", "runtime", "schema"), ("spaces", "data", "optim"), ("supernet", "parallel"),
           ("evaluate",), ("train",), ("techniques",), ("search", "analysis"), ("cli",))
 # Function-local imports kept on purpose: the CLI and the top package import no layer before
 # a command needs it (`jaxnas --help` and `import jaxnas` stay fast).

@@ -4,7 +4,8 @@ The defaults are the base config's block (`jaxnas.train.defaults.search_block`).
 """
 
 from jaxnas.errors import ConfigError
-from jaxnas.train.defaults import SEARCH_STRATEGIES as STRATEGIES, search_block
+from jaxnas.train.defaults import search_block
+from jaxnas.train.rules import SEARCH_STRATEGIES as STRATEGIES
 
 
 def settings(config=None, **given):

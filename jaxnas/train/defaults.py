@@ -10,7 +10,7 @@ import ml_collections
 
 from jaxnas import config as config_lib
 from jaxnas.errors import ConfigError
-from jaxnas.train import registry
+from jaxnas.train import registry, rules
 
 
 def base_config(techniques=()):
@@ -43,8 +43,12 @@ def base_config(techniques=()):
     # and every `checkpoint_every_minutes` of training (0 = not by time), so that a kill loses at
     # most that much work; the newest `keep_checkpoints` are kept. `path_loop`: how a step with
     # several paths (FairNAS) runs them, "scan" | "unroll" | "auto" (`train.step.make_train_step`).
+    # A step whose loss, gradient norm or new parameters are not finite stops the run (a
+    # DivergenceError naming the step; the newest checkpoint stays the last finite one), or with
+    # `skip_nonfinite` is skipped: its update is not applied, and the epoch's log counts it.
     c.train = dict(epochs=250, batch_size=64, checkpoint_every_steps=0,
-                   checkpoint_every_minutes=10.0, keep_checkpoints=2, path_loop="auto")
+                   checkpoint_every_minutes=10.0, keep_checkpoints=2, path_loop="auto",
+                   skip_nonfinite=False)
     # Ranking evaluation during training: every `every_epochs` epochs (0 = never), score
     # `num_archs` fixed non-isomorphic architectures on `num_batches` batches of the held-out half.
     c.eval = dict(every_epochs=0, num_archs=200, seed=0, batch_size=256, num_batches=2, gt="valid")
@@ -62,9 +66,6 @@ def base_config(techniques=()):
     for name in techniques:
         add_block(c, name)
     return c
-
-
-SEARCH_STRATEGIES = ("random", "evolution", "gdas")
 
 
 def search_block():
@@ -111,7 +112,11 @@ def add_block(config, name):
 def complete(config):
     """Canonical technique names in `config.techniques`, the default block of every listed
     technique that lacks one (e.g. after a command-line `techniques=...` override), then each
-    technique's `prepare(config)`; returns `config`."""
+    technique's `prepare(config)`; returns `config`. ConfigError if `config.techniques` is not
+    a tuple of names (checked first: the blocks are found by name)."""
+    rule = rules.RULES["techniques"]
+    if not rule.ok(config.techniques):
+        raise rules.error("techniques", config.techniques, rule.allowed)
     names = registry.canonical_names(config.techniques)
     if names != tuple(config.techniques):
         config.techniques = names
@@ -124,12 +129,18 @@ def complete(config):
     return config
 
 
-def check(config):
-    """ConfigError naming the first key `config` has that the defaults of its techniques lack."""
+def check(config, *, values=True, paths=True):
+    """ConfigError naming the first key `config` has that the defaults of its techniques lack,
+    then (with `values`) the first value the rules reject (`jaxnas.train.rules`: one line with the
+    key, the value and what is allowed). `values=False` checks the keys only (before command-line
+    overrides, which may fix a value); `paths=False` does not require data.source to exist (a
+    stored run scored without its data). Returns `config`."""
     if "techniques" not in config:
         raise ConfigError("config has no 'techniques' key; start from base_config()")
     complete(config)
     config_lib.check_keys(config, base_config(config.techniques), free=("optim.groups",))
+    if values:
+        rules.check(config, paths=paths)
     return config
 
 

@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from jaxnas import config as config_lib, parallel
 from jaxnas.data import prefetch
-from jaxnas.errors import CheckpointError
+from jaxnas.errors import CheckpointError, ConfigError, DivergenceError
 from jaxnas.train.evaluation import training_evaluator
 from jaxnas.train import checkpoint, defaults, recipe as recipe_lib, workdir as workdir_lib
 
@@ -105,8 +105,12 @@ def _train(config, workdir, resume, progress):
     if parallel.is_primary():
         (workdir / "run.json").write_text(json.dumps({"steps_per_epoch": steps_per_epoch,
                                                       **devices}))
+    if steps_per_epoch < 1:  # known once the data is loaded
+        raise ConfigError(f"config key 'train.batch_size' is {bs}; allowed: at most the "
+                          f"{len(train_x)} training images (one step per epoch)")
     state = parallel.replicate(recipe.init(), mesh)
     evaluator = training_evaluator(recipe)
+    skip_nonfinite = config.train.skip_nonfinite
 
     ckpt = checkpoint.Checkpointer(workdir, keep=config.train.keep_checkpoints,
                                    every_steps=config.train.checkpoint_every_steps,
@@ -121,31 +125,35 @@ def _train(config, workdir, resume, progress):
                disable=not (progress and parallel.is_primary()), unit="step",
                dynamic_ncols=True)
     record = {}
+    watch = _Divergence(ckpt, skip_nonfinite, mesh)
     try:
         with _Interrupt():
             for epoch in range(start_step // steps_per_epoch, config.train.epochs):
                 skip = int(state.step) - epoch * steps_per_epoch
                 state, step_args, technique_log = recipe.epoch_start(state, epoch + 1)
                 state, step_args = parallel.replicate((state, step_args), mesh)
-                t0, sums, count = time.perf_counter(), None, 0
+                t0, count = time.perf_counter(), 0
+                watch.sums = None  # the epoch's summed metrics
                 data = parallel.sharded_batches(train_x, train_y, bs, seed=config.seed,
                                                 epoch=epoch, start=skip, mesh=mesh)
                 # On a mesh the batches are already device arrays, put asynchronously.
                 for images, labels in prefetch(data) if mesh is None else data:
                     state, m = recipe.train_step(state, images, labels, step_args)
-                    sums = m if sums is None else jax.tree.map(jnp.add, sums, m)
                     count += 1
-                    bar.update(1)
                     step = epoch * steps_per_epoch + skip + count
-                    if step < (epoch + 1) * steps_per_epoch:  # the epoch's end saves after its log
-                        ckpt.maybe_save(state, step=step)
+                    watch.add(m, step)
+                    bar.update(1)
+                    # The epoch's end saves after its log; a save first checks for divergence.
+                    if step < (epoch + 1) * steps_per_epoch and ckpt.due(step):
+                        watch.check()
+                        ckpt.save(state)
+                watch.check()
                 seconds = time.perf_counter() - t0
                 record = {"epoch": epoch + 1, "step": int(state.step),
                           "lr": float(recipe.schedule(int(state.step) - 1)), "seconds": seconds,
                           "images_per_second": count * bs / seconds if count else None,
                           **devices, **technique_log}
-                if count:
-                    record.update({k: float(v) / count for k, v in jax.device_get(sums).items()})
+                record.update(watch.means(count))
                 every = config.eval.every_epochs
                 if evaluator is not None and ((epoch + 1) % every == 0
                                               or epoch + 1 == config.train.epochs):
@@ -155,10 +163,75 @@ def _train(config, workdir, resume, progress):
                 bar.set_postfix(epoch=epoch + 1, loss=f"{record.get('loss', np.nan):.3f}",
                                 acc=f"{record.get('acc', np.nan):.1f}")
     except KeyboardInterrupt:
+        watch.check(state)  # a diverged state is not saved: DivergenceError instead
         ckpt.save(state)
+        raise
+    finally:
         bar.close()
         ckpt.close()
-        raise
-    bar.close()
-    ckpt.close()
     return record
+
+
+class _Divergence:
+    """Sums an epoch's step metrics and stops a run whose steps turn non-finite.
+
+    The step reports `nonfinite` (1 for a step whose loss, gradient norm or new parameters are
+    NaN or infinite; its other metrics are 0). Reading it every step would make the host wait
+    for the device, so it is summed on the device with the other metrics and read only where
+    the loop reads anyway: before each checkpoint save and at the epoch's end. Without
+    `train.skip_nonfinite` a non-finite count there is a DivergenceError naming the first such
+    step (tracked on the device) and the newest checkpoint, and nothing diverged is saved; with
+    it the steps were skipped inside the jitted step and the epoch's log counts them.
+    """
+
+    def __init__(self, ckpt, skip_nonfinite, mesh=None):
+        self.ckpt, self.skip = ckpt, skip_nonfinite
+        self.sums = None
+        # on the mesh's devices, as the metrics (a multi-host step mixes no local arrays in)
+        self.first = parallel.replicate(jnp.int32(np.iinfo(np.int32).max), mesh)
+
+    def add(self, metrics, step):
+        """Add one step's metrics (device arrays; no host sync)."""
+        self.sums = metrics if self.sums is None else jax.tree.map(jnp.add, self.sums, metrics)
+        if not self.skip:
+            self.first = _first_nonfinite(self.first, metrics["nonfinite"], step)
+
+    def check(self, state=None):
+        """DivergenceError if a step so far was not finite (or, given, `state`'s parameters are
+        not: the interrupt path, where the last step's metrics may not have been summed)."""
+        if self.skip:
+            return
+        bad = self.sums is not None and float(jax.device_get(self.sums["nonfinite"])) > 0
+        if not bad and (state is None or _finite(state.params)):
+            return
+        first = int(jax.device_get(self.first)) if bad else None
+        at = f"at step {first}" if bad else "before the interrupt"
+        newest = self.ckpt.latest_step()
+        kept = (f"the newest checkpoint, step {newest}, is the last finite state" if newest
+                is not None else "no checkpoint was written")
+        raise DivergenceError(f"training diverged: the loss, gradient norm or parameters are "
+                              f"NaN or infinite {at}; {kept} (lower optim.lr, set optim.clip, or "
+                              f"set train.skip_nonfinite=True to skip such steps)")
+
+    def means(self, count):
+        """The epoch's mean metrics over its finite steps, and (skipping) the skipped count."""
+        if not count or self.sums is None:
+            return {}
+        sums = {k: float(v) for k, v in jax.device_get(self.sums).items()}
+        skipped = int(sums.pop("nonfinite", 0))
+        out = {"skipped_steps": skipped} if self.skip else {}
+        finite = count - skipped
+        out.update({k: v / finite for k, v in sums.items()} if finite else {})
+        return out
+
+
+@jax.jit
+def _first_nonfinite(first, nonfinite, step):
+    """`step` if it is the first non-finite step so far, else `first` (a device scalar)."""
+    return jnp.where((nonfinite > 0) & (step < first), step, first).astype(jnp.int32)
+
+
+def _finite(tree):
+    """Whether every floating-point leaf of `tree` is finite (reads it to the host)."""
+    return all(np.isfinite(x).all() for x in jax.device_get(jax.tree.leaves(tree))
+               if np.issubdtype(np.asarray(x).dtype, np.inexact))

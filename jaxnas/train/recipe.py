@@ -150,7 +150,7 @@ def build(config, run: Run) -> Recipe:
         arch_weight=_product([t.arch_weight for t in techniques if t.arch_weight]),
         complexity=space.complexity(net_cfg, config.data.resolution),
         update_state={t.name: t.update_state for t in techniques if t.update_state},
-        path_loop=config.train.path_loop)
+        path_loop=config.train.path_loop, skip_nonfinite=config.train.skip_nonfinite)
 
     recipe = Recipe(
         techniques=techniques,
@@ -244,7 +244,7 @@ def from_config(config, *, data=True, steps_per_epoch=None):
     With `data=False` nothing is loaded (data-free scoring of a stored run); `steps_per_epoch`
     must then be given.
     """
-    defaults.check(config)
+    defaults.check(config, paths=data)
     train_data = valid_data = None
     if data:
         train_data, valid_data = load_data(config.data)

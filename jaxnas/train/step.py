@@ -68,9 +68,15 @@ def _cross_entropy(logits, labels):
     return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
 
 
+def _all_finite(tree):
+    """Whether every floating-point value of `tree` is finite (a traced bool scalar)."""
+    leaves = [x for x in jax.tree.leaves(tree) if jnp.issubdtype(x.dtype, jnp.inexact)]
+    return jnp.all(jnp.stack([jnp.isfinite(x).all() for x in leaves]))
+
+
 def make_train_step(forward, tx, sampler, *, pad=4, flip=True, loss_terms=None, arch_weight=None,
                     complexity=None, update_state=None, mesh=None, batch_norm="global",
-                    path_loop="auto"):
+                    path_loop="auto", skip_nonfinite=False):
     """Build `train_step(state, images_uint8, labels, step_args) -> (state, metrics)`, jitted.
 
     Args:
@@ -88,13 +94,17 @@ def make_train_step(forward, tx, sampler, *, pad=4, flip=True, loss_terms=None, 
         CPU a FairNAS step runs 3.6x faster at mini scale, 3.7x at paper scale, for 2.4x the
         peak memory and 2.6x the compile time; `experiments/bench_arms.py`) or "auto": unroll on
         the CPU, scan elsewhere (where memory is what runs out).
+      skip_nonfinite: a step whose loss, gradient norm or new parameters are not finite keeps
+        the old parameters, optimizer and technique states (a select inside the jitted step:
+        one compilation). Either way the metric `nonfinite` is 1 for such a step (its other
+        metrics are 0), so the loop can count them without reading each step's loss.
     """
     if path_loop not in PATH_LOOPS:
         raise ConfigError(f"path_loop must be one of {', '.join(PATH_LOOPS)}, got {path_loop!r}")
     rebuild = functools.partial(make_train_step, forward, tx, sampler, pad=pad, flip=flip,
                                 loss_terms=loss_terms, arch_weight=arch_weight,
                                 complexity=complexity, update_state=update_state,
-                                path_loop=path_loop)
+                                path_loop=path_loop, skip_nonfinite=skip_nonfinite)
     if mesh is not None and parallel.check_batch_norm(batch_norm) == "per_device":
         forward = parallel.per_device_forward(forward, mesh)
     loss_terms = dict(loss_terms or {})
@@ -184,6 +194,13 @@ def make_train_step(forward, tx, sampler, *, pad=4, flip=True, loss_terms=None, 
             "update_norm": optax.tree.norm(updates),
             **{f"loss_{k}": v for k, v in parts.items() if k != "ce"},
         }
+        finite = _all_finite((loss, metrics["grad_norm"], params))
+        if skip_nonfinite:  # the step still counts (data order and keys follow state.step)
+            params, opt_state, extra = jax.lax.cond(
+                finite, lambda new, old: new, lambda new, old: old,
+                (params, opt_state, extra), (state.params, state.opt_state, state.extra))
+        metrics = {k: jnp.where(finite, v, 0.0) for k, v in metrics.items()}
+        metrics["nonfinite"] = 1.0 - finite.astype(jnp.float32)
         new_state = state._replace(params=params, opt_state=opt_state, step=state.step + 1,
                                    extra=extra)
         return new_state, metrics

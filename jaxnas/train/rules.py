@@ -1,0 +1,124 @@
+"""The base config's rules: every key's type and range, checked before anything is built.
+
+`RULES` maps each dotted key of the base config (`jaxnas.train.defaults.base_config`) to a
+`jaxnas.schema.Rule`. `check(config)` applies them, then `RELATIONS` (rules over several keys,
+e.g. a batch that must split over the devices), then each listed technique's own rules (its
+module's optional `schema()`, checked as `<block>.<key>`), and raises a one-line ConfigError
+naming the key, the value and what is allowed: a bad value stops the run before data is loaded
+or a workdir is touched. Free-form entries (`optim.groups`) are only checked to be mappings;
+their content is checked where it is read (`jaxnas.optim.groups`).
+"""
+
+from jaxnas.schema import (boolean, check_rules, coordinator, count, data_source, error,
+                           finite_nonnegative, finite_positive, folder_path, fraction, int_in,
+                           mapping, names, one_of, optional, positive_int, seed, text)
+from jaxnas import spaces
+from jaxnas.supernet import ops
+from jaxnas.train import registry, samplers, step
+
+SEARCH_STRATEGIES = ("random", "evolution", "gdas")
+
+
+RULES = {
+    "seed": seed(),
+    "techniques": names(),
+    "space": one_of(*sorted(spaces.SPACES)),
+    "space_mask": text(),
+    "data.source": data_source(),
+    "data.resolution": positive_int(),
+    "data.pad": count(),
+    "data.flip": boolean(),
+    "data.cache_dir": folder_path(),
+    "supernet.C": positive_int(),
+    "supernet.N": positive_int(),
+    "supernet.num_classes": int_in(2),
+    "supernet.slots_per_cell": positive_int(),
+    "supernet.edge_impl": one_of("auto", *ops.EDGE_IMPLS),
+    "supernet.conv_impl": one_of("auto", "nested", "xla"),
+    "supernet.cell_loop": one_of("auto", "scan", "unroll"),
+    "sharing": one_of("vanilla", "cell"),
+    "sampler": one_of(*sorted(samplers.SAMPLERS)),
+    "optim.lr": finite_positive(),
+    "optim.min_lr": finite_nonnegative(),
+    "optim.momentum": fraction(upper_open=True),
+    "optim.nesterov": boolean(),
+    "optim.weight_decay": finite_nonnegative(),
+    "optim.clip": optional(finite_positive()),
+    "optim.groups": mapping(),
+    "train.epochs": positive_int(),
+    "train.batch_size": positive_int(),
+    "train.checkpoint_every_steps": count(),
+    "train.checkpoint_every_minutes": finite_nonnegative(),
+    "train.keep_checkpoints": positive_int(),
+    "train.path_loop": one_of(*step.PATH_LOOPS),
+    "train.skip_nonfinite": boolean(),
+    "eval.every_epochs": count(),
+    "eval.num_archs": positive_int(),
+    "eval.seed": seed(),
+    "eval.batch_size": positive_int(),
+    "eval.num_batches": positive_int(),
+    "eval.gt": one_of("valid", "test"),
+    "search.strategy": one_of(*SEARCH_STRATEGIES),
+    "search.budget": positive_int(),
+    "search.metric": text(empty=False),
+    "search.seed": seed(),
+    "search.population_size": positive_int(),
+    "search.tournament_size": positive_int(),
+    "search.num_batches": count(),
+    "parallel.num_devices": count(),
+    "parallel.batch_norm": one_of("global", "per_device"),
+    "parallel.coordinator": coordinator(),
+    "parallel.num_processes": positive_int(),
+    "parallel.process_id": count(),
+}
+
+
+def _process_id(config):
+    p = config.get("parallel")
+    if p is not None and p.process_id >= p.num_processes:
+        return ("parallel.process_id", p.process_id,
+                f"an integer in [0, {p.num_processes - 1}] (parallel.num_processes is "
+                f"{p.num_processes})")
+    return None
+
+
+def _batches_split(config):
+    """Batches split evenly over `parallel.num_devices` (when given; 0 = every device, known only
+    once JAX starts, is checked by the training loop)."""
+    p = config.get("parallel")
+    n = p.num_devices if p is not None else 0
+    for key in ("train.batch_size", "eval.batch_size"):
+        block, leaf = key.split(".")
+        if n and block in config and config[block][leaf] % n:
+            return (key, config[block][leaf],
+                    f"a multiple of parallel.num_devices ({n})")
+    return None
+
+
+RELATIONS = (_process_id, _batches_split)
+
+
+def technique_rules(config):
+    """`(block prefix, rules)` of each listed technique whose module defines `schema()`."""
+    found = []
+    for name in config.get("techniques", ()):
+        module = registry.module(name)
+        if hasattr(module, "schema"):
+            found.append((registry.block_name(name) + ".", dict(module.schema())))
+    return found
+
+
+def check(config, *, paths=True):
+    """ConfigError (one line: key, value, what is allowed) for the first value of `config` that
+    the schema rejects: the base keys, the relations between them, then each technique's own
+    `schema()`. `paths=False` skips the existence of data.source (a stored run scored without
+    its data). Returns `config`."""
+    rules = RULES if paths else {**RULES, "data.source": data_source(paths=False)}
+    check_rules(config, rules)
+    for relation in RELATIONS:
+        broken = relation(config)
+        if broken is not None:
+            raise error(*broken)
+    for prefix, block_rules in technique_rules(config):
+        check_rules(config, block_rules, prefix)
+    return config
