@@ -270,12 +270,13 @@ def _fail(error):
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--no-progress" in argv:  # before parsing: a refused argument silences the bars too
+        os.environ["TQDM_DISABLE"] = "1"   # every bar, data decoding's too (tqdm reads it)
     try:
         args = _parser().parse_args(argv)
     except JaxnasError as e:
         return _fail(e)
-    if getattr(args, "no_progress", False):
-        os.environ["TQDM_DISABLE"] = "1"   # every bar, data decoding's too (tqdm reads it)
     try:
         {"train": _train, "evaluate": _evaluate, "search": _search,
          "run": _run}[args.command](args)
