@@ -1,13 +1,19 @@
 """The `unique_conv` sampler (CLOSE's reference sampler) against a host-side reference: which
-cells it may draw, under which masks, how evenly, with one compilation."""
+cells it may draw, under which masks, how evenly, with one compilation; and the CLOSE configs
+that use it."""
+
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
+from jaxnas.config import apply_overrides, load_config
 from jaxnas.spaces import NB201, nb201
-from jaxnas.train import samplers
+from jaxnas.train import defaults, samplers
 
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 CONV = (nb201.OPS.index("nor_conv_1x1"), nb201.OPS.index("nor_conv_3x3"))
 # Every path from node 0 to node 3, as positions in `nb201.EDGES` order.
 PATHS = ((3,), (0, 4), (1, 5), (0, 2, 5))
@@ -95,3 +101,10 @@ def test_one_compilation_for_every_mask():
         draw(text, 8, sample=sample)
     assert sample._cache_size() == 1
 
+
+@pytest.mark.parametrize("path", sorted(CONFIGS.glob("nb201_close*.py")), ids=lambda p: p.stem)
+def test_close_configs_sample_as_the_reference(path):
+    config = load_config(path)
+    assert config.sampler == "unique_conv"
+    apply_overrides(config, ["sampler=uniform"])  # the earlier runs' sampler stays available
+    assert defaults.check(config, paths=False).sampler == "uniform"
