@@ -11,6 +11,10 @@ The curriculum has the reference's shape (`cl-246` + SRT: blocks at 1, 201, 401,
 epochs, restart at 401) compressed 20x into 50 epochs: blocks at 1, 11, 21, 31, restart at 21,
 and the plateau patience 30 epochs compressed to 2 (30 / 20 = 1.5, rounded up). Batch 64 and
 16x16 images as every mini config (the reference: 256, 32x32).
+
+Cells are drawn as the reference draws them (`sampler="unique_conv"`: uniform over the 6,321
+non-isomorphic cells with a convolution on a live path); `sampler=uniform` draws from all
+15,625 cells instead.
 """
 
 from jaxnas.techniques.close.technique import curriculum
@@ -19,6 +23,7 @@ from jaxnas.train.defaults import base_config, mini_scale
 
 def get_config():
     config = curriculum(mini_scale(base_config(techniques=("close",))), (1, 11, 21, 31), (21,))
+    config.sampler = "unique_conv"
     config.close.lr_schedule = "plateau"
     config.close.plateau.patience = 2
     config.optim.lr = 0.05

@@ -9,6 +9,10 @@ optimizer as `nb201_close_mini.py`; only the GATE differs (departures from the r
 reference cells, its own Adam (lr 1e-3, no weight decay) that starts when the second block
 arrives, and scoring with the GATE's argmax (no evaluation noise: a cell always reads the blocks
 the GATE prefers for it).
+
+Cells are drawn as the reference draws them (`sampler="unique_conv"`: uniform over the 6,321
+non-isomorphic cells with a convolution on a live path); `sampler=uniform` draws from all
+15,625 cells instead.
 """
 
 from jaxnas.techniques.close.technique import curriculum, structure_gate
@@ -17,5 +21,6 @@ from jaxnas.train.defaults import base_config, mini_scale
 
 def get_config():
     config = curriculum(mini_scale(base_config(techniques=("close",))), (1, 11, 21, 31), (21,))
+    config.sampler = "unique_conv"
     structure_gate(config)
     return config

@@ -37,9 +37,10 @@ class Space(Protocol):
     def sample(self, key, mask) -> Any:
         """*Jittable*: one architecture uniform over the cells `mask` allows."""
 
-    def sample_canonical(self, key, mask) -> Any:
+    def sample_canonical(self, key, mask, *, require_conv=False) -> Any:
         """*Jittable*: one architecture uniform over the isomorphism classes `mask` allows
-        (their representatives)."""
+        (their representatives); with `require_conv`, over those with a convolution on a path
+        from the cell input to its output (falling back to all allowed ones if none is)."""
 
     def sample_np(self, rng, n=None, *, unique=False, mask=None) -> np.ndarray:
         """Host sampling with a numpy Generator: `[n, ...]` (one when `n` is None)."""

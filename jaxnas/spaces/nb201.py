@@ -235,6 +235,25 @@ def is_connected(arch) -> bool:
     return reached[-1]
 
 
+def live_conv(archs) -> np.ndarray:
+    """bool `[n]` of op arrays `[n, 6]`: whether a convolution (`nor_conv_1x1` or
+    `nor_conv_3x3`) lies on a live path, a path of non-`none` edges from node 0 to node 3. This
+    is aw_nas's `check_valid_arch`, which CLOSE's reference sampler rejects cells by: an edge is
+    on a live path when node 0 reaches its input and its output reaches node 3."""
+    ops = _check_ops(archs, ndim=2)
+    on = ops != _NONE
+    reached = [np.ones(len(ops), bool)]  # node i is reached from node 0
+    for edges in _NODE_EDGES:
+        reached.append(np.any([reached[src] & on[:, k] for src, k in enumerate(edges)], axis=0))
+    reaches = {NUM_NODES - 1: np.ones(len(ops), bool)}  # node i reaches node 3
+    for node in range(NUM_NODES - 2, -1, -1):
+        reaches[node] = np.any([on[:, k] & reaches[to] for k, (to, src) in enumerate(EDGES)
+                                if src == node], axis=0)
+    conv = (ops == _CONV1) | (ops == _CONV3)
+    return np.any([conv[:, k] & reached[src] & reaches[to] for k, (to, src) in enumerate(EDGES)],
+                  axis=0)
+
+
 # ----------------------------------------------------------------------------- sampling
 
 
@@ -456,13 +475,25 @@ class NB201Space:
         logits = jnp.where(mask, 0.0, -jnp.inf)
         return jax.random.categorical(key, logits).astype(jnp.int32)
 
-    def sample_canonical(self, key, mask):
-        """Uniform over the 6,466 class representatives the mask allows (aw_nas's `deiso`)."""
+    def sample_canonical(self, key, mask, *, require_conv=False):
+        """Uniform over the 6,466 class representatives the mask allows (aw_nas's `deiso`).
+
+        `require_conv`: only over the 6,321 of them with a convolution on a live path
+        (`live_conv`; aw_nas's `deiso` + `check_valid`, CLOSE's reference sampler). The
+        predicate holds for a whole class or for none of it, so this is the reference's
+        rejection sampling exactly. A mask that allows no such representative cannot be refused
+        inside jit: the draw then falls back to every representative the mask allows.
+        """
         import jax
         import jax.numpy as jnp
 
-        table = jnp.asarray(all_archs()[unique_indices()], jnp.int32)
+        reps = all_archs()[unique_indices()]
+        table = jnp.asarray(reps, jnp.int32)
         allowed = mask[jnp.arange(NUM_EDGES), table].all(axis=1)
+        if require_conv:
+            conv = jnp.asarray(live_conv(reps)) & allowed
+            pool = jnp.where(conv.any(), conv, allowed)
+            return table[jax.random.categorical(key, jnp.where(pool, 0.0, -jnp.inf))]
 
         def any_rep(key):  # the whole space: one uniform index, as before masks were runtime
             return jax.random.randint(key, (), 0, table.shape[0])

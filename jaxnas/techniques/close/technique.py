@@ -13,6 +13,11 @@ Scoring runs the gate in evaluation mode once per architecture (Gumbel noise on 
 reference, seeded per architecture index; `close.eval_noise=False` for argmax of the logits) and
 scores the chosen blocks single-path.
 
+Cells are drawn by the base's sampler; the CLOSE configs set the reference's,
+`sampler="unique_conv"` (aw_nas's `deiso` + `check_valid`: uniform over the 6,321 non-isomorphic
+cells with a convolution on a live path, see `jaxnas.train.samplers`); `sampler="uniform"` (the
+base default, all 15,625 cells) trained the committed CLOSE mini results.
+
 `close.gate_variant` picks the GATE. "faithful" is the reference's: trained by the supernet's SGD
 with weight decay, and in practice blind to the cell (its flow-GCN shrinks the node states ~5x
 per layer, it gets exactly zero gradient while one block is active yet is decayed, and once it
