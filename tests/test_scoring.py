@@ -108,18 +108,20 @@ def _assert_same_scores(new, old):
     np.testing.assert_allclose(new["loss"], old["loss"], rtol=0, atol=1e-5)
 
 
-@pytest.mark.parametrize("n", [1, 2])
-def test_grouped_scores_equal_legacy(setup, n):
+@pytest.mark.parametrize("n,group_size", [(1, 16), (2, 16), (1, 4)])
+def test_grouped_scores_equal_legacy(setup, n, group_size):
     """Groups (stem and first-cell table shared, edge (3,2) carried over) score every cell as
     the per-cell path does: all values of edges (1,0), (2,1), (3,1), duplicates, dead edges,
-    padded last groups, and N=2 (stage 1's later cells run per cell)."""
+    padded last groups, N=2 (stage 1's later cells run per cell), and groups too small for the
+    table (only the stem shared)."""
     _, _, images, labels = setup
     cfg = supernet.SupernetConfig(C=4, N=n)
     params = jax.tree.map(np.asarray, _random_params_cfg(np.random.default_rng(n), cfg))
     rng = np.random.default_rng(1)
     grid = np.array([[a, 3, b, 2, c, 3] for a in range(5) for b in range(5) for c in (0, 3)])
     archs = np.concatenate([grid, rng.integers(0, 5, (30, 6)), grid[:3]]).astype(np.int32)
-    new, old = _grouped_vs_legacy(cfg, params, archs, vanilla_sharing(n), images, labels, 16)
+    new, old = _grouped_vs_legacy(cfg, params, archs, vanilla_sharing(n), images, labels,
+                                  group_size)
     _assert_same_scores(new, old)
 
 

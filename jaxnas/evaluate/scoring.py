@@ -11,14 +11,14 @@ How cells are scored (`score_archs`): cells that prune to the same cell (`prune_
 read the same sharing map are scored once. The distinct cells are sorted and scored in groups of
 up to `GROUP_SIZE` per compiled call, which scans over the batches (the evaluation images are put
 on the device once) and, per batch, over the group's cells. Work that does not depend on the cell
-runs once per batch for the whole group: the stem, and (with one sharing map for all cells)
-`supernet.first_cell_table`, every value the edges of stage 1's first cell can output but edge
-(3,2)'s, whose convolutions of one input with several edges' weights run as one wider and more
-efficient convolution. Edge (3,2) is carried over from the previous cell of the group when its
-input and op are the same (the sort makes such cells adjacent). Each cell then runs the rest of
-its network with `lax.switch` edges, so only its own ops run (`vmap` over cells would turn the
-switch into a select that runs all five ops). Scores equal those of one call per cell (the
-`legacy` path, kept as the reference) up to float summation order: losses within 1e-5.
+runs once per batch for the whole group: the stem, and (one sharing map for all cells, groups of
+at least `TABLE_MIN_GROUP`) `supernet.first_cell_table`, every value the edges of stage 1's first
+cell can output but edge (3,2)'s, whose convolutions of one input with several edges' weights run
+as one wider and more efficient convolution. Edge (3,2) is carried over from the previous cell of
+the group when its input and op are the same (the sort makes such cells adjacent). Each cell then
+runs the rest of its network with `lax.switch` edges, so only its own ops run (`vmap` over cells
+would turn the switch into a select that runs all five ops). Scores equal those of one call per
+cell (the `legacy` path, kept as the reference) up to float summation order: losses within 1e-5.
 Throughput, old path against new: `experiments/bench_scoring.py`.
 """
 
@@ -44,6 +44,9 @@ from jaxnas.supernet.pools import check_sharing
 EVAL_SETS = ("unique", "all")
 DEFAULT_EVAL_ARCHS = 200  # the Landmark paper's sparse Kendall tau sample size
 GROUP_SIZE = 256  # distinct cells per compiled scoring call (`score_archs`)
+# Smallest group that computes the first-cell table: the table costs ~11 convolutions per batch,
+# each cell saves up to 5 (a group of 8 paper-scale cells was 7% slower with it).
+TABLE_MIN_GROUP = 16
 _NONE = 0
 
 
@@ -122,23 +125,26 @@ def _score_group(params, group, sharing, images, labels, cfg):
     (`supernet.first_cell_rows`), `fresh` `[K]` (the cell's edge (3,2) of stage 1's first cell
     differs from the previous cell's, so it is computed rather than carried over) and `valid`
     `[K]` (False: padding, not scored). Per batch the stem runs once for the group and, with one
-    sharing map `[3N, 6, 5]`, so does `supernet.first_cell_table`; each cell then runs the rest
-    of its network (the same forward and per-batch BN statistics as `apply`). With per-cell maps
-    `[K, 3N, 6, 5]` only the stem is shared. Sums over batches run in batch order, as
+    sharing map `[3N, 6, 5]` and at least `TABLE_MIN_GROUP` cells, so does
+    `supernet.first_cell_table`; each cell then runs the rest of its network (the same forward
+    and per-batch BN statistics as `apply`). With per-cell maps `[K, 3N, 6, 5]` or fewer cells
+    only the stem is shared. Sums over batches run in batch order, as
     `_score_arch`'s.
     """
     archs, rows, fresh, valid = group["archs"], group["rows"], group["fresh"], group["valid"]
     per_arch = sharing.ndim == 4
     num = archs.shape[0]
+    use_table = not per_arch and num >= TABLE_MIN_GROUP
 
     def batch(totals, xy):
         x, y = xy
         x0 = supernet.stem(params, normalize(x))
-        table = None if per_arch else supernet.first_cell_table(params, x0, sharing, cfg=cfg)
+        table = supernet.first_cell_table(params, x0, sharing, cfg=cfg) if use_table else None
 
         def cell(last, k):
-            if per_arch:
-                logits = supernet.apply_cells(params, archs[k], x0, sharing[k], cfg=cfg)
+            if not use_table:
+                cell_sharing = sharing[k] if per_arch else sharing
+                logits = supernet.apply_cells(params, archs[k], x0, cell_sharing, cfg=cfg)
                 return last, _stats(logits, y)
             # Only node 2 enters the conditional: passing the table would copy it per cell.
             node2 = supernet.first_cell_node2(table, rows[k])
