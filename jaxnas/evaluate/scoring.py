@@ -139,7 +139,7 @@ def _score_group(params, group, sharing, images, labels, cfg):
     def batch(totals, xy):
         x, y = xy
         x0 = supernet.stem(params, normalize(x))
-        table = supernet.first_cell_table(params, x0, sharing, cfg=cfg) if use_table else None
+        table = supernet.first_cell_table(params, x0, sharing) if use_table else None
 
         def cell(last, k):
             if not use_table:

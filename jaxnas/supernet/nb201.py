@@ -265,8 +265,8 @@ def _cells_and_head(params, h, arch, sharing, slot_mix, affine, edge_fns, cfg, a
 
 def apply_cells(params, arch, h, sharing, *, cfg: SupernetConfig, start=0):
     """Logits of sub-network `arch` from `h`: the stem's output (`start=0`) or the output of the
-    first `start` cells of stage 1. With `stem` (and `first_cell` for `start=1`) this is `apply`
-    without slot mixtures or edge scales, split where scoring shares work between cells."""
+    first `start` cells of stage 1. With `stem` (and `first_cell_output` for `start=1`) this is
+    `apply` without slot mixtures or edge scales, split where scoring shares work between cells."""
     cfg = cfg.resolved()
     arch = jnp.broadcast_to(jnp.asarray(arch, jnp.int32), (cfg.num_cells, NUM_EDGES))
     return _cells_and_head(params, h, arch, jnp.asarray(sharing, jnp.int32), None, (None, None),
@@ -279,20 +279,18 @@ def apply_cells(params, arch, h, sharing, *, cfg: SupernetConfig, start=0):
 _FROM0 = (0, 1, 3)  # edges (1,0), (2,0), (3,0)
 _FROM1 = (2, 4)  # edges (2,1), (3,1)
 _NONE, _SKIP, _POOL = OPS.index("none"), OPS.index("skip_connect"), OPS.index("avg_pool_3x3")
-TABLE_ROWS = 3 + 2 * len(_FROM0) + 4 * (1 + 2 * len(_FROM1))
 
 
-def first_cell_table(params, x0, sharing, *, cfg: SupernetConfig):
+def first_cell_table(params, x0, sharing):
     """Every value an edge of stage 1's first cell can output but edge (3,2)'s, `[29, *x0.shape]`.
 
     Rows: 0 zeros, 1 `x0`, 2 pool(x0), 3-5 conv1x1 on edges (1,0), (2,0), (3,0), 6-8 their
     conv3x3; then for each non-zero value of node 1 (in op order: x0, conv1x1, conv3x3, pool of
     edge (1,0)) 5 rows: pool(node 1), conv1x1 on edges (2,1), (3,1), then their conv3x3. One
     input's convolutions with several edges' weights run as one convolution with concatenated
-    output channels (BN is per channel: same numbers), about 3x cheaper at C=8 on the CPU.
+    output channels (BN is per channel: same numbers), ~2.5x cheaper at C=8 on the CPU.
     `sharing` is one map `[3N, 6, 5]` (the table holds the first cell's slots).
     """
-    del cfg  # the table reads only stage 1's pools
     w1 = params["pools"][0]["conv1x1"][sharing[0, :, CONV1]]
     w3 = params["pools"][0]["conv3x3"][sharing[0, :, CONV3]]
 
