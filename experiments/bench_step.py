@@ -144,6 +144,7 @@ def run_loader(scale, steps, warmup, settings, **setup):
 
 
 def run_xautodl(scale, steps, warmup, settings, **setup):
+    """The xautodl step, on the GPU when PyTorch sees one (then synchronised per step)."""
     del settings, setup
     import torch
     from xautodl.models.cell_operations import NAS_BENCH_201
@@ -151,11 +152,12 @@ def run_xautodl(scale, steps, warmup, settings, **setup):
 
     torch.manual_seed(0)
     s = SCALES[scale]
-    net = TinyNetworkRANDOM(s["C"], s["N"], 4, 10, NAS_BENCH_201, False, False)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    net = TinyNetworkRANDOM(s["C"], s["N"], 4, 10, NAS_BENCH_201, False, False).to(device)
     opt = torch.optim.SGD(net.parameters(), 0.025, momentum=0.9, nesterov=True,
                           weight_decay=5e-4)
-    x = torch.randn(BATCH, 3, s["resolution"], s["resolution"])
-    y = torch.randint(0, 10, (BATCH,))
+    x = torch.randn(BATCH, 3, s["resolution"], s["resolution"], device=device)
+    y = torch.randint(0, 10, (BATCH,), device=device)
 
     def step():
         net.random_genotype(True)
@@ -164,6 +166,8 @@ def run_xautodl(scale, steps, warmup, settings, **setup):
         torch.nn.functional.cross_entropy(logits, y).backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 5)
         opt.step()
+        if device == "cuda":
+            torch.cuda.synchronize()
 
     t = time.perf_counter()
     step()
@@ -175,7 +179,7 @@ def run_xautodl(scale, steps, warmup, settings, **setup):
         if i >= warmup:
             times.append(time.perf_counter() - t)
     return summary("xautodl", scale, first, times, torch=torch.__version__,
-                   threads=torch.get_num_threads())
+                   threads=torch.get_num_threads(), device=device)
 
 
 WORKERS = {"jaxnas": run_jaxnas, "xautodl": run_xautodl, "loader": run_loader}

@@ -12,7 +12,7 @@ from jaxnas.evaluate import scoring
 from jaxnas.evaluate.ranking import ranking_report
 from jaxnas.spaces.nb201 import NUM_ARCHS, all_archs, canonical_indices, unique_indices
 from jaxnas.supernet import nb201 as supernet
-from jaxnas.supernet.pools import vanilla_sharing
+from jaxnas.supernet.pools import cell_sharing, vanilla_sharing
 
 CFG = supernet.SupernetConfig(C=4, N=1)
 BATCH = 16
@@ -22,7 +22,11 @@ ALL_NONE = np.zeros(6, np.int32)
 def _random_params(rng):
     """Random parameters in `init`'s layout, built in numpy: `init` itself compiles one PRNG
     kernel per shape, which takes most of this file's time budget on two CPU cores."""
-    shapes = jax.eval_shape(functools.partial(supernet.init, cfg=CFG), jax.random.key(0))
+    return _random_params_cfg(rng, CFG)
+
+
+def _random_params_cfg(rng, cfg):
+    shapes = jax.eval_shape(functools.partial(supernet.init, cfg=cfg), jax.random.key(0))
     return jax.tree.map(lambda s: rng.uniform(-0.5, 0.5, s.shape).astype(np.float32), shapes)
 
 
@@ -84,9 +88,65 @@ def test_scorer_matches_score_archs_and_compiles_once(setup, score_batch):
 
 def test_score_archs_compiles_once_per_shape(setup):
     _score(setup, all_archs()[20:25])
-    before = scoring._arch_scorer(CFG)._cache_size()
-    _score(setup, all_archs()[30:35])
-    assert scoring._arch_scorer(CFG)._cache_size() == before
+    before = scoring._group_scorer(CFG)._cache_size()
+    _score(setup, all_archs()[30:35])  # 5 cells: the same group of 8 as above
+    assert scoring._group_scorer(CFG)._cache_size() == before
+
+
+def _grouped_vs_legacy(cfg, params, archs, sharing, images, labels, group_size):
+    """Scores of the grouped path and of the legacy one-call-per-cell path, same inputs."""
+    kwargs = dict(cfg=cfg, sharing=sharing, batch_size=BATCH, num_batches=2, progress=False)
+    new = scoring.score_archs(params, archs, images, labels, group_size=group_size, **kwargs)
+    old = scoring.score_archs(params, archs, images, labels, legacy=True, **kwargs)
+    return new, old
+
+
+def _assert_same_scores(new, old):
+    """Accuracies within one image, mean losses within 1e-5 (float summation order differs)."""
+    one_image = 100.0 / new["images_per_arch"]
+    assert np.max(np.abs(new["acc"] - old["acc"])) <= one_image + 1e-9
+    np.testing.assert_allclose(new["loss"], old["loss"], rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("n,group_size", [(1, 16), (2, 16), (1, 4)])
+def test_grouped_scores_equal_legacy(setup, n, group_size):
+    """Groups (stem and first-cell table shared, edge (3,2) carried over) score every cell as
+    the per-cell path does: all values of edges (1,0), (2,1), (3,1), duplicates, dead edges,
+    padded last groups, N=2 (stage 1's later cells run per cell), and groups too small for the
+    table (only the stem shared)."""
+    _, _, images, labels = setup
+    cfg = supernet.SupernetConfig(C=4, N=n)
+    params = jax.tree.map(np.asarray, _random_params_cfg(np.random.default_rng(n), cfg))
+    rng = np.random.default_rng(1)
+    grid = np.array([[a, 3, b, 2, c, 3] for a in range(5) for b in range(5) for c in (0, 3)])
+    archs = np.concatenate([grid, rng.integers(0, 5, (30, 6)), grid[:3]]).astype(np.int32)
+    new, old = _grouped_vs_legacy(cfg, params, archs, vanilla_sharing(n), images, labels,
+                                  group_size)
+    _assert_same_scores(new, old)
+
+
+def test_grouped_scores_equal_legacy_per_cell_sharing(setup):
+    """Per-cell sharing maps (CLOSE): only the stem is shared; scores equal the legacy path's."""
+    params, _, images, labels = setup
+    rng = np.random.default_rng(2)
+    archs = rng.integers(0, 5, (9, 6)).astype(np.int32)
+    archs[4] = archs[1]
+    maps = np.stack([vanilla_sharing(1) if i % 2 else cell_sharing(1) for i in range(9)])
+    new, old = _grouped_vs_legacy(CFG, params, archs, maps, images, labels, 4)
+    _assert_same_scores(new, old)
+
+
+def test_group_arrays_mark_fresh_last_edges():
+    """A cell recomputes edge (3,2) of the first cell exactly when edges 0, 1, 2, 5 differ from
+    the previous cell's; padding (-1) is marked invalid."""
+    archs = np.array([[1, 2, 3, 4, 4, 2], [1, 2, 3, 0, 0, 2], [1, 2, 3, 0, 0, 3],
+                      [0, 2, 3, 0, 0, 3]], np.int32)
+    group = scoring._group_arrays(archs, np.array([0, 1, 2, 3, -1]))
+    np.testing.assert_array_equal(group["fresh"], [True, False, True, True, False])
+    np.testing.assert_array_equal(group["valid"], [True, True, True, True, False])
+    order = scoring._group_order(archs[::-1])
+    keys = archs[::-1][order][:, [0, 1, 2, 5]]
+    assert all(tuple(a) <= tuple(b) for a, b in zip(keys[:-1], keys[1:]))
 
 
 def test_disconnected_cell_is_a_constant_classifier(setup, score_batch):

@@ -178,3 +178,25 @@ def test_bad_configs_and_maps_raise_config_error():
         pools.check_sharing(np.zeros((3, 6, 5), np.int32), 2, 6)
     with pytest.raises(ConfigError, match="slots"):
         pools.check_sharing(np.full((6, 6, 5), 12, np.int32), 2, 6)
+
+
+def test_first_cell_table_path_equals_apply(params, images):
+    """stem -> first_cell_table rows + edge (3,2) -> apply_cells(start=1) gives `apply`'s logits
+    for every value of edges (1,0), (2,1), (3,1) (N=2: stage 1's second cell runs per cell)."""
+    sharing = jnp.asarray(pools.vanilla_sharing(CFG.N))
+    x = images
+
+    @jax.jit
+    def split(arch, rows):
+        x0 = nb201.stem(params, x)
+        table = nb201.first_cell_table(params, x0, sharing)
+        node2 = nb201.first_cell_node2(table, rows)
+        last = nb201.first_cell_last_edge(params, arch[5], node2, sharing, cfg=CFG)
+        h = nb201.first_cell_output(table, rows, last)
+        return nb201.apply_cells(params, arch, h, sharing, cfg=CFG, start=1)
+
+    whole = jax.jit(lambda arch: nb201.apply(params, arch, x, sharing, cfg=CFG))
+    archs = np.array([[a, 2, b, 3, c, d] for a in range(5) for b in range(5) for c in (1, 3)
+                      for d in (0, 4)], np.int32)
+    for arch, rows in zip(archs, nb201.first_cell_rows(archs)):
+        np.testing.assert_allclose(split(arch, rows), whole(arch), rtol=0, atol=1e-5)

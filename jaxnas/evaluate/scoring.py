@@ -7,13 +7,19 @@ supernets do at evaluation, without recalibration), so a score depends on the ba
 which images share a batch: compare scores only at equal `batch_size` and images (the Landmark
 code evaluates with batches of 256).
 
-Throughput on the CPU (`experiments/bench_eval.py`, 2 cores): one jitted call per architecture
-that scans over the batches, with the evaluation images put on the device once, and the next call
-dispatched before the previous result is read. A Python loop over per-batch calls, `vmap` over the
-batches and `lax.map` over chunks of archs are no faster (XLA already keeps both cores busy); `vmap`
-over archs is 10-15x slower, since a batched `lax.switch` index becomes a select that runs all five
-ops on every edge. Cells that prune to the same cell (`prune_dead_edges`) and read the same
-sharing map are scored once.
+How cells are scored (`score_archs`): cells that prune to the same cell (`prune_dead_edges`) and
+read the same sharing map are scored once. The distinct cells are sorted and scored in groups of
+up to `GROUP_SIZE` per compiled call, which scans over the batches (the evaluation images are put
+on the device once) and, per batch, over the group's cells. Work that does not depend on the cell
+runs once per batch for the whole group: the stem, and (one sharing map for all cells, groups of
+at least `TABLE_MIN_GROUP`) `supernet.first_cell_table`, every value the edges of stage 1's first
+cell can output but edge (3,2)'s, whose convolutions of one input with several edges' weights run
+as one wider and more efficient convolution. Edge (3,2) is carried over from the previous cell of
+the group when its input and op are the same (the sort makes such cells adjacent). Each cell then
+runs the rest of its network with `lax.switch` edges, so only its own ops run (`vmap` over cells
+would turn the switch into a select that runs all five ops). Scores equal those of one call per
+cell (the `legacy` path, kept as the reference) up to float summation order: losses within 1e-5.
+Throughput, old path against new: `experiments/bench_scoring.py`.
 """
 
 import functools
@@ -36,6 +42,10 @@ from jaxnas.supernet import nb201 as supernet
 from jaxnas.supernet.pools import check_sharing
 
 EVAL_SETS = ("unique", "all")
+GROUP_SIZE = 256  # distinct cells per compiled scoring call (`score_archs`)
+# Smallest group that computes the first-cell table: the table costs ~11 convolutions per batch,
+# each cell saves up to 5 (a group of 8 paper-scale cells was 7% slower with it).
+TABLE_MIN_GROUP = 16
 _NONE = 0
 
 
@@ -61,13 +71,17 @@ def prune_dead_edges(archs):
     return a
 
 
-def _batch_stats(params, arch, sharing, images, labels, cfg):
-    """(number of correct top-1 predictions, summed cross-entropy) of one uint8 batch."""
-    logits = supernet.apply(params, arch, normalize(images), sharing, cfg=cfg)
+def _stats(logits, labels):
+    """(number of correct top-1 predictions, summed cross-entropy) of one batch's logits."""
     log_probs = jax.nn.log_softmax(logits)
     correct = jnp.sum(jnp.argmax(logits, axis=-1) == labels, dtype=jnp.int32)
     loss = -jnp.sum(jnp.take_along_axis(log_probs, labels[:, None], axis=1))
     return correct, loss
+
+
+def _batch_stats(params, arch, sharing, images, labels, cfg):
+    """(number of correct top-1 predictions, summed cross-entropy) of one uint8 batch."""
+    return _stats(supernet.apply(params, arch, normalize(images), sharing, cfg=cfg), labels)
 
 
 def make_scorer(cfg, *, batch_size):
@@ -98,21 +112,76 @@ def _score_arch(params, arch, sharing, images, labels, cfg):
 @functools.lru_cache(maxsize=8)
 def _arch_scorer(cfg):
     """Jitted `(params, arch, sharing, images [nb, B, ...], labels [nb, B]) -> (correct, loss)`
-    summed over the batches: one dispatch per architecture. Cached so repeated calls (one per
-    evaluation during training) reuse the compilation."""
+    summed over the batches: one dispatch per architecture (the `legacy` path of `score_archs`,
+    kept as the reference the grouped path is tested against)."""
     return jax.jit(functools.partial(_score_arch, cfg=cfg))
 
 
+def _score_group(params, group, sharing, images, labels, cfg):
+    """(correct `[K]`, summed loss `[K]`) of a group of K cells over the batches `[nb, B, ...]`.
+
+    `group` holds host-made arrays (`_group_arrays`): `archs` `[K, 6]`, `rows` `[K, 5]`
+    (`supernet.first_cell_rows`), `fresh` `[K]` (the cell's edge (3,2) of stage 1's first cell
+    differs from the previous cell's, so it is computed rather than carried over) and `valid`
+    `[K]` (False: padding, not scored). Per batch the stem runs once for the group and, with one
+    sharing map `[3N, 6, 5]` and at least `TABLE_MIN_GROUP` cells, so does
+    `supernet.first_cell_table`; each cell then runs the rest of its network (the same forward
+    and per-batch BN statistics as `apply`). With per-cell maps `[K, 3N, 6, 5]` or fewer cells
+    only the stem is shared. Sums over batches run in batch order, as
+    `_score_arch`'s.
+    """
+    archs, rows, fresh, valid = group["archs"], group["rows"], group["fresh"], group["valid"]
+    per_arch = sharing.ndim == 4
+    num = archs.shape[0]
+    use_table = not per_arch and num >= TABLE_MIN_GROUP
+
+    def batch(totals, xy):
+        x, y = xy
+        x0 = supernet.stem(params, normalize(x))
+        table = supernet.first_cell_table(params, x0, sharing) if use_table else None
+
+        def cell(last, k):
+            if not use_table:
+                cell_sharing = sharing[k] if per_arch else sharing
+                logits = supernet.apply_cells(params, archs[k], x0, cell_sharing, cfg=cfg)
+                return last, _stats(logits, y)
+            # Only node 2 enters the conditional: passing the table would copy it per cell.
+            node2 = supernet.first_cell_node2(table, rows[k])
+            last = lax.cond(fresh[k], lambda: supernet.first_cell_last_edge(
+                params, archs[k, 5], node2, sharing, cfg=cfg), lambda: last)
+            h = supernet.first_cell_output(table, rows[k], last)
+            logits = supernet.apply_cells(params, archs[k], h, sharing, cfg=cfg, start=1)
+            return last, _stats(logits, y)
+
+        def maybe(last, k):
+            return lax.cond(valid[k], cell, lambda last, k: (last, (jnp.int32(0), jnp.float32(0))),
+                            last, k)
+
+        correct, loss = lax.scan(maybe, jnp.zeros_like(x0), jnp.arange(num))[1]
+        return (totals[0] + correct, totals[1] + loss), None
+
+    zeros = (jnp.zeros(num, jnp.int32), jnp.zeros(num, jnp.float32))
+    return lax.scan(batch, zeros, (images, labels))[0]
+
+
 @functools.lru_cache(maxsize=8)
-def _mesh_scorer(cfg, mesh, per_arch):
-    """Jitted `(params, archs [D, 6], sharing, images, labels) -> (correct [D], loss [D])` over
-    the D devices of `mesh`: device d scores `archs[d]` (with `sharing[d]` if `per_arch`), as
-    `_arch_scorer` does on one device. Inputs and outputs are replicated, so every process of
-    a multi-host run reads every result."""
-    def local(params, archs, sharing, images, labels):
+def _group_scorer(cfg):
+    """Jitted `_score_group`: one compilation per group size and sharing layout, cached so that
+    repeated evaluations during training reuse it."""
+    return jax.jit(functools.partial(_score_group, cfg=cfg))
+
+
+@functools.lru_cache(maxsize=8)
+def _mesh_scorer(cfg, mesh):
+    """Jitted `(params, groups, sharing, images, labels) -> (correct [D, K], loss [D, K])` over
+    the D devices of `mesh`: device d scores group d (`groups` arrays `[D, K, ...]`, per-cell
+    `sharing` `[D, K, ...]`), as `_group_scorer` does on one device. Inputs and outputs are
+    replicated, so every process of a multi-host run reads every result."""
+    def local(params, groups, sharing, images, labels):
         d = lax.axis_index(parallel.AXIS)
-        result = _score_arch(params, archs[d], sharing[d] if per_arch else sharing, images,
-                             labels, cfg)
+        group = jax.tree.map(lambda a: a[d], groups)
+        result = _score_group(params, group, sharing[d] if sharing.ndim == 5 else sharing,
+                              images, labels, cfg)
         return tuple(lax.all_gather(r, parallel.AXIS) for r in result)
 
     return jax.jit(jax.shard_map(local, mesh=mesh, in_specs=P(), out_specs=P(),
@@ -144,7 +213,7 @@ def _eval_batches(images, labels, batch_size, num_batches):
 
 
 def score_archs(params, archs, images, labels, *, cfg, sharing, batch_size=256, num_batches=None,
-                progress=True, mesh=None):
+                progress=True, mesh=None, group_size=GROUP_SIZE, legacy=False):
     """Supernet top-1 accuracy (percent) and mean cross-entropy of each architecture.
 
     Args:
@@ -157,7 +226,11 @@ def score_archs(params, archs, images, labels, *, cfg, sharing, batch_size=256, 
       num_batches: score on the first this many batches; None = all full batches.
       progress: show a tqdm bar (with ETA) over architectures.
       mesh: spread the architectures over the devices of this mesh (`jaxnas.parallel`), each
-        device scoring its own; the scores are those of one device. None: one device.
+        device scoring its own group; the scores are those of one device. None: one device.
+      group_size: distinct cells per compiled call (fewer if there are fewer cells): they share
+        the stem and stage 1's first-cell table per batch (see the module docstring).
+      legacy: one call per cell, nothing shared, one device: the former path, kept as the
+        reference that tests and `experiments/bench_scoring.py` compare against.
 
     Returns:
       dict: `acc` and `loss` float64 `[n]`, `seconds` (wall time, compilation included) and
@@ -171,32 +244,24 @@ def score_archs(params, archs, images, labels, *, cfg, sharing, batch_size=256, 
     check_sharing(sharing, cfg.N, cfg.slots_per_cell, batched=per_arch)
     if per_arch and len(sharing) != len(archs):
         raise ConfigError(f"{len(sharing)} sharing maps for {len(archs)} architectures")
+    if not isinstance(group_size, (int, np.integer)) or group_size < 1:
+        raise ConfigError(f"group_size must be a positive int, got {group_size!r}")
     batch_images, batch_labels = _eval_batches(images, labels, batch_size, num_batches)
     images_per_arch = int(batch_labels.size)
     params = jax.device_put(params)
-    score_arch = _arch_scorer(cfg)
     pruned = prune_dead_edges(archs)
     rows = np.concatenate([pruned, sharing.reshape(len(archs), -1)], 1) if per_arch else pruned
     _, first, inverse = np.unique(rows, axis=0, return_index=True, return_inverse=True)
-    shared = None if per_arch else jax.device_put(sharing)
     correct = np.zeros(len(first), np.int64)
     loss = np.zeros(len(first), np.float64)
+    data = (params, batch_images, batch_labels)
     with tqdm(total=len(first), unit="arch", desc="scoring", disable=not progress) as bar:
-        if mesh is not None and mesh.size > 1:
-            _score_on_mesh(mesh, cfg, params, pruned[first],
-                           sharing[first] if per_arch else sharing, batch_images, batch_labels,
-                           correct, loss, bar)
-            first = ()  # all scored
-        pending = None
-        for i, j in enumerate(first):
-            # Dispatch arch i before reading arch i-1, so the host never leaves the device idle.
-            arch_sharing = sharing[j] if per_arch else shared
-            result = score_arch(params, pruned[j], arch_sharing, batch_images, batch_labels)
-            if pending is not None:
-                _read(pending, correct, loss, bar)
-            pending = (i, result)
-        if pending is not None:
-            _read(pending, correct, loss, bar)
+        if legacy:
+            _score_one_by_one(cfg, data, pruned[first], sharing[first] if per_arch else sharing,
+                              correct, loss, bar)
+        else:
+            _score_in_groups(cfg, data, pruned[first], sharing[first] if per_arch else sharing,
+                             group_size, mesh, correct, loss, bar)
     inverse = inverse.reshape(-1)
     return {
         "acc": 100.0 * correct[inverse] / images_per_arch,
@@ -206,37 +271,84 @@ def score_archs(params, archs, images, labels, *, cfg, sharing, batch_size=256, 
     }
 
 
-def _score_on_mesh(mesh, cfg, params, archs, sharing, images, labels, correct, loss, bar):
-    """Score `archs` D at a time (the last group padded with its last cell), one per device."""
+def _score_one_by_one(cfg, data, archs, sharing, correct, loss, bar):
+    """The legacy path: one dispatch per cell, the next dispatched before the previous is read."""
+    params, images, labels = data
+    score_arch = _arch_scorer(cfg)
     per_arch = sharing.ndim == 4
-    score = _mesh_scorer(cfg, mesh, per_arch)
-    params, images, labels = parallel.replicate((params, images, labels), mesh)
-    shared = None if per_arch else parallel.replicate(sharing, mesh)
-    n, d = len(archs), mesh.size
+    shared = None if per_arch else jax.device_put(sharing)
     pending = None
-    for start in range(0, n, d):
-        idx = np.minimum(np.arange(start, start + d), n - 1)
-        group = parallel.replicate((archs[idx], sharing[idx] if per_arch else ()), mesh)
-        result = score(params, group[0], group[1] if per_arch else shared, images, labels)
-        if pending is not None:  # dispatch this group before reading the previous one
-            _read_group(pending, correct, loss, bar)
-        pending = (start, min(d, n - start), result)
+    for i, arch in enumerate(archs):
+        result = score_arch(params, arch, sharing[i] if per_arch else shared, images, labels)
+        if pending is not None:
+            _store(pending, correct, loss, bar)
+        pending = (np.array([i]), result)
     if pending is not None:
-        _read_group(pending, correct, loss, bar)
+        _store(pending, correct, loss, bar)
 
 
-def _read_group(pending, correct, loss, bar):
-    start, size, (num_correct, sum_loss) = pending
-    correct[start:start + size] = np.asarray(num_correct)[:size]
-    loss[start:start + size] = np.asarray(sum_loss)[:size]
-    bar.update(size)
+def _group_order(archs):
+    """Indices of `archs` sorted so that cells sharing stage 1's first-cell edge (3,2) (ops of
+    edges 0, 1, 2 and 5) are adjacent: a group computes that edge once per run of them."""
+    a = np.asarray(archs)
+    return np.lexsort((a[:, 4], a[:, 3], a[:, 5], a[:, 2], a[:, 1], a[:, 0]))
 
 
-def _read(pending, correct, loss, bar):
-    """Wait for one dispatched result and store it at its position."""
-    i, (num_correct, sum_loss) = pending
-    correct[i], loss[i] = int(num_correct), float(sum_loss)
-    bar.update(1)
+def _group_arrays(archs, idx):
+    """The `_score_group` arrays of the cells `archs[idx]` (idx padded with -1 entries)."""
+    valid = idx >= 0
+    fill = idx[valid][-1] if valid.any() else 0  # padding repeats the last cell
+    a = archs[np.where(valid, idx, fill)]
+    key = a[:, [0, 1, 2, 5]]
+    fresh = np.concatenate([[True], np.any(key[1:] != key[:-1], axis=1)])
+    return {"archs": a, "rows": supernet.first_cell_rows(a), "fresh": fresh, "valid": valid}
+
+
+def _group_size(n, group_size):
+    """Cells per call: `group_size`, or the power of two >= n when fewer (few compilations)."""
+    return min(group_size, 1 << max(0, int(n - 1).bit_length()))
+
+
+def _score_in_groups(cfg, data, archs, sharing, group_size, mesh, correct, loss, bar):
+    """Score `archs` in groups of `_group_size` cells (one group per device of `mesh`), in
+    `_group_order`; the next call is dispatched before the previous result is read."""
+    params, images, labels = data
+    per_arch = sharing.ndim == 4
+    devices = mesh.size if mesh is not None and mesh.size > 1 else 1
+    k = _group_size(-(-len(archs) // devices), group_size)
+    order = _group_order(archs)
+    order = np.concatenate([order, np.full(-len(order) % (k * devices), -1)])
+    if devices > 1:
+        score = _mesh_scorer(cfg, mesh)
+        params, images, labels = parallel.replicate((params, images, labels), mesh)
+        put = functools.partial(parallel.replicate, mesh=mesh)
+    else:
+        score, put = _group_scorer(cfg), jax.device_put
+    shared = None if per_arch else put(sharing)
+    pending = None
+    for start in range(0, len(order), k * devices):
+        idx = order[start:start + k * devices].reshape(devices, k)
+        groups = [_group_arrays(archs, i) for i in idx]
+        group = jax.tree.map(lambda *g: np.stack(g) if devices > 1 else g[0], *groups)
+        maps = sharing[np.maximum(idx, 0)] if per_arch else None
+        if per_arch and devices == 1:
+            maps = maps[0]
+        result = score(params, put(group), shared if maps is None else put(maps), images,
+                       labels)
+        if pending is not None:
+            _store(pending, correct, loss, bar)
+        pending = (idx.reshape(-1), result)
+    if pending is not None:
+        _store(pending, correct, loss, bar)
+
+
+def _store(pending, correct, loss, bar):
+    """Wait for one dispatched result and store its valid entries at their cells' positions."""
+    idx, (num_correct, sum_loss) = pending
+    valid = idx >= 0
+    correct[idx[valid]] = np.asarray(num_correct).reshape(-1)[valid]
+    loss[idx[valid]] = np.asarray(sum_loss).reshape(-1)[valid]
+    bar.update(int(valid.sum()))
 
 
 def evaluation_archs(which, *, seed=0, mask=None):

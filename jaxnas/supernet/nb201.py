@@ -17,6 +17,7 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from jaxnas.errors import ConfigError
@@ -217,9 +218,7 @@ def apply(params, arch, x, sharing, *, cfg: SupernetConfig, slot_mix=None, edge_
       float32 `[B, num_classes]` logits.
     """
     cfg = cfg.resolved(slot_mix=slot_mix is not None)
-    impl = dict(conv_impl=cfg.conv_impl, axis_name=axis_name)
-    edge_fns = (functools.partial(ops.EDGE_IMPLS[cfg.edge_impl], **impl),
-                functools.partial(ops.EDGE_MIX_IMPLS[cfg.edge_impl], **impl))
+    edge_fns = _edge_fns(cfg, axis_name)
     arch = jnp.broadcast_to(jnp.asarray(arch, jnp.int32), (cfg.num_cells, NUM_EDGES))
     sharing = jnp.asarray(sharing, jnp.int32)
     if slot_mix is not None:
@@ -228,16 +227,122 @@ def apply(params, arch, x, sharing, *, cfg: SupernetConfig, slot_mix=None, edge_
                     jnp.broadcast_to(slot_mix[1], (cfg.num_cells, NUM_EDGES, k)))
     affine = tuple(None if a is None else jnp.broadcast_to(a, (cfg.num_cells, NUM_EDGES))
                    for a in (edge_weights, edge_offsets))
+    h = stem(params, x, axis_name=axis_name)
+    return _cells_and_head(params, h, arch, sharing, slot_mix, affine, edge_fns, cfg, axis_name,
+                           start=0)
+
+
+def _edge_fns(cfg, axis_name):
+    """(edge, slot-mixture edge) functions of the resolved `cfg`."""
+    impl = dict(conv_impl=cfg.conv_impl, axis_name=axis_name)
+    return (functools.partial(ops.EDGE_IMPLS[cfg.edge_impl], **impl),
+            functools.partial(ops.EDGE_MIX_IMPLS[cfg.edge_impl], **impl))
+
+
+def stem(params, x, *, axis_name=None):
+    """The stem (conv3x3 + BN) on normalised images `x`: the only part of a sub-network that
+    does not depend on its architecture, so scoring runs it once per batch for all cells."""
     h = conv2d(x, params["stem"]["w"])
-    h = ops.batch_norm(h, **params["stem"]["bn"], axis_name=axis_name)
+    return ops.batch_norm(h, **params["stem"]["bn"], axis_name=axis_name)
+
+
+def _cells_and_head(params, h, arch, sharing, slot_mix, affine, edge_fns, cfg, axis_name, start):
+    """Logits from `h`, the output of the first `start` cells of stage 1 (the stem's for 0)."""
     for s in range(NUM_STAGES):
-        rows = slice(s * cfg.N, (s + 1) * cfg.N)
+        rows = slice(s * cfg.N + (start if s == 0 else 0), (s + 1) * cfg.N)
         if s > 0:
             h = _reduction(h, params["reduce"][s - 1], axis_name)
+        if rows.start == rows.stop:
+            continue
         mix = None if slot_mix is None else (slot_mix[0][rows], slot_mix[1][rows])
         stage_affine = tuple(None if a is None else a[rows] for a in affine)
-        h = _stage(h, arch[rows], sharing[rows], mix, stage_affine, params["pools"][s], edge_fns,
-                   cfg.cell_loop)
+        h = _stage(h, arch[rows], sharing[rows], mix, stage_affine, params["pools"][s],
+                   edge_fns, cfg.cell_loop)
     head = params["head"]
     h = jax.nn.relu(ops.batch_norm(h, **head["bn"], axis_name=axis_name))
     return jnp.mean(h, axis=(1, 2)) @ head["w"] + head["b"]
+
+
+def apply_cells(params, arch, h, sharing, *, cfg: SupernetConfig, start=0):
+    """Logits of sub-network `arch` from `h`: the stem's output (`start=0`) or the output of the
+    first `start` cells of stage 1. With `stem` (and `first_cell_output` for `start=1`) this is
+    `apply` without slot mixtures or edge scales, split where scoring shares work between cells."""
+    cfg = cfg.resolved()
+    arch = jnp.broadcast_to(jnp.asarray(arch, jnp.int32), (cfg.num_cells, NUM_EDGES))
+    return _cells_and_head(params, h, arch, jnp.asarray(sharing, jnp.int32), None, (None, None),
+                           _edge_fns(cfg, None), cfg, None, start)
+
+
+# Stage 1's first cell reads the stem's output, the same for every architecture. Its edges from
+# node 0, and its edges from node 1 for each of node 1's five possible values, are computed once
+# per batch into a table; a cell then reads its rows and runs only edge (3,2) itself.
+_FROM0 = (0, 1, 3)  # edges (1,0), (2,0), (3,0)
+_FROM1 = (2, 4)  # edges (2,1), (3,1)
+_NONE, _SKIP, _POOL = OPS.index("none"), OPS.index("skip_connect"), OPS.index("avg_pool_3x3")
+
+
+def first_cell_table(params, x0, sharing):
+    """Every value an edge of stage 1's first cell can output but edge (3,2)'s, `[29, *x0.shape]`.
+
+    Rows: 0 zeros, 1 `x0`, 2 pool(x0), 3-5 conv1x1 on edges (1,0), (2,0), (3,0), 6-8 their
+    conv3x3; then for each non-zero value of node 1 (in op order: x0, conv1x1, conv3x3, pool of
+    edge (1,0)) 5 rows: pool(node 1), conv1x1 on edges (2,1), (3,1), then their conv3x3. One
+    input's convolutions with several edges' weights run as one convolution with concatenated
+    output channels (BN is per channel: same numbers), ~2.5x cheaper at C=8 on the CPU.
+    `sharing` is one map `[3N, 6, 5]` (the table holds the first cell's slots).
+    """
+    w1 = params["pools"][0]["conv1x1"][sharing[0, :, CONV1]]
+    w3 = params["pools"][0]["conv3x3"][sharing[0, :, CONV3]]
+
+    def convs(x, edges):
+        r, out = jax.nn.relu(x), []
+        for w in (w1, w3):
+            y = ops.batch_norm(conv2d(r, jnp.concatenate([w[e] for e in edges], axis=-1)))
+            out += jnp.split(y, len(edges), axis=-1)
+        return out
+
+    pooled = ops.avg_pool_3x3(x0)
+    from0 = convs(x0, _FROM0)
+    rows = [jnp.zeros_like(x0), x0, pooled] + from0
+    for node1 in (x0, from0[0], from0[len(_FROM0)], pooled):
+        rows += [ops.avg_pool_3x3(node1)] + convs(node1, _FROM1)
+    return jnp.stack(rows)
+
+
+def first_cell_rows(archs):
+    """The `first_cell_table` rows each cell reads: int32 `[n, 5]`, the rows of node 1 and of the
+    outputs of edges (2,0), (2,1), (3,0), (3,1). Host-side (numpy)."""
+    a = np.asarray(archs, np.int32).reshape(-1, NUM_EDGES)
+
+    def from0(op, j):
+        return np.select([op == _NONE, op == _SKIP, op == _POOL, op == CONV1, op == CONV3],
+                         [0, 1, 2, 3 + j, 3 + len(_FROM0) + j])
+
+    node1 = from0(a[:, 0], 0)
+    base = 3 + 2 * len(_FROM0) + (1 + 2 * len(_FROM1)) * (a[:, 0] - 1)
+
+    def from1(op, j):
+        row = np.select([op == _NONE, op == _SKIP, op == _POOL, op == CONV1, op == CONV3],
+                        [0, node1, base, base + 1 + j, base + 1 + len(_FROM1) + j])
+        return np.where(a[:, 0] == _NONE, 0, row)  # node 1 is zero: so is every edge from it
+
+    return np.stack([node1, from0(a[:, 1], 1), from1(a[:, 2], 0), from0(a[:, 3], 2),
+                     from1(a[:, 4], 1)], axis=1).astype(np.int32)
+
+
+def first_cell_node2(table, rows):
+    """Node 2 of stage 1's first cell: its edges (2,0) and (2,1) summed in `_cell`'s order."""
+    return table[rows[1]] + table[rows[2]]
+
+
+def first_cell_last_edge(params, op, node2, sharing, *, cfg: SupernetConfig):
+    """Edge (3,2) of stage 1's first cell: op `op` on `node2`, as `_cell` runs it."""
+    cfg = cfg.resolved()
+    w1 = params["pools"][0]["conv1x1"][sharing[0, 5, CONV1]]
+    w3 = params["pools"][0]["conv3x3"][sharing[0, 5, CONV3]]
+    return _edge_fns(cfg, None)[0](op, node2, w1, w3)
+
+
+def first_cell_output(table, rows, last_edge):
+    """Node 3 of stage 1's first cell: its edges (3,0), (3,1), (3,2) summed in `_cell`'s order."""
+    return table[rows[3]] + table[rows[4]] + last_edge

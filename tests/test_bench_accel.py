@@ -1,0 +1,86 @@
+"""`experiments/bench_accel.py` in quick mode on the CPU at tiny sizes: every field is written.
+
+No timing is checked (throughput belongs to the benchmark); the test checks that each
+measurement ran, that its fields are present and sane, and the scoring extrapolation's arithmetic.
+"""
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+STEP_FIELDS = ("compile_s", "median_step_ms", "images_per_s", "peak_bytes", "memory_source",
+               "platform", "impl")
+SCORING_FIELDS = ("cells", "distinct_cells", "images_per_cell", "first_call_s", "subset_s",
+                  "subset_images_per_s", "all_cells_s", "all_cells_measured",
+                  "all_cells_images_per_s", "peak_bytes", "memory_source", "platform")
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("accel") / "accel.json"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    cmd = [sys.executable, str(ROOT / "experiments" / "bench_accel.py"), "--platform", "cpu",
+           "--quick", "--C", "4", "--N", "1", "--resolution", "8", "--steps", "2",
+           "--warmup", "1", "--epoch-steps", "3", "--score-cells", "6", "--score-batches", "1",
+           "--out", str(out)]
+    run = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "| step_switch |" in run.stdout and "| scoring |" in run.stdout
+    return json.loads(out.read_text())
+
+
+def _finite_positive(value):
+    return isinstance(value, (int, float)) and math.isfinite(value) and value > 0
+
+
+def test_header(report):
+    assert report["quick"] is True and report["platform"] == "cpu"
+    assert report["sizes"] == {"C": 4, "N": 1, "resolution": 8, "batch": 64}
+    assert set(report["results"]) == {"step_switch", "step_masked", "epoch", "xautodl",
+                                      "scoring"}
+
+
+@pytest.mark.parametrize("name,impl", [("step_switch", "edge=switch"),
+                                       ("step_masked", "edge=masked")])
+def test_train_steps(report, name, impl):
+    r = report["results"][name]
+    assert "error" not in r, r
+    assert all(key in r for key in STEP_FIELDS), sorted(r)
+    assert r["impl"].startswith(impl) and r["platform"] == "cpu" and r["steps"] == 2
+    assert r["memory_source"] in ("device", "process_rss")
+    assert all(_finite_positive(r[k]) for k in ("compile_s", "median_step_ms", "images_per_s",
+                                                "peak_bytes"))
+
+
+def test_epoch(report):
+    r = report["results"]["epoch"]
+    assert "error" not in r, r
+    assert r["steps"] == 3 and _finite_positive(r["epoch_s"]) and _finite_positive(r["peak_bytes"])
+    assert r["images_per_s"] == pytest.approx(3 * 64 / r["epoch_s"])
+
+
+def test_xautodl_ran_or_says_why(report):
+    r = report["results"]["xautodl"]
+    if "skipped" in r:
+        assert r["skipped"] == "torch/xautodl not installed"
+    else:
+        assert "error" not in r, r
+        assert r["epoch_s"] == pytest.approx(3 * r["median_step_ms"] / 1e3)
+
+
+def test_scoring_extrapolates_in_quick_mode(report):
+    r = report["results"]["scoring"]
+    assert "error" not in r, r
+    assert all(key in r for key in SCORING_FIELDS), sorted(r)
+    assert r["cells"] == 6 and 1 <= r["distinct_cells"] <= 6 and r["images_per_cell"] == 256
+    assert r["all_cells_measured"] is False  # quick mode: budget 0, extrapolated
+    # 9,445 distinct pruned cells in the whole space, at the subset's seconds per distinct cell.
+    assert r["all_cells_s"] == pytest.approx(r["subset_s"] / r["distinct_cells"] * 9445)
+    assert r["all_cells_images_per_s"] == pytest.approx(15625 * 256 / r["all_cells_s"])
