@@ -365,3 +365,25 @@ def test_kills_and_corruption(tiny_folder, tmp_path):
     print(f"\nfault injection (seed {seed}): {kills} kills survived, 1 corruption ({how}) "
           f"detected, work lost per kill {', '.join(f'{s:.2f}' for s in lost)} s "
           f"(checkpoint every {60 * minutes:.2f} s); final state bit-identical")
+
+
+def test_checkpoints_written_before_the_state_held_the_space_restore(tiny_config, tmp_path):
+    """A checkpoint of the layout before `TrainState.space` (jaxnas up to 0d8a1eb) restores with
+    `legacy=state.before_space`, taking the run's initial space; without it, it is refused."""
+    from jaxnas.train import state as state_lib
+    from test_train import tiny_recipe
+
+    new = tiny_recipe(tiny_config).init()
+    old, _ = state_lib.before_space(new)
+    ckpt = checkpoint.Checkpointer(tmp_path)
+    ckpt.save(old._replace(step=jax.numpy.int32(3)))
+    ckpt.close()
+    ckpt = checkpoint.Checkpointer(tmp_path, read_only=True)
+    with pytest.raises(CheckpointError, match="none of the 1"):
+        ckpt.restore(new)
+    got = ckpt.restore(new, legacy=state_lib.before_space)
+    ckpt.close()
+    assert isinstance(got, state_lib.TrainState) and int(got.step) == 3
+    np.testing.assert_array_equal(got.space, new.space)
+    for a, b in zip(jax.tree.leaves(got.params), jax.tree.leaves(new.params)):
+        np.testing.assert_array_equal(a, b)

@@ -182,13 +182,16 @@ class Checkpointer:
 
     # -- restoring -----------------------------------------------------------------------------
 
-    def restore(self, template, report=None, step=None):
+    def restore(self, template, report=None, step=None, legacy=None):
         """The newest intact checkpoint, restored into the structure and shapes of `template`.
 
         Checkpoints passed over are reported one line each through `report(line)` (and kept in
         `self.skipped`); CheckpointError (one line) if none is intact or there is none. With
-        `step`, only that checkpoint is considered (verified the same way).
+        `step`, only that checkpoint is considered (verified the same way). `legacy(template)
+        -> (old_template, upgrade)` describes a layout older jaxnas versions wrote: a checkpoint
+        that does not restore into `template` is tried in it, then `upgrade(state)`.
         """
+        self._legacy = legacy
         self.skipped = []
         steps = self.steps()
         if step is not None:
@@ -227,17 +230,27 @@ class Checkpointer:
                               f"{problems.get(steps[0])}{older})")
 
     def _try_restore(self, step, abstract, template, problems):
+        state = self._read(step, abstract, problems)
+        upgrade = None
+        if state is None and getattr(self, "_legacy", None) is not None:
+            old, upgrade = self._legacy(template)
+            state = self._read(step, jax.tree.map(ocp.utils.to_shape_dtype_struct, old), {})
+            template = old
+        if state is None:
+            return None
+        if not _same_shapes(state, template):
+            problems[step] = "its arrays do not have this config's shapes"
+            return None
+        return state if upgrade is None else upgrade(state)
+
+    def _read(self, step, abstract, problems):
         try:
-            state = self.manager.restore(step, args=ocp.args.StandardRestore(abstract))
+            return self.manager.restore(step, args=ocp.args.StandardRestore(abstract))
         except Exception as e:  # orbax raises many types for corrupt or mismatched files
             log.info("restoring checkpoint %s failed", self.directory / str(step), exc_info=True)
             problems[step] = f"orbax cannot read it: {_reason(e)}"
             gc.collect()  # finalise orbax's abandoned coroutines now, not at a random later time
             return None
-        if not _same_shapes(state, template):
-            problems[step] = "its arrays do not have this config's shapes"
-            return None
-        return state
 
     def _done(self, state, used, steps, problems, report, note=None):
         """Report what was passed over, set aside damaged newer steps, return `state`."""

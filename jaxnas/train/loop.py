@@ -25,7 +25,8 @@ from jaxnas import config as config_lib, parallel
 from jaxnas.data import prefetch
 from jaxnas.errors import CheckpointError, ConfigError, DivergenceError
 from jaxnas.train.evaluation import training_evaluator
-from jaxnas.train import checkpoint, defaults, recipe as recipe_lib, workdir as workdir_lib
+from jaxnas.train import checkpoint, defaults, recipe as recipe_lib, state as state_lib
+from jaxnas.train import workdir as workdir_lib
 
 
 class _Interrupt:
@@ -117,7 +118,7 @@ def _train(config, workdir, resume, progress):
                                    every_minutes=config.train.checkpoint_every_minutes)
     metrics_path = workdir / "metrics.jsonl"
     if resume:
-        state = ckpt.restore(state, report=workdir_lib.notice)
+        state = ckpt.restore(state, report=workdir_lib.notice, legacy=state_lib.before_space)
         if parallel.is_primary():
             workdir_lib.trim_metrics(metrics_path, int(state.step))
     start_step = int(state.step)

@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 
 from jaxnas import config as config_lib
 from jaxnas.errors import CheckpointError
-from jaxnas.train import checkpoint, defaults, recipe as recipe_lib
+from jaxnas.train import checkpoint, defaults, recipe as recipe_lib, state as state_lib
 from jaxnas.train import workdir as workdir_lib
 
 
@@ -53,7 +53,8 @@ def restore_latest(workdir, recipe):
     layout (damaged newer ones are reported on stderr, one line each, and left in place)."""
     ckpt = checkpoint.Checkpointer(workdir, read_only=True)
     try:
-        return ckpt.restore(recipe.init(), report=workdir_lib.notice)
+        return ckpt.restore(recipe.init(), report=workdir_lib.notice,
+                            legacy=state_lib.before_space)
     finally:
         ckpt.close()
 

@@ -29,3 +29,23 @@ def create(params, tx, seed, *, space=None, extra=None):
     """The state at step 0 for `params` and optimizer `tx` (the step key from `seed`)."""
     return TrainState(params=params, opt_state=tx.init(params), step=jnp.zeros((), jnp.int32),
                       rng=jax.random.key_data(jax.random.key(seed)), space=space, extra=extra)
+
+
+class _BeforeSpace(NamedTuple):
+    """The train state's fields before it held the space."""
+
+    params: Any
+    opt_state: Any
+    step: jax.Array
+    rng: jax.Array
+    extra: Any = None
+
+
+def before_space(template):
+    """The layout of checkpoints written before the state held the space (jaxnas 0.1.0 up to
+    commit 0d8a1eb) and the upgrade that gives a state restored in it the template's space (the
+    run's initial one). Runs whose techniques kept state under other names then (`angle`,
+    `search.gdas`) still do not restore."""
+    old = _BeforeSpace(template.params, template.opt_state, template.step, template.rng,
+                       template.extra)
+    return old, lambda s: TrainState(s.params, s.opt_state, s.step, s.rng, template.space, s.extra)
