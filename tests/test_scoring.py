@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from jaxnas.errors import ConfigError, DataError
-from jaxnas.evaluate import scoring
+from jaxnas.evaluate import cells, scoring
 from jaxnas.evaluate.ranking import ranking_report
 from jaxnas.spaces.nb201 import NUM_ARCHS, all_archs, canonical_indices, unique_indices
 from jaxnas.supernet import nb201 as supernet
@@ -211,7 +211,7 @@ def test_evaluate_report(setup):
     params, sharing, images, labels = setup
     indices = scoring.evaluation_archs(6, seed=3)
     truth = np.linspace(80.0, 94.0, NUM_ARCHS)
-    report = scoring.evaluate(params, cfg=CFG, sharing=sharing, images=images, labels=labels,
+    report = cells.evaluate(params, cfg=CFG, sharing=sharing, images=images, labels=labels,
                               indices=indices, truth=truth, batch_size=BATCH, num_batches=2,
                               progress=False)
     metric_keys = set(ranking_report([1.0, 2.0], [2.0, 1.0]))
@@ -222,5 +222,5 @@ def test_evaluate_report(setup):
     assert report["indices"] == indices.tolist() and len(report["supernet_acc"]) == 6
     json.dumps(report)
     with pytest.raises(ConfigError):
-        scoring.evaluate(params, cfg=CFG, sharing=sharing, images=images, labels=labels,
+        cells.evaluate(params, cfg=CFG, sharing=sharing, images=images, labels=labels,
                          indices=indices, truth=truth[:10], batch_size=BATCH, num_batches=2)

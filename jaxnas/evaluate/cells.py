@@ -1,4 +1,8 @@
-"""Rank a set of cells scored by a run against the NB201 ground truth (`ranking`)."""
+"""Rank a set of cells against the NB201 ground truth: a run's scorer over an evaluation set
+(`ranking`), or supernet accuracy of given parameters (`evaluate`); the report (`rank_report`).
+
+Kept apart from `scoring` so that scoring cells imports no statistics (scipy).
+"""
 
 import time
 
@@ -6,6 +10,7 @@ import numpy as np
 
 from jaxnas.errors import ConfigError
 from jaxnas.evaluate import groundtruth, scoring
+from jaxnas.evaluate.ranking import ranking_report
 from jaxnas.spaces import nb201
 
 GT_METRICS = {"valid": "valid_acc", "test": "test_acc"}
@@ -23,9 +28,58 @@ def ranking(score, state, which, *, seed=0, gt="valid", metric="accuracy", exclu
     truth = groundtruth.load_table("cifar10-valid").get(GT_METRICS[gt])
     start = time.perf_counter()
     scores = score(state, nb201.all_archs()[kept], metric)
-    report = scoring.rank_report(scores, kept, truth, time.perf_counter() - start)
+    report = rank_report(scores, kept, truth, time.perf_counter() - start)
     report.update(metric=metric, gt=GT_METRICS[gt], archs=str(which), seed=seed,
                   excluded=int(indices.size - kept.size))
     if mask is not None:
         report["space"] = nb201.mask_to_str(mask)
+    return report
+
+
+def check_indices(indices):
+    """`indices` as a 1-D int array of NB201 indices; ConfigError otherwise."""
+    indices = np.asarray(indices)
+    if indices.ndim != 1 or indices.dtype.kind not in "iu":
+        raise ConfigError(f"indices must be a 1-D int array, got {indices.dtype} "
+                          f"{list(indices.shape)}")
+    if indices.size and (indices.min() < 0 or indices.max() >= nb201.NUM_ARCHS):
+        raise ConfigError(f"indices must lie in 0..{nb201.NUM_ARCHS - 1}, got "
+                          f"{indices.min()}..{indices.max()}")
+    return indices
+
+
+def rank_report(scores, indices, truth, seconds):
+    """The ranking report of `scores` (higher = better) of the architectures `indices` against
+    `truth`, a `[15625]` array in official NB201 index order (an architecture's truth is its own
+    entry, so a class representative is compared with the representative's benchmark numbers).
+
+    Returns a JSON-ready dict: the metrics of `ranking_report`, `num_archs`, `seconds`,
+    `archs_per_second`, and the lists `indices` and `scores` for later re-analysis.
+    """
+    truth = np.asarray(truth, np.float64)
+    if truth.shape != (nb201.NUM_ARCHS,):
+        raise ConfigError(f"truth must be a [{nb201.NUM_ARCHS}] array in NB201 index order, got "
+                          f"{list(truth.shape)}")
+    report = ranking_report(scores, truth[indices])
+    report.update(num_archs=int(indices.size), seconds=float(seconds),
+                  archs_per_second=indices.size / seconds if seconds else None,
+                  indices=[int(i) for i in indices], scores=[float(a) for a in scores])
+    return report
+
+
+def evaluate(params, *, cfg, sharing, images, labels, indices, truth, batch_size=256,
+             num_batches=None, progress=True):
+    """Score the architectures `indices` by supernet accuracy and rank them against `truth`.
+
+    Returns `rank_report` (scores = supernet accuracy) plus `images_per_arch`, `batch_size`, and
+    the per-architecture lists `supernet_acc` and `supernet_loss`.
+    """
+    indices = check_indices(indices)
+    scores = scoring.score_archs(params, nb201.all_archs()[indices], images, labels, cfg=cfg,
+                                 sharing=sharing, batch_size=batch_size, num_batches=num_batches,
+                                 progress=progress)
+    report = rank_report(scores["acc"], indices, truth, scores["seconds"])
+    report.update(images_per_arch=scores["images_per_arch"], batch_size=int(batch_size),
+                  supernet_acc=report["scores"],
+                  supernet_loss=[float(v) for v in scores["loss"]])
     return report

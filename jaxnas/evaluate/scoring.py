@@ -35,8 +35,7 @@ from tqdm.auto import tqdm
 from jaxnas import parallel
 from jaxnas.data import normalize
 from jaxnas.errors import ConfigError, DataError
-from jaxnas.evaluate.ranking import ranking_report
-from jaxnas.spaces.nb201 import (NUM_ARCHS, all_archs, archs_to_indices, canonical_indices,
+from jaxnas.spaces.nb201 import (NUM_ARCHS, archs_to_indices, canonical_indices,
                                  in_space, unique_indices)
 from jaxnas.supernet import nb201 as supernet
 from jaxnas.supernet.pools import check_sharing
@@ -379,51 +378,3 @@ def evaluation_archs(which, *, seed=0, mask=None):
         sample = np.random.default_rng(seed).choice(reps, size=int(which), replace=False)
         return np.sort(sample).astype(np.int64)
     raise ConfigError(f"evaluation archs must be an int, 'unique' or 'all', got {which!r}")
-
-
-def check_indices(indices):
-    """`indices` as a 1-D int array of NB201 indices; ConfigError otherwise."""
-    indices = np.asarray(indices)
-    if indices.ndim != 1 or indices.dtype.kind not in "iu":
-        raise ConfigError(f"indices must be a 1-D int array, got {indices.dtype} "
-                          f"{list(indices.shape)}")
-    if indices.size and (indices.min() < 0 or indices.max() >= NUM_ARCHS):
-        raise ConfigError(f"indices must lie in 0..{NUM_ARCHS - 1}, got "
-                          f"{indices.min()}..{indices.max()}")
-    return indices
-
-
-def rank_report(scores, indices, truth, seconds):
-    """The ranking report of `scores` (higher = better) of the architectures `indices` against
-    `truth`, a `[15625]` array in official NB201 index order (an architecture's truth is its own
-    entry, so a class representative is compared with the representative's benchmark numbers).
-
-    Returns a JSON-ready dict: the metrics of `ranking_report`, `num_archs`, `seconds`,
-    `archs_per_second`, and the lists `indices` and `scores` for later re-analysis.
-    """
-    truth = np.asarray(truth, np.float64)
-    if truth.shape != (NUM_ARCHS,):
-        raise ConfigError(f"truth must be a [{NUM_ARCHS}] array in NB201 index order, got "
-                          f"{list(truth.shape)}")
-    report = ranking_report(scores, truth[indices])
-    report.update(num_archs=int(indices.size), seconds=float(seconds),
-                  archs_per_second=indices.size / seconds if seconds else None,
-                  indices=[int(i) for i in indices], scores=[float(a) for a in scores])
-    return report
-
-
-def evaluate(params, *, cfg, sharing, images, labels, indices, truth, batch_size=256,
-             num_batches=None, progress=True):
-    """Score the architectures `indices` by supernet accuracy and rank them against `truth`.
-
-    Returns `rank_report` (scores = supernet accuracy) plus `images_per_arch`, `batch_size`, and
-    the per-architecture lists `supernet_acc` and `supernet_loss`.
-    """
-    indices = check_indices(indices)
-    scores = score_archs(params, all_archs()[indices], images, labels, cfg=cfg, sharing=sharing,
-                         batch_size=batch_size, num_batches=num_batches, progress=progress)
-    report = rank_report(scores["acc"], indices, truth, scores["seconds"])
-    report.update(images_per_arch=scores["images_per_arch"], batch_size=int(batch_size),
-                  supernet_acc=report["scores"],
-                  supernet_loss=[float(v) for v in scores["loss"]])
-    return report
