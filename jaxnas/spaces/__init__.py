@@ -3,6 +3,7 @@ sampling under a space mask and complexity.
 
   base    the `Space` protocol
   nb201   NAS-Bench-201's cell space (functions, and `SPACE`, its `Space`)
+  darts   the DARTS / NAS-Bench-301 cell space (functions, and `SPACE`, its `Space`)
 """
 
 from jaxnas.errors import ConfigError
@@ -32,9 +33,10 @@ from jaxnas.spaces.nb201 import (
     str_to_arch,
     unique_indices,
 )
+from jaxnas.spaces.darts import SPACE as DARTS
 from jaxnas.spaces.nb201 import SPACE as NB201
 
-SPACES = {"nb201": NB201}
+SPACES = {"nb201": NB201, "darts": DARTS}
 
 
 def get(name) -> Space:
@@ -45,6 +47,7 @@ def get(name) -> Space:
 
 
 __all__ = [
+    "DARTS",
     "EDGES",
     "NB201",
     "NUM_ARCHS",

@@ -95,7 +95,17 @@ def _batches_split(config):
     return None
 
 
-RELATIONS = (_process_id, _batches_split)
+def _space_trains(config):
+    """Training, scoring and search run in NB201 only so far: the DARTS space has its codec,
+    sampling, complexity and supernet (`jaxnas.supernet.darts`), not yet the training loop."""
+    space = config.get("space", "nb201")
+    if space != "nb201":
+        return ("space", space, "'nb201' for training and search (the DARTS space has no "
+                "training loop yet)")
+    return None
+
+
+RELATIONS = (_process_id, _batches_split, _space_trains)
 
 
 def technique_rules(config):
