@@ -1,0 +1,362 @@
+"""The DARTS search network as two pure functions, `init` and `apply` (single path).
+
+Macro skeleton (quark0/darts `model_search.Network`): stem conv3x3 (3 -> 3C) + BN; `layers`
+cells, the ones at layers//3 and 2*layers//3 reduction cells that double the width and halve
+the resolution; global average pooling and a linear classifier. A cell preprocesses its two
+inputs (the outputs of the two previous cells) to its width C with ReLU-conv1x1-BN, or with a
+FactorizedReduce when the previous cell reduced; node j (2..5) sums its incoming edges, each
+running one op of `jaxnas.spaces.darts.OPS`; the cell outputs the concatenation of nodes 2..5.
+In a reduction cell the edges from the two inputs have stride 2. As in DARTS's search network
+the BNs of the ops and preprocessing have no affine parameters (the stem's has), the pools are
+followed by a BN, and `skip_connect` on a stride-2 edge is a FactorizedReduce.
+
+Ops (quark0/darts `operations.py`): `sep_conv_kxk` is (ReLU, depthwise kxk (stride s), 1x1, BN)
+twice, the second with stride 1; `dil_conv_kxk` is ReLU, depthwise kxk with dilation 2, 1x1, BN;
+pools are 3x3 with padding 1 (average without the padded zeros); `none` outputs zeros.
+
+Parameters. The weights of the parametric ops live in one pool per width (C, 2C, 4C), with a
+leading slot axis: `pools[g][op][name]` is `[P_g, ...]`, P_g = (cells of that width) x
+`slots_per_cell`. A sharing map, int32 `[layers, 14, 8]`, gives the slot each (cell, edge, op)
+reads in its width's pool; it is a runtime array, as the architecture is, so one compilation
+serves every genotype and every sharing pattern. The default map (`vanilla_sharing`) gives
+every (cell, edge) its own slot: the ordinary one-shot supernet. Preprocessing, stem and
+classifier are per cell / global and not pooled.
+"""
+
+import dataclasses
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from jaxnas.errors import ConfigError
+from jaxnas.spaces.darts import ARCH_LEN, EDGES, NUM_EDGES, NUM_OPS, OPS
+from jaxnas.supernet import ops as base_ops
+
+_DN = ("NHWC", "HWIO", "NHWC")
+_NONE, _MAX, _AVG, _SKIP, _SEP3, _SEP5, _DIL3, _DIL5 = range(NUM_OPS)
+# Pooled parameter arrays of each parametric op: name -> (kernel size, depthwise).
+POOLED = {
+    "sep_conv_3x3": {"dw1": (3, True), "pw1": (1, False), "dw2": (3, True), "pw2": (1, False)},
+    "sep_conv_5x5": {"dw1": (5, True), "pw1": (1, False), "dw2": (5, True), "pw2": (1, False)},
+    "dil_conv_3x3": {"dw": (3, True), "pw": (1, False)},
+    "dil_conv_5x5": {"dw": (5, True), "pw": (1, False)},
+    "skip_connect": {"w1": (1, False), "w2": (1, False)},  # FactorizedReduce (stride-2 edges)
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class SupernetConfig:
+    """Static shape of the DARTS supernet (DARTS's search: C=16, layers=8).
+
+    Attributes:
+      C: width of the first cells (reduction cells double it).
+      layers: number of cells; reduction cells at layers//3 and 2*layers//3.
+      num_classes: classifier outputs.
+      slots_per_cell: pool slots each cell owns (14 = one per edge, the vanilla supernet).
+      stem_multiplier: the stem outputs stem_multiplier * C channels (DARTS: 3).
+    """
+
+    C: int = 16
+    layers: int = 8
+    num_classes: int = 10
+    slots_per_cell: int = NUM_EDGES
+    stem_multiplier: int = 3
+
+    def __post_init__(self):
+        for name in ("C", "layers", "num_classes", "slots_per_cell", "stem_multiplier"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"supernet.{name} must be a positive integer, got {value!r}")
+        if self.layers < 3:
+            raise ConfigError(f"supernet.layers must be at least 3 (two reduction cells at "
+                              f"layers//3 and 2*layers//3), got {self.layers}")
+        if self.C % 2:
+            raise ConfigError(f"supernet.C must be even (FactorizedReduce halves it), "
+                              f"got {self.C}")
+
+    @property
+    def reductions(self):
+        return (self.layers // 3, 2 * self.layers // 3)
+
+    @property
+    def cells(self):
+        """Per cell: (width, reduction, reduction_prev, C_prev_prev, C_prev, group, local)."""
+        out, c_pp, c_p, c_cur, red_prev = [], self.stem_multiplier * self.C, \
+            self.stem_multiplier * self.C, self.C, False
+        group, local = 0, 0
+        for i in range(self.layers):
+            red = i in self.reductions
+            if red:
+                c_cur *= 2
+                group, local = group + 1, 0
+            out.append((c_cur, red, red_prev, c_pp, c_p, group, local))
+            local += 1
+            c_pp, c_p, red_prev = c_p, 4 * c_cur, red
+        return tuple(out)
+
+    @property
+    def group_sizes(self):
+        """Cells of each width (the pools' cell counts)."""
+        counts = {}
+        for cell in self.cells:
+            counts[cell[5]] = counts.get(cell[5], 0) + 1
+        return tuple(counts[g] for g in sorted(counts))
+
+    @property
+    def head_width(self):
+        return 4 * self.cells[-1][0]
+
+
+def _uniform(key, shape, fan_in):
+    """PyTorch's default init for conv and linear weights: U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+    bound = 1.0 / np.sqrt(fan_in)
+    return jax.random.uniform(key, shape, jnp.float32, -bound, bound)
+
+
+def init(key, cfg: SupernetConfig):
+    """Fresh parameters: `stem` {w, bn}, `cells` (per cell `pre0`, `pre1` 1x1 weights; `pre0`
+    {w1, w2} when it is a FactorizedReduce), `pools` (per width group, `POOLED` layout) and
+    `head` {w, b}."""
+    keys = iter(jax.random.split(key, 4 + 3 * cfg.layers + 16 * len(cfg.group_sizes)))
+    c_stem = cfg.stem_multiplier * cfg.C
+    params = {"stem": {"w": _uniform(next(keys), (3, 3, 3, c_stem), 27),
+                       "bn": {"scale": jnp.ones((c_stem,)), "bias": jnp.zeros((c_stem,))}}}
+    cells = []
+    for width, _, red_prev, c_pp, c_p, _, _ in cfg.cells:
+        if red_prev:
+            pre0 = {"w1": _uniform(next(keys), (1, 1, c_pp, width // 2), c_pp),
+                    "w2": _uniform(next(keys), (1, 1, c_pp, width // 2), c_pp)}
+        else:
+            pre0 = {"w": _uniform(next(keys), (1, 1, c_pp, width), c_pp)}
+        cells.append({"pre0": pre0, "pre1": {"w": _uniform(next(keys), (1, 1, c_p, width), c_p)}})
+    params["cells"] = cells
+    pools = []
+    for g, n in enumerate(cfg.group_sizes):
+        w = cfg.C * 2**g
+        slots = n * cfg.slots_per_cell
+        pool = {}
+        for op, arrays in POOLED.items():
+            pool[op] = {}
+            for name, (k, depthwise) in arrays.items():
+                c_out = w // 2 if op == "skip_connect" else w
+                shape = (slots, k, k, 1, w) if depthwise else (slots, 1, 1, w, c_out)
+                pool[op][name] = _uniform(next(keys), shape, k * k if depthwise else w)
+        pools.append(pool)
+    params["pools"] = pools
+    c = cfg.head_width
+    params["head"] = {"w": _uniform(next(keys), (c, cfg.num_classes), c),
+                      "b": _uniform(next(keys), (cfg.num_classes,), c)}
+    return params
+
+
+# ----------------------------------------------------------------------------- sharing maps
+
+
+def sharing_from_blocks(blocks, cfg: SupernetConfig):
+    """Sharing map `[layers, 14, 8]` from a per-(cell, edge) block in `[0, slots_per_cell)`:
+    every op of an edge reads that block's slot of its cell (numpy or jax)."""
+    local = np.array([cell[6] for cell in cfg.cells])[:, None]
+    slots = local * cfg.slots_per_cell + blocks
+    return (slots[..., None] + 0 * np.arange(NUM_OPS)).astype(np.int32)
+
+
+def vanilla_sharing(cfg: SupernetConfig):
+    """One slot per (cell, edge): the ordinary one-shot supernet (slots_per_cell >= 14)."""
+    if cfg.slots_per_cell < NUM_EDGES:
+        raise ConfigError(f"vanilla sharing needs supernet.slots_per_cell >= {NUM_EDGES}, got "
+                          f"{cfg.slots_per_cell}")
+    return sharing_from_blocks(np.arange(NUM_EDGES)[None], cfg)
+
+
+def cell_sharing(cfg: SupernetConfig):
+    """All edges of a cell read one slot: the largest sharing extent within a cell."""
+    return sharing_from_blocks(np.zeros((1, NUM_EDGES), np.int32), cfg)
+
+
+def check_sharing(sharing, cfg: SupernetConfig):
+    """ConfigError unless `sharing` is a valid map for `cfg` (host-side)."""
+    sharing = np.asarray(sharing)
+    shape = (cfg.layers, NUM_EDGES, NUM_OPS)
+    if sharing.shape != shape:
+        raise ConfigError(f"DARTS sharing map has shape {list(sharing.shape)}, expected "
+                          f"{list(shape)}")
+    if sharing.dtype.kind not in "iu":
+        raise ConfigError(f"sharing map must be integer, got {sharing.dtype}")
+    limits = np.array([cfg.group_sizes[cell[5]] * cfg.slots_per_cell for cell in cfg.cells])
+    if sharing.min() < 0 or (sharing >= limits[:, None, None]).any():
+        raise ConfigError("sharing map slots must lie in [0, cells of the width x "
+                          "slots_per_cell) of each cell's pool")
+    return sharing
+
+
+# ----------------------------------------------------------------------------- ops
+
+
+def _conv(x, w, stride=1, padding=0, dilation=1, groups=1):
+    pad = ((padding, padding), (padding, padding))
+    return lax.conv_general_dilated(x, w, (stride, stride), pad, rhs_dilation=(dilation,) * 2,
+                                    dimension_numbers=_DN, feature_group_count=groups)
+
+
+def _bn(x, axis_name):
+    return base_ops.batch_norm(x, axis_name=axis_name)
+
+
+def _dw_pw(x, dw, pw, stride, padding, dilation, axis_name):
+    """ReLU, depthwise conv, pointwise 1x1, BN: half of a sep_conv, all of a dil_conv."""
+    y = _conv(jax.nn.relu(x), dw, stride, padding, dilation, groups=x.shape[-1])
+    return _bn(_conv(y, pw), axis_name)
+
+
+def factorized_reduce(x, w1, w2, axis_name=None):
+    """DARTS's FactorizedReduce: ReLU, two stride-2 1x1 convs (the second shifted by one pixel),
+    channels concatenated, BN."""
+    r = jax.nn.relu(x)
+    y = jnp.concatenate([_conv(r, w1, 2), _conv(r[:, 1:, 1:], w2, 2)], axis=-1)
+    return _bn(y, axis_name)
+
+
+def _pool(x, stride, kind):
+    """3x3 pool, padding 1: max, or average over the in-bounds pixels."""
+    window, strides = (1, 3, 3, 1), (1, stride, stride, 1)
+    pad = ((0, 0), (1, 1), (1, 1), (0, 0))
+    if kind == "max":
+        return lax.reduce_window(x, -jnp.inf, lax.max, window, strides, pad)
+    total = lax.reduce_window(x, 0.0, lax.add, window, strides, pad)
+    ones = jnp.ones((1,) + x.shape[1:3] + (1,), x.dtype)
+    return total / lax.reduce_window(ones, 0.0, lax.add, window, strides, pad)
+
+
+def _branches(stride, axis_name):
+    """The 8 candidate ops of an edge with this stride, each `(x, p) -> y` with `p` the edge's
+    slice of the pools."""
+    def sep(k):
+        def run(x, p):
+            q = p[f"sep_conv_{k}x{k}"]
+            y = _dw_pw(x, q["dw1"], q["pw1"], stride, k // 2, 1, axis_name)
+            return _dw_pw(y, q["dw2"], q["pw2"], 1, k // 2, 1, axis_name)
+        return run
+
+    def dil(k):
+        def run(x, p):
+            q = p[f"dil_conv_{k}x{k}"]
+            return _dw_pw(x, q["dw"], q["pw"], stride, k - 1, 2, axis_name)
+        return run
+
+    def skip(x, p):
+        if stride == 1:
+            return x
+        return factorized_reduce(x, p["skip_connect"]["w1"], p["skip_connect"]["w2"], axis_name)
+
+    def zero(x, p):
+        return jnp.zeros_like(x[:, ::stride, ::stride])
+
+    return (zero,
+            lambda x, p: _bn(_pool(x, stride, "max"), axis_name),
+            lambda x, p: _bn(_pool(x, stride, "avg"), axis_name),
+            skip, sep(3), sep(5), dil(3), dil(5))
+
+
+def _edge(op, x, p, stride, axis_name):
+    """Run only op `op` (a traced int) of the edge: a conditional over the 8 candidates."""
+    return lax.switch(op, _branches(stride, axis_name), x, p)
+
+
+# ----------------------------------------------------------------------------- network
+
+
+def _preprocess(x, p, axis_name):
+    if "w1" in p:
+        return factorized_reduce(x, p["w1"], p["w2"], axis_name)
+    return _bn(_conv(jax.nn.relu(x), p["w"]), axis_name)
+
+
+def _edge_scan(states, arch, weights, edges, stride, axis_name, inputs=None):
+    """Run `edges` (positions in `EDGES`, in order) over a lax.scan: edge e adds its op on
+    state `src` to state `to` of the stacked `states` (read from `inputs` instead when given:
+    the stride-2 edges of a reduction cell read its inputs). One traced edge per scan keeps the
+    compilation small; adding in edge order is DARTS's summation order."""
+    idx = np.array(edges)
+    to = jnp.asarray([EDGES[e][0] for e in edges], jnp.int32)
+    src = jnp.asarray([EDGES[e][1] for e in edges], jnp.int32)
+    xs = (arch[idx], to, src, jax.tree.map(lambda a: a[idx], weights))
+    source = states if inputs is None else inputs
+
+    def body(buf, x):
+        op, dst, frm, p = x
+        read = source if inputs is not None else buf
+        y = _edge(op, read[frm], p, stride, axis_name)
+        return buf.at[dst - (0 if inputs is None else 2)].add(y), None
+
+    return lax.scan(body, states, xs)[0]
+
+
+def _cell(s0, s1, arch, weights, cell_params, reduction, axis_name):
+    """One cell: arch int `[14]`, `weights` the pools gathered for its 14 edges."""
+    inputs = jnp.stack([_preprocess(s0, cell_params["pre0"], axis_name),
+                        _preprocess(s1, cell_params["pre1"], axis_name)])
+    if not reduction:
+        states = jnp.concatenate([inputs, jnp.zeros((4,) + inputs.shape[1:], inputs.dtype)])
+        states = _edge_scan(states, arch, weights, range(NUM_EDGES), 1, axis_name)
+        nodes = states[2:]
+    else:  # the stride-2 edges read only the inputs: run them first, then the rest in order
+        b, h, w, c = inputs.shape[1:]
+        nodes = jnp.zeros((4, b, (h + 1) // 2, (w + 1) // 2, c), inputs.dtype)
+        nodes = _edge_scan(nodes, arch, weights, _INPUT_EDGES, 2, axis_name, inputs=inputs)
+        states = jnp.concatenate([jnp.zeros((2,) + nodes.shape[1:], nodes.dtype), nodes])
+        nodes = _edge_scan(states, arch, weights, _INNER_EDGES, 1, axis_name)[2:]
+    return jnp.concatenate(list(nodes), axis=-1)
+
+
+_INPUT_EDGES = tuple(e for e, (_, src) in enumerate(EDGES) if src < 2)
+_INNER_EDGES = tuple(e for e, (_, src) in enumerate(EDGES) if src >= 2)
+
+
+def cell_archs(arch, cfg: SupernetConfig):
+    """Per-cell op arrays `[layers, 14]` of an architecture `[28]` (normal edges, then reduce),
+    or `arch` itself when it is already `[layers, 14]`."""
+    arch = jnp.asarray(arch, jnp.int32)
+    if arch.shape == (ARCH_LEN,):
+        reduce = np.array([cell[1] for cell in cfg.cells])
+        return jnp.where(reduce[:, None], arch[None, NUM_EDGES:], arch[None, :NUM_EDGES])
+    if arch.shape != (cfg.layers, NUM_EDGES):
+        raise ConfigError(f"DARTS architecture must have shape [{ARCH_LEN}] or "
+                          f"[{cfg.layers}, {NUM_EDGES}], got {list(arch.shape)}")
+    return arch
+
+
+def apply(params, arch, x, sharing, *, cfg: SupernetConfig, axis_name=None):
+    """Logits of the sub-network `arch` of the supernet on images `x`.
+
+    Args:
+      params: from `init`.
+      arch: int `[28]` (normal cell edges, then reduction cell edges; `jaxnas.spaces.darts`)
+        or per cell `[layers, 14]`. Any op per edge runs, genotype or not.
+      x: float `[B, H, W, 3]` normalised images (H, W multiples of 4).
+      sharing: int `[layers, 14, 8]` sharing map (`vanilla_sharing`).
+      cfg: the static `SupernetConfig` (bind it with functools.partial before jitting).
+      axis_name: mapped axis for synchronised batch-norm statistics; None on one device.
+
+    Returns:
+      float32 `[B, num_classes]` logits.
+    """
+    archs = cell_archs(arch, cfg)
+    sharing = jnp.asarray(sharing, jnp.int32)
+    h = _conv(x, params["stem"]["w"], padding=1)
+    h = base_ops.batch_norm(h, **params["stem"]["bn"], axis_name=axis_name)
+    s0 = s1 = h
+    for i, (_, reduction, _, _, _, group, _) in enumerate(cfg.cells):
+        pool = params["pools"][group]
+        weights = {op: {name: a[sharing[i, :, OPS.index(op)]] for name, a in arrays.items()}
+                   for op, arrays in pool.items()}
+        s0, s1 = s1, _cell(s0, s1, archs[i], weights, params["cells"][i], reduction, axis_name)
+    return jnp.mean(s1, axis=(1, 2)) @ params["head"]["w"] + params["head"]["b"]
+
+
+@functools.cache
+def jitted_apply(cfg: SupernetConfig):
+    """`apply` jitted for `cfg`: `(params, arch, x, sharing) -> logits`."""
+    return jax.jit(functools.partial(apply, cfg=cfg))
