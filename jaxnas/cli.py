@@ -202,6 +202,21 @@ def _load_config(args):
     return config
 
 
+def _nb201_only(command, space):
+    """UsageError for commands that read NB201 cells, on a run in another space."""
+    if space not in (None, "nb201"):
+        raise UsageError(f"jaxnas {command} scores and searches NB201 cells; this run trains in "
+                         f"the {space!r} space, where they are not ported yet")
+
+
+def _stored_space(run_dir):
+    """`space` of a stored run's config.json (None if unreadable: the usual checks report it)."""
+    try:
+        return json.loads((Path(run_dir) / "config.json").read_text()).get("space")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def _train(args):
     from jaxnas.train import loop
 
@@ -214,6 +229,7 @@ def _train(args):
 def _evaluate(args):
     from jaxnas.train.evaluation import evaluate_workdir
 
+    _nb201_only("evaluate", _stored_space(args.workdir))
     workdir.install_quiet_logging(args.workdir)
 
     report = evaluate_workdir(args.workdir, archs=args.archs, seed=args.seed, gt=args.gt,
@@ -246,6 +262,7 @@ def _search(args):
     if not (Path(args.workdir) / "config.json").is_file():
         from jaxnas.errors import CheckpointError
         raise CheckpointError(f"{args.workdir} is not a jaxnas run directory (no config.json)")
+    _nb201_only("search", _stored_space(args.workdir))
     workdir.install_quiet_logging(args.workdir)
     report = search_workdir(args.workdir, strategy=args.strategy, budget=args.budget,
                             metric=args.metric, seed=args.seed, population_size=args.population,
@@ -258,6 +275,7 @@ def _run(args):
     from jaxnas.search import pipeline
 
     config = _load_config(args)
+    _nb201_only("run", config.space)
     workdir.install_quiet_logging(args.workdir)
     summary = pipeline.run(config, args.workdir, progress=not args.no_progress)
     print(json.dumps(summary))

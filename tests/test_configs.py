@@ -22,7 +22,10 @@ def test_config_builds(path):
     recipe = recipe_lib.from_config(config, data=False, steps_per_epoch=390)
     assert recipe.run.total_steps == 390 * config.train.epochs
     mini = path.stem.endswith("_mini")
-    assert (config.supernet.C, config.supernet.N) == ((8, 1) if mini else (16, 5))
+    if config.space == "darts":  # DARTS's search network; the mini one has its 3 cells
+        assert (config.supernet.C, config.supernet.layers) == ((4, 3) if mini else (16, 8))
+    else:
+        assert (config.supernet.C, config.supernet.N) == ((8, 1) if mini else (16, 5))
 
 
 def test_every_mini_config_has_a_paper_scale_config():

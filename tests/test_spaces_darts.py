@@ -117,10 +117,10 @@ def _shrunk_mask():
 def test_sampling_respects_masks_and_is_uniform():
     mask = _shrunk_mask()
     rng = np.random.default_rng(0)
-    archs = darts.sample(rng, 2000, mask=mask)
+    archs = darts.sample(rng, 1200, mask=mask)
     darts.SPACE.check(archs)
     assert darts.SPACE.allowed(archs, mask).all()
-    keys = jax.random.split(jax.random.key(0), 2000)
+    keys = jax.random.split(jax.random.key(0), 1200)
     jarchs = np.asarray(jax.jit(jax.vmap(darts.SPACE.sample, (0, None)))(keys, mask))
     darts.SPACE.check(jarchs)
     assert darts.SPACE.allowed(jarchs, mask).all()
@@ -175,11 +175,22 @@ def test_complexity_matches_darts_reports():
         darts.flops(arch, resolution=30)
 
 
-def test_training_in_darts_refused_in_one_line():
+def test_techniques_in_darts_refused_in_one_line():
     from jaxnas.train import defaults, rules
 
-    config = defaults.base_config()
-    config.space = "darts"
+    config = defaults.darts_scale(defaults.base_config(techniques=("calr",)))
     with pytest.raises(ConfigError) as err:
         rules.check(config, paths=False)
-    assert "'space'" in str(err.value) and "no training loop" in str(err.value)
+    assert "'techniques'" in str(err.value) and "DARTS" in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_nb201_commands_refuse_a_darts_run(tmp_path, capsys):
+    from jaxnas import cli
+
+    (tmp_path / "config.json").write_text('{"space": "darts"}')
+    for argv in (["search", "--workdir", str(tmp_path)],
+                 ["evaluate", "--workdir", str(tmp_path)]):
+        assert cli.main(argv) == 2
+        err = capsys.readouterr().err
+        assert "'darts' space" in err and err.count("\n") == 1

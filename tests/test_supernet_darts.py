@@ -2,6 +2,7 @@
 tests/fixtures/make_darts_torch.py), its sharing maps and its single compilation."""
 
 import functools
+import json
 import pathlib
 
 import jax
@@ -131,3 +132,24 @@ def test_init_layout_matches_the_widths():
     assert shapes["pools"][1]["skip_connect"]["w1"].shape == (28, 1, 1, 8, 4)
     assert "w1" in shapes["cells"][2]["pre0"] and "w" in shapes["cells"][3]["pre0"]
     assert shapes["head"]["w"].shape == (64, 10)
+
+
+def test_spos_trains_one_tiny_epoch_in_darts(tiny_config, tmp_path):
+    """The base loop trains SPOS in the DARTS space (configs/darts_spos_mini.py's settings on
+    the tiny folder) and refuses, in one line, what it cannot do there yet."""
+    from jaxnas.train import defaults, loop
+
+    config = defaults.darts_scale(tiny_config.copy_and_resolve_references())
+    config.supernet.C, config.supernet.layers = 4, 3
+    config.train.epochs, config.train.batch_size = 1, 20
+    loop.train(config, tmp_path / "run", progress=False)
+    lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    assert lines and np.isfinite(json.loads(lines[-1])["loss"])
+    for key, value, words in (("sampler", "fairnas", "'sampler'"),
+                              ("eval.every_epochs", 1, "'eval.every_epochs'")):
+        bad = config.copy_and_resolve_references()
+        block, _, leaf = key.rpartition(".")
+        (bad[block] if block else bad)[leaf] = value
+        with pytest.raises(ConfigError) as err:
+            defaults.check(bad, paths=False)
+        assert words in str(err.value) and "DARTS" in str(err.value)

@@ -110,46 +110,40 @@ class SupernetConfig:
         return 4 * self.cells[-1][0]
 
 
-def _uniform(key, shape, fan_in):
-    """PyTorch's default init for conv and linear weights: U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
-    bound = 1.0 / np.sqrt(fan_in)
-    return jax.random.uniform(key, shape, jnp.float32, -bound, bound)
-
-
 def init(key, cfg: SupernetConfig):
     """Fresh parameters: `stem` {w, bn}, `cells` (per cell `pre0`, `pre1` 1x1 weights; `pre0`
     {w1, w2} when it is a FactorizedReduce), `pools` (per width group, `POOLED` layout) and
-    `head` {w, b}."""
-    keys = iter(jax.random.split(key, 4 + 3 * cfg.layers + 16 * len(cfg.group_sizes)))
+    `head` {w, b}. Weights follow PyTorch's default init, U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
+    drawn from one random vector (one random-number kernel to compile, not one per shape)."""
     c_stem = cfg.stem_multiplier * cfg.C
-    params = {"stem": {"w": _uniform(next(keys), (3, 3, 3, c_stem), 27),
-                       "bn": {"scale": jnp.ones((c_stem,)), "bias": jnp.zeros((c_stem,))}}}
     cells = []
     for width, _, red_prev, c_pp, c_p, _, _ in cfg.cells:
         if red_prev:
-            pre0 = {"w1": _uniform(next(keys), (1, 1, c_pp, width // 2), c_pp),
-                    "w2": _uniform(next(keys), (1, 1, c_pp, width // 2), c_pp)}
+            pre0 = {"w1": ((1, 1, c_pp, width // 2), c_pp), "w2": ((1, 1, c_pp, width // 2), c_pp)}
         else:
-            pre0 = {"w": _uniform(next(keys), (1, 1, c_pp, width), c_pp)}
-        cells.append({"pre0": pre0, "pre1": {"w": _uniform(next(keys), (1, 1, c_p, width), c_p)}})
-    params["cells"] = cells
+            pre0 = {"w": ((1, 1, c_pp, width), c_pp)}
+        cells.append({"pre0": pre0, "pre1": {"w": ((1, 1, c_p, width), c_p)}})
     pools = []
     for g, n in enumerate(cfg.group_sizes):
-        w = cfg.C * 2**g
-        slots = n * cfg.slots_per_cell
-        pool = {}
-        for op, arrays in POOLED.items():
-            pool[op] = {}
-            for name, (k, depthwise) in arrays.items():
-                c_out = w // 2 if op == "skip_connect" else w
-                shape = (slots, k, k, 1, w) if depthwise else (slots, 1, 1, w, c_out)
-                pool[op][name] = _uniform(next(keys), shape, k * k if depthwise else w)
-        pools.append(pool)
-    params["pools"] = pools
+        w, slots = cfg.C * 2**g, n * cfg.slots_per_cell
+        pools.append({op: {name: ((slots, k, k, 1, w), k * k) if depthwise else
+                           ((slots, 1, 1, w, w // 2 if op == "skip_connect" else w), w)
+                           for name, (k, depthwise) in arrays.items()}
+                      for op, arrays in POOLED.items()})
     c = cfg.head_width
-    params["head"] = {"w": _uniform(next(keys), (c, cfg.num_classes), c),
-                      "b": _uniform(next(keys), (cfg.num_classes,), c)}
-    return params
+    shapes = {"stem": ((3, 3, 3, c_stem), 27), "cells": cells, "pools": pools,
+              "head_w": ((c, cfg.num_classes), c), "head_b": ((cfg.num_classes,), c)}
+    is_spec = lambda x: isinstance(x, tuple) and len(x) == 2 and isinstance(x[1], int)
+    specs, treedef = jax.tree.flatten(shapes, is_leaf=is_spec)
+    sizes = [int(np.prod(shape)) for shape, _ in specs]
+    flat = jax.random.uniform(key, (sum(sizes),), jnp.float32, -1.0, 1.0)
+    leaves = [part.reshape(shape) / np.sqrt(fan_in) for part, (shape, fan_in)
+              in zip(jnp.split(flat, np.cumsum(sizes)[:-1].tolist()), specs)]
+    w = jax.tree.unflatten(treedef, leaves)
+    return {"stem": {"w": w["stem"], "bn": {"scale": jnp.ones((c_stem,)),
+                                             "bias": jnp.zeros((c_stem,))}},
+            "cells": w["cells"], "pools": w["pools"],
+            "head": {"w": w["head_w"], "b": w["head_b"]}}
 
 
 # ----------------------------------------------------------------------------- sharing maps

@@ -28,8 +28,10 @@ def base_config(techniques=()):
     # protocol splits the training set 25k/25k: the supernet trains on one half and architectures
     # are scored on the other.
     c.data = dict(source="tfds:cifar10", resolution=32, pad=4, flip=True, cache_dir="")
+    # NB201 reads C, N (cells per stage) and the rest; the DARTS space reads C, layers (cells,
+    # reductions at layers//3 and 2*layers//3) and num_classes.
     c.supernet = dict(C=16, N=5, num_classes=10, slots_per_cell=6, edge_impl="auto",
-                      conv_impl="auto", cell_loop="auto")
+                      conv_impl="auto", cell_loop="auto", layers=8)
     c.sharing = "vanilla"  # vanilla: one slot per (cell, edge); cell: one slot per cell
     # uniform over 15,625 cells (SPOS), unique: the 6,466 classes, fairnas: 5 paths per step
     c.sampler = "uniform"
@@ -163,4 +165,24 @@ def mini_scale(config):
     config.supernet.N = 1
     config.train.epochs = 50
     config.eval.every_epochs = 5
+    return config
+
+
+def darts_scale(config):
+    """SPOS in the DARTS cell space with DARTS's search settings (quark0/darts
+    cnn/train_search.py: init_channels 16, layers 8, batch 64, SGD lr 0.025 cosine to 0.001,
+    momentum 0.9 without Nesterov, weight decay 3e-4, gradient clip 5, 50 epochs). Ranking
+    evaluation is off (no DARTS ground truth)."""
+    config.space = "darts"
+    config.supernet.C = 16
+    config.supernet.layers = 8
+    config.optim.lr = 0.025
+    config.optim.min_lr = 0.001
+    config.optim.momentum = 0.9
+    config.optim.nesterov = False
+    config.optim.weight_decay = 3e-4
+    config.optim.clip = 5.0
+    config.train.epochs = 50
+    config.train.batch_size = 64
+    config.eval.every_epochs = 0
     return config

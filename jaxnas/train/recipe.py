@@ -25,7 +25,7 @@ import optax
 from jaxnas.data import load_data, num_batches
 from jaxnas.errors import ConfigError
 from jaxnas.optim import apply_edits, cosine_schedule, partition, sgd_parts
-from jaxnas.supernet import nb201, pools
+from jaxnas.supernet import darts, nb201, pools
 from jaxnas.train import defaults, registry, samplers
 from jaxnas.train import scorer as scorer_lib
 from jaxnas.train import step as step_lib
@@ -53,11 +53,29 @@ class Recipe(NamedTuple):
 
 
 def supernet_config(config):
-    return nb201.SupernetConfig(**config.supernet.to_dict())
+    """The static supernet config of `config.space`: NB201's from every `supernet` key but
+    `layers`; DARTS's from C, layers and num_classes (one pool slot per edge)."""
+    s = config.supernet.to_dict()
+    if config.get("space", "nb201") == "darts":
+        return darts.SupernetConfig(C=s["C"], layers=s["layers"], num_classes=s["num_classes"])
+    s.pop("layers", None)
+    return nb201.SupernetConfig(**s)
+
+
+def supernet_init(key, net_cfg):
+    """Fresh supernet parameters for `net_cfg` (NB201's or DARTS's)."""
+    module = darts if isinstance(net_cfg, darts.SupernetConfig) else nb201
+    return module.init(key, net_cfg)
 
 
 def sharing_map(config):
     """The static sharing map named by `config.sharing` (a runtime array for the step)."""
+    if config.get("space", "nb201") == "darts":
+        net_cfg = supernet_config(config)
+        if config.sharing == "vanilla":
+            return darts.vanilla_sharing(net_cfg)
+        if config.sharing == "cell":
+            return darts.cell_sharing(net_cfg)
     n = config.supernet.N
     if config.sharing == "vanilla":
         return pools.vanilla_sharing(n)
@@ -174,10 +192,10 @@ def _init(techniques, net_cfg, tx, seed, initial_space, key=None):
     key = jax.random.key(seed) if key is None else key
     with_params = [t for t in techniques if t.init_params is not None]
     if not with_params:
-        params = {"supernet": nb201.init(key, net_cfg)}
+        params = {"supernet": supernet_init(key, net_cfg)}
     else:
         k_net, k_tech = jax.random.split(key)
-        params = {"supernet": nb201.init(k_net, net_cfg)}
+        params = {"supernet": supernet_init(k_net, net_cfg)}
         keys = [k_tech] if len(with_params) == 1 else jax.random.split(k_tech, len(with_params))
         for t, k in zip(with_params, keys):
             for name, value in t.init_params(k).items():

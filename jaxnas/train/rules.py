@@ -31,6 +31,7 @@ RULES = {
     "data.cache_dir": folder_path(),
     "supernet.C": positive_int(),
     "supernet.N": positive_int(),
+    "supernet.layers": int_in(3),
     "supernet.num_classes": int_in(2),
     "supernet.slots_per_cell": positive_int(),
     "supernet.edge_impl": one_of("auto", *ops.EDGE_IMPLS),
@@ -95,13 +96,24 @@ def _batches_split(config):
     return None
 
 
+# What a DARTS run may not use yet: techniques, ranking evaluation (NB201 ground truth) and
+# samplers that assume NB201's cells (fairnas runs every op on every edge at once, which is not
+# a genotype; unique_conv is NB201's live-convolution rule).
+_DARTS_SAMPLERS = ("uniform", "unique")
+
+
 def _space_trains(config):
-    """Training, scoring and search run in NB201 only so far: the DARTS space has its codec,
-    sampling, complexity and supernet (`jaxnas.supernet.darts`), not yet the training loop."""
-    space = config.get("space", "nb201")
-    if space != "nb201":
-        return ("space", space, "'nb201' for training and search (the DARTS space has no "
-                "training loop yet)")
+    """The DARTS space trains plain SPOS for now: one line naming what it cannot do yet."""
+    if config.get("space", "nb201") != "darts":
+        return None
+    if config.get("techniques"):
+        return ("techniques", tuple(config.techniques), "() in the DARTS space (its techniques "
+                "are not ported yet)")
+    if config.sampler not in _DARTS_SAMPLERS:
+        return ("sampler", config.sampler, f"one of {_DARTS_SAMPLERS} in the DARTS space")
+    if config.eval.every_epochs:
+        return ("eval.every_epochs", config.eval.every_epochs, "0 in the DARTS space (ranking "
+                "evaluation reads NB201 ground truth)")
     return None
 
 

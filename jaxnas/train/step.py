@@ -29,7 +29,7 @@ import optax
 from jaxnas import parallel
 from jaxnas.data import augment, normalize
 from jaxnas.errors import ConfigError
-from jaxnas.supernet import nb201
+from jaxnas.supernet import darts, nb201
 from jaxnas.train.technique import StepContext
 
 PATH_LOOPS = ("auto", "scan", "unroll")
@@ -57,10 +57,12 @@ OPT_ARGS = {
 def supernet_forward(cfg, *, axis_name=None):
     """`forward` for the plain supernet `params["supernet"]`; the sharing map comes from
     `step_args["sharing"]`."""
+    apply = darts.apply if isinstance(cfg, darts.SupernetConfig) else nb201.apply
+
     def forward(params, arch, x, key, step_args):
         del key
-        return nb201.apply(params["supernet"], arch, x, step_args["sharing"], cfg=cfg,
-                           axis_name=axis_name)
+        return apply(params["supernet"], arch, x, step_args["sharing"], cfg=cfg,
+                     axis_name=axis_name)
     return forward
 
 
