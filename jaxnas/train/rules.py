@@ -114,6 +114,12 @@ def _space_trains(config):
     if config.eval.every_epochs:
         return ("eval.every_epochs", config.eval.every_epochs, "0 in the DARTS space (ranking "
                 "evaluation reads NB201 ground truth)")
+    if config.supernet.C % 2:
+        return ("supernet.C", config.supernet.C, "an even integer in the DARTS space "
+                "(FactorizedReduce halves the channels)")
+    if config.data.resolution % 4:
+        return ("data.resolution", config.data.resolution, "a multiple of 4 in the DARTS space "
+                "(two stride-2 reductions)")
     return None
 
 
