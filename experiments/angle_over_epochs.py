@@ -25,7 +25,7 @@ call writes one JSON (per-run rows and, per group of runs, i.e. the runs' parent
 and std of every epoch's tau); result files of earlier calls given instead of workdirs are merged,
 so seeds can be analysed as their runs finish:
 
-    jaxnas train --config configs/nb201_spos_mini.py --workdir runs/abs_tau/spos/seed0 \
+    jaxnas train --config configs/nb201_spos.py:mini --workdir runs/abs_tau/spos/seed0 \
         --data ../shared/data/cifar10-jpeg seed=0 train.keep_checkpoints=100 eval.every_epochs=0
     python experiments/angle_over_epochs.py runs/abs_tau/spos/seed0 \
         --data ../shared/data/cifar10-jpeg --epochs 1,2,3,4,5,7,10,15,20,25,30,35,40,45,50 \
@@ -35,7 +35,7 @@ so seeds can be analysed as their runs finish:
         --plot experiments/results/angle_over_epochs/mini.png
 
 The magnitude baseline needs runs trained with `angle.magnitude.train=True`
-(configs/nb201_abs_mini.py with `angle.shrink.num_steps=0`); they are analysed the same way.
+(configs/nb201_abs.py:mini with `angle.shrink.num_steps=0`); they are analysed the same way.
 """
 
 import argparse

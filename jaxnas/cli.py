@@ -1,6 +1,6 @@
 """The `jaxnas` command line: thin wrappers around `jaxnas.train` and `jaxnas.search`.
 
-    jaxnas train --config configs/nb201_spos_mini.py --workdir W [--data SRC] [--resume] [k=v ...]
+    jaxnas train --config configs/nb201_spos.py:mini --workdir W [--data SRC] [--resume] [k=v ...]
     jaxnas evaluate --workdir W [--archs N|all|unique] [--seed S] [--gt valid|test] [--metric M]
                     [--within-space] [--out FILE]
     jaxnas search --workdir W [--strategy random|evolution|gdas] [--budget N] [--metric M]
@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 from jaxnas import schema
+from jaxnas.config import split_arg
 from jaxnas.errors import JaxnasError, UsageError
 from jaxnas.train import workdir
 
@@ -37,7 +38,8 @@ def _parser():
 
     t = sub.add_parser("train", help="train a supernet")
     t.add_argument("--config", required=True, type=_config_file,
-                   help="Python config file with get_config()")
+                   help="Python config file with get_config(), optionally FILE.py:ARG "
+                        "(get_config(ARG), e.g. configs/nb201_spos.py:mini)")
     t.add_argument("--workdir", required=True, type=_workdir, help="output directory")
     t.add_argument("--data", type=_data,
                    help="image folder (train|test/<class>/*) or tfds:cifar10")
@@ -84,7 +86,8 @@ def _parser():
 
     r = sub.add_parser("run", help="train, evaluate and search in one resumable command")
     r.add_argument("--config", required=True, type=_config_file,
-                   help="Python config file with get_config()")
+                   help="Python config file with get_config(), optionally FILE.py:ARG "
+                        "(get_config(ARG), e.g. configs/nb201_spos.py:mini)")
     r.add_argument("--workdir", required=True, type=_workdir, help="output directory")
     r.add_argument("--data", type=_data,
                    help="image folder (train|test/<class>/*) or tfds:cifar10")
@@ -137,9 +140,13 @@ def _name(text):
 
 
 def _config_file(text):
-    """An existing Python file (its get_config() is checked when it is loaded)."""
-    path = Path(text)
-    if not schema.path_exists("file").ok(text):
+    """An existing Python file, optionally naming its argument (`file.py:mini`); get_config() is
+    checked when it is loaded."""
+    path, arg = split_arg(text)
+    if arg is not None and not arg.strip():
+        raise argparse.ArgumentTypeError(f"expected FILE.py or FILE.py:ARG with a non-empty ARG, "
+                                         f"got {schema.show(text)}")
+    if not schema.path_exists("file").ok(str(path)):
         raise argparse.ArgumentTypeError(f"expected an existing Python config file, got "
                                          f"{schema.show(text)}")
     if path.suffix != ".py":
@@ -260,7 +267,7 @@ def _run(args):
     config = _load_config(args)
     workdir.install_quiet_logging(args.workdir)
     summary = pipeline.run(config, args.workdir, progress=not args.no_progress)
-    print(json.dumps(summary))
+    print(pipeline.format_summary(summary))
 
 
 def _fail(error):
