@@ -6,6 +6,7 @@
     jaxnas search --workdir W [--strategy random|evolution|gdas] [--budget N] [--metric M]
                   [--seed S] [--out FILE]
     jaxnas run --config C --workdir W [--data SRC] [k=v ...]   # train, evaluate, search
+    jaxnas compare ARM... --base ARM [--out FILE] [--plot FILE]  # paired by seed, 95% CI
 
 Bad input (arguments, config keys and values, architecture strings, data folders, checkpoints)
 ends with one line on stderr and exit status 2, before anything is built or written; so does a
@@ -90,6 +91,18 @@ def _parser():
                    help="image folder (train|test/<class>/*) or tfds:cifar10")
     r.add_argument("--no-progress", action="store_true", help="no progress bars")
     r.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
+
+    c = sub.add_parser("compare", help="compare arms with a base arm, paired by seed")
+    c.add_argument("arms", nargs="+", type=_folder,
+                   help="an arm: a folder of seed<S>.final.json (experiments/run_paired.sh) "
+                        "or a folder of seed run directories (their evaluate.json)")
+    c.add_argument("--base", required=True, type=_folder, help="the arm to compare against")
+    c.add_argument("--out", type=_out, help="write the JSON report here (markdown beside, .md)")
+    c.add_argument("--plot", type=_out, help="per-seed Kendall's tau, base to arm (png)")
+    c.add_argument("--within-space", action="store_true",
+                   help="only the cells of the space each arm's run ended in (ABS shrinking)")
+    c.add_argument("--common-seeds", action="store_true",
+                   help="pair the seeds both arms have instead of refusing different seeds")
     return p
 
 
@@ -165,6 +178,13 @@ def _run_dir(text):
     if not schema.path_exists("file").ok(os.path.join(text, "config.json")):
         raise argparse.ArgumentTypeError(f"expected the directory of a jaxnas run (holding "
                                          f"config.json), got {schema.show(text)}")
+    return text
+
+
+def _folder(text):
+    """An existing folder."""
+    if not text.strip() or not Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"expected an existing folder, got {schema.show(text)}")
     return text
 
 
@@ -263,6 +283,21 @@ def _run(args):
     print(json.dumps(summary))
 
 
+def _compare(args):
+    from jaxnas.analysis import compare
+
+    report = compare.compare(args.base, args.arms, common_seeds=args.common_seeds,
+                             within_space=args.within_space)
+    text = compare.markdown(report)
+    print(text)
+    if args.out:
+        out = Path(args.out)
+        out.write_text(json.dumps(report, indent=1) + "\n")
+        out.with_suffix(".md").write_text(text + "\n")
+    if args.plot:
+        compare.plot(report, args.plot)
+
+
 def _fail(error):
     """Print `error` as one line on stderr; the exit status of bad input."""
     print("jaxnas: error: " + " ".join(str(error).splitlines()), file=sys.stderr)
@@ -279,7 +314,7 @@ def main(argv=None):
         return _fail(e)
     try:
         {"train": _train, "evaluate": _evaluate, "search": _search,
-         "run": _run}[args.command](args)
+         "run": _run, "compare": _compare}[args.command](args)
     except JaxnasError as e:
         return _fail(e)
     except KeyboardInterrupt:

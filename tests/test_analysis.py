@@ -197,3 +197,28 @@ def test_committed_landmark_comparison_is_reproduced():
         assert ci["mean"] == pytest.approx(committed["summary"][m]["mean"], abs=1e-9)
         assert ci["ci95"] == pytest.approx(committed["summary"][m]["ci95"], abs=1e-9)
         assert ci["includes_zero"] == committed["summary"][m]["includes_zero"]
+
+
+def test_jaxnas_compare_command(tmp_path, capsys):
+    from jaxnas import cli
+
+    _arm(tmp_path / "base", noise=30.0)
+    _arm(tmp_path / "arm", noise=1.0, drop=2)
+    out, png = tmp_path / "cmp.json", tmp_path / "cmp.png"
+    assert cli.main(["compare", str(tmp_path / "arm"), "--base", str(tmp_path / "base"),
+                     "--out", str(out), "--plot", str(png)]) == 0
+    printed = capsys.readouterr().out
+    report = json.loads(out.read_text())
+    assert printed.startswith("Protocol default; ground truth NB201 cifar10-valid valid_acc")
+    assert out.with_suffix(".md").read_text().strip() == printed.strip()
+    arm = report["arms"]["arm"]
+    assert arm["seeds"] == [0, 1, 2] and [r["cells"] for r in arm["rows"]] == [298] * 3
+    assert set(arm["summary"]) == {"kendall_tau", "sparse_kendall_tau", "spearman_rho",
+                                   "p_at_top_5"}
+    assert "lies above zero" in arm["verdict"]["kendall_tau"]
+    assert len(arm["found"]) == 3 and "found_test_acc" in arm["verdict"]
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    _arm(tmp_path / "short", noise=1.0, seeds=(0, 1))
+    assert cli.main(["compare", str(tmp_path / "short"), "--base", str(tmp_path / "base")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unpaired seeds" in err
