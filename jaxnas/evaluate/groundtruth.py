@@ -53,7 +53,7 @@ DESCRIPTIONS = {
     "cifar10-valid": "trained on 25k CIFAR-10 train images; valid = x-valid (the other 25k), "
                      "test = ori-test (the 10k test images)",
     "cifar10": "trained on all 50k CIFAR-10 train images; test = ori-test",
-    "cifar100": "trained on CIFAR-100 train; valid = x-valid, test = x-test (test-set halves)",
+    "cifar100": "trained on CIFAR-100 train; valid = x-valid, test = x-test (halves of test)",
     "ImageNet16-120": "trained on ImageNet16-120 train; valid = x-valid, test = x-test",
 }
 _META_FIELDS = ("dataset", "epochs", "source")
@@ -131,8 +131,8 @@ def check_shipped(dataset: str) -> str:
         shipped = "; ".join(f"{d} ({DESCRIPTIONS[d]})" for d in PACKAGED)
         raise GroundTruthError(
             f"the NB201 {dataset} ground truth ({DESCRIPTIONS[dataset]}) is not shipped with "
-            f"jaxnas; shipped: {shipped}. Read it from the NATS-Bench archive "
-            f"(groundtruth.read_nats_archive(path, dataset={dataset!r})) and pass it as a table")
+            f"jaxnas; shipped: {shipped}. Build it from the NATS-Bench archive with "
+            f"jaxnas.evaluate.groundtruth.read_nats_archive(path, dataset={dataset!r})")
     return dataset
 
 
@@ -140,9 +140,10 @@ def load_table(dataset: str = "cifar10-valid", *, path=None) -> GroundTruth:
     """The full 15,625-architecture table of `dataset` at 200 epochs.
 
     `dataset` is a nas_201_api name, any case. Without `path`, the packaged table (only
-    "cifar10-valid" ships; the others are one GroundTruthError line, `check_shipped`). With `path`, an npz of the
-    same layout, e.g. written by `save_table`: float arrays [15625] in index order named
-    `{split}_{acc,loss}`, plus scalar fields `dataset`, `epochs` and optionally `source`.
+    "cifar10-valid" ships; the others are one GroundTruthError line, `check_shipped`). With
+    `path`, an npz of the same layout, e.g. written by `save_table`: float arrays [15625] in
+    index order named `{split}_{acc,loss}`, plus scalar fields `dataset`, `epochs` and
+    optionally `source`.
     """
     dataset = dataset_name(dataset)
     if path is not None:
