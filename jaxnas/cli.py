@@ -109,6 +109,9 @@ def _parser():
     c.add_argument("--plot", type=_out, help="per-seed Kendall's tau, base to arm (png)")
     c.add_argument("--within-space", action="store_true",
                    help="only the cells of the space each arm's run ended in (ABS shrinking)")
+    c.add_argument("--report", default="evaluate.json", type=_name,
+                   help="the evaluation file of each run directory, e.g. the --out of a "
+                        "`jaxnas evaluate --protocol abs` (default evaluate.json)")
     c.add_argument("--common-seeds", action="store_true",
                    help="pair the seeds both arms have instead of refusing different seeds")
 
@@ -331,7 +334,7 @@ def _compare(args):
     from jaxnas.analysis import compare
 
     report = compare.compare(args.base, args.arms, common_seeds=args.common_seeds,
-                             within_space=args.within_space)
+                             within_space=args.within_space, report=args.report)
     text = compare.markdown(report)
     print(text)
     if args.out:

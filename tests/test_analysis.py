@@ -105,6 +105,9 @@ def test_run_directories_are_an_arm(tmp_path):
     loaded = arms.load(tmp_path / "arm")
     assert sorted(loaded) == [3, 4] and loaded[3].log == [{"epoch": 1, "seconds": 2.0}]
     assert arms.found_index(loaded[4])[0] == 2
+    (tmp_path / "arm" / "run4" / "abs.json").write_text(json.dumps(_report([5, 6], [1.0, 0.0])))
+    (tmp_path / "arm" / "run3" / "abs.json").write_text(json.dumps(_report([5, 6], [0.0, 1.0])))
+    assert arms.found_index(arms.load(tmp_path / "arm", report="abs.json")[4])[0] == 5
     (tmp_path / "arm" / "run4" / "evaluate.json").unlink()
     with pytest.raises(UsageError, match="has no evaluate.json"):
         arms.load(tmp_path / "arm")
@@ -214,7 +217,7 @@ def test_jaxnas_compare_command(tmp_path, capsys):
     arm = report["arms"]["arm"]
     assert arm["seeds"] == [0, 1, 2] and [r["cells"] for r in arm["rows"]] == [298] * 3
     assert set(arm["summary"]) == {"kendall_tau", "sparse_kendall_tau", "spearman_rho",
-                                   "p_at_top_5"}
+                                   "p_at_top_5", "p_at_top_10"}
     assert "lies above zero" in arm["verdict"]["kendall_tau"]
     assert len(arm["found"]) == 3 and "found_test_acc" in arm["verdict"]
     assert png.read_bytes()[:4] == b"\x89PNG"

@@ -32,23 +32,25 @@ def _truth(reports):
 
 
 def compare(base_path, arm_paths, *, common_seeds=False, within_space=False,
-            names=paired.ALL_METRICS):
-    """The comparison of every arm of `arm_paths` against the base: a JSON-ready dict."""
+            names=paired.ALL_METRICS, report="evaluate.json"):
+    """The comparison of every arm of `arm_paths` against the base: a JSON-ready dict.
+    `report`: the evaluation file read from each run directory of an arm of run dirs."""
     base_path = Path(base_path)
-    base = arms_lib.load(base_path)
-    loaded = {Path(p): arms_lib.load(p) for p in arm_paths}
+    base = arms_lib.load(base_path, report=report)
+    loaded = {Path(p): arms_lib.load(p, report=report) for p in arm_paths}
     base_name = base_path.name
-    reports = []
-    for path, arm in loaded.items():
-        seeds = paired.check_pairing(base_name, base, path.name, arm, common_seeds=common_seeds)
-        reports += [base[s].final for s in seeds] + [arm[s].final for s in seeds]
+    paired_seeds = {path: paired.check_pairing(base_name, base, path.name, arm,
+                                               common_seeds=common_seeds)
+                    for path, arm in loaded.items()}
+    reports = [x[s].final for path, seeds in paired_seeds.items() for s in seeds
+               for x in (base, loaded[path])]
     truth, ground_truth = _truth(reports)
     found_truth = protocols.truth_column("default", ground_truth["dataset"], "test")
     out = {"base": str(base_path), "ground_truth": ground_truth,
            "found_truth": f"{ground_truth['dataset']} test_acc", "within_space": within_space,
            "images_per_arch": reports[0].get("images_per_arch"), "arms": {}}
     for path, arm in loaded.items():
-        seeds = paired.check_pairing(base_name, base, path.name, arm, common_seeds=common_seeds)
+        seeds = paired_seeds[path]
         b = {s: arms_lib.cell_scores(base[s].final) for s in seeds}
         a = {s: arms_lib.cell_scores(arm[s].final) for s in seeds}
         keep = {s: arms_lib.space_cells(arm[s].log) for s in seeds} if within_space else None

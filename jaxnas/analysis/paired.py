@@ -15,7 +15,8 @@ from jaxnas.errors import UsageError
 from jaxnas.evaluate.ranking import ranking_report
 
 METRICS = ("kendall_tau", "sparse_kendall_tau", "p_at_top_5")
-ALL_METRICS = ("kendall_tau", "sparse_kendall_tau", "spearman_rho", "p_at_top_5")
+ALL_METRICS = ("kendall_tau", "sparse_kendall_tau", "spearman_rho", "p_at_top_5",
+               "p_at_top_10")
 _SAME = ("archs", "seed", "images_per_arch", "gt", "metric", "protocol", "dataset", "space")
 
 
