@@ -107,6 +107,9 @@ def _parser():
     c.add_argument("--base", required=True, type=_folder, help="the arm to compare against")
     c.add_argument("--out", type=_out, help="write the JSON report here (markdown beside, .md)")
     c.add_argument("--plot", type=_out, help="per-seed Kendall's tau, base to arm (png)")
+    c.add_argument("--epochs-plot", type=_out,
+                   help="the arms' in-training Kendall's tau, sparse tau and P@top-5%% over "
+                        "epochs, per seed and mean (png, from the metrics logs)")
     c.add_argument("--within-space", action="store_true",
                    help="only the cells of the space each arm's run ended in (ABS shrinking)")
     c.add_argument("--report", default="evaluate.json", type=_name,
@@ -343,6 +346,8 @@ def _compare(args):
         out.with_suffix(".md").write_text(text + "\n")
     if args.plot:
         compare.plot(report, args.plot)
+    if args.epochs_plot:
+        compare.epochs_plot(args.base, args.arms, args.epochs_plot, report=args.report)
 
 
 def _nb201(args):

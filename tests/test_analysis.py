@@ -221,6 +221,14 @@ def test_jaxnas_compare_command(tmp_path, capsys):
     assert "lies above zero" in arm["verdict"]["kendall_tau"]
     assert len(arm["found"]) == 3 and "found_test_acc" in arm["verdict"]
     assert png.read_bytes()[:4] == b"\x89PNG"
+    (tmp_path / "arm" / "seed0.jsonl").write_text(json.dumps(
+        {"epoch": 1, "seconds": 1.0, "eval": {"kendall_tau": 0.5, "sparse_kendall_tau": 0.5,
+                                              "p_at_top_5": 0.1}}) + "\n")
+    epochs = tmp_path / "epochs.png"
+    assert cli.main(["compare", str(tmp_path / "arm"), "--base", str(tmp_path / "base"),
+                     "--epochs-plot", str(epochs)]) == 0
+    assert epochs.read_bytes()[:4] == b"\x89PNG"
+    capsys.readouterr()
     _arm(tmp_path / "short", noise=1.0, seeds=(0, 1))
     assert cli.main(["compare", str(tmp_path / "short"), "--base", str(tmp_path / "base")]) == 2
     err = capsys.readouterr().err

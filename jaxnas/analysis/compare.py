@@ -79,6 +79,21 @@ def markdown(report):
     return "\n".join(lines)
 
 
+def epochs_plot(base_path, arm_paths, path, *, report="evaluate.json"):
+    """The in-training evaluations of the base and every arm over epochs (`plots.over_epochs`,
+    from each seed's metrics log); UsageError when no log holds one."""
+    runs = {}
+    for p in [base_path, *arm_paths]:
+        logs = {s: seed.log for s, seed in arms_lib.load(p, report=report).items()
+                if any("eval" in r for r in seed.log)}
+        if logs:
+            runs[Path(p).name] = logs
+    if not runs:
+        raise UsageError("no metrics log of these arms holds an in-training evaluation "
+                         "(train with eval.every_epochs > 0)")
+    plots.over_epochs(runs, path)
+
+
 def plot(report, path, metric="kendall_tau"):
     """Per-seed lines, base to arm, one panel per arm (`plots.paired`)."""
     data = {name: {"rows": a["rows"], "summary": a["summary"]}
