@@ -20,6 +20,10 @@ def test_cell_sets_of_the_papers():
     assert default.size == 200 and np.isin(default, nb201.unique_indices()).all()
     lm = protocols.cells("landmark", seed=3, exclude=landmarks)
     assert lm.size == 200 and not np.isin(lm, landmarks).any()
+    without = protocols.cells("landmark", seed=3)
+    marks = without[:: 40]  # landmarks that the sample without them would have drawn
+    replaced = protocols.cells("landmark", seed=3, exclude=marks)
+    assert np.intersect1d(without, replaced).size == 200 - marks.size
     assert not np.array_equal(lm, protocols.cells("landmark", seed=4, exclude=landmarks))
     assert protocols.cells("abs").size == protocols.cells("fewshot").size == 15625
     assert np.array_equal(protocols.cells("close"), nb201.unique_indices())
@@ -83,7 +87,6 @@ def test_jaxnas_evaluate_protocol_on_a_run(tiny_config, tmp_path, capsys):
     from jaxnas.train import loop
 
     tiny_config.eval.batch_size = 20
-    tiny_config.train.epochs = 1
     loop.train(tiny_config, tmp_path / "run", progress=False)
     out = tmp_path / "dynas.json"
     assert cli.main(["evaluate", "--workdir", str(tmp_path / "run"), "--protocol", "dynas",

@@ -6,7 +6,9 @@ each paper; a report names its protocol (`protocol` key) so a reader knows which
     the run's excluded cells; cifar10-valid x-valid; every metric.
   * `landmark` (Yu et al., CVPR 2021; specs/landmark_abs.md A.6, A.10: the reference's
     `initialize_evaluate_pool`, `compute_sparse_kendalltau`): 200 random cells of all 15,625,
-    the run's landmarks removed from the pool first; ori-test; sparse tau, ties within 0.1%.
+    the run's landmarks removed from the pool first (the first 200 non-landmark cells of a
+    seeded permutation, so a run without landmarks pairs with one that has them); ori-test;
+    sparse tau, ties within 0.1%.
   * `abs` (Hu et al., ECCV 2020; AngleNAS `cal_correlation.py`): all 15,625 cells, isomorphic
     copies included; ori-test; Kendall's tau.
   * `fewshot` (Zhao et al., ICML 2021; aoiang/few-shot-NAS issue 1): all 15,625; ori-test;
@@ -62,11 +64,14 @@ def _default_cells(num, seed, exclude, truth, mask=None):
 
 
 def _landmark_cells(num, seed, exclude, truth, mask=None):
-    pool = np.setdiff1d(np.arange(nb201.NUM_ARCHS), exclude)
+    """The first 200 cells of a seeded permutation of the space that are not landmarks: a
+    uniform sample of the non-landmark pool, as the reference draws it, whose cells a run
+    without landmarks shares but for the replaced ones (so the two pair)."""
+    pool = np.arange(nb201.NUM_ARCHS)
     if mask is not None:
         pool = pool[nb201.in_space(pool, mask)]
-    n = min(LANDMARK_CELLS, pool.size)
-    return np.sort(np.random.default_rng(seed).choice(pool, n, replace=False)).astype(np.int64)
+    order = np.random.default_rng(seed).permutation(pool)
+    return np.sort(order[~np.isin(order, exclude)][:LANDMARK_CELLS]).astype(np.int64)
 
 
 def _all_cells(num, seed, exclude, truth, mask=None):
