@@ -82,12 +82,26 @@ def test_protocol_ranking_reports_the_protocol(name):
     assert report["kendall_tau"] > 0.8 and set(report["protocol_metrics"]) <= set(report)
 
 
+def _untrained_run(config, workdir, steps_per_epoch=3):
+    """A run directory holding `config` and its initial state as the step-0 checkpoint: what
+    evaluation reads, without compiling a train step."""
+    from jaxnas import config as config_lib
+    from jaxnas.train import checkpoint, recipe as recipe_lib
+
+    workdir.mkdir()
+    (workdir / "config.json").write_text(config_lib.to_json(config))
+    (workdir / "run.json").write_text(json.dumps({"steps_per_epoch": steps_per_epoch}))
+    recipe = recipe_lib.from_config(config, data=False, steps_per_epoch=steps_per_epoch)
+    ckpt = checkpoint.Checkpointer(workdir)
+    ckpt.save(recipe.init())
+    ckpt.close()
+
+
 def test_jaxnas_evaluate_protocol_on_a_run(tiny_config, tmp_path, capsys):
     from jaxnas import cli
-    from jaxnas.train import loop
 
     tiny_config.eval.batch_size = 20
-    loop.train(tiny_config, tmp_path / "run", progress=False)
+    _untrained_run(tiny_config, tmp_path / "run")
     out = tmp_path / "dynas.json"
     assert cli.main(["evaluate", "--workdir", str(tmp_path / "run"), "--protocol", "dynas",
                      "--num-batches", "1", "--out", str(out), "--no-progress"]) == 0
