@@ -144,10 +144,11 @@ def format_summary(summary):
             f"{e['sparse_kendall_tau']:.3f}, Spearman {e['spearman_rho']:.3f}, P@top-5% "
             f"{e['p_at_top_5']:.2f}")
         lines.append(
-            f"    on {e['n']} cells ({e.get('archs', '?')}, seed {e.get('seed', '?')}), "
+            f"    protocol {e.get('protocol', 'default')}: {e['n']} cells "
+            f"({e.get('protocol_cells', e.get('archs', '?'))}), "
             f"{f'{images:,} held-out images each, ' if images else ''}scored by "
-            f"{e.get('metric', 'accuracy')} against NB201 cifar10-valid {e.get('gt', '?')}"
-            f" ({w}/{name}.json)")
+            f"{e.get('metric', 'accuracy')} against {e.get('ground_truth', e.get('gt', '?'))}")
+        lines.append(f"    {w}/{name}.json")
     for strategy, f in summary["search"].items():
         lines.append(f"  found ({strategy}): {f['arch']} (index {f['index']})")
         lines.append(f"    {f['valid_acc']:.2f}% x-valid (rank {f['rank_valid']:,} of 15,625), "
