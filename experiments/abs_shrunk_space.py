@@ -1,5 +1,7 @@
 """Quality of ABS-shrunk NB201 spaces: how much of the true top survives, what is left.
 
+A thin caller of `jaxnas.analysis.shrunk` (the quality numbers) and `analysis.checkpoints`.
+
 For each run, the space it ended with (`angle_space` in its metrics log) and, with `--offline
 EPOCH`, the spaces every metric would give from the same checkpoint (the paper's Fig. 7
 compares angle, accuracy and magnitude shrinking; here angle and accuracy share one supernet,
@@ -26,62 +28,23 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxnas.evaluate import groundtruth
-from jaxnas.spaces.nb201 import (NUM_ARCHS, SPACE, all_archs, archs_to_indices, mask_to_str,
-                                 space_archs, str_to_mask)
+from jaxnas.analysis import arms
+from jaxnas.analysis.checkpoints import epoch_states
+from jaxnas.analysis.shrunk import operator_truth_ranks, oracle, quality, truth_table
+from jaxnas.spaces.nb201 import SPACE, space_archs, str_to_mask
 from jaxnas.techniques.abs import describe, drop_operators, operator_magnitude, operator_scores
 
 full_mask = SPACE.full_mask
 
 
-def truth_table(gt):
-    return np.asarray(groundtruth.load_table("cifar10-valid").get(f"{gt}_acc"))
-
-
-def operator_truth_ranks(truth):
-    """Rank (1 = best) of each of the 30 operators by the summed truth of its cells."""
-    archs = all_archs()
-    summed = np.stack([np.bincount(archs[:, e], truth, minlength=5) for e in range(6)])
-    order = np.argsort(-summed.ravel(), kind="stable")
-    ranks = np.empty(30, int)
-    ranks[order] = np.arange(1, 31)
-    return ranks.reshape(6, 5)
-
-
-def oracle(truth, op_ranks, drop):
-    """The space the drop rule gives from the ground truth itself (operators scored by the
-    summed truth of their cells): what a perfect metric would keep."""
-    mask, dropped = drop_operators(-op_ranks.astype(np.float64), full_mask(), drop)
-    return {**quality(mask, truth, op_ranks, dropped), "dropped": describe(dropped)}
-
-
-def quality(mask, truth, op_ranks, dropped=None):
-    """The numbers of the module docstring for one space."""
-    inside = archs_to_indices(space_archs(mask))
-    order = np.argsort(-truth)
-    best = inside[np.argmax(truth[inside])]
-    out = {"space": mask_to_str(mask), "size": int(inside.size),
-           "top50_kept": int(np.isin(order[:50], inside).sum()),
-           "top1pct_kept": int(np.isin(order[:NUM_ARCHS // 100], inside).sum()),
-           "best_truth": float(truth[best]), "best_rank": int(np.sum(truth > truth[best]) + 1),
-           "mean_truth": float(truth[inside].mean()), "mean_truth_full": float(truth.mean())}
-    if dropped is None:
-        dropped = [tuple(x) for x in np.argwhere(~mask)]
-    out["dropped_truth_ranks"] = sorted(int(op_ranks[e, o]) for e, o in dropped)
-    return out
-
-
 def final_space(workdir):
     """The last `angle_space` a run logged ("" if none)."""
-    space = ""
-    for line in Path(workdir, "metrics.jsonl").read_text().splitlines():
-        space = json.loads(line).get("angle_space", space)
-    return space
+    return arms.final_space(arms.read_log(Path(workdir, "metrics.jsonl")))
 
 
 def offline(workdir, epoch, args):
     """Spaces each metric gives from the checkpoint at the end of `epoch` (one step)."""
-    from angle_over_epochs import epoch_states, load_run  # same folder
+    from angle_over_epochs import load_run  # same folder
 
     _, recipe, score = load_run(workdir, args.data, args.acc_batch_size, 1)
     states = dict(epoch_states(workdir, recipe, {epoch}))

@@ -25,7 +25,7 @@ call writes one JSON (per-run rows and, per group of runs, i.e. the runs' parent
 and std of every epoch's tau); result files of earlier calls given instead of workdirs are merged,
 so seeds can be analysed as their runs finish:
 
-    jaxnas train --config configs/nb201_spos_mini.py --workdir runs/abs_tau/spos/seed0 \
+    jaxnas train --config configs/nb201_spos.py:mini --workdir runs/abs_tau/spos/seed0 \
         --data ../shared/data/cifar10-jpeg seed=0 train.keep_checkpoints=100 eval.every_epochs=0
     python experiments/angle_over_epochs.py runs/abs_tau/spos/seed0 \
         --data ../shared/data/cifar10-jpeg --epochs 1,2,3,4,5,7,10,15,20,25,30,35,40,45,50 \
@@ -35,7 +35,7 @@ so seeds can be analysed as their runs finish:
         --plot experiments/results/angle_over_epochs/mini.png
 
 The magnitude baseline needs runs trained with `angle.magnitude.train=True`
-(configs/nb201_abs_mini.py with `angle.shrink.num_steps=0`); they are analysed the same way.
+(configs/nb201_abs.py:mini with `angle.shrink.num_steps=0`); they are analysed the same way.
 """
 
 import argparse
@@ -46,45 +46,25 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from jaxnas import config as config_lib
+import jaxnas
+from jaxnas.analysis import plots, tables
+from jaxnas.analysis.checkpoints import epoch_states
 from jaxnas.evaluate.angle import all_angles
 from jaxnas.evaluate import groundtruth
 from jaxnas.evaluate.ranking import kendall_tau
-from jaxnas.train.open_run import load_config as load_run_config, run_info
 from jaxnas.train.scorer import make_score
 from jaxnas.spaces.nb201 import NUM_ARCHS, all_archs, num_params
-from jaxnas.train import checkpoint, recipe as recipe_lib
-
-
-def epoch_states(workdir, recipe, epochs=None):
-    """`(epoch, state)` of every checkpoint at an epoch boundary, oldest first (each verified
-    against its manifest, as `jaxnas evaluate` does)."""
-    spe = recipe.run.steps_per_epoch
-    ckpt = checkpoint.Checkpointer(workdir, read_only=True)
-    template = recipe.init()
-    try:
-        for step in sorted(ckpt.steps()):
-            if step % spe or (epochs and step // spe not in epochs):
-                continue
-            yield step // spe, ckpt.restore(template, step=step)
-    finally:
-        ckpt.close()
 
 
 def load_run(workdir, data, batch_size, num_batches, *, needs_data=True):
-    """A run's config, recipe and scorer (accuracy on `num_batches` held-out batches). As in
-    `jaxnas evaluate`, the images are only loaded when `needs_data` (or the run predates
-    `run.json`): the angle and magnitude need none."""
-    config = load_run_config(workdir)
-    if data:
-        config_lib.apply_overrides(config, [f"data.source={data}"])
-    steps_per_epoch = run_info(workdir).get("steps_per_epoch")
-    recipe = recipe_lib.from_config(config, data=needs_data or not steps_per_epoch,
-                                    steps_per_epoch=steps_per_epoch)
-    images, labels = recipe.run.valid_data or (None, None)
-    score = make_score(recipe, images=images, labels=labels, batch_size=batch_size,
+    """A run's config, recipe and scorer (accuracy on `num_batches` held-out batches), opened
+    with `jaxnas.open`: as in `jaxnas evaluate`, the images are only loaded when `needs_data`
+    (or the run predates `run.json`): the angle and magnitude need none."""
+    opened = jaxnas.open(workdir, data=data, needs_data=needs_data)
+    images, labels = opened.run.valid_data or (None, None)
+    score = make_score(opened.recipe, images=images, labels=labels, batch_size=batch_size,
                        num_batches=num_batches, progress=False)
-    return config, recipe, score
+    return opened.config, opened.recipe, score
 
 
 def angles_from(recipe, config, reference, state, archs, epoch):
@@ -159,56 +139,14 @@ KEYS = {"tau_angle": ("-", "angle (all 15,625)"),
 
 
 def summary(results):
-    """Per group of runs (the workdirs' parent folder, e.g. spos/seed0..4) and metric: the mean,
-    std and number of runs of each epoch's tau."""
-    groups = {}
-    for name, res in results.items():
-        groups.setdefault(Path(name).parent.name, []).append(res)
-    out = {}
-    for group, runs in groups.items():
-        for key in KEYS:
-            by_epoch = {}
-            for res in runs:
-                for r in res["rows"]:
-                    if key in r:
-                        by_epoch.setdefault(r["epoch"], []).append(r[key])
-            if by_epoch:
-                out[f"{group}/{key}"] = [
-                    {"epoch": e, "mean": float(np.mean(v)), "std": float(np.std(v)), "runs": len(v)}
-                    for e, v in sorted(by_epoch.items())]
-    return out
+    """Per group of runs (the workdirs' parent folder) and metric: each epoch's tau."""
+    return tables.over_epochs_by_group(results, KEYS)
 
 
 def plot(results, path, baselines=None):
     """Mean tau over each group's runs against epochs, a band of one std."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     n = next(iter(results.values()))["acc_archs"]
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    for i, (name, pts) in enumerate(summary(results).items()):
-        group, key = name.split("/")
-        x = np.array([p["epoch"] for p in pts])
-        m, sd = (np.array([p[k] for p in pts]) for k in ("mean", "std"))
-        style, label = KEYS[key]
-        line, = ax.plot(x, m, style, marker=".",
-                        label=f"{group}: {label.format(n=n)}, {pts[-1]['runs']} runs")
-        ax.fill_between(x, m - sd, m + sd, color=line.get_color(), alpha=0.15, lw=0)
-    ax.axhline(0, color="grey", lw=0.5)
-    if baselines:
-        ax.axhline(baselines["tau_num_params"], color="black", ls=":", lw=1,
-                   label="parameter count (no training)")
-        if baselines.get("tau_angle_untrained"):
-            ax.axhline(np.mean(baselines["tau_angle_untrained"]), color="black", ls="-.", lw=1,
-                       label="angle between two untrained initialisations")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("Kendall's tau vs NB201")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=130)
+    plots.tau_groups(summary(results), {**KEYS, "n": n}, path, baselines=baselines)
 
 
 def main():

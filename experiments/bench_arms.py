@@ -1,7 +1,7 @@
 """Train-step cost of each paired experiment arm: step time, images/s, compile time, peak memory.
 
 Each arm is a config with the overrides its `run_paired.sh` command passes (the table `ARMS`):
-the `*_mini.py` config at mini scale, the reference's settings at paper scale. Each is timed by
+the config file's mini scale (`file.py:mini`), its paper scale (the reference's settings). Each is timed by
 `bench_step.py`'s jaxnas worker in a fresh process (its own compile and peak resident memory),
 random images, batch 64, at the schedule stage of the config's last epoch (landmark's regulariser
 on, CLOSE's blocks all active). Arms alternate for
@@ -27,8 +27,9 @@ import bench_step  # same folder
 HERE = os.path.dirname(os.path.abspath(__file__))
 CONFIGS = os.path.join(os.path.dirname(HERE), "configs")
 
-# name: (config, overrides) as experiments/README.md runs the arm; the config is configs/<config>
-# _mini.py at mini scale and configs/<config>.py (the reference's settings) at paper scale.
+# name: (config, overrides) as experiments/README.md runs the arm; the config is
+# configs/<config>.py:mini at mini scale and configs/<config>.py (the reference's settings) at
+# paper scale.
 ARMS = {
     "spos": ("nb201_spos", ()),
     "spos_calr": ("nb201_spos_calr_ms", ("ms.rule=complexity", "ms.num_groups=1")),
@@ -46,7 +47,7 @@ DYNAMIC = "spos,spos_calr,spos_ms,spos_calr_ms,fairnas,fairnas_calr_ms"
 
 def config_path(name, scale):
     stem = ARMS[name][0]
-    return os.path.join(CONFIGS, f"{stem}_mini.py" if scale == "mini" else f"{stem}.py")
+    return os.path.join(CONFIGS, f"{stem}.py:mini" if scale == "mini" else f"{stem}.py")
 
 
 def time_arm(name, scale, steps, warmup):

@@ -6,7 +6,7 @@ sampled genotype changes every step; one compilation serves them all). Prints on
 compile seconds (first step), median and interquartile step seconds, the epoch estimate at
 `--steps-per-epoch` (390 = 25k images / 64) and the machine's load average.
 
-    python experiments/bench_darts_step.py --config configs/darts_spos_mini.py --steps 20
+    python experiments/bench_darts_step.py --config configs/darts_spos.py:mini --steps 20
 """
 
 import argparse
@@ -27,7 +27,7 @@ from jaxnas.train import recipe as recipe_lib  # noqa: E402
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", default="configs/darts_spos_mini.py")
+    parser.add_argument("--config", default="configs/darts_spos.py:mini")
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--steps-per-epoch", type=int, default=390)
     args = parser.parse_args()

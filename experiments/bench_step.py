@@ -18,9 +18,9 @@ peak resident memory of the process (ru_maxrss), and the jaxnas/xautodl throughp
     python experiments/bench_step.py --scale mini --steps 30
     python experiments/bench_step.py --rounds 3 --steps 30 --out experiments/results/bench_step.json
     python experiments/bench_step.py --set edge_impl=masked   # another formulation
-    python experiments/bench_step.py --scale mini --config configs/nb201_close_mini.py \
+    python experiments/bench_step.py --scale mini --config configs/nb201_close.py:mini \
         --epoch 31            # CLOSE with 4 active GLOW blocks instead of SPOS
-    python experiments/bench_step.py --scale mini --config configs/nb201_spos_calr_ms_mini.py \
+    python experiments/bench_step.py --scale mini --config configs/nb201_spos_calr_ms.py:mini \
         --override ms.num_groups=1    # any config, any config overrides
 
 `experiments/bench_arms.py` runs this script's worker for several configs side by side.

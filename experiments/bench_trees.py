@@ -8,7 +8,9 @@ compile time and peak memory, and the new/old step-time ratio with its range ove
     git worktree add /tmp/old 0d8a1eb
     python experiments/bench_trees.py /tmp/old --scale mini --rounds 5 \
         --out experiments/results/bench_seam_mini.json
-    python experiments/bench_trees.py /tmp/old --config configs/nb201_landmark_mini.py --epoch 21
+    python experiments/bench_trees.py OLD --config configs/nb201_landmark.py:mini --epoch 21
+(a config must exist in both checkouts: 0d8a1eb spells the mini configs `nb201_x_mini.py`,
+trees since the configs by scale `nb201_x.py:mini`, so compare those with the default SPOS.)
 """
 
 import argparse
@@ -42,7 +44,9 @@ def main():
     p.add_argument("old_tree", help="checkout of the older commit")
     p.add_argument("--new-tree", default=str(HERE), help="default: this checkout")
     p.add_argument("--scale", choices=("mini", "paper"), default="mini")
-    p.add_argument("--config", help="config file, relative to each checkout (default: SPOS)")
+    p.add_argument("--config", help="config file, relative to each checkout (default: SPOS); both "
+                   "checkouts must have it (trees before the configs by scale spell the mini "
+                   "configs `nb201_x_mini.py`, later ones `nb201_x.py:mini`)")
     p.add_argument("--epoch", type=int, default=1)
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--steps", type=int, default=30)

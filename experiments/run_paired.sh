@@ -5,7 +5,7 @@
 # default 4, the earlier arms; 10 = 2,560 images halves the evaluation noise). Keeps each
 # seed's metrics log and final report in experiments/results/paired/<name>/, with the command.
 # Usage: bash experiments/run_paired.sh CONFIG NAME DATA [WORKDIR_ROOT] [key=value ...]
-#   e.g. bash experiments/run_paired.sh configs/nb201_spos_mini.py spos ../shared/data/cifar10-jpeg
+#   e.g. bash experiments/run_paired.sh configs/nb201_spos.py:mini spos ../shared/data/cifar10-jpeg
 # SEEDS="0 1 2 3 4" by default; a finished seed (its report exists) is skipped, an interrupted one
 # resumes from its last checkpoint.
 set -euo pipefail

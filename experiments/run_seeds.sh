@@ -3,7 +3,7 @@
 # every eval.every_epochs, the ranking metrics of 200 fixed non-isomorphic cells) as
 # experiments/results/<name>/seed<S>.jsonl, with the command and commit in command.txt.
 # Usage: bash experiments/run_seeds.sh CONFIG NAME DATA [WORKDIR_ROOT] [key=value ...]
-#   e.g. bash experiments/run_seeds.sh configs/nb201_spos_mini.py spos_mini ../shared/data/cifar10-jpeg
+#   e.g. bash experiments/run_seeds.sh configs/nb201_spos.py:mini spos_mini ../shared/data/cifar10-jpeg
 set -euo pipefail
 config=${1:?config file}; name=${2:?result name}; data=${3:?image folder or tfds:cifar10}
 root=${4:-runs/$name}; shift $(( $# < 4 ? $# : 4 ))

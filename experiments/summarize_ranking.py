@@ -1,5 +1,8 @@
 """Tables and plots of ranking quality over training from `experiments/results/<run>/seed*.jsonl`.
 
+A thin caller of `jaxnas.analysis` (`tables.epoch_table`, `tables.final_table`,
+`plots.over_epochs`).
+
     python experiments/summarize_ranking.py spos_mini close_mini --plot experiments/results/ranking_mini.png
     python experiments/summarize_ranking.py spos_mini close_mini --final   # + final_eval.sh table
 
@@ -13,12 +16,14 @@ import argparse
 import json
 from pathlib import Path
 
+import jax
 import numpy as np
 
+from jaxnas import config as config_lib
+from jaxnas.analysis import plots, tables
+from jaxnas.train import recipe as recipe_lib
+
 RESULTS = Path(__file__).resolve().parent / "results"
-METRICS = (("kendall_tau", "Kendall's tau"), ("sparse_kendall_tau", "sparse tau"),
-           ("p_at_top_5", "P@top-5%"), ("spearman_rho", "Spearman's rho"),
-           ("top1_true_rank", "true rank of top-1"))
 
 
 def load_run(name):
@@ -31,102 +36,29 @@ def load_run(name):
             for f in files}
 
 
-def evals(records):
-    """(epochs, {metric: values}) of the records that carry a ranking evaluation."""
-    rows = [r for r in records if "eval" in r]
-    return (np.array([r["epoch"] for r in rows]),
-            {m: np.array([r["eval"][m] for r in rows], float) for m, _ in METRICS})
-
-
 def param_count(name):
     """Trainable parameters of the run's techniques (from the config stored with the run)."""
     command = (RESULTS / name / "command.txt").read_text().split()
     config_path = command[command.index("experiments/run_seeds.sh") + 1]
-    import jax
-
-    from jaxnas import config as config_lib
-    from jaxnas.train import recipe as recipe_lib
-
     config = config_lib.load_config(Path(__file__).resolve().parents[1] / config_path)
     recipe = recipe_lib.from_config(config, data=False, steps_per_epoch=1)
     shapes = jax.eval_shape(lambda key: recipe.init(key).params, jax.random.key(0))
     return sum(int(np.prod(s.shape)) for s in jax.tree.leaves(shapes))
 
 
-def fmt(values, digits=3):
-    values = np.asarray(values, float)
-    seeds = ", ".join(f"{v:.{digits}f}" for v in values)
-    return f"{values.mean():.{digits}f} ± {values.std():.{digits}f} [{seeds}]"
+def params_text(name, logs):
+    last = logs[sorted(logs)[0]][-1]
+    extra = ""
+    if "sharing" in last:
+        extra = f" ({last['sharing']['active_op_params']:,} op params active at the end)"
+    return f"{param_count(name):,}{extra}"
 
 
-def table(names):
-    head = ["run", "epochs", *[label for _, label in METRICS], "train s/seed", "eval s/seed",
-            "params"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for name in names:
-        runs = load_run(name)
-        finals = {m: [] for m, _ in METRICS}
-        train_s, eval_s, epochs = [], [], []
-        for records in runs.values():
-            ep, vals = evals(records)
-            for m in finals:
-                finals[m].append(vals[m][-1])
-            epochs.append(int(ep[-1]))
-            train_s.append(sum(r["seconds"] for r in records))
-            eval_s.append(sum(r["eval"]["seconds"] for r in records if "eval" in r))
-        last = runs[sorted(runs)[0]][-1]
-        extra = ""
-        if "sharing" in last:
-            extra = f" ({last['sharing']['active_op_params']:,} op params active at the end)"
-        cells = [name, str(epochs[0]),
-                 *[fmt(finals[m], 0 if m == "top1_true_rank" else 3) for m, _ in METRICS],
-                 f"{np.mean(train_s):.0f}", f"{np.mean(eval_s):.0f}",
-                 f"{param_count(name):,}{extra}"]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def final_table(names):
-    """Table of the `final_eval.sh` reports (`results/final_eval/<run>_seed*.json`)."""
-    head = ["run", "cells x images", *[label for _, label in METRICS], "P@top-10%"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for name in names:
-        files = sorted((RESULTS / "final_eval").glob(f"{name}_seed*.json"))
-        if not files:
-            raise SystemExit(f"no final_eval/{name}_seed*.json in {RESULTS}")
-        reports = [json.loads(f.read_text()) for f in files]
-        cells = [name, f"{reports[0]['num_archs']} x {reports[0]['images_per_arch']}"]
-        for metric in [m for m, _ in METRICS] + ["p_at_top_10"]:
-            cells.append(fmt([r[metric] for r in reports], 0 if metric == "top1_true_rank" else 3))
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def plot(names, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    shown = METRICS[:3]
-    fig, axes = plt.subplots(1, len(shown), figsize=(5 * len(shown), 3.8))
-    for color, name in zip(plt.rcParams["axes.prop_cycle"].by_key()["color"], names):
-        runs = load_run(name)
-        curves = [evals(records) for records in runs.values()]
-        epochs = curves[0][0]
-        for ax, (metric, label) in zip(axes, shown):
-            values = np.stack([c[1][metric] for c in curves])
-            for seed_values in values:
-                ax.plot(epochs, seed_values, color=color, alpha=0.25, lw=1)
-            ax.plot(epochs, values.mean(0), color=color, lw=2,
-                    label=f"{name} (mean of {len(values)} seeds)")
-            ax.set_xlabel("epoch")
-            ax.set_title(label)
-            ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    print(f"wrote {path}")
+def final_reports(name):
+    files = sorted((RESULTS / "final_eval").glob(f"{name}_seed*.json"))
+    if not files:
+        raise SystemExit(f"no final_eval/{name}_seed*.json in {RESULTS}")
+    return [json.loads(f.read_text()) for f in files]
 
 
 def main():
@@ -136,12 +68,14 @@ def main():
     p.add_argument("--final", action="store_true",
                    help="also tabulate the runs' final_eval.sh reports")
     args = p.parse_args()
-    print(table(args.runs))
+    runs = {name: load_run(name) for name in args.runs}
+    print(tables.epoch_table(runs, {n: params_text(n, logs) for n, logs in runs.items()}))
     if args.final:
         print()
-        print(final_table(args.runs))
+        print(tables.final_table({name: final_reports(name) for name in args.runs}))
     if args.plot:
-        plot(args.runs, args.plot)
+        plots.over_epochs(runs, args.plot)
+        print(f"wrote {args.plot}")
 
 
 if __name__ == "__main__":

@@ -1,11 +1,13 @@
 """The `jaxnas` command line: thin wrappers around `jaxnas.train` and `jaxnas.search`.
 
-    jaxnas train --config configs/nb201_spos_mini.py --workdir W [--data SRC] [--resume] [k=v ...]
-    jaxnas evaluate --workdir W [--archs N|all|unique] [--seed S] [--gt valid|test] [--metric M]
-                    [--within-space] [--out FILE]
+    jaxnas train --config configs/nb201_spos.py:mini --workdir W [--data SRC] [--resume] [k=v ...]
+    jaxnas evaluate --workdir W [--protocol P] [--archs N|all|unique] [--seed S]
+                    [--gt valid|test] [--dataset D] [--metric M] [--within-space] [--out FILE]
     jaxnas search --workdir W [--strategy random|evolution|gdas] [--budget N] [--metric M]
                   [--seed S] [--out FILE]
     jaxnas run --config C --workdir W [--data SRC] [k=v ...]   # train, evaluate, search
+    jaxnas compare ARM... --base ARM [--out FILE] [--plot FILE]  # paired by seed, 95% CI
+    jaxnas nb201 query INDEX|ARCH [--dataset D] [--naslib]     # the shipped NB201 table
 
 Bad input (arguments, config keys and values, architecture strings, data folders, checkpoints)
 ends with one line on stderr and exit status 2, before anything is built or written; so does a
@@ -20,6 +22,7 @@ import sys
 from pathlib import Path
 
 from jaxnas import schema
+from jaxnas.config import split_arg
 from jaxnas.errors import JaxnasError, UsageError
 from jaxnas.train import workdir
 
@@ -37,7 +40,8 @@ def _parser():
 
     t = sub.add_parser("train", help="train a supernet")
     t.add_argument("--config", required=True, type=_config_file,
-                   help="Python config file with get_config()")
+                   help="Python config file with get_config(), optionally FILE.py:ARG "
+                        "(get_config(ARG), e.g. configs/nb201_spos.py:mini)")
     t.add_argument("--workdir", required=True, type=_workdir, help="output directory")
     t.add_argument("--data", type=_data,
                    help="image folder (train|test/<class>/*) or tfds:cifar10")
@@ -48,11 +52,18 @@ def _parser():
     e = sub.add_parser("evaluate", help="rank architectures with a trained supernet")
     e.add_argument("--workdir", required=True, type=_run_dir,
                    help="directory of a `jaxnas train` run")
-    e.add_argument("--archs", default="200", type=_archs,
-                   help="N (a fixed seeded sample of N non-isomorphic cells), unique or all")
+    e.add_argument("--protocol", default="default", type=_protocol,
+                   help="a paper's cells, ground truth and metrics: default, landmark, abs, "
+                        "fewshot, close or dynas (jaxnas/evaluate/protocols.py)")
+    e.add_argument("--archs", type=_archs,
+                   help="default protocol: N (a fixed seeded sample of N non-isomorphic cells, "
+                        "200), unique or all")
     e.add_argument("--seed", type=_seed, default=0, help="seed of the architecture sample")
-    e.add_argument("--gt", choices=("valid", "test"), default="valid",
-                   help="NB201 cifar10-valid ground truth: x-valid or ori-test accuracy")
+    e.add_argument("--gt", choices=("valid", "test"),
+                   help="NB201 cifar10-valid ground truth: x-valid or ori-test accuracy "
+                        "(default: the protocol's; valid for default, test for the papers')")
+    e.add_argument("--dataset", default="cifar10-valid", type=_dataset,
+                   help="NB201 table (nas_201_api name); only cifar10-valid ships")
     e.add_argument("--data", type=_data, help="override the run's data source")
     e.add_argument("--num-batches", type=_positive, help="held-out batches scored per architecture")
     e.add_argument("--skip-batches", type=_count, default=0,
@@ -84,12 +95,42 @@ def _parser():
 
     r = sub.add_parser("run", help="train, evaluate and search in one resumable command")
     r.add_argument("--config", required=True, type=_config_file,
-                   help="Python config file with get_config()")
+                   help="Python config file with get_config(), optionally FILE.py:ARG "
+                        "(get_config(ARG), e.g. configs/nb201_spos.py:mini)")
     r.add_argument("--workdir", required=True, type=_workdir, help="output directory")
     r.add_argument("--data", type=_data,
                    help="image folder (train|test/<class>/*) or tfds:cifar10")
     r.add_argument("--no-progress", action="store_true", help="no progress bars")
     r.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
+
+    c = sub.add_parser("compare", help="compare arms with a base arm, paired by seed")
+    c.add_argument("arms", nargs="+", type=_folder,
+                   help="an arm: a folder of seed<S>.final.json (experiments/run_paired.sh) "
+                        "or a folder of seed run directories (their evaluate.json)")
+    c.add_argument("--base", required=True, type=_folder, help="the arm to compare against")
+    c.add_argument("--out", type=_out, help="write the JSON report here (markdown beside, .md)")
+    c.add_argument("--plot", type=_out, help="per-seed Kendall's tau, base to arm (png)")
+    c.add_argument("--epochs-plot", type=_out,
+                   help="the arms' in-training Kendall's tau, sparse tau and P@top-5%% over "
+                        "epochs, per seed and mean (png, from the metrics logs)")
+    c.add_argument("--within-space", action="store_true",
+                   help="only the cells of the space each arm's run ended in (ABS shrinking)")
+    c.add_argument("--report", default="evaluate.json", type=_name,
+                   help="the evaluation file of each run directory, e.g. the --out of a "
+                        "`jaxnas evaluate --protocol abs` (default evaluate.json)")
+    c.add_argument("--common-seeds", action="store_true",
+                   help="pair the seeds both arms have instead of refusing different seeds")
+
+    n = sub.add_parser("nb201", help="NAS-Bench-201 lookups in the shipped table")
+    nsub = n.add_subparsers(dest="nb201_command", required=True)
+    q = nsub.add_parser("query", help="one cell's benchmark numbers and ranks")
+    q.add_argument("cell", help="official index (0..15624), NB201 string |op~0|+|op~0|op~1|+..., "
+                                "or with --naslib NASLib's six op indices, e.g. 2,2,0,4,2,0")
+    q.add_argument("--dataset", default="cifar10-valid", type=_dataset,
+                   help="nas_201_api name: cifar10-valid (shipped), cifar10, cifar100, "
+                        "ImageNet16-120")
+    q.add_argument("--naslib", action="store_true",
+                   help="read the cell as NASLib's op indices (its op and edge order)")
     return p
 
 
@@ -136,10 +177,35 @@ def _name(text):
     return text
 
 
+def _protocol(text):
+    """A protocol name of `jaxnas.evaluate.protocols`."""
+    from jaxnas.evaluate.protocols import PROTOCOLS
+
+    if text not in PROTOCOLS:
+        raise argparse.ArgumentTypeError(f"expected one of {', '.join(PROTOCOLS)}, got "
+                                         f"{schema.show(text)}")
+    return text
+
+
+def _dataset(text):
+    """A nas_201_api dataset name whose table jaxnas ships (the error says what ships)."""
+    from jaxnas.errors import GroundTruthError
+    from jaxnas.evaluate.groundtruth import check_shipped
+
+    try:
+        return check_shipped(text)
+    except GroundTruthError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def _config_file(text):
-    """An existing Python file (its get_config() is checked when it is loaded)."""
-    path = Path(text)
-    if not schema.path_exists("file").ok(text):
+    """An existing Python file, optionally naming its argument (`file.py:mini`); get_config() is
+    checked when it is loaded."""
+    path, arg = split_arg(text)
+    if arg is not None and not arg.strip():
+        raise argparse.ArgumentTypeError(f"expected FILE.py or FILE.py:ARG with a non-empty ARG, "
+                                         f"got {schema.show(text)}")
+    if not schema.path_exists("file").ok(str(path)):
         raise argparse.ArgumentTypeError(f"expected an existing Python config file, got "
                                          f"{schema.show(text)}")
     if path.suffix != ".py":
@@ -165,6 +231,13 @@ def _run_dir(text):
     if not schema.path_exists("file").ok(os.path.join(text, "config.json")):
         raise argparse.ArgumentTypeError(f"expected the directory of a jaxnas run (holding "
                                          f"config.json), got {schema.show(text)}")
+    return text
+
+
+def _folder(text):
+    """An existing folder."""
+    if not text.strip() or not Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"expected an existing folder, got {schema.show(text)}")
     return text
 
 
@@ -230,13 +303,17 @@ def _evaluate(args):
     from jaxnas.train.evaluation import evaluate_workdir
 
     _nb201_only("evaluate", _stored_space(args.workdir))
+    if args.archs is not None and args.protocol != "default":
+        raise UsageError(f"--archs chooses the default protocol's cells; protocol "
+                         f"{args.protocol} has its own")
     workdir.install_quiet_logging(args.workdir)
 
-    report = evaluate_workdir(args.workdir, archs=args.archs, seed=args.seed, gt=args.gt,
-                                  data=args.data, num_batches=args.num_batches,
-                                  skip_batches=args.skip_batches, metric=args.metric,
-                                  within_space=args.within_space,
-                                  progress=not args.no_progress)
+    report = evaluate_workdir(args.workdir, archs=args.archs or 200, seed=args.seed, gt=args.gt,
+                              data=args.data, num_batches=args.num_batches,
+                              skip_batches=args.skip_batches, metric=args.metric,
+                              within_space=args.within_space, progress=not args.no_progress,
+                              protocol=args.protocol, dataset=args.dataset)
+
     text = json.dumps(report, indent=1)
     if args.out:
         with open(args.out, "w") as f:
@@ -278,7 +355,30 @@ def _run(args):
     _nb201_only("run", config.space)
     workdir.install_quiet_logging(args.workdir)
     summary = pipeline.run(config, args.workdir, progress=not args.no_progress)
-    print(json.dumps(summary))
+    print(pipeline.format_summary(summary))
+
+
+def _compare(args):
+    from jaxnas.analysis import compare
+
+    report = compare.compare(args.base, args.arms, common_seeds=args.common_seeds,
+                             within_space=args.within_space, report=args.report)
+    text = compare.markdown(report)
+    print(text)
+    if args.out:
+        out = Path(args.out)
+        out.write_text(json.dumps(report, indent=1) + "\n")
+        out.with_suffix(".md").write_text(text + "\n")
+    if args.plot:
+        compare.plot(report, args.plot)
+    if args.epochs_plot:
+        compare.epochs_plot(args.base, args.arms, args.epochs_plot, report=args.report)
+
+
+def _nb201(args):
+    from jaxnas.evaluate.benchmark import query
+
+    print(json.dumps(query(args.cell, args.dataset, naslib=args.naslib), indent=1))
 
 
 def _fail(error):
@@ -297,7 +397,8 @@ def main(argv=None):
         return _fail(e)
     try:
         {"train": _train, "evaluate": _evaluate, "search": _search,
-         "run": _run}[args.command](args)
+         "run": _run, "compare": _compare,
+         "nb201": _nb201}[args.command](args)
     except JaxnasError as e:
         return _fail(e)
     except KeyboardInterrupt:

@@ -1,5 +1,8 @@
 """Experiment configs: Python files with a `get_config()` returning an `ml_collections.ConfigDict`.
 
+As in big_vision, a file may take one argument, named after a colon: `configs/nb201_spos.py:mini`
+calls `get_config("mini")` (each shipped method has one file with a paper and a mini scale).
+
 Configs are locked after loading, so a mistyped key in a file or on the command line is an error
 naming the key, not a silently ignored setting. Command-line overrides are `dotted.key=value`; the
 value is parsed as a Python literal and must have the type of the value it replaces.
@@ -8,6 +11,7 @@ value is parsed as a Python literal and must have the type of the value it repla
 import ast
 import difflib
 import importlib.util
+import inspect
 import json
 from pathlib import Path
 
@@ -16,8 +20,20 @@ import ml_collections
 from jaxnas.errors import ConfigError
 
 
-def load_config(path):
-    """Load `get_config()` from a Python config file; ConfigError if it is missing or broken."""
+def split_arg(spec):
+    """`"file.py:arg"` -> `(Path("file.py"), "arg")`; `(path, None)` when no argument is named."""
+    text = str(spec)
+    head, sep, arg = text.rpartition(":")
+    if sep and head.endswith(".py") and "/" not in arg:
+        return Path(head), arg
+    return Path(text), None
+
+
+def load_config(path, arg=None):
+    """Load `get_config()` (or `get_config(arg)`; `path` may be `file.py:arg`) from a Python config
+    file; ConfigError if it is missing, broken, or refuses the argument."""
+    if arg is None:
+        path, arg = split_arg(path)
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
@@ -29,10 +45,14 @@ def load_config(path):
         spec.loader.exec_module(module)
     except Exception as e:  # a user's file: report any failure in one line
         raise ConfigError(f"cannot load config {path}: {type(e).__name__}: {e}") from e
-    if not callable(getattr(module, "get_config", None)):
+    get_config = getattr(module, "get_config", None)
+    if not callable(get_config):
         raise ConfigError(f"config {path} has no get_config() function")
+    if arg is not None and not _takes_argument(get_config):
+        raise ConfigError(f"config {path} takes no argument (its get_config() has no "
+                          f"parameter), got {path}:{arg}")
     try:
-        config = module.get_config()
+        config = get_config() if arg is None else get_config(arg)
         if not isinstance(config, ml_collections.ConfigDict):
             config = ml_collections.ConfigDict(config)
     except ConfigError:
@@ -41,6 +61,13 @@ def load_config(path):
         raise ConfigError(f"get_config() of {path} failed: {type(e).__name__}: {e}") from e
     config.lock()
     return config
+
+
+def _takes_argument(fn):
+    try:
+        return len(inspect.signature(fn).parameters) >= 1
+    except (TypeError, ValueError):
+        return True
 
 
 def _suggest(key, config):

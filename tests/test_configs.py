@@ -22,10 +22,16 @@ def test_config_builds(path):
     recipe = recipe_lib.from_config(config, data=False, steps_per_epoch=390)
     assert recipe.run.total_steps == 390 * config.train.epochs
     mini = path.stem.endswith("_mini")
-    if config.space == "darts":  # DARTS's search network; the mini one has its 3 cells
-        assert (config.supernet.C, config.supernet.layers) == ((4, 3) if mini else (16, 8))
+    if config.space == "darts":  # DARTS's search network
+        assert (config.supernet.C, config.supernet.layers) == (16, 8)
     else:
         assert (config.supernet.C, config.supernet.N) == ((8, 1) if mini else (16, 5))
+
+
+def test_darts_mini_scale_builds():
+    config = load_config(Path(__file__).parents[1] / "configs" / "darts_spos.py", "mini")
+    recipe_lib.from_config(config, data=False, steps_per_epoch=390)
+    assert (config.space, config.supernet.C, config.supernet.layers) == ("darts", 4, 3)
 
 
 def test_every_mini_config_has_a_paper_scale_config():

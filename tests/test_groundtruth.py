@@ -68,7 +68,7 @@ def test_unknown_metric_names_the_known_ones(table):
 
 
 def test_unknown_packaged_dataset():
-    with pytest.raises(GroundTruthError, match="no packaged table for dataset 'cifar100'"):
+    with pytest.raises(GroundTruthError, match="NB201 cifar100 ground truth .* is not shipped"):
         load_table("cifar100")
 
 
@@ -156,7 +156,7 @@ def test_nats_reader_datasets_and_hp(archive):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"dataset": "cifar10-test"}, "unknown dataset"),
+        ({"dataset": "cifar10-test"}, "unknown NB201 dataset"),
         ({"hp": "90"}, "unknown hp"),
         ({"indices": [1]}, "no record 000001"),
         ({"indices": [15625]}, "out of range"),

@@ -11,7 +11,7 @@ from jaxnas import config as config_lib
 from jaxnas.errors import ConfigError
 from jaxnas.train import defaults, recipe as recipe_lib, registry
 
-SPOS_MINI = Path(__file__).resolve().parents[1] / "configs/nb201_spos_mini.py"
+SPOS_MINI = f"{Path(__file__).resolve().parents[1]}/configs/nb201_spos.py:mini"
 # Pairs that cannot work, and a word of the reason each refusal must give.
 REFUSED = {("close", "calr"): "schedule", ("close", "gdas"): "forward"}
 

@@ -102,9 +102,10 @@ def test_one_compilation_for_every_mask():
     assert sample._cache_size() == 1
 
 
-@pytest.mark.parametrize("path", sorted(CONFIGS.glob("nb201_close*.py")), ids=lambda p: p.stem)
-def test_close_configs_sample_as_the_reference(path):
-    config = load_config(path)
+@pytest.mark.parametrize("arg", ["paper", "mini", "paper,structure", "mini,structure",
+                                 "mini,faithful_schedule"])
+def test_close_configs_sample_as_the_reference(arg):
+    config = load_config(CONFIGS / "nb201_close.py", arg)
     assert config.sampler == "unique_conv"
     apply_overrides(config, ["sampler=uniform"])  # the earlier runs' sampler stays available
     assert defaults.check(config, paths=False).sampler == "uniform"

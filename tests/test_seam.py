@@ -15,8 +15,11 @@ from jaxnas.train import recipe as recipe_lib
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests/fixtures/params_before_seam.npz"
-CONFIGS = ("spos", "close", "close_faithful_schedule", "close_structure", "landmark", "abs",
-           "gdas", "spos_calr_ms", "fairnas_calr_ms", "combined")
+# The fixture's names (the mini config files of 0d8a1eb) -> the config that is each one now.
+CONFIGS = {name: f"nb201_{name}.py:mini" for name in (
+    "spos", "close", "landmark", "abs", "gdas", "spos_calr_ms", "fairnas_calr_ms", "combined")}
+CONFIGS["close_faithful_schedule"] = "nb201_close.py:mini,faithful_schedule"
+CONFIGS["close_structure"] = "nb201_close.py:mini,structure"
 EPOCHS, SPE, BATCH = 3, 3, 8
 # Technique state keys before the seam -> now (the space mask moved to `state.space`).
 RENAMED = {"['angle']": "['abs']", "['search.gdas']": "['gdas']"}
@@ -46,7 +49,7 @@ def shrink(c):
 
 
 def run(name):
-    c = shrink(load_config(ROOT / "configs" / f"nb201_{name}_mini.py"))
+    c = shrink(load_config(ROOT / "configs" / CONFIGS[name]))
     rng = np.random.default_rng(0)
     valid = (rng.integers(0, 256, (64, 16, 16, 3), dtype=np.uint8),
              rng.integers(0, 10, (64,)).astype(np.int32))

@@ -305,9 +305,13 @@ def test_gdas_trains_alpha_beside_landmark_and_run_searches_it(tiny_config, tmp_
     assert [s["x"] for s in gd["trajectory"]] == [0, 1, 2, 3.0]
     assert summary["search"]["random"]["index"] == json.loads(
         (workdir / "search" / "random.json").read_text())["found"]["index"]
-    stamps = {p: p.stat().st_mtime_ns for p in workdir.rglob("*.json")}
+    text = pipeline.format_summary(summary)
+    assert len(text.splitlines()) <= 24 and "Kendall's tau" in text and "rank" in text
+    assert json.loads((workdir / "summary.json").read_text()) == json.loads(json.dumps(summary))
+    stamps = {p: p.stat().st_mtime_ns for p in workdir.rglob("*.json") if p.name != "summary.json"}
     pipeline.run(config, workdir, search=search, progress=False)  # all stages done: no rewrite
-    assert stamps == {p: p.stat().st_mtime_ns for p in workdir.rglob("*.json")}
+    assert stamps == {p: p.stat().st_mtime_ns for p in workdir.rglob("*.json")
+                      if p.name != "summary.json"}
 
     assert cli.main(["search", "--workdir", str(workdir), "--strategy", "evolution",
                      "--budget", "6", "--population", "3", "--tournament", "2",
@@ -373,7 +377,7 @@ def test_combined_config_builds_and_incompatible_pairs_say_why():
     from jaxnas.train import defaults, recipe as recipe_lib
 
     config = config_lib.load_config(
-        __import__("pathlib").Path(__file__).parents[1] / "configs/nb201_combined_mini.py")
+        __import__("pathlib").Path(__file__).parents[1] / "configs/nb201_combined.py:mini")
     assert config.search.strategy == "evolution"
     recipe_lib.from_config(config, data=False, steps_per_epoch=3)
     names = ("close", "landmark", "dynamic.calr", "dynamic.ms", "angle", "search.gdas")

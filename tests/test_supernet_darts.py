@@ -135,7 +135,7 @@ def test_init_layout_matches_the_widths():
 
 
 def test_spos_trains_one_tiny_epoch_in_darts(tiny_config, tmp_path):
-    """The base loop trains SPOS in the DARTS space (configs/darts_spos_mini.py's settings on
+    """The base loop trains SPOS in the DARTS space (configs/darts_spos.py:mini's settings on
     the tiny folder) and refuses, in one line, what it cannot do there yet."""
     from jaxnas.train import defaults, loop
 

@@ -40,12 +40,23 @@ def get_config():
 '''
 
 
+# `tiny.py` with an argument, as the shipped configs (`scaled.py:mini`)
+SCALED = """from jaxnas.train.defaults import scale_arg
+
+
+def get_config(arg="paper"):
+    if scale_arg(arg)[0] == "mini":
+        return base_config()"""
+
+
 @pytest.fixture(scope="module")
 def files(tiny_folder, tmp_path_factory):
     """Config files good and bad, a fake run directory, and folders for outputs."""
     root = tmp_path_factory.mktemp("validation")
     (root / "tiny.py").write_text(TINY.format(source=str(tiny_folder),
                                               cache=str(root / "cache")))
+    (root / "scaled.py").write_text(TINY.format(source=str(tiny_folder), cache=str(
+        root / "cache")).replace("def get_config():", SCALED))
     (root / "passwd").write_text("root:x:0:0:root:/root:/bin/bash\n")
     (root / "no_get_config.py").write_text("x = 1\n")
     (root / "raises.py").write_text("def get_config():\n    return 1 / 0\n")
@@ -77,8 +88,36 @@ def test_every_base_key_has_a_rule_and_every_rule_a_key():
 
 def test_the_defaults_and_every_shipped_config_pass():
     defaults.check(defaults.base_config(("close", "landmark", "dynamic.calr")))
-    for path in sorted(Path(__file__).parents[1].glob("configs/*.py")):
-        defaults.check(config_lib.load_config(path), paths=False)
+    paths = sorted(Path(__file__).parents[1].glob("configs/*.py"))
+    assert len(paths) >= 8
+    for path in paths:
+        for arg in (None, "paper", "mini"):  # every file has both scales
+            config = defaults.check(config_lib.load_config(path, arg), paths=False)
+            assert (config.supernet.N == 1) == (arg == "mini"), (path, arg)
+    for arg in ("paper,structure", "mini,structure", "mini,faithful_schedule"):
+        defaults.check(config_lib.load_config(paths[0].with_name("nb201_close.py"), arg))
+
+
+def test_config_arguments_are_checked(files, tmp_path):
+    assert config_lib.load_config(f"{files}/scaled.py:mini").train.epochs == 250
+    assert config_lib.load_config(files / "scaled.py").train.epochs == 2
+    for spec, match in (("tiny.py:mini", "takes no argument"),
+                        ("scaled.py:huge", "'huge' is not a scale"),
+                        ("scaled.py:mini,x", "'x' is not a scale")):
+        with pytest.raises(ConfigError, match=match):
+            config_lib.load_config(f"{files}/{spec}")
+    close = Path(__file__).parents[1] / "configs/nb201_close.py"
+    with pytest.raises(ConfigError, match="variants: structure, faithful_schedule"):
+        config_lib.load_config(close, "mini,bogus")
+    with pytest.raises(ConfigError, match="at mini scale only"):
+        config_lib.load_config(close, "paper,faithful_schedule")
+    workdir = tmp_path / "W"
+    for spec, words in (("scaled.py:huge", ["'huge' is not a scale"]),
+                        ("scaled.py:", ["non-empty ARG"]),
+                        ("tiny.py:mini", ["takes no argument"])):
+        rc, out, err = _main(["train", "--config", f"{files}/{spec}", "--workdir", workdir])
+        assert_one_line_error(rc, err, *words)
+        assert out == "" and not workdir.exists()
 
 
 @pytest.mark.parametrize("rule, good, bad", [
@@ -305,7 +344,8 @@ def test_fuzzed_overrides_are_accepted_or_one_line(files, tmp_path, stubs, comma
 
 
 ARGS = {
-    "train": {"--config": ["tiny.py", "passwd", "missing.py", "no_get_config.py", "raises.py",
+    "train": {"--config": ["tiny.py", "scaled.py:mini", "scaled.py:huge", "tiny.py:mini",
+                           "scaled.py:", "passwd", "missing.py", "no_get_config.py", "raises.py",
                            "returns_list.py", "syntax.py", "binary.py", "run", ""],
               "--workdir": ["W", "passwd", "", "W/deeper"],
               "--data": ["TINY", "tfds:cifar10", "tfds:", "", "/no/such/dir", "passwd"]},
@@ -313,6 +353,9 @@ ARGS = {
                  "--archs": ["200", "all", "unique", "0", "-1", "1.5", "ALL", "", "2**31"],
                  "--seed": ["0", "7", "-1", "4294967296", "nan", "", "٣"],
                  "--gt": ["valid", "test", "train", ""],
+                 "--protocol": ["default", "abs", "landmark", "dynas", "bogus", ""],
+                 "--dataset": ["cifar10-valid", "CIFAR10-valid", "cifar10", "ImageNet16-120",
+                               "imagenet", ""],
                  "--num-batches": ["1", "0", "-2", "x", "1e3"],
                  "--skip-batches": ["0", "3", "-1", "", "1.0"],
                  "--metric": ["accuracy", "angle", "", " ", "ünï"],
@@ -337,6 +380,8 @@ def _arg_value(value, files, tmp_path, tiny_folder):
         return str(tmp_path / value)
     if value and (files / value).exists():
         return str(files / value)
+    if value and (files / value.split(":")[0]).exists():  # file.py:arg
+        return f"{files}/{value}"
     return value
 
 

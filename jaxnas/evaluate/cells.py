@@ -9,7 +9,7 @@ import time
 import numpy as np
 
 from jaxnas.errors import ConfigError
-from jaxnas.evaluate import groundtruth, scoring
+from jaxnas.evaluate import groundtruth, protocols, scoring
 from jaxnas.evaluate.ranking import ranking_report
 from jaxnas.spaces import nb201
 
@@ -30,7 +30,30 @@ def ranking(score, state, which, *, seed=0, gt="valid", metric="accuracy", exclu
     scores = score(state, nb201.all_archs()[kept], metric)
     report = rank_report(scores, kept, truth, time.perf_counter() - start)
     report.update(metric=metric, gt=GT_METRICS[gt], archs=str(which), seed=seed,
-                  excluded=int(indices.size - kept.size))
+                  excluded=int(indices.size - kept.size), protocol="default",
+                  ground_truth=protocols.describe_truth("default", split=gt))
+    if mask is not None:
+        report["space"] = nb201.mask_to_str(mask)
+    return report
+
+
+def protocol_ranking(score, state, protocol, *, seed=0, split=None,
+                     dataset=protocols.DEFAULT_DATASET, metric="accuracy", exclude=(),
+                     mask=None):
+    """Score and rank the cells of a paper's evaluation protocol (`protocols.PROTOCOLS`; not
+    `default`, which is `ranking`) against its ground-truth column; the report names the
+    protocol, its paper, cells, headline metrics and ground truth."""
+    fields = protocols.fields(protocol, dataset, split)
+    truth = protocols.truth_column(protocol, dataset, split)
+    everything = protocols.cells(protocol, seed=seed, dataset=dataset, split=split, mask=mask)
+    kept = protocols.cells(protocol, seed=seed, exclude=exclude, dataset=dataset, split=split,
+                           mask=mask)
+    start = time.perf_counter()
+    scores = score(state, nb201.all_archs()[kept], metric)
+    report = rank_report(scores, kept, truth, time.perf_counter() - start)
+    report.update(fields, metric=metric, gt=f"{split or protocols.get(protocol).split}_acc",
+                  archs=protocol, seed=seed,
+                  excluded=int(np.setdiff1d(everything, kept).size))
     if mask is not None:
         report["space"] = nb201.mask_to_str(mask)
     return report

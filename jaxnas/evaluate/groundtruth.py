@@ -48,6 +48,14 @@ SPLITS = {
     },
 }
 NATS_HPS = ("12", "200")
+# What each nas_201_api dataset name means, for errors that say what is and is not shipped.
+DESCRIPTIONS = {
+    "cifar10-valid": "trained on 25k CIFAR-10 train images; valid = x-valid (the other 25k), "
+                     "test = ori-test (the 10k test images)",
+    "cifar10": "trained on all 50k CIFAR-10 train images; test = ori-test",
+    "cifar100": "trained on CIFAR-100 train; valid = x-valid, test = x-test (halves of test)",
+    "ImageNet16-120": "trained on ImageNet16-120 train; valid = x-valid, test = x-test",
+}
 _META_FIELDS = ("dataset", "epochs", "source")
 _RECORD_NAME = re.compile(r"^(\d{6})\.pickle\.pbz2$")
 _META_NAME = "meta.pickle.pbz2"
@@ -104,20 +112,43 @@ def _frozen(array: np.ndarray) -> np.ndarray:
 # Packaged / saved tables
 
 
+def dataset_name(name: str) -> str:
+    """The nas_201_api name of a dataset (`cifar10-valid`, `cifar10`, `cifar100`,
+    `ImageNet16-120`), matched without regard to case; GroundTruthError for any other name."""
+    known = {d.lower(): d for d in SPLITS}
+    found = known.get(str(name).strip().lower())
+    if found is None:
+        raise GroundTruthError(f"unknown NB201 dataset {name!r}; nas_201_api names: "
+                               f"{', '.join(SPLITS)}")
+    return found
+
+
+def check_shipped(dataset: str) -> str:
+    """`dataset` (a nas_201_api name, any case) if jaxnas ships its table; otherwise one
+    GroundTruthError line saying what that dataset is and what ships instead."""
+    dataset = dataset_name(dataset)
+    if dataset not in PACKAGED:
+        shipped = "; ".join(f"{d} ({DESCRIPTIONS[d]})" for d in PACKAGED)
+        raise GroundTruthError(
+            f"the NB201 {dataset} ground truth ({DESCRIPTIONS[dataset]}) is not shipped with "
+            f"jaxnas; shipped: {shipped}. Build it from the NATS-Bench archive with "
+            f"jaxnas.evaluate.groundtruth.read_nats_archive(path, dataset={dataset!r})")
+    return dataset
+
+
 def load_table(dataset: str = "cifar10-valid", *, path=None) -> GroundTruth:
     """The full 15,625-architecture table of `dataset` at 200 epochs.
 
-    Without `path`, the packaged table (only "cifar10-valid" ships). With `path`, an npz of the
-    same layout, e.g. written by `save_table`: float arrays [15625] in index order named
-    `{split}_{acc,loss}`, plus scalar fields `dataset`, `epochs` and optionally `source`.
+    `dataset` is a nas_201_api name, any case. Without `path`, the packaged table (only
+    "cifar10-valid" ships; the others are one GroundTruthError line, `check_shipped`). With
+    `path`, an npz of the same layout, e.g. written by `save_table`: float arrays [15625] in
+    index order named `{split}_{acc,loss}`, plus scalar fields `dataset`, `epochs` and
+    optionally `source`.
     """
+    dataset = dataset_name(dataset)
     if path is not None:
         return _read_npz(Path(path), dataset)
-    if dataset not in PACKAGED:
-        raise GroundTruthError(
-            f"no packaged table for dataset {dataset!r} (packaged: {', '.join(PACKAGED)}); "
-            "pass path= or use read_nats_archive"
-        )
+    check_shipped(dataset)
     resource = resources.files("jaxnas").joinpath("resources").joinpath(PACKAGED[dataset])
     with resources.as_file(resource) as file:
         return _read_npz(file, dataset)
@@ -309,8 +340,7 @@ def read_nats_archive(path, *, dataset: str = "cifar10-valid", hp="200",
     with arch strings. Files are read one at a time; all 15,625 take several minutes.
     """
     hp = str(hp)
-    if dataset not in SPLITS:
-        raise GroundTruthError(f"unknown dataset {dataset!r}; known: {', '.join(SPLITS)}")
+    dataset = dataset_name(dataset)
     if hp not in NATS_HPS:
         raise GroundTruthError(f"unknown hp {hp!r}; NATS-Bench topology has {', '.join(NATS_HPS)}")
     root = Path(path)

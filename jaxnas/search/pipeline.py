@@ -13,11 +13,14 @@ if missing, and the search replays its seeded proposals from the on-disk score c
   W/search/<strategy>.json, .png   the found cell and the trajectory (`jaxnas search`);
                                    a run with a technique that selects a cell itself (`gdas`)
                                    also gets `gdas.json`
+  W/summary.json                   what `run` returns: each stage's result and time; the
+                                   command line prints it as one screen (`format_summary`)
 
 The search settings are `config.search` (`jaxnas.train.defaults.search_block`).
 """
 
 import json
+import time
 from pathlib import Path
 
 from jaxnas.errors import ConfigError
@@ -69,7 +72,13 @@ def run(config, workdir, *, search=None, progress=True):
     selects, narrows = _declared(config)
     if opts["strategy"] == "gdas" and not selects:
         raise ConfigError("search.strategy='gdas' needs gdas in config.techniques")
-    summary = {}
+    summary, seconds, clock = {}, {}, time.perf_counter()
+
+    def lap(stage):
+        nonlocal clock
+        now = time.perf_counter()
+        seconds[stage] = round(now - clock, 1)
+        clock = now
 
     if _trained(config, workdir):
         summary["train"] = "done before"
@@ -78,6 +87,7 @@ def run(config, workdir, *, search=None, progress=True):
                             progress=progress)
         summary["train"] = {k: v for k, v in record.items() if not isinstance(v, dict)}
     step = _latest_step(workdir)
+    lap("train")
 
     e = config.eval
     for name, within in (("evaluate", False), ("evaluate_space", True)):
@@ -90,6 +100,7 @@ def run(config, workdir, *, search=None, progress=True):
                                       within_space=within)
             eval_path.write_text(json.dumps(report, indent=1) + "\n")
         summary[name] = {k: v for k, v in report.items() if not isinstance(v, (list, dict))}
+    lap("evaluate")
 
     strategies = [opts["strategy"]]
     if selects and "gdas" not in strategies:
@@ -109,4 +120,43 @@ def run(config, workdir, *, search=None, progress=True):
             "arch": f["arch"], "index": f["index"], "valid_acc": f["valid_acc"],
             "test_acc": f["test_acc"], "rank_valid": f["rank_valid"], "rank_test": f["rank_test"],
             "result": str(out)}
+        plot = out.with_suffix(".png")
+        if plot.is_file():
+            summary["search"][strategy]["plot"] = str(plot)
+    lap("search")
+    summary.update(workdir=str(workdir), step=step, epochs=config.train.epochs, seconds=seconds)
+    (workdir / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     return summary
+
+
+def format_summary(summary):
+    """`run`'s summary as one screen of text: the ranking with what it was measured on, each
+    found cell with its true accuracy and rank, the time each stage took, where the files are."""
+    w, lines = summary["workdir"], []
+    lines.append(f"jaxnas run {w}: {summary['epochs']} epochs, step {summary['step']}")
+    for name, where in (("evaluate", "whole space"), ("evaluate_space", "in the run's space")):
+        e = summary.get(name)
+        if not e:
+            continue
+        images = e.get("images_per_arch")
+        lines.append(
+            f"  ranking ({where}): Kendall's tau {e['kendall_tau']:.3f}, sparse tau "
+            f"{e['sparse_kendall_tau']:.3f}, Spearman {e['spearman_rho']:.3f}, P@top-5% "
+            f"{e['p_at_top_5']:.2f}")
+        lines.append(
+            f"    protocol {e.get('protocol', 'default')}: {e['n']} cells "
+            f"({e.get('protocol_cells', e.get('archs', '?'))}), "
+            f"{f'{images:,} held-out images each, ' if images else ''}scored by "
+            f"{e.get('metric', 'accuracy')} against {e.get('ground_truth', e.get('gt', '?'))}")
+        lines.append(f"    {w}/{name}.json")
+    for strategy, f in summary["search"].items():
+        lines.append(f"  found ({strategy}): {f['arch']} (index {f['index']})")
+        lines.append(f"    {f['valid_acc']:.2f}% x-valid (rank {f['rank_valid']:,} of 15,625), "
+                     f"{f['test_acc']:.2f}% test (rank {f['rank_test']:,}); {f['result']}"
+                     + (f", plot {f['plot']}" if f.get("plot") else ""))
+    s = summary["seconds"]
+    train = " (trained before)" if summary["train"] == "done before" else ""
+    lines.append(f"  time: {sum(s.values()) / 60:.1f} min: train {s['train'] / 60:.1f}{train}, "
+                 f"evaluate {s['evaluate'] / 60:.1f}, search {s['search'] / 60:.1f}")
+    lines.append(f"  all of it: {w}/summary.json")
+    return "\n".join(lines)

@@ -137,6 +137,36 @@ def _encode(ops: np.ndarray) -> np.ndarray:
     return ops @ _POWERS
 
 
+# ----------------------------------------------------------------------------- NASLib's order
+# NASLib (`naslib/search_spaces/nasbench201/conversions.py`) writes a cell as six op indices in
+# its own orders: ops `OP_NAMES_NB201 = [skip_connect, none, nor_conv_3x3, nor_conv_1x1,
+# avg_pool_3x3]` (none and skip, 1x1 and 3x3 swapped against `OPS`) over edges `EDGE_LIST =
+# ((1, 2), (1, 3), (1, 4), (2, 3), (2, 4), (3, 4))` of its 1-based nodes, i.e. 0->1, 0->2, 0->3,
+# 1->2, 1->3, 2->3 (edges 2 and 3 swapped against `EDGES`).
+NASLIB_OPS = ("skip_connect", "none", "nor_conv_3x3", "nor_conv_1x1", "avg_pool_3x3")
+_NASLIB_OP = np.array([OPS.index(name) for name in NASLIB_OPS])  # NASLib op -> jaxnas op
+_NASLIB_EDGE = np.array([EDGES.index((dst - 1, src - 1)) for src, dst in
+                         ((1, 2), (1, 3), (1, 4), (2, 3), (2, 4), (3, 4))])  # NASLib -> jaxnas
+
+
+def from_naslib(op_indices) -> np.ndarray:
+    """The int32 `[6]` (or `[n, 6]`) jaxnas cell of NASLib NB201 op indices."""
+    ops = np.asarray(op_indices)
+    ops = _check_ops(ops, ndim=ops.ndim if ops.ndim in (1, 2) else 1)
+    out = np.empty_like(ops)
+    out[..., _NASLIB_EDGE] = _NASLIB_OP[ops]
+    return out
+
+
+def to_naslib(arch) -> np.ndarray:
+    """NASLib's op indices (int32 `[6]`) of a cell (anything `parse_arch` accepts); a batch
+    `[n, 6]` of op arrays converts row by row."""
+    ops = np.asarray(arch) if not isinstance(arch, (str, int, np.integer)) else parse_arch(arch)
+    ops = _check_ops(ops, ndim=2 if ops.ndim == 2 else 1)
+    inverse = np.argsort(_NASLIB_OP)  # jaxnas op -> NASLib op
+    return inverse[ops[..., _NASLIB_EDGE]].astype(np.int32)
+
+
 # ----------------------------------------------------------------------------- official indices
 
 

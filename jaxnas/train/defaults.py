@@ -156,6 +156,24 @@ def override(config, overrides):
     return config
 
 
+SCALES = ("paper", "mini")
+
+
+def scale_arg(arg, variants=()):
+    """The argument of a config file's `get_config(arg)` (`--config file.py:mini`): a scale,
+    "paper" or "mini", then any of the file's `variants`, comma-separated
+    (`nb201_close.py:mini,structure`). Returns `(scale, set of variants)`; ConfigError naming the
+    part that is neither."""
+    parts = [part.strip() for part in str(arg).split(",")]
+    scale, rest = parts[0], set(parts[1:])
+    unknown = sorted(rest - set(variants))
+    if scale not in SCALES or unknown or len(rest) != len(parts) - 1:
+        bad = scale if scale not in SCALES else (unknown[0] if unknown else arg)
+        more = f"; variants: {', '.join(variants)}" if variants else ""
+        raise ConfigError(f"config argument {bad!r} is not a scale ({' or '.join(SCALES)}){more}")
+    return scale, rest
+
+
 def mini_scale(config):
     """The CPU-sized experiment shared by every `*_mini` config: C=8, N=1, 16x16 images, 50
     epochs, ranking evaluated every 5 epochs (an SPOS run takes about 10 minutes on 2 cores)."""

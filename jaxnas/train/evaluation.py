@@ -5,7 +5,8 @@ from pathlib import Path
 import numpy as np
 
 from jaxnas.errors import ConfigError
-from jaxnas.evaluate.cells import ranking
+from jaxnas.evaluate import protocols
+from jaxnas.evaluate.cells import protocol_ranking, ranking
 from jaxnas.train import open_run as open_lib
 from jaxnas.train.scorer import epoch_of, make_score
 
@@ -43,14 +44,19 @@ def space_of(state):
     return None if space.all() else space
 
 
-def evaluate_workdir(workdir, *, archs=200, seed=0, gt="valid", data=None, num_batches=None,
-                     skip_batches=0, metric="accuracy", within_space=False, progress=True):
+def evaluate_workdir(workdir, *, archs=200, seed=0, gt=None, data=None, num_batches=None,
+                     skip_batches=0, metric="accuracy", within_space=False, progress=True,
+                     protocol="default", dataset=protocols.DEFAULT_DATASET):
     """Score architectures with the latest checkpoint of the run in `workdir`.
 
     Accuracy is measured on held-out batches `skip_batches .. skip_batches + num_batches - 1`
     (scoring the same run on two disjoint subsets measures the evaluation noise).
     `within_space`: draw the cells from the space the run ended in (e.g. ABS-shrunk; the whole
-    space for a run that never narrowed it), where a search of the run then looks."""
+    space for a run that never narrowed it), where a search of the run then looks.
+    `protocol` (`jaxnas.evaluate.protocols`): a paper's cells and ground-truth column instead
+    of `archs` (which only the `default` protocol reads); `gt` (valid or test) defaults to the
+    protocol's split; `dataset` names the NB201 table (only cifar10-valid ships)."""
+    fields = protocols.fields(protocol, dataset, gt)  # an unknown or unshipped name fails here
     if skip_batches < 0:
         raise ConfigError(f"--skip-batches must be >= 0, got {skip_batches}")
     opened = open_lib.open_run(Path(workdir), data=data, needs_data=metric == "accuracy")
@@ -66,9 +72,14 @@ def evaluate_workdir(workdir, *, archs=200, seed=0, gt="valid", data=None, num_b
         images, labels = images[first:], labels[first:]
     score = make_score(recipe, images=images, labels=labels, batch_size=config.eval.batch_size,
                        num_batches=num_batches, progress=progress)
-    report = ranking(score, state, archs, seed=seed, gt=gt, metric=metric,
-                     exclude=recipe.exclude(state),
-                     mask=space_of(state) if within_space else None)
+    mask = space_of(state) if within_space else None
+    if protocol == "default":
+        report = ranking(score, state, archs, seed=seed, gt=gt or "valid", metric=metric,
+                         exclude=recipe.exclude(state), mask=mask)
+        report.update(fields)
+    else:
+        report = protocol_ranking(score, state, protocol, seed=seed, split=gt, dataset=dataset,
+                                  metric=metric, exclude=recipe.exclude(state), mask=mask)
     if metric == "accuracy":
         report.update(_accuracy_fields(config, num_batches), skip_batches=skip_batches)
     report.update(step=int(state.step), epoch=epoch_of(state.step, recipe.run.steps_per_epoch))

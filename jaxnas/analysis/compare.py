@@ -1,0 +1,101 @@
+"""`jaxnas compare`: arms against a base, paired by seed, as a report a reviewer can check.
+
+Every arm (`arms.load`: a result folder of `seed<S>.final.json` or a folder of seed run dirs)
+is paired with the base seed by seed (`paired.check_pairing` refuses anything else in one
+line), its ranking metrics recomputed on the cells both scored, and the per-seed differences
+summarised by their mean and 95% Student-t interval, saying plainly whether it includes zero.
+The found cell (the run's search result, else its best-scored cell) is compared by its
+ground-truth test accuracy. The ground truth is the column the reports name (`gt`), of the
+dataset they name (cifar10-valid by default), under the protocol they name.
+"""
+
+from pathlib import Path
+
+from jaxnas.analysis import arms as arms_lib
+from jaxnas.analysis import paired, plots
+from jaxnas.analysis.stats import verdict
+from jaxnas.errors import UsageError
+from jaxnas.evaluate import protocols
+
+
+def _truth(reports):
+    """The ground-truth column `[15625]` the reports were ranked against, and its name."""
+    keys = {(r.get("protocol", "default"), r.get("dataset", protocols.DEFAULT_DATASET),
+             r.get("gt", "valid_acc")) for r in reports}
+    if len(keys) > 1:
+        raise UsageError(f"the reports use different ground truths or protocols: {sorted(keys)}")
+    protocol, dataset, column = next(iter(keys))
+    split = column.removesuffix("_acc")
+    truth = protocols.truth_column(protocol, dataset, split)
+    return truth, {"protocol": protocol, "dataset": dataset, "column": column,
+                   "text": protocols.describe_truth(protocol, dataset, split)}
+
+
+def compare(base_path, arm_paths, *, common_seeds=False, within_space=False,
+            names=paired.ALL_METRICS, report="evaluate.json"):
+    """The comparison of every arm of `arm_paths` against the base: a JSON-ready dict.
+    `report`: the evaluation file read from each run directory of an arm of run dirs."""
+    base_path = Path(base_path)
+    base = arms_lib.load(base_path, report=report)
+    loaded = {Path(p): arms_lib.load(p, report=report) for p in arm_paths}
+    base_name = base_path.name
+    paired_seeds = {path: paired.check_pairing(base_name, base, path.name, arm,
+                                               common_seeds=common_seeds)
+                    for path, arm in loaded.items()}
+    reports = [x[s].final for path, seeds in paired_seeds.items() for s in seeds
+               for x in (base, loaded[path])]
+    truth, ground_truth = _truth(reports)
+    found_truth = protocols.truth_column("default", ground_truth["dataset"], "test")
+    out = {"base": str(base_path), "ground_truth": ground_truth,
+           "found_truth": f"{ground_truth['dataset']} test_acc", "within_space": within_space,
+           "images_per_arch": reports[0].get("images_per_arch"), "arms": {}}
+    for path, arm in loaded.items():
+        seeds = paired_seeds[path]
+        b = {s: arms_lib.cell_scores(base[s].final) for s in seeds}
+        a = {s: arms_lib.cell_scores(arm[s].final) for s in seeds}
+        keep = {s: arms_lib.space_cells(arm[s].log) for s in seeds} if within_space else None
+        rows, summary = paired.compare(b, a, truth, keep, names)
+        found, found_ci = paired.found_rows(base, arm, found_truth, seeds)
+        out["arms"][path.name] = {
+            "path": str(path), "seeds": seeds, "rows": rows, "summary": summary,
+            "found": found, "found_summary": found_ci,
+            "verdict": {m: verdict(ci) for m, ci in summary.items()}
+            | {"found_test_acc": verdict(found_ci, 2)}}
+    return out
+
+
+def markdown(report):
+    """The tables and one sentence per metric of a `compare` report."""
+    g = report["ground_truth"]
+    base = Path(report["base"]).name
+    lines = [f"Protocol {g['protocol']}; ground truth {g['text']}; "
+             f"{report['images_per_arch']} images per cell"
+             + (", cells inside each arm's final space" if report["within_space"] else ""), ""]
+    for name, arm in report["arms"].items():
+        lines.append(paired.markdown(name, base, arm["rows"], arm["summary"]))
+        lines.append(paired.found_markdown(name, base, arm["found"], arm["found_summary"],
+                                           report["found_truth"]))
+        lines += [f"* {m}: {v}" for m, v in arm["verdict"].items()] + [""]
+    return "\n".join(lines)
+
+
+def epochs_plot(base_path, arm_paths, path, *, report="evaluate.json"):
+    """The in-training evaluations of the base and every arm over epochs (`plots.over_epochs`,
+    from each seed's metrics log); UsageError when no log holds one."""
+    runs = {}
+    for p in [base_path, *arm_paths]:
+        logs = {s: seed.log for s, seed in arms_lib.load(p, report=report).items()
+                if any("eval" in r for r in seed.log)}
+        if logs:
+            runs[Path(p).name] = logs
+    if not runs:
+        raise UsageError("no metrics log of these arms holds an in-training evaluation "
+                         "(train with eval.every_epochs > 0)")
+    plots.over_epochs(runs, path)
+
+
+def plot(report, path, metric="kendall_tau"):
+    """Per-seed lines, base to arm, one panel per arm (`plots.paired`)."""
+    data = {name: {"rows": a["rows"], "summary": a["summary"]}
+            for name, a in report["arms"].items()}
+    plots.paired(Path(report["base"]).name, data, path, metric)

@@ -1,0 +1,235 @@
+"""jaxnas.analysis: paired intervals, pairing checks, tables, plots, shrunk spaces, GATE usage
+statistics, on synthetic inputs, and one committed result folder regenerated when present."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from jaxnas.analysis import arms, checkpoints, paired, plots, shrunk, tables
+from jaxnas.analysis.gate import sharing_by_distance
+from jaxnas.analysis.stats import diff_row, format_ci, mean_ci, verdict
+from jaxnas.errors import UsageError
+from jaxnas.evaluate.groundtruth import load_table
+from jaxnas.spaces import nb201
+
+PAIRED = Path(__file__).resolve().parents[1] / "experiments" / "results" / "paired"
+TRUTH = load_table("cifar10-valid").get("valid_acc")
+
+
+def test_mean_ci_is_the_student_t_interval():
+    d = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    ci = mean_ci(d)
+    half = 2.7764451051977987 * d.std(ddof=1) / np.sqrt(5)  # t(0.975, 4)
+    assert ci["mean"] == pytest.approx(3.0)
+    assert ci["ci95"] == pytest.approx([3.0 - half, 3.0 + half])
+    assert not ci["includes_zero"] and "above zero" in verdict(ci)
+    straddles = mean_ci([-1.0, 0.5, 1.0])
+    assert straddles["includes_zero"] and "includes zero" in verdict(straddles)
+    assert format_ci(mean_ci([-0.2, -0.1, -0.3])).startswith("-0.200 [")
+    assert np.isnan(mean_ci([0.5])["ci95"][0])
+    assert diff_row("x", {0: 1.0, 1: 3.0}, {0: 0.5, 1: 1.0}) == \
+        "| x | 0,1 | +0.50, +2.00 | +1.25 [-8.28, +10.78] (includes 0) |"
+
+
+def _report(indices, scores, **extra):
+    return {"indices": [int(i) for i in indices], "scores": [float(s) for s in scores],
+            "archs": "300", "seed": 0, "images_per_arch": 512, "gt": "valid_acc",
+            "seconds": 1.0, **extra}
+
+
+def _arm(folder, noise, seeds=(0, 1, 2), drop=0, **extra):
+    """A result folder of synthetic `seed<S>.final.json`: truth + noise of the given size."""
+    folder.mkdir(parents=True, exist_ok=True)
+    cells = nb201.unique_indices()[:300]
+    for s in seeds:
+        rng = np.random.default_rng(100 + s)
+        kept = cells[drop:]
+        scores = TRUTH[kept] + noise * rng.standard_normal(kept.size)
+        (folder / f"seed{s}.final.json").write_text(json.dumps(
+            _report(kept, scores, excluded=drop, **extra)))
+        (folder / f"seed{s}.jsonl").write_text(json.dumps({"epoch": 1, "seconds": 60.0}) + "\n")
+    return folder
+
+
+def test_compare_pairs_seeds_on_common_cells(tmp_path):
+    base = arms.load(_arm(tmp_path / "base", noise=20.0))
+    arm = arms.load(_arm(tmp_path / "arm", noise=2.0, drop=2))  # 2 excluded cells (landmarks)
+    assert paired.check_pairing("base", base, "arm", arm) == [0, 1, 2]
+    b = {s: arms.cell_scores(x.final) for s, x in base.items()}
+    a = {s: arms.cell_scores(x.final) for s, x in arm.items()}
+    rows, summary = paired.compare(b, a, TRUTH)
+    assert [r["cells"] for r in rows] == [298] * 3
+    for r in rows:
+        cells = sorted(set(b[r["seed"]]) & set(a[r["seed"]]))
+        pred = [a[r["seed"]][i] for i in cells]
+        assert r["arm_kendall_tau"] == pytest.approx(stats.kendalltau(pred, TRUTH[cells])[0])
+    assert summary["kendall_tau"]["mean"] > 0.2 and not summary["kendall_tau"]["includes_zero"]
+    text = paired.markdown("arm", "base", rows, summary)
+    assert "### arm vs base (3 paired seeds)" in text and "**paired difference**" in text
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(seeds=(0, 1)), "unpaired seeds"),
+    (dict(images_per_arch=1024), "images_per_arch"),
+    (dict(drop=5), "different cell sets"),
+])
+def test_unpaired_arms_are_refused(tmp_path, change, message):
+    base = arms.load(_arm(tmp_path / "base", noise=1.0))
+    drop = change.pop("drop", 0)
+    arm_folder = _arm(tmp_path / "arm", noise=1.0, **change)
+    if drop:  # drop cells without declaring them excluded
+        for p in arm_folder.glob("seed*.final.json"):
+            r = json.loads(p.read_text())
+            p.write_text(json.dumps({**r, "indices": r["indices"][drop:],
+                                     "scores": r["scores"][drop:]}))
+    with pytest.raises(UsageError, match=message):
+        paired.check_pairing("base", base, "arm", arms.load(arm_folder))
+
+
+def test_common_seeds_are_opt_in(tmp_path):
+    base = arms.load(_arm(tmp_path / "base", noise=1.0))
+    arm = arms.load(_arm(tmp_path / "arm", noise=1.0, seeds=(0, 2, 5)))
+    assert paired.check_pairing("base", base, "arm", arm, common_seeds=True) == [0, 2]
+
+
+def test_run_directories_are_an_arm(tmp_path):
+    for seed in (3, 4):
+        run = tmp_path / "arm" / f"run{seed}"
+        run.mkdir(parents=True)
+        (run / "config.json").write_text(json.dumps({"seed": seed}))
+        (run / "evaluate.json").write_text(json.dumps(_report([0, 1, 2], [0.1, 0.2, 0.3])))
+        (run / "metrics.jsonl").write_text('{"epoch": 1, "seconds": 2.0}\n')
+    loaded = arms.load(tmp_path / "arm")
+    assert sorted(loaded) == [3, 4] and loaded[3].log == [{"epoch": 1, "seconds": 2.0}]
+    assert arms.found_index(loaded[4])[0] == 2
+    (tmp_path / "arm" / "run4" / "abs.json").write_text(json.dumps(_report([5, 6], [1.0, 0.0])))
+    (tmp_path / "arm" / "run3" / "abs.json").write_text(json.dumps(_report([5, 6], [0.0, 1.0])))
+    assert arms.found_index(arms.load(tmp_path / "arm", report="abs.json")[4])[0] == 5
+    (tmp_path / "arm" / "run4" / "evaluate.json").unlink()
+    with pytest.raises(UsageError, match="has no evaluate.json"):
+        arms.load(tmp_path / "arm")
+
+
+def test_method_table_and_found_cells(tmp_path):
+    table = {name: tables.arm_rows(arms.load(_arm(tmp_path / name, noise=n)))
+             for name, n in (("base", 30.0), ("good", 0.5))}
+    for rows in table.values():
+        for r in rows.values():
+            assert r["found_test_acc"] == pytest.approx(
+                load_table().get("test_acc")[r["found_index"]])
+            assert r["train_minutes"] == pytest.approx(1.0)
+    final = json.loads((tmp_path / "good" / "seed0.final.json").read_text())
+    assert table["good"][0]["found_index"] == final["indices"][int(np.argmax(final["scores"]))]
+    text = tables.method_table(table)
+    assert text.count("\n") == 4 and "| good | 0,1,2 | 512 |" in text
+    assert "| good | 0,1,2 |" in tables.found_vs(table, "base")
+
+
+def test_tables_and_plots_over_epochs(tmp_path):
+    logs = {f"seed{s}": [{"epoch": e, "seconds": 10.0, "eval": {
+        "kendall_tau": 0.1 * e + s, "sparse_kendall_tau": 0.1, "p_at_top_5": 0.0,
+        "spearman_rho": 0.2, "top1_true_rank": 5, "seconds": 1.0}} for e in (1, 2)]
+        for s in (0, 1)}
+    text = tables.epoch_table({"run": logs}, {"run": "1,000"})
+    assert "| run | 2 | 0.700 ± 0.500 [0.200, 1.200] |" in text and text.endswith("| 1,000 |")
+    plots.over_epochs({"run": logs}, tmp_path / "epochs.png")
+    rows = [{"seed": 0, "base_kendall_tau": 0.1, "arm_kendall_tau": 0.3},
+            {"seed": 1, "base_kendall_tau": 0.2, "arm_kendall_tau": 0.3}]
+    plots.paired("base", {"arm": {"rows": rows, "summary": {"kendall_tau": mean_ci([.2, .1])}}},
+                 tmp_path / "paired.png")
+    results = {"g/seed0": {"rows": [{"epoch": 1, "tau": 0.1}, {"epoch": 2, "tau": 0.3}]},
+               "g/seed1": {"rows": [{"epoch": 1, "tau": 0.3}]}}
+    summary = tables.over_epochs_by_group(results, ["tau"])
+    assert summary == {"g/tau": [{"epoch": 1, "mean": pytest.approx(0.2),
+                                  "std": pytest.approx(0.1), "runs": 2},
+                                 {"epoch": 2, "mean": 0.3, "std": 0.0, "runs": 1}]}
+    plots.tau_groups(summary, {"tau": ("-", "tau"), "n": 1}, tmp_path / "groups.png")
+    for name in ("epochs", "paired", "groups"):
+        assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_epoch_steps_keep_epoch_boundaries(tmp_path):
+    for step in (5, 10, 15, 20, 7):
+        (tmp_path / "checkpoints" / str(step)).mkdir(parents=True)
+    assert checkpoints.epoch_steps(tmp_path, 5) == {1: 5, 2: 10, 3: 15, 4: 20}
+    assert checkpoints.epoch_steps(tmp_path, 10, {2}) == {2: 20}
+
+
+def test_shrunk_space_quality():
+    truth = shrunk.truth_table("test")
+    ranks = shrunk.operator_truth_ranks(truth)
+    assert sorted(ranks.ravel()) == list(range(1, 31))
+    full = shrunk.quality(nb201.SPACE.full_mask(), truth, ranks)
+    assert (full["size"], full["top50_kept"], full["best_rank"]) == (15625, 50, 1)
+    mask = nb201.SPACE.full_mask().copy()
+    mask[:, 0] = False  # no `none` anywhere
+    q = shrunk.quality(mask, truth, ranks)
+    assert q["size"] == 4 ** 6 and len(q["dropped_truth_ranks"]) == 6
+    best = shrunk.oracle(truth, ranks, 20)
+    assert best["size"] == 16 and best["mean_truth"] > full["mean_truth"]
+
+
+def test_sharing_by_distance_against_chance():
+    rng = np.random.default_rng(0)
+    archs = rng.integers(0, 5, (60, 6))
+    same = sharing_by_distance(archs, np.zeros((60, 6), int), 4)  # one block for every edge
+    assert all(v["shared"] in (None, 1.0) and v["chance"] in (None, 1.0) for v in same.values())
+    noise = sharing_by_distance(archs, rng.integers(0, 4, (60, 6)), 4)
+    for v in noise.values():
+        if v["pairs"] > 30:
+            assert abs(v["shared"] - v["chance"]) < 0.2
+
+
+@pytest.mark.skipif(not (PAIRED / "landmark_vs_spos.json").is_file(),
+                    reason="committed results not in this checkout")
+def test_committed_landmark_comparison_is_reproduced():
+    """`experiments/results/paired/landmark_vs_spos.json`, recomputed from the seed reports."""
+    committed = json.loads((PAIRED / "landmark_vs_spos.json").read_text())["landmark"]
+    base = {s: arms.cell_scores(x.final) for s, x in arms.load(PAIRED / "spos_2560").items()}
+    arm = {s: arms.cell_scores(x.final) for s, x in arms.load(PAIRED / "landmark").items()}
+    rows, summary = paired.compare(base, arm, TRUTH)
+    assert len(rows) == len(committed["rows"]) == 5
+    for got, want in zip(rows, committed["rows"]):
+        assert got.keys() == want.keys()
+        for key in got:
+            assert got[key] == pytest.approx(want[key], abs=1e-9)
+    for m, ci in summary.items():
+        assert ci["mean"] == pytest.approx(committed["summary"][m]["mean"], abs=1e-9)
+        assert ci["ci95"] == pytest.approx(committed["summary"][m]["ci95"], abs=1e-9)
+        assert ci["includes_zero"] == committed["summary"][m]["includes_zero"]
+
+
+def test_jaxnas_compare_command(tmp_path, capsys):
+    from jaxnas import cli
+
+    _arm(tmp_path / "base", noise=30.0)
+    _arm(tmp_path / "arm", noise=1.0, drop=2)
+    out, png = tmp_path / "cmp.json", tmp_path / "cmp.png"
+    assert cli.main(["compare", str(tmp_path / "arm"), "--base", str(tmp_path / "base"),
+                     "--out", str(out), "--plot", str(png)]) == 0
+    printed = capsys.readouterr().out
+    report = json.loads(out.read_text())
+    assert printed.startswith("Protocol default; ground truth NB201 cifar10-valid valid_acc")
+    assert out.with_suffix(".md").read_text().strip() == printed.strip()
+    arm = report["arms"]["arm"]
+    assert arm["seeds"] == [0, 1, 2] and [r["cells"] for r in arm["rows"]] == [298] * 3
+    assert set(arm["summary"]) == {"kendall_tau", "sparse_kendall_tau", "spearman_rho",
+                                   "p_at_top_5", "p_at_top_10"}
+    assert "lies above zero" in arm["verdict"]["kendall_tau"]
+    assert len(arm["found"]) == 3 and "found_test_acc" in arm["verdict"]
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    (tmp_path / "arm" / "seed0.jsonl").write_text(json.dumps(
+        {"epoch": 1, "seconds": 1.0, "eval": {"kendall_tau": 0.5, "sparse_kendall_tau": 0.5,
+                                              "p_at_top_5": 0.1}}) + "\n")
+    epochs = tmp_path / "epochs.png"
+    assert cli.main(["compare", str(tmp_path / "arm"), "--base", str(tmp_path / "base"),
+                     "--epochs-plot", str(epochs)]) == 0
+    assert epochs.read_bytes()[:4] == b"\x89PNG"
+    capsys.readouterr()
+    _arm(tmp_path / "short", noise=1.0, seeds=(0, 1))
+    assert cli.main(["compare", str(tmp_path / "short"), "--base", str(tmp_path / "base")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unpaired seeds" in err
