@@ -1,5 +1,6 @@
-"""The shipped configs: each loads, passes the key check and builds its run (techniques that
-cannot combine would fail here), and each mini experiment has its paper-scale config."""
+"""The shipped configs: one file per method, each at both scales (`get_config("paper" | "mini")`,
+`--config file.py:mini`) and its variants, loads, passes the key check and builds its run
+(techniques that cannot combine would fail here)."""
 
 from pathlib import Path
 
@@ -9,34 +10,21 @@ from jaxnas.config import load_config
 from jaxnas.train import recipe as recipe_lib
 
 CONFIGS = sorted((Path(__file__).parents[1] / "configs").glob("*.py"))
-# Mini configs without a paper-scale twin, and why.
-MINI_ONLY = {
-    # the reference's schedule compressed into 50 epochs: at paper scale it is nb201_close.py's
-    "nb201_close_faithful_schedule_mini": "nb201_close",
-}
+VARIANTS = {"nb201_close": ("paper,structure", "mini,structure", "mini,faithful_schedule")}
+# (C, cells) of each space's networks at each scale
+SCALES = {"nb201": {"paper": (16, 5), "mini": (8, 1)}, "darts": {"paper": (16, 8), "mini": (4, 3)}}
+CASES = [(p, arg) for p in CONFIGS for arg in ("paper", "mini", *VARIANTS.get(p.stem, ()))]
 
 
-@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
-def test_config_builds(path):
-    config = load_config(path)
+@pytest.mark.parametrize("path, arg", CASES, ids=lambda x: getattr(x, "stem", x))
+def test_config_builds(path, arg):
+    config = load_config(path, arg)
     recipe = recipe_lib.from_config(config, data=False, steps_per_epoch=390)
     assert recipe.run.total_steps == 390 * config.train.epochs
-    mini = path.stem.endswith("_mini")
-    if config.space == "darts":  # DARTS's search network
-        assert (config.supernet.C, config.supernet.layers) == (16, 8)
-    else:
-        assert (config.supernet.C, config.supernet.N) == ((8, 1) if mini else (16, 5))
+    cells = config.supernet.layers if config.space == "darts" else config.supernet.N
+    assert (config.supernet.C, cells) == SCALES[config.space][arg.split(",")[0]]
 
 
-def test_darts_mini_scale_builds():
-    config = load_config(Path(__file__).parents[1] / "configs" / "darts_spos.py", "mini")
-    recipe_lib.from_config(config, data=False, steps_per_epoch=390)
-    assert (config.space, config.supernet.C, config.supernet.layers) == ("darts", 4, 3)
-
-
-def test_every_mini_config_has_a_paper_scale_config():
-    stems = {p.stem for p in CONFIGS}
-    for stem in stems:
-        if stem.endswith("_mini"):
-            twin = MINI_ONLY.get(stem, stem[: -len("_mini")])
-            assert twin in stems, f"{stem} has no paper-scale config {twin}.py"
+def test_the_paper_scale_is_the_default():
+    for path in CONFIGS:
+        assert load_config(path).to_dict() == load_config(path, "paper").to_dict(), path

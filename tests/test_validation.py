@@ -278,7 +278,9 @@ def stubs(monkeypatch, tmp_path):
     found = {"strategy": "random", "found": {k: 0 for k in (
         "arch", "index", "valid_acc", "test_acc", "rank_valid", "rank_test")}}
     monkeypatch.setattr(loop, "train", lambda config, *a, **k: calls.append(config) or {})
-    monkeypatch.setattr(pipeline, "run", lambda config, *a, **k: calls.append(config) or {})
+    summary = {"workdir": "W", "step": 1, "epochs": 1, "train": "done before", "search": {},
+               "seconds": {"train": 0.0, "evaluate": 0.0, "search": 0.0}}
+    monkeypatch.setattr(pipeline, "run", lambda config, *a, **k: calls.append(config) or summary)
     monkeypatch.setattr(eval_run, "evaluate_workdir", lambda *a, **k: calls.append(k) or {})
     monkeypatch.setattr(search_workdir, "search_workdir",
                         lambda *a, **k: calls.append(k) or found)
