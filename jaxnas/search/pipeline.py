@@ -97,7 +97,7 @@ def run(config, workdir, *, search=None, progress=True):
         report = _read(eval_path)
         if not report or report.get("step") != step:
             report = evaluate_workdir(workdir, archs=e.num_archs, seed=e.seed, gt=e.gt,
-                                      within_space=within)
+                                      within_space=within, progress=progress)
             eval_path.write_text(json.dumps(report, indent=1) + "\n")
         summary[name] = {k: v for k, v in report.items() if not isinstance(v, (list, dict))}
     lap("evaluate")
@@ -144,10 +144,10 @@ def format_summary(summary):
             f"{e['sparse_kendall_tau']:.3f}, Spearman {e['spearman_rho']:.3f}, P@top-5% "
             f"{e['p_at_top_5']:.2f}")
         lines.append(
-            f"    protocol {e.get('protocol', 'default')}: {e['n']} cells "
-            f"({e.get('protocol_cells', e.get('archs', '?'))}), "
+            f"    protocol {e.get('protocol', 'default')}: {e['n']} cells, "
             f"{f'{images:,} held-out images each, ' if images else ''}scored by "
-            f"{e.get('metric', 'accuracy')} against {e.get('ground_truth', e.get('gt', '?'))}")
+            f"{e.get('metric', 'accuracy')}")
+        lines.append(f"    against {e.get('ground_truth', e.get('gt', '?'))}")
         lines.append(f"    {w}/{name}.json")
     for strategy, f in summary["search"].items():
         lines.append(f"  found ({strategy}): {f['arch']} (index {f['index']})")
