@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from jaxnas.config import load_config
-from jaxnas.train import recipe as recipe_lib
+from jaxnas.train import recipe as recipe_lib, standalone_config
 
 CONFIGS = sorted((Path(__file__).parents[1] / "configs").glob("*.py"))
 # Mini configs without a paper-scale twin, and why.
@@ -19,6 +19,11 @@ MINI_ONLY = {
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
 def test_config_builds(path):
     config = load_config(path)
+    if standalone_config.is_standalone(config):  # `jaxnas standalone`: checked, no recipe
+        standalone_config.check(config, paths=False)
+        mini = path.stem.endswith("_mini")
+        assert (config.network.C, config.network.N) == ((8, 1) if mini else (16, 5))
+        return
     recipe = recipe_lib.from_config(config, data=False, steps_per_epoch=390)
     assert recipe.run.total_steps == 390 * config.train.epochs
     mini = path.stem.endswith("_mini")

@@ -44,13 +44,15 @@ def space_of(state):
 
 
 def evaluate_workdir(workdir, *, archs=200, seed=0, gt="valid", data=None, num_batches=None,
-                     skip_batches=0, metric="accuracy", within_space=False, progress=True):
+                     skip_batches=0, metric="accuracy", within_space=False, progress=True,
+                     table=None):
     """Score architectures with the latest checkpoint of the run in `workdir`.
 
     Accuracy is measured on held-out batches `skip_batches .. skip_batches + num_batches - 1`
     (scoring the same run on two disjoint subsets measures the evaluation noise).
     `within_space`: draw the cells from the space the run ended in (e.g. ABS-shrunk; the whole
-    space for a run that never narrowed it), where a search of the run then looks."""
+    space for a run that never narrowed it), where a search of the run then looks.
+    `table`: a stand-alone ground truth to rank the table's cells against (`cells.ranking`)."""
     if skip_batches < 0:
         raise ConfigError(f"--skip-batches must be >= 0, got {skip_batches}")
     opened = open_lib.open_run(Path(workdir), data=data, needs_data=metric == "accuracy")
@@ -68,7 +70,7 @@ def evaluate_workdir(workdir, *, archs=200, seed=0, gt="valid", data=None, num_b
                        num_batches=num_batches, progress=progress)
     report = ranking(score, state, archs, seed=seed, gt=gt, metric=metric,
                      exclude=recipe.exclude(state),
-                     mask=space_of(state) if within_space else None)
+                     mask=space_of(state) if within_space else None, table=table)
     if metric == "accuracy":
         report.update(_accuracy_fields(config, num_batches), skip_batches=skip_batches)
     report.update(step=int(state.step), epoch=epoch_of(state.step, recipe.run.steps_per_epoch))
