@@ -36,38 +36,59 @@ def _cells_file(tmp_path, cells=CELLS):
     return str(path)
 
 
-def _programs(tiny_folder, tmp_path):
+def _programs(tiny_folder, tmp_path, **train):
     """The compiled programs of the tiny runs (3 steps per stack), shared by the tests."""
-    return standalone.programs_of(_config(tiny_folder, tmp_path), 3)
+    return standalone.programs_of(_config(tiny_folder, tmp_path, **train), 3)
 
 
-def test_a_network_in_a_stack_trains_as_it_would_alone(tiny_folder, tmp_path):
-    """Slot a of stack [a, b] ends with the parameters of a trained beside itself ([a, a]) and
-    of a in the other slot ([b, a]): no network's data, keys or gradients reach another."""
+def _train_stacks(init, step, orders):
+    """Parameters after 3 steps of each stack of cells in `orders` (each cell its own data)."""
     space = spaces.get("nb201")
-    init, step, _, _ = _programs(tiny_folder, tmp_path)
-    archs = {name: space.from_str(name) for name in CELLS[:2]}
-    codes = {name: standalone.cell_code(space, a) for name, a in archs.items()}
     rng = np.random.default_rng(0)
     data = {name: (rng.integers(0, 256, (3, 20, 8, 8, 3), dtype=np.uint8),
-                   rng.integers(0, 10, (3, 20)).astype(np.int32)) for name in CELLS[:2]}
-
-    def train(order):
-        state = init(np.stack([archs[n] for n in order]),
-                     sstep.cell_keys(0, [codes[n] for n in order]), 0)
+                   rng.integers(0, 10, (3, 20)).astype(np.int32)) for name in CELLS}
+    out = []
+    for order in orders:
+        archs = np.stack([space.from_str(n) for n in order])
+        codes = [standalone.cell_code(space, a) for a in archs]
+        state = init(archs, sstep.cell_keys(0, codes), 0)
         for s in range(3):
             state, _ = step(state, np.stack([data[n][0][s] for n in order]),
                             np.stack([data[n][1][s] for n in order]))
-        return jax.tree.map(np.asarray, state.params)
+        out.append(jax.tree.map(np.asarray, state.params))
+    return out
 
+
+def _slot(tree, i):
+    return [x[i] for x in jax.tree.leaves(tree)]
+
+
+def test_a_network_in_a_stack_trains_as_it_would_alone(tiny_folder, tmp_path):
+    """Slot a of stack [a, b] ends with the parameters of a trained alone (a stack of one:
+    the plain, unbatched update) and of a in the other slot ([b, a])."""
+    init, step, _, _ = _programs(tiny_folder, tmp_path)
     a, b = CELLS[:2]
-    together, swapped, alone = train((a, b)), train((b, a)), train((a, a))
-    leaves = lambda tree, i: [x[i] for x in jax.tree.leaves(tree)]
-    for x, y, z in zip(leaves(together, 0), leaves(swapped, 1), leaves(alone, 0)):
-        np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
-        np.testing.assert_allclose(x, z, rtol=1e-5, atol=1e-6)
+    together, swapped = _train_stacks(init, step, [(a, b), (b, a)])
     assert step._cache_size() == 1  # new architectures are runtime arrays
-    assert not np.allclose(leaves(together, 0)[0], leaves(together, 1)[0])  # own initialisation
+    alone_a, alone_b = _train_stacks(init, step, [(a,), (b,)])  # a stack of one
+    for x, y, z in zip(_slot(together, 0), _slot(swapped, 1), _slot(alone_a, 0)):
+        np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(x, z, rtol=1e-4, atol=1e-5)
+    for x, z in zip(_slot(together, 1), _slot(alone_b, 0)):
+        np.testing.assert_allclose(x, z, rtol=1e-4, atol=1e-5)
+    assert not np.allclose(_slot(together, 0)[0], _slot(together, 1)[0])  # own initialisation
+
+
+@pytest.mark.slow
+def test_vmapped_stack_trains_as_the_unrolled_one(tiny_folder, tmp_path):
+    """The accelerators' loop (`vmap`: every edge runs every op, keeping its own) ends where
+    the CPU's (`unroll`) does."""
+    init, step, _, _ = _programs(tiny_folder, tmp_path)
+    vinit, vstep, _, _ = _programs(tiny_folder, tmp_path, loop="vmap")
+    order = [CELLS[:2]]
+    for x, y in zip(jax.tree.leaves(_train_stacks(init, step, order)[0]),
+                    jax.tree.leaves(_train_stacks(vinit, vstep, order)[0])):
+        np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-5)
 
 
 @pytest.fixture(scope="module")
@@ -76,14 +97,17 @@ def uninterrupted(tiny_folder, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("standalone")
     config = _config(tiny_folder, tmp, checkpoint_every_minutes=0.0)
     config.archs.file = _cells_file(tmp)
-    return tmp / "run", standalone.train(config, tmp / "run", progress=False)
+    step = standalone.programs_of(config, 3)[1]
+    step.clear_cache()  # (a cheap reload from the session's compilation cache, if any)
+    summary = standalone.train(config, tmp / "run", progress=False)
+    return tmp / "run", summary, step._cache_size()
 
 
-def test_table_rows_and_one_compilation(uninterrupted, tiny_folder, tmp_path):
-    workdir, summary = uninterrupted
+def test_table_rows_and_one_compilation(uninterrupted):
+    workdir, summary, compiled = uninterrupted
     assert summary == {"cells": 3, "k": 2, "stacks": 2, "epochs": 1,
                        "table": str(workdir / "table.csv")}
-    assert _programs(tiny_folder, tmp_path)[1]._cache_size() == 1  # both stacks, one step
+    assert compiled == 1  # both stacks (the second padded), one compiled step
     rows = groundtruth.read_standalone_rows(workdir / "table.csv")
     assert [r["arch"] for r in rows] == list(CELLS)
     space = spaces.get("nb201")
@@ -214,6 +238,7 @@ def test_k_from_memory():
     assert standalone.choose_k(config, 300, per_network=10_000, free=1000) == 1
     config.train.max_k = 8
     assert standalone.choose_k(config, 300, per_network=10, free=1000) == 8
+    assert standalone.choose_k(config, 300, loop="unroll") == 1
     config.train.k = 3
     assert standalone.choose_k(config, 2) == 2
 

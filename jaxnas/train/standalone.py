@@ -146,12 +146,16 @@ def step_bytes(train_step, init, arch_shape, batch, image_shape):
     return int(m.temp_size_in_bytes + m.argument_size_in_bytes + m.output_size_in_bytes)
 
 
-def choose_k(config, num_cells, per_network=None, free=None):
+def choose_k(config, num_cells, per_network=None, free=None, loop="vmap"):
     """Networks per stack: `train.k` when set, else as many as `train.memory_fraction` of the
-    free memory holds at `per_network` bytes each; at most `train.max_k` and `num_cells`."""
+    free memory holds at `per_network` bytes each; at most `train.max_k` and `num_cells`.
+    With the CPU's `unroll` loop, 1: a stack of 4 trained no faster per network than one
+    alone (`experiments/results/bench_standalone_mini.json`) and compiles 3-5x longer."""
     t = config.train
     if t.k:
         return min(t.k, num_cells)
+    if loop == "unroll":
+        return 1
     k = int(t.memory_fraction * free // max(1, per_network))
     return max(1, min(k, t.max_k, num_cells))
 
@@ -159,21 +163,23 @@ def choose_k(config, num_cells, per_network=None, free=None):
 # -- the run -----------------------------------------------------------------------------------
 
 @functools.lru_cache(maxsize=4)
-def programs(space_name, net_cfg, optim, total_steps, pad, flip):
+def programs(space_name, net_cfg, optim, total_steps, pad, flip, loop="auto"):
     """`(init, train_step, eval_step, schedule)` of networks of `space_name` at `net_cfg`
     trained `total_steps` with the optimizer settings `optim` (a tuple of items), kept for the
     process: a second run (a resume, a benchmark) reuses the compiled steps."""
     network = sstep.network_for(spaces.get(space_name), net_cfg)
     tx, schedule = sstep.optimizer(ml_collections.ConfigDict(dict(optim)), total_steps)
-    return (sstep.make_init(network, tx), sstep.make_train_step(network, tx, pad=pad, flip=flip),
-            sstep.make_eval_step(network), schedule)
+    return (sstep.make_init(network, tx),
+            sstep.make_train_step(network, tx, pad=pad, flip=flip, loop=loop),
+            sstep.make_eval_step(network, loop), schedule)
 
 
 def programs_of(config, steps_per_epoch):
     """`programs` for `config` with `steps_per_epoch`."""
     return programs(config.space, nb201.SupernetConfig(**config.network.to_dict()),
                     tuple(sorted(config.optim.to_dict().items())),
-                    steps_per_epoch * config.train.epochs, config.data.pad, config.data.flip)
+                    steps_per_epoch * config.train.epochs, config.data.pad, config.data.flip,
+                    config.train.loop)
 
 
 def load_splits(config):
@@ -258,6 +264,8 @@ def _train(config, workdir, resume, progress):
         k = int(stored_k)
     elif t.k:
         k = min(t.k, len(archs))
+    elif sstep.resolved_loop(t.loop) == "unroll":
+        k = choose_k(config, len(archs), loop="unroll")
     else:
         per = step_bytes(train_step, init, space.arch_shape, t.batch_size, train_x.shape[1:])
         k = choose_k(config, len(archs), per, available_memory())

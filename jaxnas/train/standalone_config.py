@@ -35,7 +35,9 @@ def base_config():
     c.optim = dict(lr=0.1, min_lr=0.0, momentum=0.9, nesterov=True, weight_decay=5e-4, clip=None)
     # k: networks trained at once (0 = as many as `memory_fraction` of the free memory holds,
     # at most `max_k`); checkpoints at every epoch's end and every `checkpoint_every_minutes`.
-    c.train = dict(epochs=200, batch_size=256, k=0, max_k=64, memory_fraction=0.5,
+    # loop: how a stack's step runs its K networks, "vmap" (batched: every edge runs every op),
+    # "map" (one after another inside the step) or "auto" (map on the CPU, vmap elsewhere).
+    c.train = dict(epochs=200, batch_size=256, k=0, max_k=64, memory_fraction=0.5, loop="auto",
                    eval_batch_size=256, checkpoint_every_minutes=10.0, keep_checkpoints=2)
     return c
 
@@ -79,6 +81,7 @@ RULES = {
     "train.max_k": positive_int(),
     "train.memory_fraction": Rule("a number in (0, 1]", lambda v: isinstance(v, (int, float))
                                   and not isinstance(v, bool) and 0 < v <= 1),
+    "train.loop": one_of(*standalone_step.LOOPS),
     "train.eval_batch_size": positive_int(),
     "train.checkpoint_every_minutes": finite_nonnegative(),
     "train.keep_checkpoints": positive_int(),

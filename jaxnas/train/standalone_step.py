@@ -114,10 +114,10 @@ def _cross_entropy(logits, labels):
     return optax.softmax_cross_entropy_with_integer_labels(logits, labels)
 
 
-def make_train_step(network: Network, tx, *, pad=4, flip=True):
-    """`step(state, images uint8 [K, B, H, W, 3], labels [K, B]) -> (state, metrics)`, jitted
-    with the state donated; metrics `loss` and `acc` (percent) are `[K]`, also added to
-    `state.sums`."""
+def network_step(network: Network, tx, *, pad=4, flip=True):
+    """One network's update, unjitted: `one(params, opt_state, arch, key_data, local_step,
+    images uint8 [B, ...], labels [B]) -> (params, opt_state, {"loss", "acc"})`; the batch is
+    augmented with the key `fold_in(key_data, local_step)`."""
     def one(params, opt_state, arch, key_data, local, images, labels):
         key = jax.random.fold_in(jax.random.wrap_key_data(key_data), local)
         x = augment(key, images, pad=pad, flip=flip) if pad or flip else normalize(images)
@@ -131,11 +131,55 @@ def make_train_step(network: Network, tx, *, pad=4, flip=True):
         params = optax.apply_updates(params, updates)
         acc = jnp.mean(jnp.argmax(logits, -1) == labels) * 100.0
         return params, opt_state, {"loss": loss, "acc": acc}
+    return one
+
+
+LOOPS = ("auto", "vmap", "map", "unroll")
+
+
+def resolved_loop(loop, backend=None):
+    """The stack loop `loop` means on `backend`: "auto" is "unroll" on the CPU, "vmap"
+    elsewhere.
+
+    "vmap" batches the K networks: an architecture is then a batched value, so each edge runs
+    every op and keeps its network's (`lax.switch` with a batched index is a select); batching
+    must win that back, which it does not on the CPU (`experiments/bench_standalone.py`:
+    on 2 cores a mini stack of 8 took several times the time per network of one alone). "map"
+    runs them one after another inside the step (`lax.map`: one traced network, but XLA's CPU
+    convolutions inside a loop are slow, as for the supernet's scanned paths); "unroll" traces
+    K copies (each edge only its own op; compile time grows with K, so on the CPU K from memory
+    is 1: `standalone.choose_k`)."""
+    if loop not in LOOPS:
+        raise ConfigError(f"stack loop must be one of {LOOPS}, got {loop!r}")
+    if loop != "auto":
+        return loop
+    return "unroll" if (backend or jax.default_backend()) == "cpu" else "vmap"
+
+
+def make_train_step(network: Network, tx, *, pad=4, flip=True, loop="auto"):
+    """`step(state, images uint8 [K, B, H, W, 3], labels [K, B]) -> (state, metrics)`, jitted
+    with the state donated: `network_step` over the K networks, `vmap`ped or `lax.map`ped
+    (`loop`, see `resolved_loop`). Metrics `loss` and `acc` (percent) are `[K]`, also added to
+    `state.sums`.
+
+    Under `vmap` an architecture is a batched value, so each edge runs every candidate op and
+    keeps its network's (`lax.switch` with a batched index is a select): a stack pays the
+    all-ops cost per network, which batching K networks must win back."""
+    one = network_step(network, tx, pad=pad, flip=flip)
+    loop = resolved_loop(loop)
 
     def step(state, images, labels):
-        params, opt_state, metrics = jax.vmap(one, in_axes=(0, 0, 0, 0, None, 0, 0))(
-            state.params, state.opt_state, state.archs, state.keys, state.step - state.start,
-            images, labels)
+        local = state.step - state.start
+        xs = (state.params, state.opt_state, state.archs, state.keys, images, labels)
+        if loop == "vmap":
+            params, opt_state, metrics = jax.vmap(one, in_axes=(0, 0, 0, 0, None, 0, 0))(
+                *xs[:4], local, *xs[4:])
+        elif loop == "unroll":
+            outs = [one(*a[:4], local, *a[4:]) for a in _unstack(xs, images.shape[0])]
+            params, opt_state, metrics = jax.tree.map(lambda *v: jnp.stack(v), *outs)
+        else:
+            params, opt_state, metrics = jax.lax.map(
+                lambda a: one(*a[:4], local, *a[4:]), xs)
         sums = state.sums + jnp.stack([metrics["loss"], metrics["acc"]], axis=1)
         return state._replace(params=params, opt_state=opt_state, step=state.step + 1,
                               sums=sums), metrics
@@ -143,9 +187,16 @@ def make_train_step(network: Network, tx, *, pad=4, flip=True):
     return jax.jit(step, donate_argnums=(0,))
 
 
-def make_eval_step(network: Network):
+def _unstack(tree, k):
+    """The K slices of a stacked pytree."""
+    return [jax.tree.map(lambda a, i=i: a[i], tree) for i in range(k)]
+
+
+def make_eval_step(network: Network, loop="auto"):
     """`evaluate(params, archs, images uint8 [B, ...], labels [B]) -> (loss_sum [K],
-    correct [K])`, jitted: every network on the same (unaugmented) batch."""
+    correct [K])`, jitted: every network on the same (unaugmented) batch (`loop` as in
+    `make_train_step`)."""
+    loop = resolved_loop(loop)
     def one(params, arch, x, labels):
         logits = network.apply(params, arch, x)
         return (_cross_entropy(logits, labels).sum(),
@@ -154,7 +205,12 @@ def make_eval_step(network: Network):
     @jax.jit
     def evaluate(params, archs, images, labels):
         x = normalize(images)
-        return jax.vmap(one, in_axes=(0, 0, None, None))(params, archs, x, labels)
+        if loop == "vmap":
+            return jax.vmap(one, in_axes=(0, 0, None, None))(params, archs, x, labels)
+        if loop == "unroll":
+            outs = [one(*a, x, labels) for a in _unstack((params, archs), archs.shape[0])]
+            return jax.tree.map(lambda *v: jnp.stack(v), *outs)
+        return jax.lax.map(lambda a: one(*a, x, labels), (params, archs))
     return evaluate
 
 
