@@ -254,3 +254,11 @@ def test_shipped_configs_are_the_recipes():
     assert (t.epochs, t.batch_size, paper.network.C, paper.network.N,
             paper.data.resolution) == (200, 256, 16, 5, 32)
     assert (mini.network.C, mini.network.N, mini.data.resolution, mini.data.pad) == (8, 1, 16, 2)
+
+
+def test_every_evaluation_split_mixes_the_classes(tiny_folder, tmp_path):
+    """Evaluation batches normalise with their own statistics: a class-sorted test set (an
+    image folder loads class by class) would give each batch one class."""
+    for images, labels in standalone.load_splits(_config(tiny_folder, tmp_path)):
+        assert np.any(np.diff(labels) < 0)  # not in class order
+        assert len(images) == len(labels)

@@ -41,7 +41,8 @@ from jaxnas.train.loop import _Interrupt
 
 TABLE, CELLS, RUN, METRICS = "table.csv", "cells.txt", "run.json", "metrics.jsonl"
 BAR = "{l_bar}{bar}| {n:.1f}/{total_fmt} cell-epochs [{elapsed}<{remaining}{postfix}]"
-FIXED_EVAL_CELLS = 200  # `jaxnas evaluate`'s default evaluation set (seed 0)
+FIXED_EVAL_CELLS = 200
+TEST_ORDER_SEED = 0  # `jaxnas evaluate`'s default evaluation set (seed 0)
 
 
 # -- which cells -------------------------------------------------------------------------------
@@ -184,13 +185,16 @@ def programs_of(config, steps_per_epoch):
 
 def load_splits(config):
     """(train half, held-out half, test set) of the cifar10-valid protocol at the config's
-    resolution, each `(uint8 images, int32 labels)`."""
+    resolution, each `(uint8 images, int32 labels)`. The test set comes in a fixed seeded order,
+    as the halves do: an image folder loads class by class, and evaluation batches normalise
+    with their own statistics, so every batch must mix the classes."""
     d = config.data
     data = load_dataset(d.source, resolution=d.resolution, cache_dir=d.cache_dir or None)
     train_idx, valid_idx = cifar10_valid_split(data.train_labels)
+    test_idx = np.random.default_rng(TEST_ORDER_SEED).permutation(len(data.test_labels))
     return ((data.train_images[train_idx], data.train_labels[train_idx]),
             (data.train_images[valid_idx], data.train_labels[valid_idx]),
-            (data.test_images, data.test_labels))
+            (data.test_images[test_idx], data.test_labels[test_idx]))
 
 
 def _flat(d, prefix=""):
