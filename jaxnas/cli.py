@@ -233,6 +233,8 @@ def _load_config(args):
     from jaxnas.train import defaults
 
     config = config_lib.load_config(args.config)
+    if config.get("kind") == "standalone":
+        raise UsageError(f"{args.config} is a stand-alone config: run it with jaxnas standalone")
     defaults.check(config, values=False)  # the keys; the values once overrides are applied
     data = [f"data.source={args.data}"] if args.data else []
     defaults.override(config, data + list(args.overrides))

@@ -207,6 +207,12 @@ def test_cli_arguments_and_config_errors(tmp_path, capsys):
                      str(tmp_path / "w"), "--data", str(tmp_path), "train.memory_fraction=0"
                      ]) == 2
     assert "train.memory_fraction" in capsys.readouterr().err
+    assert cli.main(["train", "--config", "configs/standalone_mini.py", "--workdir",
+                     str(tmp_path / "w")]) == 2
+    assert "jaxnas standalone" in capsys.readouterr().err
+    assert cli.main(["standalone", "--config", "configs/nb201_spos_mini.py", "--workdir",
+                     str(tmp_path / "w")]) == 2
+    assert "not a stand-alone config" in capsys.readouterr().err
     space = spaces.get("nb201")
     cells = tmp_path / "c.txt"
     cells.write_text(f"{CELLS[0]}\n12\n|bad|\n")

@@ -151,7 +151,8 @@ def choose_k(config, num_cells, per_network=None, free=None, loop="vmap"):
     """Networks per stack: `train.k` when set, else as many as `train.memory_fraction` of the
     free memory holds at `per_network` bytes each; at most `train.max_k` and `num_cells`.
     With the CPU's `unroll` loop, 1: a stack of 4 trained no faster per network than one
-    alone (`experiments/results/bench_standalone_mini.json`) and compiles 3-5x longer."""
+    alone (`experiments/results/bench_standalone_mini.json`: 94-98 against 100 ms per
+    network-step) and compiled 2.5-4.5x longer (20-35 s against 7-8 s)."""
     t = config.train
     if t.k:
         return min(t.k, num_cells)

@@ -143,8 +143,9 @@ def resolved_loop(loop, backend=None):
 
     "vmap" batches the K networks: an architecture is then a batched value, so each edge runs
     every op and keeps its network's (`lax.switch` with a batched index is a select); batching
-    must win that back, which it does not on the CPU (`experiments/bench_standalone.py`:
-    on 2 cores a mini stack of 8 took several times the time per network of one alone). "map"
+    must win that back, which it does not on the CPU (`experiments/results/
+    bench_standalone_mini.json`, one core: a mini stack of 4 took 467-931 ms per network-step,
+    one network alone 100 ms, the unrolled stack 94-98 ms). "map"
     runs them one after another inside the step (`lax.map`: one traced network, but XLA's CPU
     convolutions inside a loop are slow, as for the supernet's scanned paths); "unroll" traces
     K copies (each edge only its own op; compile time grows with K, so on the CPU K from memory
