@@ -2,10 +2,13 @@
 
     jaxnas train --config configs/nb201_spos.py:mini --workdir W [--data SRC] [--resume] [k=v ...]
     jaxnas evaluate --workdir W [--protocol P] [--archs N|all|unique] [--seed S]
-                    [--gt valid|test] [--dataset D] [--metric M] [--within-space] [--out FILE]
+                    [--gt valid|test|TABLE.csv] [--gt-split valid|test] [--dataset D]
+                    [--metric M] [--within-space] [--out FILE]
     jaxnas search --workdir W [--strategy random|evolution|gdas] [--budget N] [--metric M]
                   [--seed S] [--out FILE]
     jaxnas run --config C --workdir W [--data SRC] [k=v ...]   # train, evaluate, search
+    jaxnas standalone --config C --workdir W [--data SRC] [--archs N|FILE] [--k K] [--resume]
+                      [k=v ...]   # train cells stand-alone, K at once: a ground-truth table
     jaxnas compare ARM... --base ARM [--out FILE] [--plot FILE]  # paired by seed, 95% CI
     jaxnas nb201 query INDEX|ARCH [--dataset D] [--naslib]     # the shipped NB201 table
 
@@ -59,9 +62,13 @@ def _parser():
                    help="default protocol: N (a fixed seeded sample of N non-isomorphic cells, "
                         "200), unique or all")
     e.add_argument("--seed", type=_seed, default=0, help="seed of the architecture sample")
-    e.add_argument("--gt", choices=("valid", "test"),
-                   help="NB201 cifar10-valid ground truth: x-valid or ori-test accuracy "
-                        "(default: the protocol's; valid for default, test for the papers')")
+    e.add_argument("--gt", type=_gt,
+                   help="NB201 cifar10-valid ground truth: x-valid (valid) or ori-test (test) "
+                        "accuracy (default: the protocol's; valid for default, test for the "
+                        "papers'); or a `jaxnas standalone` table (CSV): its cells are ranked "
+                        "against it")
+    e.add_argument("--gt-split", choices=("valid", "test"), default="valid",
+                   help="with a table as --gt: its held-out (valid) or test accuracy")
     e.add_argument("--dataset", default="cifar10-valid", type=_dataset,
                    help="NB201 table (nas_201_api name); only cifar10-valid ships")
     e.add_argument("--data", type=_data, help="override the run's data source")
@@ -131,6 +138,22 @@ def _parser():
                         "ImageNet16-120")
     q.add_argument("--naslib", action="store_true",
                    help="read the cell as NASLib's op indices (its op and edge order)")
+
+    a = sub.add_parser("standalone", help="train cells stand-alone, K at once: a ground-truth "
+                                          "table (CSV)")
+    a.add_argument("--config", required=True, type=_config_file,
+                   help="stand-alone config, e.g. configs/standalone.py:mini")
+    a.add_argument("--workdir", required=True, type=_workdir, help="output directory")
+    a.add_argument("--data", type=_data,
+                   help="image folder (train|test/<class>/*) or tfds:cifar10")
+    a.add_argument("--archs", type=_cells,
+                   help="N (seeded non-isomorphic cells; NB201: the 200 fixed evaluation cells "
+                        "first) or a file of architecture strings or indices, one per line")
+    a.add_argument("--k", type=_count, help="networks trained at once (0: from free memory)")
+    a.add_argument("--resume", action="store_true",
+                   help="continue: finished cells from the table, the rest from checkpoints")
+    a.add_argument("--no-progress", action="store_true", help="no progress bar")
+    a.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
     return p
 
 
@@ -167,6 +190,24 @@ def _archs(text):
     if text in ("unique", "all"):
         return text
     return _integer(text, 1, schema.INT_MAX, "a positive integer, unique or all")
+
+
+def _gt(text):
+    """valid, test, or an existing table file."""
+    if text in ("valid", "test") or schema.path_exists("file").ok(text):
+        return text
+    raise argparse.ArgumentTypeError(f"expected valid, test or an existing ground-truth table "
+                                     f"(CSV), got {schema.show(text)}")
+
+
+def _cells(text):
+    """N (a positive integer) or an existing file of cells."""
+    if text.isdigit():
+        return _positive(text)
+    if schema.path_exists("file").ok(text):
+        return text
+    raise argparse.ArgumentTypeError(f"expected a number of cells or an existing file of "
+                                     f"architectures, got {schema.show(text)}")
 
 
 def _name(text):
@@ -268,6 +309,8 @@ def _load_config(args):
     from jaxnas.train import defaults
 
     config = config_lib.load_config(args.config)
+    if config.get("kind") == "standalone":
+        raise UsageError(f"{args.config} is a stand-alone config: run it with jaxnas standalone")
     defaults.check(config, values=False)  # the keys; the values once overrides are applied
     data = [f"data.source={args.data}"] if args.data else []
     defaults.override(config, data + list(args.overrides))
@@ -300,19 +343,23 @@ def _train(args):
 
 
 def _evaluate(args):
+    from jaxnas.evaluate.groundtruth import read_standalone_table
     from jaxnas.train.evaluation import evaluate_workdir
 
     _nb201_only("evaluate", _stored_space(args.workdir))
     if args.archs is not None and args.protocol != "default":
         raise UsageError(f"--archs chooses the default protocol's cells; protocol "
                          f"{args.protocol} has its own")
+    table, gt = None, args.gt
+    if gt not in (None, "valid", "test"):
+        table, gt = read_standalone_table(gt), args.gt_split  # a bad table fails here, first
     workdir.install_quiet_logging(args.workdir)
 
-    report = evaluate_workdir(args.workdir, archs=args.archs or 200, seed=args.seed, gt=args.gt,
+    report = evaluate_workdir(args.workdir, archs=args.archs or 200, seed=args.seed, gt=gt,
                               data=args.data, num_batches=args.num_batches,
                               skip_batches=args.skip_batches, metric=args.metric,
                               within_space=args.within_space, progress=not args.no_progress,
-                              protocol=args.protocol, dataset=args.dataset)
+                              protocol=args.protocol, dataset=args.dataset, table=table)
 
     text = json.dumps(report, indent=1)
     if args.out:
@@ -322,6 +369,27 @@ def _evaluate(args):
         print(json.dumps(summary))
     else:
         print(text)
+
+
+def _standalone(args):
+    from jaxnas import config as config_lib
+    from jaxnas.train import standalone, standalone_config
+
+    config = config_lib.load_config(args.config)
+    standalone_config.check(config, values=False)
+    extra = [f"data.source={args.data}"] if args.data else []
+    if isinstance(args.archs, int):
+        extra.append(f"archs.num={args.archs}")
+    elif args.archs:
+        extra.append(f"archs.file={os.path.abspath(args.archs)}")
+    if args.k is not None:
+        extra.append(f"train.k={args.k}")
+    standalone_config.override(config, extra + list(args.overrides))
+    standalone_config.check(config)
+    workdir.install_quiet_logging(args.workdir)
+    summary = standalone.train(config, args.workdir, resume=args.resume,
+                               progress=not args.no_progress)
+    print(json.dumps(summary))
 
 
 def _summary(report):
@@ -396,9 +464,8 @@ def main(argv=None):
     except JaxnasError as e:
         return _fail(e)
     try:
-        {"train": _train, "evaluate": _evaluate, "search": _search,
-         "run": _run, "compare": _compare,
-         "nb201": _nb201}[args.command](args)
+        {"train": _train, "evaluate": _evaluate, "search": _search, "run": _run,
+         "standalone": _standalone, "compare": _compare, "nb201": _nb201}[args.command](args)
     except JaxnasError as e:
         return _fail(e)
     except KeyboardInterrupt:

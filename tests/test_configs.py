@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from jaxnas.config import load_config
-from jaxnas.train import recipe as recipe_lib
+from jaxnas.train import recipe as recipe_lib, standalone_config
 
 CONFIGS = sorted((Path(__file__).parents[1] / "configs").glob("*.py"))
 VARIANTS = {"nb201_close": ("paper,structure", "mini,structure", "mini,faithful_schedule")}
@@ -19,6 +19,10 @@ CASES = [(p, arg) for p in CONFIGS for arg in ("paper", "mini", *VARIANTS.get(p.
 @pytest.mark.parametrize("path, arg", CASES, ids=lambda x: getattr(x, "stem", x))
 def test_config_builds(path, arg):
     config = load_config(path, arg)
+    if standalone_config.is_standalone(config):  # `jaxnas standalone`: checked, no recipe
+        standalone_config.check(config, paths=False)
+        assert (config.network.C, config.network.N) == SCALES["nb201"][arg]
+        return
     recipe = recipe_lib.from_config(config, data=False, steps_per_epoch=390)
     assert recipe.run.total_steps == 390 * config.train.epochs
     cells = config.supernet.layers if config.space == "darts" else config.supernet.N

@@ -17,21 +17,39 @@ GT_METRICS = {"valid": "valid_acc", "test": "test_acc"}
 
 
 def ranking(score, state, which, *, seed=0, gt="valid", metric="accuracy", exclude=(),
-            mask=None):
+            mask=None, table=None):
     """Score the evaluation set `which` (see `scoring.evaluation_archs`; within the space
     `mask` when given) without the official indices `exclude` (e.g. landmarks), and rank it
-    against the ground truth. `score(state, archs, metric) -> float[n]` is a run's scorer."""
+    against the ground truth. `score(state, archs, metric) -> float[n]` is a run's scorer.
+
+    `table`: a stand-alone ground truth (`groundtruth.read_standalone_table`, e.g. a
+    `jaxnas standalone` table at the run's own scale) to rank against instead of NB201's; the
+    cells scored are then the table's (within `mask`, without `exclude`; `which` and `seed`
+    are not used) and `gt` picks its held-out ("valid") or test column."""
     if gt not in GT_METRICS:
         raise ConfigError(f"gt must be one of {sorted(GT_METRICS)}, got {gt!r}")
-    indices = scoring.evaluation_archs(which, seed=seed, mask=mask)
+    if table is None:
+        indices = scoring.evaluation_archs(which, seed=seed, mask=mask)
+        truth = groundtruth.load_table("cifar10-valid").get(GT_METRICS[gt])
+    else:
+        indices = np.sort(table.indices)
+        if mask is not None:
+            indices = indices[nb201.in_space(indices, mask)]
+        truth = np.full(nb201.NUM_ARCHS, np.nan)
+        truth[table.indices] = table.get(GT_METRICS[gt])
     kept = indices[~np.isin(indices, np.asarray(exclude, np.int64))]
-    truth = groundtruth.load_table("cifar10-valid").get(GT_METRICS[gt])
+    if table is not None and kept.size < 2:
+        raise ConfigError(f"only {kept.size} cell(s) of the ground-truth table remain to rank "
+                          f"(landmarks and cells outside the space are left out)")
     start = time.perf_counter()
     scores = score(state, nb201.all_archs()[kept], metric)
     report = rank_report(scores, kept, truth, time.perf_counter() - start)
     report.update(metric=metric, gt=GT_METRICS[gt], archs=str(which), seed=seed,
                   excluded=int(indices.size - kept.size), protocol="default",
                   ground_truth=protocols.describe_truth("default", split=gt))
+    if table is not None:
+        report.update(archs="table", gt_table=table.source, gt_epochs=table.epochs,
+                      ground_truth=f"stand-alone table {table.source} ({GT_METRICS[gt]})")
     if mask is not None:
         report["space"] = nb201.mask_to_str(mask)
     return report

@@ -11,6 +11,11 @@ behind each prefix, because NB201's dataset names mislead:
 Values are the mean over the training seeds at the final epoch, as `get_more_info` of the
 NATS-Bench API reports them.
 
+A stand-alone table (`jaxnas standalone`, `write_standalone_table` / `read_standalone_table`) is a
+CSV with one row per trained cell: its architecture string, official index (empty where the space
+has none), `train_` / `valid_` (held-out: the other half of the training set, NB201's x-valid) /
+`test_` accuracy and loss, params and FLOPs (millions), epochs, seed and scale.
+
 The packaged table (`load_table()`) is cifar10-valid at 200 epochs, built by
 `experiments/make_groundtruth.py` from the NAS-Landscapes CSV export of NB201. Arrays are float64:
 float32 merges about 3,000 distinct valid accuracies into ties, which would change rank metrics.
@@ -18,6 +23,9 @@ float32 merges about 3,000 distinct valid accuracies into ties, which would chan
 
 import bz2
 import collections
+import csv
+import math
+import os
 import io
 import lzma
 import pickle
@@ -30,7 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxnas.errors import GroundTruthError
+from jaxnas.errors import ArchError, GroundTruthError
+from jaxnas.spaces import nb201 as nb201_space
 
 try:
     from numpy._core.multiarray import scalar as _numpy_scalar
@@ -360,4 +369,116 @@ def read_nats_archive(path, *, dataset: str = "cifar10-valid", hp="200",
         indices=np.array(selected),
         archs=tuple(archs[i] for i in selected),
         source=f"NATS-Bench topology archive {root.name} (hp={hp}, mean over seeds)",
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Stand-alone tables (CSV)
+
+STANDALONE_COLUMNS = ("arch", "index", "train_acc", "train_loss", "valid_acc", "valid_loss",
+                      "test_acc", "test_loss", "params", "flops", "epochs", "seed", "scale")
+_METRIC_COLUMNS = STANDALONE_COLUMNS[2:8]
+STANDALONE_DATASET = "standalone"
+
+
+def write_standalone_table(rows, path) -> None:
+    """Write `rows` (dicts with `STANDALONE_COLUMNS`; `index` None where the space has none) as
+    a CSV, atomically (a temporary file renamed into place), floats at full precision."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(STANDALONE_COLUMNS)
+        for row in rows:
+            writer.writerow(["" if row[c] is None else (repr(float(row[c])) if isinstance(
+                row[c], float) else row[c]) for c in STANDALONE_COLUMNS])
+    os.replace(tmp, path)
+
+
+def read_standalone_rows(path) -> list[dict]:
+    """The rows of a stand-alone CSV table as dicts of typed values; GroundTruthError (one line,
+    naming the file, line and column) for a missing file, a missing column or a bad value."""
+    path = Path(path)
+    if not path.is_file():
+        raise GroundTruthError(f"ground-truth table not found: {path}")
+    try:
+        with open(path, newline="") as f:
+            lines = list(csv.reader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise GroundTruthError(f"cannot read ground-truth table {path}: {error}") from None
+    if not lines:
+        raise GroundTruthError(f"ground-truth table {path} is empty (no header line)")
+    header = [h.strip() for h in lines[0]]
+    missing = [c for c in STANDALONE_COLUMNS if c not in header]
+    if missing:
+        raise GroundTruthError(f"ground-truth table {path} lacks column(s) {', '.join(missing)} "
+                               f"(a `jaxnas standalone` table has {', '.join(STANDALONE_COLUMNS)})")
+    rows = []
+    for number, line in enumerate(lines[1:], start=2):
+        if not any(v.strip() for v in line):
+            continue
+        if len(line) != len(header):
+            raise GroundTruthError(f"ground-truth table {path} line {number}: {len(line)} "
+                                   f"fields, the header has {len(header)}")
+        raw = dict(zip(header, (v.strip() for v in line)))
+        rows.append(_typed_row(raw, f"ground-truth table {path} line {number}"))
+    if not rows:
+        raise GroundTruthError(f"ground-truth table {path} has no rows")
+    return rows
+
+
+def _typed_row(raw, where):
+    def number(column, kind=float):
+        try:
+            value = kind(raw[column])
+        except ValueError:
+            raise GroundTruthError(f"{where}: {column} is {raw[column]!r}, not "
+                                   f"{'an integer' if kind is int else 'a number'}") from None
+        if kind is float and not math.isfinite(value):
+            raise GroundTruthError(f"{where}: {column} is {raw[column]!r}, not finite")
+        return value
+
+    if not raw["arch"]:
+        raise GroundTruthError(f"{where}: arch is empty")
+    row = {"arch": raw["arch"], "scale": raw["scale"]}
+    row["index"] = None if raw["index"] == "" else number("index", int)
+    for column in _METRIC_COLUMNS + ("params", "flops"):
+        row[column] = number(column)
+    row["epochs"], row["seed"] = number("epochs", int), number("seed", int)
+    return row
+
+
+def read_standalone_table(path) -> GroundTruth:
+    """A stand-alone CSV table as a `GroundTruth` (dataset "standalone"): metrics
+    `{train,valid,test}_{acc,loss}` of the rows' cells, `indices` their official NB201 indices
+    (every row must have one, in range, each once), `archs` their strings."""
+    rows = read_standalone_rows(path)
+    seen = {}
+    for i, row in enumerate(rows):
+        index = row["index"]
+        if index is None or not 0 <= index < NUM_ARCHS:
+            raise GroundTruthError(f"ground-truth table {path} line {i + 2}: index is "
+                                   f"{'empty' if index is None else index}; ranking needs the "
+                                   f"official index in 0..{NUM_ARCHS - 1}")
+        try:
+            of_arch = nb201_space.arch_to_index(nb201_space.str_to_arch(row["arch"]))
+        except ArchError as error:
+            raise GroundTruthError(f"ground-truth table {path} line {i + 2}: {error}") from None
+        if of_arch != index:
+            raise GroundTruthError(f"ground-truth table {path} line {i + 2}: index {index} is "
+                                   f"not the index of its arch ({of_arch})")
+        if index in seen:
+            raise GroundTruthError(f"ground-truth table {path}: index {index} is on lines "
+                                   f"{seen[index] + 2} and {i + 2}; one row per cell (one seed "
+                                   f"per table)")
+        seen[index] = i
+    epochs = {row["epochs"] for row in rows}
+    return GroundTruth(
+        dataset=STANDALONE_DATASET,
+        epochs=max(epochs),
+        metrics={c: np.array([row[c] for row in rows]) for c in _METRIC_COLUMNS},
+        indices=np.array([row["index"] for row in rows]),
+        archs=tuple(row["arch"] for row in rows),
+        source=f"stand-alone table {path} ({len(rows)} cells, scale "
+               f"{', '.join(sorted({row['scale'] for row in rows}))})",
     )

@@ -46,7 +46,7 @@ def space_of(state):
 
 def evaluate_workdir(workdir, *, archs=200, seed=0, gt=None, data=None, num_batches=None,
                      skip_batches=0, metric="accuracy", within_space=False, progress=True,
-                     protocol="default", dataset=protocols.DEFAULT_DATASET):
+                     protocol="default", dataset=protocols.DEFAULT_DATASET, table=None):
     """Score architectures with the latest checkpoint of the run in `workdir`.
 
     Accuracy is measured on held-out batches `skip_batches .. skip_batches + num_batches - 1`
@@ -55,7 +55,12 @@ def evaluate_workdir(workdir, *, archs=200, seed=0, gt=None, data=None, num_batc
     space for a run that never narrowed it), where a search of the run then looks.
     `protocol` (`jaxnas.evaluate.protocols`): a paper's cells and ground-truth column instead
     of `archs` (which only the `default` protocol reads); `gt` (valid or test) defaults to the
-    protocol's split; `dataset` names the NB201 table (only cifar10-valid ships)."""
+    protocol's split; `dataset` names the NB201 table (only cifar10-valid ships).
+    `table`: a stand-alone ground truth to rank the table's cells against (`cells.ranking`;
+    default protocol only)."""
+    if table is not None and protocol != "default":
+        raise ConfigError(f"a ground-truth table ranks its own cells; protocol {protocol} has "
+                          f"its own cells and ground truth")
     fields = protocols.fields(protocol, dataset, gt)  # an unknown or unshipped name fails here
     if skip_batches < 0:
         raise ConfigError(f"--skip-batches must be >= 0, got {skip_batches}")
@@ -75,8 +80,9 @@ def evaluate_workdir(workdir, *, archs=200, seed=0, gt=None, data=None, num_batc
     mask = space_of(state) if within_space else None
     if protocol == "default":
         report = ranking(score, state, archs, seed=seed, gt=gt or "valid", metric=metric,
-                         exclude=recipe.exclude(state), mask=mask)
-        report.update(fields)
+                         exclude=recipe.exclude(state), mask=mask, table=table)
+        report.update({k: v for k, v in fields.items()
+                       if table is None or k not in ("ground_truth", "dataset", "protocol_cells")})
     else:
         report = protocol_ranking(score, state, protocol, seed=seed, split=gt, dataset=dataset,
                                   metric=metric, exclude=recipe.exclude(state), mask=mask)

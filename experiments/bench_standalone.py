@@ -1,0 +1,273 @@
+"""Stand-alone training throughput: cells trained per hour, K at once against one at a time,
+against xautodl's stand-alone NB201 network (PyTorch, one at a time).
+
+Each measurement runs in its own subprocess (its own compile cache and peak memory):
+
+  stack     `jaxnas standalone`'s step: K networks in one jitted step (each its own batch of
+            256 and augmentation key), the first K cells of the list below, `vmap`ped
+            (`stack_vmap`), `lax.map`ped (`stack_map`) or unrolled (`stack_unroll`).
+  alone     the same network update (`standalone_step.network_step`) jitted for one network,
+            one cell after another (the architecture is a runtime array: one compilation, and
+            `lax.switch` runs only each edge's own op).
+  xautodl   AutoDL's stand-alone `TinyNetwork(C, N, genotype)` in PyTorch on the CPU, SGD
+            Nesterov lr 0.1 momentum 0.9 weight decay 5e-4 (NB201's recipe), one cell after
+            another.
+
+Cells: the first cells of `jaxnas evaluate`'s 200 fixed evaluation cells (seed 0, index order).
+`alone` and `xautodl` time `--cells` of them and average (an architecture's cost depends on its
+ops); `stack_vmap` pays every op on every edge (a batched `switch` is a select), whatever the cells.
+Reported per worker: compile time (first step), median step time over `--steps` steps after
+`--warmup`, images/s, seconds per cell-step, peak resident memory (ru_maxrss), for a stack also
+XLA's buffer sizes of the compiled step; and cells trained per hour of this machine at the
+scale's epochs (mini 50, paper 200) and 97 steps per epoch (25,000 training images, batch 256;
+evaluation, under 1% of a cell's cost, not counted). Random images (speed does not depend on
+pixel values). Each worker is pinned to one core (`--core`, taskset), so its rate is cells
+per CPU-hour (on a shared, oversubscribed machine a 2-thread PyTorch step also swung from
+0.14 s to 1 s with its threads spinning); the machine is shared, so `--rounds` alternates the
+workers and the summary takes medians over rounds.
+
+    python experiments/bench_standalone.py --scale mini --k 2 8 --loops vmap unroll \
+        --rounds 2 --out experiments/results/bench_standalone_mini.json
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's jaxnas
+from bench_step import SCALES, has_xautodl, peak_mib  # noqa: E402  (shared helpers)
+
+BATCH = 256
+STEPS_PER_EPOCH = 25_000 // BATCH
+EPOCHS = {"mini": 50, "paper": 200}
+
+
+def cells(n):
+    """The first `n` of the 200 fixed evaluation cells, as NB201 strings."""
+    from jaxnas import spaces
+    from jaxnas.evaluate.scoring import evaluation_archs
+
+    space = spaces.get("nb201")
+    return [space.to_str(a) for a in space.from_index(evaluation_archs(200, seed=0)[:n])]
+
+
+def batch(scale, k, seed=0):
+    """Random uint8 images `[k, BATCH, R, R, 3]` and labels `[k, BATCH]`."""
+    rng = np.random.default_rng(seed)
+    r = SCALES[scale]["resolution"]
+    return (rng.integers(0, 256, (k, BATCH, r, r, 3), dtype=np.uint8),
+            rng.integers(0, 10, (k, BATCH)).astype(np.int32))
+
+
+def jax_setup(scale):
+    from jaxnas import spaces
+    from jaxnas.supernet import nb201
+    from jaxnas.train import standalone_config, standalone_step as sstep
+
+    s = SCALES[scale]
+    space = spaces.get("nb201")
+    network = sstep.network_for(space, nb201.SupernetConfig(C=s["C"], N=s["N"]))
+    tx, _ = sstep.optimizer(standalone_config.base_config().optim,
+                            STEPS_PER_EPOCH * EPOCHS[scale])
+    return space, network, tx, s["pad"]
+
+
+def timed(step, steps, warmup, sync):
+    """(first call seconds, median seconds of `steps` calls after `warmup`)."""
+    t = time.perf_counter()
+    sync(step())
+    first = time.perf_counter() - t
+    times = []
+    for i in range(warmup + steps):
+        t = time.perf_counter()
+        sync(step())
+        if i >= warmup:
+            times.append(time.perf_counter() - t)
+    return first, float(np.median(times))
+
+
+def summary(worker, scale, k, first, median, **extra):
+    per_cell_step = median / k
+    cell_s = per_cell_step * STEPS_PER_EPOCH * EPOCHS[scale]
+    return dict(worker=worker, scale=scale, k=k, compile_s=first, median_step_s=median,
+                images_per_s=k * BATCH / median, seconds_per_cell_step=per_cell_step,
+                cells_per_cpu_hour=3600 / cell_s, hours_per_cell=cell_s / 3600,
+                peak_mib=peak_mib(), **extra)
+
+
+def run_stack(scale, k, n_cells, steps, warmup, loop="vmap"):
+    del n_cells
+    import jax
+
+    from jaxnas.train import standalone, standalone_step as sstep
+
+    space, network, tx, pad = jax_setup(scale)
+    names = cells(k)
+    archs = np.stack([space.from_str(n) for n in names])
+    init = sstep.make_init(network, tx)
+    step = sstep.make_train_step(network, tx, pad=pad, loop=loop)
+    state = init(archs, sstep.cell_keys(0, [standalone.cell_code(space, a) for a in archs]), 0)
+    x, y = jax.device_put(batch(scale, k))
+    t = time.perf_counter()
+    memory = step.lower(state, x, y).compile().memory_analysis()
+    compile_s = time.perf_counter() - t  # the first call below then runs the compiled step
+    holder = [state]
+
+    def one():
+        holder[0], m = step(holder[0], x, y)
+        return m
+
+    first, median = timed(one, steps, warmup, jax.block_until_ready)
+    return summary(f"stack_{loop}", scale, k, compile_s + first, median,
+                   backend=jax.default_backend(),
+                   xla_buffers_mib=(memory.temp_size_in_bytes + memory.argument_size_in_bytes
+                                    + memory.output_size_in_bytes) / 2**20)
+
+
+def run_alone(scale, k, n_cells, steps, warmup):
+    del k
+    import jax
+
+    from jaxnas.train import standalone, standalone_step as sstep
+
+    space, network, tx, pad = jax_setup(scale)
+    one = jax.jit(sstep.network_step(network, tx, pad=pad), donate_argnums=(0, 1))
+    init = sstep.make_init(network, tx)
+    x, y = batch(scale, 1)
+    x, y = jax.device_put((x[0], y[0]))
+    firsts, medians = [], []
+    for name in cells(n_cells):
+        arch = space.from_str(name)
+        s = init(arch[None], sstep.cell_keys(0, [standalone.cell_code(space, arch)]), 0)
+        holder = [jax.tree.map(lambda a: a[0], (s.params, s.opt_state, s.keys))]
+        arch = jax.numpy.asarray(arch)
+
+        def step():
+            params, opt_state, keys = holder[0]
+            params, opt_state, m = one(params, opt_state, arch, keys, 0, x, y)
+            holder[0] = (params, opt_state, keys)
+            return m
+
+        first, median = timed(step, steps, warmup, jax.block_until_ready)
+        firsts.append(first)
+        medians.append(median)
+    return summary("alone", scale, 1, firsts[0], float(np.mean(medians)),
+                   backend=jax.default_backend(), cells=n_cells,
+                   per_cell_median_step_s=medians)
+
+
+def run_xautodl(scale, k, n_cells, steps, warmup):
+    del k
+    import torch
+    from xautodl.models.cell_infers.tiny_network import TinyNetwork
+    from xautodl.models.cell_searchs.genotypes import Structure
+
+    torch.manual_seed(0)
+    s = SCALES[scale]
+    x = torch.randn(BATCH, 3, s["resolution"], s["resolution"])
+    y = torch.randint(0, 10, (BATCH,))
+    firsts, medians = [], []
+    for name in cells(n_cells):
+        net = TinyNetwork(s["C"], s["N"], Structure.str2structure(name), 10)
+        opt = torch.optim.SGD(net.parameters(), 0.1, momentum=0.9, nesterov=True,
+                              weight_decay=5e-4)
+
+        def step():
+            opt.zero_grad()
+            _, logits = net(x)
+            loss = torch.nn.functional.cross_entropy(logits, y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        first, median = timed(step, steps, warmup, lambda v: v.item())
+        firsts.append(first)
+        medians.append(median)
+    return summary("xautodl", scale, 1, firsts[0], float(np.mean(medians)),
+                   torch=torch.__version__, threads=torch.get_num_threads(), cells=n_cells,
+                   per_cell_median_step_s=medians)
+
+
+WORKERS = {"stack_vmap": run_stack,
+           "stack_map": lambda *a: run_stack(*a, loop="map"),
+           "stack_unroll": lambda *a: run_stack(*a, loop="unroll"),
+           "alone": run_alone, "xautodl": run_xautodl}
+
+
+def spawn(worker, scale, k, args):
+    pin = ["taskset", "-c", str(args.core)] if args.core >= 0 else []
+    cmd = pin + [sys.executable, __file__, "--worker", worker, "--scale", scale, "--k", str(k),
+           "--cells", str(args.cells), "--steps", str(args.steps), "--warmup", str(args.warmup)]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=os.environ)
+    if out.returncode:
+        lines = out.stderr.strip().splitlines() or [f"exit status {out.returncode}"]
+        return dict(worker=worker, scale=scale, k=k, error=lines[-1])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def report(r):
+    if "error" in r:
+        print(f"{r['scale']:5s} {r['worker']:12s} K={r['k']:<3d} failed: {r['error']}")
+        return
+    print(f"{r['scale']:5s} {r['worker']:12s} K={r['k']:<3d} compile {r['compile_s']:6.1f}s  "
+          f"step {r['median_step_s'] * 1e3:8.1f} ms  {r['images_per_s']:6.0f} img/s  "
+          f"{r['cells_per_cpu_hour']:7.2f} cells/CPU-h  peak {r['peak_mib']:6.0f} MiB", flush=True)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--scale", choices=("mini", "paper", "both"), default="both")
+    p.add_argument("--k", type=int, nargs="+", default=[8], help="stack sizes to time")
+    p.add_argument("--loops", nargs="+", default=["vmap", "map"], choices=("vmap", "map", "unroll"),
+                   help="stack loops to time (`standalone_step.make_train_step`)")
+    p.add_argument("--cells", type=int, default=4, help="cells timed one at a time (mean)")
+    p.add_argument("--steps", type=int, default=5, help="timed steps (median reported)")
+    p.add_argument("--warmup", type=int, default=2, help="untimed steps after the first")
+    p.add_argument("--rounds", type=int, default=1, help="alternate the workers this often")
+    p.add_argument("--core", type=int, default=0,
+                   help="pin each worker to this CPU core (taskset): cells per CPU-hour, and no "
+                        "thread pool thrashing on a shared machine; -1: no pinning")
+    p.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
+    p.add_argument("--out", help="also write the results as JSON here")
+    args = p.parse_args()
+    if args.worker:
+        print(json.dumps(WORKERS[args.worker](args.scale, args.k[0], args.cells, args.steps,
+                                              args.warmup)))
+        return
+    workers = [(f"stack_{loop}", k) for loop in args.loops for k in args.k] + [("alone", 1)]
+    if has_xautodl():
+        workers.append(("xautodl", 1))
+    else:
+        print("torch/xautodl not installed: jaxnas only", file=sys.stderr)
+    scales = ("mini", "paper") if args.scale == "both" else (args.scale,)
+    results, best = [], []
+    for scale in scales:
+        rates = {w: [] for w in workers}
+        for _ in range(args.rounds):
+            for worker, k in workers:
+                r = spawn(worker, scale, k, args)
+                report(r)
+                results.append(r)
+                if "error" not in r:
+                    rates[worker, k].append(r["cells_per_cpu_hour"])
+        medians = {f"{w}_k{k}": float(np.median(v)) for (w, k), v in rates.items() if v}
+        best.append(dict(scale=scale, epochs=EPOCHS[scale], rounds=args.rounds,
+                         cells_per_cpu_hour_median=medians))
+        print(f"{scale}: cells per hour (median of {args.rounds} rounds, {EPOCHS[scale]} "
+              f"epochs): " + ", ".join(f"{n} {v:.2f}" for n, v in medians.items()), flush=True)
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(dict(command=" ".join([os.path.basename(sys.executable)] + sys.argv),
+                           cpus=os.cpu_count(), batch=BATCH, steps_per_epoch=STEPS_PER_EPOCH,
+                           results=results, summary=best), f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

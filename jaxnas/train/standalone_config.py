@@ -1,0 +1,123 @@
+"""The stand-alone trainer's config: every key, its default and its rule.
+
+Defaults are NAS-Bench-201's stand-alone recipe (AutoDL `configs/nas-benchmark/hyper-opts/
+200E.config`): SGD with Nesterov momentum 0.9, lr 0.1 cosine to 0, weight decay 5e-4, batch 256,
+200 epochs, no gradient clipping, C=16 N=5 on 32x32 images with random crop (pad 4) and flips.
+`mini_scale` is the CPU-sized scale of the mini supernet configs, `file.py:mini` (C8 N1 16x16,
+pad 2).
+"""
+
+import ml_collections
+
+from jaxnas import config as config_lib
+from jaxnas import spaces
+from jaxnas.errors import ConfigError
+from jaxnas.schema import (Rule, boolean, check_rules, count, data_source, finite_nonnegative,
+                           finite_positive, folder_path, fraction, int_in, one_of, optional,
+                           positive_int, seed, text)
+from jaxnas.supernet import ops
+from jaxnas.train import standalone_step
+
+KIND = "standalone"
+
+
+def base_config():
+    c = ml_collections.ConfigDict()
+    c.kind = KIND  # marks a stand-alone config (`jaxnas train` configs have no such key)
+    c.seed = 0     # seeds every network's initialisation, data order and augmentation
+    c.space = "nb201"
+    # Cells to train: `num` seeded non-isomorphic cells (NB201: the 200 fixed evaluation cells
+    # of `jaxnas evaluate` first, then more drawn with `seed`), or the cells listed in `file`
+    # (one architecture string or NB201 index per line; `#` comments).
+    c.archs = dict(num=200, seed=0, file="")
+    c.data = dict(source="tfds:cifar10", resolution=32, pad=4, flip=True, cache_dir="")
+    c.network = dict(C=16, N=5, num_classes=10, edge_impl="auto", conv_impl="auto",
+                     cell_loop="auto")
+    c.optim = dict(lr=0.1, min_lr=0.0, momentum=0.9, nesterov=True, weight_decay=5e-4, clip=None)
+    # k: networks trained at once (0 = as many as `memory_fraction` of the free memory holds,
+    # at most `max_k`); checkpoints at every epoch's end and every `checkpoint_every_minutes`.
+    # loop: how a stack's step runs its K networks, "vmap" (batched: every edge runs every op),
+    # "map" (one after another inside the step) or "auto" (map on the CPU, vmap elsewhere).
+    c.train = dict(epochs=200, batch_size=256, k=0, max_k=64, memory_fraction=0.5, loop="auto",
+                   eval_batch_size=256, checkpoint_every_minutes=10.0, keep_checkpoints=2)
+    return c
+
+
+def mini_scale(config):
+    """C=8, N=1, 16x16 images (pad 2): the scale of the mini supernet configs (`file.py:mini`)."""
+    config.data.resolution = 16
+    config.data.pad = 2
+    config.network.C = 8
+    config.network.N = 1
+    return config
+
+
+RULES = {
+    "kind": one_of(KIND),
+    "seed": seed(),
+    "space": one_of(*sorted(standalone_step.NETWORKS)),
+    "archs.num": positive_int(),
+    "archs.seed": seed(),
+    "archs.file": text(),
+    "data.source": data_source(),
+    "data.resolution": positive_int(),
+    "data.pad": count(),
+    "data.flip": boolean(),
+    "data.cache_dir": folder_path(),
+    "network.C": positive_int(),
+    "network.N": positive_int(),
+    "network.num_classes": int_in(2),
+    "network.edge_impl": one_of("auto", *ops.EDGE_IMPLS),
+    "network.conv_impl": one_of("auto", "nested", "xla"),
+    "network.cell_loop": one_of("auto", "scan", "unroll"),
+    "optim.lr": finite_positive(),
+    "optim.min_lr": finite_nonnegative(),
+    "optim.momentum": fraction(upper_open=True),
+    "optim.nesterov": boolean(),
+    "optim.weight_decay": finite_nonnegative(),
+    "optim.clip": optional(finite_positive()),
+    "train.epochs": positive_int(),
+    "train.batch_size": positive_int(),
+    "train.k": count(),
+    "train.max_k": positive_int(),
+    "train.memory_fraction": Rule("a number in (0, 1]", lambda v: isinstance(v, (int, float))
+                                  and not isinstance(v, bool) and 0 < v <= 1),
+    "train.loop": one_of(*standalone_step.LOOPS),
+    "train.eval_batch_size": positive_int(),
+    "train.checkpoint_every_minutes": finite_nonnegative(),
+    "train.keep_checkpoints": positive_int(),
+}
+
+# Keys whose change does not change what a checkpoint or a finished row means.
+RESUMABLE_KEYS = ("data.source", "data.cache_dir", "train.checkpoint_every_minutes",
+                  "train.keep_checkpoints", "train.max_k", "train.memory_fraction")
+
+
+def is_standalone(config):
+    """Whether `config` is a stand-alone trainer's config (it has `kind="standalone"`)."""
+    return config.get("kind") == KIND
+
+
+def check(config, *, values=True, paths=True):
+    """ConfigError naming the first unknown key, then (with `values`) the first value the rules
+    reject (one line: key, value, what is allowed). Returns `config`."""
+    if not is_standalone(config):
+        raise ConfigError("not a stand-alone config (no kind='standalone'); start from "
+                          "jaxnas.train.standalone_config.base_config()")
+    config_lib.check_keys(config, base_config())
+    if values:
+        rules = RULES if paths else {**RULES, "data.source": data_source(paths=False)}
+        check_rules(config, rules)
+        spaces.get(config.space)
+    return config
+
+
+def override(config, overrides):
+    """Apply command-line `key=value` overrides; returns `config`."""
+    config_lib.apply_overrides(config, list(overrides))
+    return config
+
+
+def scale(config):
+    """The scale's short name in tables, e.g. `C8-N1-16px`."""
+    return f"C{config.network.C}-N{config.network.N}-{config.data.resolution}px"

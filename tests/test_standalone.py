@@ -1,0 +1,270 @@
+"""Stand-alone training of many cells at once: a network in a stack trains as it would alone,
+one compiled step serves every stack, a resumed run ends where an uninterrupted one does, and
+the table it writes is a ground truth `jaxnas evaluate --gt` reads."""
+
+import re
+import json
+
+import jax
+import numpy as np
+import pytest
+
+from jaxnas import cli, spaces
+from jaxnas.errors import GroundTruthError
+from jaxnas.evaluate import groundtruth
+from jaxnas.evaluate.cells import ranking
+from jaxnas.train import standalone, standalone_config, standalone_step as sstep
+
+CELLS = ("|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|avg_pool_3x3~0|none~1|nor_conv_3x3~2|",
+         "|nor_conv_1x1~0|+|none~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|none~2|",
+         "|avg_pool_3x3~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|nor_conv_1x1~0|none~1|skip_connect~2|")
+TINY = dict(C=4, N=1)
+
+
+def _config(tiny_folder, tmp_path, **train):
+    c = standalone_config.mini_scale(standalone_config.base_config())
+    c.data.source, c.data.cache_dir = str(tiny_folder), str(tmp_path / "cache")
+    c.data.resolution, c.data.pad = 8, 1
+    c.network.C = TINY["C"]
+    c.train.update(dict(epochs=1, batch_size=20, k=2, eval_batch_size=64), **train)
+    return standalone_config.check(c)
+
+
+def _cells_file(tmp_path, cells=CELLS):
+    path = tmp_path / "cells.txt"
+    path.write_text("# three cells\n" + "\n".join(cells) + "\n")
+    return str(path)
+
+
+def _programs(tiny_folder, tmp_path, **train):
+    """The compiled programs of the tiny runs (3 steps per stack), shared by the tests."""
+    return standalone.programs_of(_config(tiny_folder, tmp_path, **train), 3)
+
+
+def _train_stacks(init, step, orders):
+    """Parameters after 3 steps of each stack of cells in `orders` (each cell its own data)."""
+    space = spaces.get("nb201")
+    rng = np.random.default_rng(0)
+    data = {name: (rng.integers(0, 256, (3, 20, 8, 8, 3), dtype=np.uint8),
+                   rng.integers(0, 10, (3, 20)).astype(np.int32)) for name in CELLS}
+    out = []
+    for order in orders:
+        archs = np.stack([space.from_str(n) for n in order])
+        codes = [standalone.cell_code(space, a) for a in archs]
+        state = init(archs, sstep.cell_keys(0, codes), 0)
+        for s in range(3):
+            state, _ = step(state, np.stack([data[n][0][s] for n in order]),
+                            np.stack([data[n][1][s] for n in order]))
+        out.append(jax.tree.map(np.asarray, state.params))
+    return out
+
+
+def _slot(tree, i):
+    return [x[i] for x in jax.tree.leaves(tree)]
+
+
+def test_a_network_in_a_stack_trains_as_it_would_alone(tiny_folder, tmp_path):
+    """Slot a of stack [a, b] ends with the parameters of a trained alone (a stack of one:
+    the plain, unbatched update) and of a in the other slot ([b, a])."""
+    init, step, _, _ = _programs(tiny_folder, tmp_path)
+    a, b = CELLS[:2]
+    together, swapped = _train_stacks(init, step, [(a, b), (b, a)])
+    assert step._cache_size() == 1  # new architectures are runtime arrays
+    alone_a, alone_b = _train_stacks(init, step, [(a,), (b,)])  # a stack of one
+    for x, y, z in zip(_slot(together, 0), _slot(swapped, 1), _slot(alone_a, 0)):
+        np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(x, z, rtol=1e-4, atol=1e-5)
+    for x, z in zip(_slot(together, 1), _slot(alone_b, 0)):
+        np.testing.assert_allclose(x, z, rtol=1e-4, atol=1e-5)
+    assert not np.allclose(_slot(together, 0)[0], _slot(together, 1)[0])  # own initialisation
+
+
+@pytest.mark.slow
+def test_vmapped_stack_trains_as_the_unrolled_one(tiny_folder, tmp_path):
+    """The accelerators' loop (`vmap`: every edge runs every op, keeping its own) ends where
+    the CPU's (`unroll`) does."""
+    init, step, _, _ = _programs(tiny_folder, tmp_path)
+    vinit, vstep, _, _ = _programs(tiny_folder, tmp_path, loop="vmap")
+    order = [CELLS[:2]]
+    for x, y in zip(jax.tree.leaves(_train_stacks(init, step, order)[0]),
+                    jax.tree.leaves(_train_stacks(vinit, vstep, order)[0])):
+        np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tiny_folder, tmp_path_factory):
+    """A run of the three cells two at a time (two stacks, the second padded)."""
+    tmp = tmp_path_factory.mktemp("standalone")
+    config = _config(tiny_folder, tmp, checkpoint_every_minutes=0.0)
+    config.archs.file = _cells_file(tmp)
+    step = standalone.programs_of(config, 3)[1]
+    step.clear_cache()  # (a cheap reload from the session's compilation cache, if any)
+    summary = standalone.train(config, tmp / "run", progress=False)
+    return tmp / "run", summary, step._cache_size()
+
+
+def test_table_rows_and_one_compilation(uninterrupted):
+    workdir, summary, compiled = uninterrupted
+    assert summary == {"cells": 3, "k": 2, "stacks": 2, "epochs": 1,
+                       "table": str(workdir / "table.csv")}
+    assert compiled == 1  # both stacks (the second padded), one compiled step
+    rows = groundtruth.read_standalone_rows(workdir / "table.csv")
+    assert [r["arch"] for r in rows] == list(CELLS)
+    space = spaces.get("nb201")
+    for r in rows:
+        assert r["index"] == int(space.to_index(space.from_str(r["arch"])[None])[0])
+        assert (r["epochs"], r["seed"], r["scale"]) == (1, 0, "C4-N1-8px")
+        assert 0 <= r["valid_acc"] <= 100 and 0 <= r["test_acc"] <= 100
+        assert r["train_loss"] > 0 and r["params"] > 0 and r["flops"] > 0
+    assert len({r["valid_loss"] for r in rows}) == 3
+    lines = (workdir / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(x)["stack"] for x in lines] == [1, 2]
+
+
+def test_resume_ends_with_the_uninterrupted_table(uninterrupted, tiny_folder, tmp_path,
+                                                  monkeypatch):
+    """Killed in the second stack's epoch (after a step checkpoint), then resumed."""
+    config = _config(tiny_folder, tmp_path, checkpoint_every_minutes=0.0)
+    config.archs.file = _cells_file(tmp_path)
+    original = standalone.tqdm
+
+    class Dying(original):
+        def update(self, n=1):
+            self.calls = getattr(self, "calls", 0) + 1
+            if self.calls == 5:  # stack 2, after its second step
+                raise KeyboardInterrupt
+            return super().update(n)
+
+    monkeypatch.setattr(standalone, "tqdm", Dying)
+    with pytest.raises(KeyboardInterrupt):
+        standalone.train(config, tmp_path / "run", progress=False)
+    monkeypatch.setattr(standalone, "tqdm", original)
+    rows = groundtruth.read_standalone_rows(tmp_path / "run" / "table.csv")
+    assert [r["arch"] for r in rows] == list(CELLS[:2])  # stack 1 finished
+    assert standalone.checkpoint.steps(tmp_path / "run")[0] == 5  # saved at the interrupt
+    with pytest.raises(Exception, match="already holds"):
+        standalone.train(config, tmp_path / "run", progress=False)
+    standalone.train(config, tmp_path / "run", resume=True, progress=False)
+    resumed = groundtruth.read_standalone_rows(tmp_path / "run" / "table.csv")
+    expected = groundtruth.read_standalone_rows(uninterrupted[0] / "table.csv")
+    assert [r["arch"] for r in resumed] == [r["arch"] for r in expected]
+    for got, want in zip(resumed, expected):
+        for column in ("train_loss", "valid_loss", "test_loss", "valid_acc", "test_acc"):
+            assert got[column] == pytest.approx(want[column], rel=1e-5, abs=1e-5), column
+
+
+def test_table_is_a_ground_truth_for_ranking(uninterrupted, tmp_path):
+    table = groundtruth.read_standalone_table(uninterrupted[0] / "table.csv")
+    assert table.dataset == "standalone" and table.epochs == 1
+    truth = dict(zip(table.indices.tolist(), table.get("valid_acc")))
+
+    def score(state, archs, metric):  # a scorer that agrees with the table
+        del state, metric
+        idx = spaces.get("nb201").to_index(archs)
+        return np.array([truth[int(i)] + 1e-9 * int(i) for i in idx])  # ties broken
+
+    report = ranking(score, None, 200, table=table)
+    assert report["num_archs"] == 3 and report["archs"] == "table"
+    assert sorted(report["indices"]) == sorted(truth)
+    assert report["kendall_tau"] == pytest.approx(1.0)
+    excluded = ranking(score, None, 200, table=table, exclude=[table.indices[0]])
+    assert excluded["num_archs"] == 2 and excluded["excluded"] == 1
+
+
+def test_malformed_table_is_one_line_error(uninterrupted, tmp_path, capsys):
+    good = (uninterrupted[0] / "table.csv").read_text().splitlines()
+
+    def changed(line, column, value):
+        fields = line.split(",")
+        fields[groundtruth.STANDALONE_COLUMNS.index(column)] = value
+        return ",".join(fields)
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text("{}")
+    cases = {
+        "lacks column(s) seed": [good[0].replace(",seed", ",sed")] + good[1:],
+        "valid_acc is 'x'": [good[0], changed(good[1], "valid_acc", "x")] + good[2:],
+        "is not the index of its arch": [good[0], changed(good[1], "index", "0")],
+        "one row per cell": [good[0], good[1], good[1]],
+        "has no rows": [good[0]],
+    }
+    for message, lines in cases.items():
+        bad = tmp_path / "bad.csv"
+        bad.write_text("\n".join(lines) + "\n")
+        with pytest.raises(GroundTruthError, match=re.escape(message)):
+            groundtruth.read_standalone_table(bad)
+        assert cli.main(["evaluate", "--workdir", str(run), "--gt", str(bad)]) == 2
+        err = capsys.readouterr().err
+        assert message.split("'")[0] in err and len(err.strip().splitlines()) == 1
+
+
+def test_cli_arguments_and_config_errors(tmp_path, capsys):
+    assert cli.main(["standalone", "--config", "configs/standalone.py:mini", "--workdir",
+                     str(tmp_path / "w"), "--archs", "nofile"]) == 2
+    assert "--archs" in capsys.readouterr().err
+    assert cli.main(["standalone", "--config", "configs/standalone.py:mini", "--workdir",
+                     str(tmp_path / "w"), "--data", str(tmp_path), "train.memory_fraction=0"
+                     ]) == 2
+    assert "train.memory_fraction" in capsys.readouterr().err
+    assert cli.main(["train", "--config", "configs/standalone.py:mini", "--workdir",
+                     str(tmp_path / "w")]) == 2
+    assert "jaxnas standalone" in capsys.readouterr().err
+    assert cli.main(["standalone", "--config", "configs/nb201_spos_mini.py", "--workdir",
+                     str(tmp_path / "w")]) == 2
+    assert "not a stand-alone config" in capsys.readouterr().err
+    space = spaces.get("nb201")
+    cells = tmp_path / "c.txt"
+    cells.write_text(f"{CELLS[0]}\n12\n|bad|\n")
+    with pytest.raises(Exception, match="line 3"):
+        standalone.read_arch_file(cells, space)
+    cells.write_text(f"{CELLS[0]}\n{space.to_index(space.from_str(CELLS[0])[None])[0]}\n")
+    with pytest.raises(Exception, match="lines 1 and 2"):
+        standalone.read_arch_file(cells, space)
+
+
+def test_cell_selection_starts_with_the_fixed_evaluation_cells():
+    from jaxnas.evaluate import scoring
+
+    config = standalone_config.base_config()
+    config.archs.num = 230
+    space = spaces.get("nb201")
+    archs = standalone.select_archs(config, space)
+    indices = space.to_index(archs)
+    assert np.array_equal(indices[:200], scoring.evaluation_archs(200, seed=0))
+    assert len(set(indices.tolist())) == 230
+    assert np.array_equal(space.canonical(archs), archs)  # class representatives
+
+
+def test_k_from_memory():
+    config = standalone_config.base_config()
+    config.train.k = 0
+    assert standalone.choose_k(config, 300, per_network=10, free=1000) == 50
+    assert standalone.choose_k(config, 30, per_network=10, free=1000) == 30
+    assert standalone.choose_k(config, 300, per_network=10_000, free=1000) == 1
+    config.train.max_k = 8
+    assert standalone.choose_k(config, 300, per_network=10, free=1000) == 8
+    assert standalone.choose_k(config, 300, loop="unroll") == 1
+    config.train.k = 3
+    assert standalone.choose_k(config, 2) == 2
+
+
+def test_shipped_configs_are_the_recipes():
+    from jaxnas.config import load_config
+
+    paper = standalone_config.check(load_config("configs/standalone.py"), paths=False)
+    mini = standalone_config.check(load_config("configs/standalone.py:mini"), paths=False)
+    o, t = paper.optim, paper.train
+    assert (o.lr, o.min_lr, o.momentum, o.nesterov, o.weight_decay, o.clip) == (
+        0.1, 0.0, 0.9, True, 5e-4, None)
+    assert (t.epochs, t.batch_size, paper.network.C, paper.network.N,
+            paper.data.resolution) == (200, 256, 16, 5, 32)
+    assert (mini.network.C, mini.network.N, mini.data.resolution, mini.data.pad) == (8, 1, 16, 2)
+
+
+def test_every_evaluation_split_mixes_the_classes(tiny_folder, tmp_path):
+    """Evaluation batches normalise with their own statistics: a class-sorted test set (an
+    image folder loads class by class) would give each batch one class."""
+    for images, labels in standalone.load_splits(_config(tiny_folder, tmp_path)):
+        assert np.any(np.diff(labels) < 0)  # not in class order
+        assert len(images) == len(labels)
