@@ -210,7 +210,7 @@ def test_cli_arguments_and_config_errors(tmp_path, capsys):
     assert cli.main(["train", "--config", "configs/standalone.py:mini", "--workdir",
                      str(tmp_path / "w")]) == 2
     assert "jaxnas standalone" in capsys.readouterr().err
-    assert cli.main(["standalone", "--config", "configs/nb201_spos_mini.py", "--workdir",
+    assert cli.main(["standalone", "--config", "configs/nb201_spos.py:mini", "--workdir",
                      str(tmp_path / "w")]) == 2
     assert "not a stand-alone config" in capsys.readouterr().err
     space = spaces.get("nb201")
