@@ -402,11 +402,12 @@ def _same_shapes(state, template):
     return got == want
 
 
-def _flatten(d, prefix=""):
+def flatten(d, prefix=""):
+    """A nested dict (a config's JSON) as `{"block.key": value}`."""
     out = {}
     for k, v in d.items():
         if isinstance(v, dict):
-            out.update(_flatten(v, prefix + k + "."))
+            out.update(flatten(v, prefix + k + "."))
         else:
             out[prefix + k] = v
     return out
@@ -418,8 +419,8 @@ def check_compatible(stored_json, config, workdir):
     A setting the stored config lacks that `config` holds at its default is no difference: it
     was added to jaxnas after the checkpoint was written, and a new setting's default keeps the
     old behaviour."""
-    as_flat = lambda c: _flatten(json.loads(json.dumps(c.to_dict())))
-    stored = _flatten(defaults.migrate(json.loads(stored_json)))
+    as_flat = lambda c: flatten(json.loads(json.dumps(c.to_dict())))
+    stored = flatten(defaults.migrate(json.loads(stored_json)))
     current = as_flat(config)
     default = as_flat(defaults.base_config(config.techniques))
     for key in sorted(set(stored) | set(current)):

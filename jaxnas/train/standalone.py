@@ -198,19 +198,9 @@ def load_splits(config):
             (data.test_images[test_idx], data.test_labels[test_idx]))
 
 
-def _flat(d, prefix=""):
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flat(v, prefix + k + "."))
-        else:
-            out[prefix + k] = v
-    return out
-
-
 def _check_same(stored_json, config, workdir):
-    stored = _flat(json.loads(stored_json))
-    current = _flat(json.loads(config_lib.to_json(config)))
+    stored = checkpoint.flatten(json.loads(stored_json))
+    current = checkpoint.flatten(json.loads(config_lib.to_json(config)))
     for key in sorted(set(stored) | set(current)):
         if key in sconfig.RESUMABLE_KEYS or stored.get(key) == current.get(key):
             continue
