@@ -13,6 +13,7 @@ from jaxnas import cli, spaces
 from jaxnas.errors import GroundTruthError
 from jaxnas.evaluate import groundtruth
 from jaxnas.evaluate.cells import ranking
+from jaxnas.techniques.landmark import read_table
 from jaxnas.train import standalone, standalone_config, standalone_step as sstep
 
 CELLS = ("|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|avg_pool_3x3~0|none~1|nor_conv_3x3~2|",
@@ -169,6 +170,12 @@ def test_table_is_a_ground_truth_for_ranking(uninterrupted, tmp_path):
     assert report["kendall_tau"] == pytest.approx(1.0)
     excluded = ranking(score, None, 200, table=table, exclude=[table.indices[0]])
     assert excluded["num_archs"] == 2 and excluded["excluded"] == 1
+    # landmark regularisation reads the same table (`landmark.table=W/table.csv`)
+    for metric in ("valid_acc", "test_acc"):
+        landmarks = read_table(str(uninterrupted[0] / "table.csv"), metric)
+        order = np.argsort(table.indices)
+        assert landmarks.indices.tolist() == table.indices[order].tolist()
+        assert np.allclose(landmarks.acc, table.get(metric)[order])
 
 
 def test_malformed_table_is_one_line_error(uninterrupted, tmp_path, capsys):
