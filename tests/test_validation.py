@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, event, example, given, settings, strategies 
 
 from jaxnas import cli, config as config_lib, schema
 from jaxnas.errors import ConfigError
-from jaxnas.train import defaults, rules
+from jaxnas.train import defaults, rules, standalone_config
 
 TINY = '''
 from jaxnas.train.defaults import base_config
@@ -92,7 +92,12 @@ def test_the_defaults_and_every_shipped_config_pass():
     assert len(paths) >= 8
     for path in paths:
         for arg in (None, "paper", "mini"):  # every file has both scales
-            config = defaults.check(config_lib.load_config(path, arg), paths=False)
+            config = config_lib.load_config(path, arg)
+            if standalone_config.is_standalone(config):  # `jaxnas standalone`'s own schema
+                standalone_config.check(config, paths=False)
+                assert (config.network.N == 1) == (arg == "mini"), (path, arg)
+                continue
+            config = defaults.check(config, paths=False)
             small = (config.supernet.layers == 3 if config.space == "darts"
                      else config.supernet.N == 1)
             assert small == (arg == "mini"), (path, arg)
