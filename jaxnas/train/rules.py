@@ -19,32 +19,46 @@ from jaxnas.train import registry, samplers, step
 SEARCH_STRATEGIES = ("random", "evolution", "gdas")
 
 
-RULES = {
-    "seed": seed(),
-    "techniques": names(),
-    "space": one_of(*sorted(spaces.SPACES)),
-    "space_mask": text(),
+# Rule groups the stand-alone trainer's config shares (`standalone_config.RULES`).
+DATA_RULES = {
     "data.source": data_source(),
     "data.resolution": positive_int(),
     "data.pad": count(),
     "data.flip": boolean(),
     "data.cache_dir": folder_path(),
-    "supernet.C": positive_int(),
-    "supernet.N": positive_int(),
-    "supernet.layers": int_in(3),
-    "supernet.num_classes": int_in(2),
-    "supernet.slots_per_cell": positive_int(),
-    "supernet.edge_impl": one_of("auto", *ops.EDGE_IMPLS),
-    "supernet.conv_impl": one_of("auto", "nested", "xla"),
-    "supernet.cell_loop": one_of("auto", "scan", "unroll"),
-    "sharing": one_of("vanilla", "cell"),
-    "sampler": one_of(*sorted(samplers.SAMPLERS)),
+}
+SGD_RULES = {
     "optim.lr": finite_positive(),
     "optim.min_lr": finite_nonnegative(),
     "optim.momentum": fraction(upper_open=True),
     "optim.nesterov": boolean(),
     "optim.weight_decay": finite_nonnegative(),
     "optim.clip": optional(finite_positive()),
+}
+
+
+def impl_rules(block):
+    """How the network of `block` ("supernet", "network") is computed: edges, convs, cells."""
+    return {f"{block}.edge_impl": one_of("auto", *ops.EDGE_IMPLS),
+            f"{block}.conv_impl": one_of("auto", "nested", "xla"),
+            f"{block}.cell_loop": one_of("auto", "scan", "unroll")}
+
+
+RULES = {
+    "seed": seed(),
+    "techniques": names(),
+    "space": one_of(*sorted(spaces.SPACES)),
+    "space_mask": text(),
+    **DATA_RULES,
+    "supernet.C": positive_int(),
+    "supernet.N": positive_int(),
+    "supernet.layers": int_in(3),
+    "supernet.num_classes": int_in(2),
+    "supernet.slots_per_cell": positive_int(),
+    **impl_rules("supernet"),
+    "sharing": one_of("vanilla", "cell"),
+    "sampler": one_of(*sorted(samplers.SAMPLERS)),
+    **SGD_RULES,
     "optim.groups": mapping(),
     "train.epochs": positive_int(),
     "train.batch_size": positive_int(),

@@ -12,11 +12,9 @@ import ml_collections
 from jaxnas import config as config_lib
 from jaxnas import spaces
 from jaxnas.errors import ConfigError
-from jaxnas.schema import (Rule, boolean, check_rules, count, data_source, finite_nonnegative,
-                           finite_positive, folder_path, fraction, int_in, one_of, optional,
-                           positive_int, seed, text)
-from jaxnas.supernet import ops
-from jaxnas.train import standalone_step
+from jaxnas.schema import (Rule, check_rules, count, data_source, finite_nonnegative,
+                           int_in, one_of, positive_int, seed, text)
+from jaxnas.train import rules, standalone_step
 
 KIND = "standalone"
 
@@ -59,23 +57,12 @@ RULES = {
     "archs.num": positive_int(),
     "archs.seed": seed(),
     "archs.file": text(),
-    "data.source": data_source(),
-    "data.resolution": positive_int(),
-    "data.pad": count(),
-    "data.flip": boolean(),
-    "data.cache_dir": folder_path(),
+    **rules.DATA_RULES,
     "network.C": positive_int(),
     "network.N": positive_int(),
     "network.num_classes": int_in(2),
-    "network.edge_impl": one_of("auto", *ops.EDGE_IMPLS),
-    "network.conv_impl": one_of("auto", "nested", "xla"),
-    "network.cell_loop": one_of("auto", "scan", "unroll"),
-    "optim.lr": finite_positive(),
-    "optim.min_lr": finite_nonnegative(),
-    "optim.momentum": fraction(upper_open=True),
-    "optim.nesterov": boolean(),
-    "optim.weight_decay": finite_nonnegative(),
-    "optim.clip": optional(finite_positive()),
+    **rules.impl_rules("network"),
+    **rules.SGD_RULES,
     "train.epochs": positive_int(),
     "train.batch_size": positive_int(),
     "train.k": count(),
