@@ -12,7 +12,6 @@ with exactly the parameters of an uninterrupted one. One process at a time train
 
 import contextlib
 import json
-import signal
 import time
 from pathlib import Path
 
@@ -27,21 +26,6 @@ from jaxnas.errors import CheckpointError, ConfigError, DivergenceError
 from jaxnas.train.evaluation import training_evaluator
 from jaxnas.train import checkpoint, defaults, recipe as recipe_lib, state as state_lib
 from jaxnas.train import workdir as workdir_lib
-
-
-class _Interrupt:
-    """Turn SIGTERM into KeyboardInterrupt while training, so both save a checkpoint."""
-
-    def __enter__(self):
-        self.old = signal.signal(signal.SIGTERM, self._raise)
-        return self
-
-    @staticmethod
-    def _raise(signum, frame):
-        raise KeyboardInterrupt
-
-    def __exit__(self, *exc):
-        signal.signal(signal.SIGTERM, self.old)
 
 
 def _prepare_workdir(config, workdir, resume):
@@ -128,7 +112,7 @@ def _train(config, workdir, resume, progress):
     record = {}
     watch = _Divergence(ckpt, skip_nonfinite, mesh)
     try:
-        with _Interrupt():
+        with workdir_lib.sigterm_interrupts():
             for epoch in range(start_step // steps_per_epoch, config.train.epochs):
                 skip = int(state.step) - epoch * steps_per_epoch
                 state, step_args, technique_log = recipe.epoch_start(state, epoch + 1)

@@ -37,7 +37,6 @@ from jaxnas.evaluate import groundtruth, scoring
 from jaxnas.supernet import nb201
 from jaxnas.train import checkpoint, standalone_config as sconfig, standalone_step as sstep
 from jaxnas.train import workdir as workdir_lib
-from jaxnas.train.loop import _Interrupt
 
 TABLE, CELLS, RUN, METRICS = "table.csv", "cells.txt", "run.json", "metrics.jsonl"
 BAR = "{l_bar}{bar}| {n:.1f}/{total_fmt} cell-epochs [{elapsed}<{remaining}{postfix}]"
@@ -87,7 +86,7 @@ def select_archs(config, space):
         return read_arch_file(a.file, space)
     if space.name == "nb201":
         first = scoring.evaluation_archs(min(a.num, FIXED_EVAL_CELLS), seed=a.seed)
-        reps = np.setdiff1d(nb201_unique(), first)
+        reps = np.setdiff1d(spaces.nb201.unique_indices(), first)
         if a.num - first.size > reps.size:
             raise ConfigError(f"config key 'archs.num' is {a.num}; allowed: at most "
                               f"{first.size + reps.size} (the non-isomorphic cells)")
@@ -102,10 +101,6 @@ def select_archs(config, space):
             return np.stack(list(found.values())[:a.num]).astype(np.int32)
     raise ConfigError(f"space {space.name} gave only {len(found)} distinct cells for "
                       f"archs.num={a.num}")
-
-
-def nb201_unique():
-    return spaces.nb201.unique_indices()
 
 
 def cell_code(space, arch):
@@ -280,7 +275,7 @@ def _train(config, workdir, resume, progress):
                disable=not progress, initial=len(done) * t.epochs, bar_format=BAR)
     live = [None]  # the stack's newest state (the step donates the previous one)
     try:
-        with _Interrupt():
+        with workdir_lib.sigterm_interrupts():
             for g, members in enumerate(stacks):
                 if all(names[i] in done for i in members):
                     continue

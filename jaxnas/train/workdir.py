@@ -8,6 +8,8 @@
   loop) go to `workdir/jaxnas.log` instead of stderr; the user sees jaxnas's own one-line notices
   and errors only.
 * `notice(msg)`: one line on stderr (and in the log).
+* `sigterm_interrupts()`: SIGTERM raises KeyboardInterrupt while training, so `kill -TERM` saves
+  a checkpoint as Ctrl-C does.
 * `trim_metrics(path, step)`: drop metrics lines past the step a run resumes from.
 """
 
@@ -16,6 +18,7 @@ import fcntl
 import json
 import logging
 import os
+import signal
 import socket
 import sys
 import threading
@@ -188,3 +191,16 @@ def trim_metrics(path, step):
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text("".join(line + "\n" for line in keep))
     os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def sigterm_interrupts():
+    """Turn SIGTERM into KeyboardInterrupt inside the block, so both save a checkpoint."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
