@@ -8,19 +8,7 @@ from jaxnas import spaces
 from jaxnas.errors import ArchError, ConfigError
 from jaxnas.spaces import darts
 
-# quark0/darts cnn/genotypes.py, verbatim.
-DARTS_V2 = ("Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), "
-            "('sep_conv_3x3', 1), ('sep_conv_3x3', 1), ('skip_connect', 0), ('skip_connect', 0), "
-            "('dil_conv_3x3', 2)], normal_concat=[2, 3, 4, 5], reduce=[('max_pool_3x3', 0), "
-            "('max_pool_3x3', 1), ('skip_connect', 2), ('max_pool_3x3', 1), ('max_pool_3x3', 0), "
-            "('skip_connect', 2), ('skip_connect', 2), ('max_pool_3x3', 1)], "
-            "reduce_concat=[2, 3, 4, 5])")
-DARTS_V1 = ("Genotype(normal=[('sep_conv_3x3', 1), ('sep_conv_3x3', 0), ('skip_connect', 0), "
-            "('sep_conv_3x3', 1), ('skip_connect', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), "
-            "('skip_connect', 2)], normal_concat=[2, 3, 4, 5], reduce=[('max_pool_3x3', 0), "
-            "('max_pool_3x3', 1), ('skip_connect', 2), ('max_pool_3x3', 0), ('max_pool_3x3', 0), "
-            "('skip_connect', 2), ('skip_connect', 2), ('avg_pool_3x3', 0)], "
-            "reduce_concat=[2, 3, 4, 5])")
+DARTS_V1, DARTS_V2 = darts.GENOTYPES["DARTS_V1"], darts.GENOTYPES["DARTS_V2"]
 # As DARTS's train_search.py prints it (concat a range).
 SEARCH_PRINT = DARTS_V2.replace("[2, 3, 4, 5]", "range(2, 6)")
 

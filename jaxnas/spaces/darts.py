@@ -20,6 +20,7 @@ unused edge included, is allowed, so `mask[e, 0] = False` forces edge e to be us
 Text forms. `to_str`/`from_str` write and read DARTS's `Genotype(normal=[('sep_conv_3x3', 0),
 ...], normal_concat=[2, 3, 4, 5], reduce=[...], reduce_concat=[2, 3, 4, 5])`, parsed from its
 syntax tree (never evaluated); `concat=range(2, 6)` as printed by DARTS's search is accepted.
+`GENOTYPES` holds DARTS's named genotypes (DARTS_V1, DARTS_V2) in that text form.
 NAS-Bench-301 forms (NASLib's `conversions.py`): the compact form `(((input, op), ...x8),
 (...x8))` with op indices into `NB301_OPS` (no `none`), and the ConfigSpace dictionary of
 nasbench301 (`NetworkSelectorDatasetInfo:darts:edge_normal_<k>` / `inputs_node_normal_<j>`).
@@ -52,6 +53,24 @@ NUM_EDGES = 14  # per cell
 CELLS = ("normal", "reduce")
 ARCH_LEN = len(CELLS) * NUM_EDGES
 CONCAT = (2, 3, 4, 5)
+
+# Named genotypes of quark0/darts `cnn/genotypes.py`, verbatim (text for `from_str`).
+GENOTYPES = {
+    "DARTS_V1": (
+        "Genotype(normal=[('sep_conv_3x3', 1), ('sep_conv_3x3', 0), ('skip_connect', 0), "
+        "('sep_conv_3x3', 1), ('skip_connect', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), "
+        "('skip_connect', 2)], normal_concat=[2, 3, 4, 5], reduce=[('max_pool_3x3', 0), "
+        "('max_pool_3x3', 1), ('skip_connect', 2), ('max_pool_3x3', 0), ('max_pool_3x3', 0), "
+        "('skip_connect', 2), ('skip_connect', 2), ('avg_pool_3x3', 0)], "
+        "reduce_concat=[2, 3, 4, 5])"),
+    "DARTS_V2": (
+        "Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), "
+        "('sep_conv_3x3', 1), ('sep_conv_3x3', 1), ('skip_connect', 0), ('skip_connect', 0), "
+        "('dil_conv_3x3', 2)], normal_concat=[2, 3, 4, 5], reduce=[('max_pool_3x3', 0), "
+        "('max_pool_3x3', 1), ('skip_connect', 2), ('max_pool_3x3', 1), ('max_pool_3x3', 0), "
+        "('skip_connect', 2), ('skip_connect', 2), ('max_pool_3x3', 1)], "
+        "reduce_concat=[2, 3, 4, 5])"),
+}
 
 _NONE, _MAX, _AVG, _SKIP, _SEP3, _SEP5, _DIL3, _DIL5 = range(NUM_OPS)
 # First edge of each intermediate node: node 2 -> 0, 3 -> 2, 4 -> 5, 5 -> 9.
