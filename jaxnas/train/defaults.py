@@ -175,8 +175,9 @@ def scale_arg(arg, variants=()):
 
 
 def mini_scale(config):
-    """The CPU-sized experiment shared by every `*_mini` config: C=8, N=1, 16x16 images, 50
-    epochs, ranking evaluated every 5 epochs (an SPOS run takes about 10 minutes on 2 cores)."""
+    """The CPU-sized experiment of every NB201 config's mini scale (`file.py:mini`): C=8, N=1,
+    16x16 images, 50 epochs, ranking evaluated every 5 epochs (an SPOS run takes about 10
+    minutes on 2 cores)."""
     config.data.resolution = 16
     config.data.pad = 2
     config.supernet.C = 8
