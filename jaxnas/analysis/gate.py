@@ -92,8 +92,9 @@ def usage(workdir, num_archs=200, num_pair_archs=2000):
     for mode, noise in (("with_noise", True), ("argmax", False)):
         c = config_lib.from_json(config_lib.to_json(config))
         config_lib.apply_overrides(c, [f"close.eval_noise={noise}"])
-        recipes[mode] = recipe_lib.from_config(c, data=False, steps_per_epoch=spe)
-    base = recipe_lib.from_config(config, data=False, steps_per_epoch=spe)
+        recipes[mode] = recipe_lib.from_config(c, data=False, steps_per_epoch=spe,
+                                               workdir=workdir)
+    base = recipe_lib.from_config(config, data=False, steps_per_epoch=spe, workdir=workdir)
     fresh = base.init().params  # the run's initial parameters
     state = run.restore_latest(workdir, base)
     epoch = config.train.epochs

@@ -53,11 +53,12 @@ def _read(path):
         return None
 
 
-def _declared(config):
+def _declared(config, workdir):
     """`(selects, narrows)`: whether a technique of `config` selects a cell itself
     (`Technique.found`, GDAS) and whether one narrows the space (provides "space", ABS), from
     the recipe built without data."""
-    recipe = from_config(config.copy_and_resolve_references(), data=False, steps_per_epoch=1)
+    recipe = from_config(config.copy_and_resolve_references(), data=False, steps_per_epoch=1,
+                         workdir=workdir)
     return (recipe.found is not None,
             any("space" in t.provides for t in recipe.techniques))
 
@@ -69,7 +70,7 @@ def run(config, workdir, *, search=None, progress=True):
     """
     workdir = Path(workdir)
     opts = settings(config, **dict(search or {}))
-    selects, narrows = _declared(config)
+    selects, narrows = _declared(config, workdir)
     if opts["strategy"] == "gdas" and not selects:
         raise ConfigError("search.strategy='gdas' needs gdas in config.techniques")
     summary, seconds, clock = {}, {}, time.perf_counter()

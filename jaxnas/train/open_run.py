@@ -73,5 +73,5 @@ def open_run(workdir, *, data=None, needs_data=True, config=None):
         config_lib.apply_overrides(config, [f"data.source={data}"])
     steps_per_epoch = run_info(workdir).get("steps_per_epoch")
     recipe = recipe_lib.from_config(config, data=needs_data or not steps_per_epoch,
-                                    steps_per_epoch=steps_per_epoch)
+                                    steps_per_epoch=steps_per_epoch, workdir=workdir)
     return OpenedRun(workdir, config, recipe, restore_latest(workdir, recipe))

@@ -131,10 +131,10 @@ def _load(config, run):
     return tuple(techniques)
 
 
-def make_run(config, steps_per_epoch, train_data=None, valid_data=None):
+def make_run(config, steps_per_epoch, train_data=None, valid_data=None, workdir=None):
     """The `Run` handle of `config` before its techniques are built."""
     return Run(config, supernet_config(config), steps_per_epoch,
-               steps_per_epoch * config.train.epochs, train_data, valid_data)
+               steps_per_epoch * config.train.epochs, train_data, valid_data, workdir)
 
 
 def build(config, run: Run) -> Recipe:
@@ -256,11 +256,11 @@ def _exclude(techniques, state):
     return np.unique(np.concatenate(found)).astype(np.int64) if found else np.zeros(0, np.int64)
 
 
-def from_config(config, *, data=True, steps_per_epoch=None):
+def from_config(config, *, data=True, steps_per_epoch=None, workdir=None):
     """Check `config`, load its data (the cifar10-valid halves) and build its recipe.
 
     With `data=False` nothing is loaded (data-free scoring of a stored run); `steps_per_epoch`
-    must then be given.
+    must then be given. `workdir`: the run's folder, for techniques that keep files there.
     """
     defaults.check(config, paths=data)
     train_data = valid_data = None
@@ -269,4 +269,4 @@ def from_config(config, *, data=True, steps_per_epoch=None):
         steps_per_epoch = num_batches(len(train_data[0]), config.train.batch_size)
     elif steps_per_epoch is None:
         raise ConfigError("steps_per_epoch is needed to build a run without its data")
-    return build(config, make_run(config, steps_per_epoch, train_data, valid_data))
+    return build(config, make_run(config, steps_per_epoch, train_data, valid_data, workdir))

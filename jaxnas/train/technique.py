@@ -69,12 +69,13 @@ class Run:
     `net_cfg` (the static supernet config), `space` (the `jaxnas.spaces.Space` of
     `config.space`), `steps_per_epoch`, `total_steps`, `paths_per_step` (architectures the base
     sampler `config.sampler` draws per step: FairNAS 5), `train_data` and `valid_data` (host
-    `(uint8 images, int32 labels)` or None).
+    `(uint8 images, int32 labels)` or None), `workdir` (the run's folder, where a technique may
+    keep files of its own, e.g. trained landmarks; None when the run is built without one).
     """
 
     def __init__(self, config, net_cfg, steps_per_epoch, total_steps, train_data=None,
-                 valid_data=None):
-        self.config, self.net_cfg = config, net_cfg
+                 valid_data=None, workdir=None):
+        self.config, self.net_cfg, self.workdir = config, net_cfg, workdir
         self.steps_per_epoch, self.total_steps = steps_per_epoch, total_steps
         self.train_data, self.valid_data = train_data, valid_data
         self.space = spaces.get(config.space)

@@ -9,6 +9,7 @@ as a technique: `base_config(techniques=("landmark",))`, its settings in `config
   loss       the ranking penalty (hinge, softplus), pair sampling, the regulariser batch
   schedule   the per-epoch coefficient (warm-up, cosine increase)
   rounds     the multi-round pipeline (the supernet's top-k join the set)
+  trained    landmarks trained stand-alone at the run's scale (`table="train"`), no table
   technique  the `Technique`: `technique(config, run)`, `config_block()`
 """
 

@@ -56,29 +56,40 @@ def candidates(pool, *, seed, exclude=(), mask=None):
     return np.sort(np.random.default_rng(seed).choice(reps, int(pool), replace=False))
 
 
-def add_top_k(state: LandmarkState, scores, indices, table: Table, k, *, isomorphic=True):
-    """Add the `k` best-scored cells of `indices` (with their ground truth) to the set.
+def best(scores, indices, state: LandmarkState, k, *, known=None, isomorphic=True):
+    """The `k` best-scored cells of `indices` that may join the set, best first.
 
-    Cells already in the set (or isomorphic to a landmark, with `isomorphic`) and cells the
-    table does not know are passed over. Ties in score keep the order of `indices`. Returns
-    `(new_state, added_indices)`; the capacity of `state` must hold the additions.
-    """
+    Cells already in the set (or isomorphic to a landmark, with `isomorphic`) are passed over,
+    and with `known` (a `Table`) so are cells it has no ground truth for. Ties in score keep the
+    order of `indices`."""
     scores, indices = np.asarray(scores, np.float64), np.asarray(indices, np.int64)
     if scores.shape != indices.shape or indices.ndim != 1:
         raise ConfigError(f"scores {list(scores.shape)} and indices {list(indices.shape)} must "
                           "be equal 1-D arrays")
     taken = set(exclusions(state, isomorphic).tolist())
     canon = space.canonical_indices()
-    added = []
+    chosen = []
     for i in np.argsort(-scores, kind="stable"):
-        if len(added) == k:
+        if len(chosen) == k:
             break
         index = int(indices[i])
         key = int(canon[index]) if isomorphic else index
-        if index in taken or key in taken or np.isnan(table.lookup([index])[0]):
+        if index in taken or key in taken or (known is not None
+                                              and np.isnan(known.lookup([index])[0])):
             continue
-        added.append(index)
+        chosen.append(index)
         taken.update({index, key})
+    return np.array(chosen, np.int64)
+
+
+def add_top_k(state: LandmarkState, scores, indices, table: Table, k, *, isomorphic=True):
+    """Add the `k` best-scored cells of `indices` (with their ground truth) to the set.
+
+    Cells already in the set (or isomorphic to a landmark, with `isomorphic`) and cells the
+    table does not know are passed over (`best`). Returns `(new_state, added_indices)`; the
+    capacity of `state` must hold the additions.
+    """
+    added = best(scores, indices, state, k, known=table, isomorphic=isomorphic)
     current = indices_of(state)
     capacity = state.archs.shape[0]
     if len(current) + len(added) > capacity:
@@ -86,4 +97,4 @@ def add_top_k(state: LandmarkState, scores, indices, table: Table, k, *, isomorp
                           f"{len(added)} landmarks")
     new = make_state(np.concatenate([current, added]).astype(np.int64), table, capacity,
                      rounds_done=int(state.rounds_done) + 1)
-    return new, np.array(added, np.int64)
+    return new, added

@@ -47,6 +47,7 @@ from jaxnas.techniques.landmark import landmarks as lm_lib
 from jaxnas.techniques.landmark import loss as loss_lib
 from jaxnas.techniques.landmark import rounds as rounds_lib
 from jaxnas.techniques.landmark import schedule as schedule_lib
+from jaxnas.techniques.landmark import trained
 from jaxnas.train.technique import Technique
 
 NAME = "landmark"
@@ -58,10 +59,15 @@ def config_block():
     return dict(
         # The landmark set. `table`: the ground truth, a packaged NB201 table name
         # ("cifar10-valid") or a .npz (groundtruth.save_table), .csv (columns index|arch and
-        # `metric`|acc) or .json ({arch or index: acc}) path. `metric`: its accuracy column
-        # (valid_acc = NB201 x-valid, test_acc = ori-test as the reference).
+        # `metric`|acc) or .json ({arch or index: acc}) path, or "train": the landmarks are
+        # trained stand-alone at the run's scale (`trained`; `train_overrides`: stand-alone
+        # config changes, e.g. ("train.epochs=20",)) in `train_dir` (default
+        # <workdir>/landmarks). `metric`: the accuracy column (valid_acc = NB201 x-valid,
+        # test_acc = ori-test as the reference).
         table="cifar10-valid",
         metric="valid_acc",
+        train_overrides=(),
+        train_dir="",
         num=30,              # M, landmarks at the start (the paper's 30)
         select="random",     # random | diverse (Hamming walk) | fixed (evenly spaced GT ranks)
         distance=5,          # diverse: the walk stops beyond this Hamming distance to its root
@@ -107,6 +113,8 @@ def _check(config):
     """The warm-up in epochs, after checking `config.landmark`."""
     c = config.landmark
     warmup = epochs_of(c.warmup_epochs, config.train.epochs, "landmark.warmup_epochs")
+    if c.table == trained.TRAIN:
+        trained.check(config)
     schedule_lib.check(c.schedule, warmup, config.train.epochs)
     for key, allowed in (("loss", loss_lib.LOSSES), ("data", DATA),
                          ("pair_distribution", loss_lib.PAIR_DISTRIBUTIONS)):
@@ -141,10 +149,18 @@ def technique(config, run, *, table=None, round_score=None):
     if run.space.name != "nb201":
         raise ConfigError(f"landmark tables are indexed by NB201 cells; the {run.space.name} "
                           f"space has no landmark set yet")
-    truth = lm_lib.read_table(c.table if table is None else table, c.metric)
     seed = config.seed if c.seed < 0 else c.seed
+    train_root = None
+    if table is None and c.table == trained.TRAIN:
+        train_root = trained.directory(config, run)
+        cells = trained.initial_cells(config, run.space, seed)
+        truth = trained.train_cells(config, run.space, cells, train_root / "initial")
+    else:
+        truth = lm_lib.read_table(c.table if table is None else table, c.metric)
     initial = lm_lib.select(truth, c.num, c.select, seed=seed, distance=c.distance,
                             roots=c.roots)
+    if train_root is not None:  # a resumed run: the later rounds' trained additions too
+        truth = trained.merged([truth, *trained.trained_rounds(train_root, config)])
     starts = rounds_lib.round_starts(c.rounds, c.round_epochs, warmup, epochs)
     capacity = len(initial) + len(starts) * c.top_k
     batch = c.batch_size or config.train.batch_size
@@ -185,6 +201,7 @@ def technique(config, run, *, table=None, round_score=None):
         return data
 
     def epoch_start(state, epoch):
+        nonlocal truth
         current = state.extra[NAME]
         log = {}
         mask = np.asarray(state.space)
@@ -201,8 +218,15 @@ def technique(config, run, *, table=None, round_score=None):
                 exclude=lm_lib.exclusions(current, c.exclude_isomorphic),
                 mask=mask if c.follow_space else None)
             archs = run.space.from_index(pool)
-            current, added = rounds_lib.add_top_k(current, round_scores(state, archs), pool,
-                                                  truth, c.top_k,
+            scores = round_scores(state, archs)
+            if train_root is not None:  # train the round's best before they join
+                chosen = rounds_lib.best(scores, pool, current, c.top_k,
+                                         isomorphic=c.exclude_isomorphic)
+                folder = trained.round_folder(train_root, int(current.rounds_done) + 2)
+                new = trained.train_cells(config, run.space, run.space.from_index(chosen),
+                                          folder)
+                truth = trained.merged([truth, new])
+            current, added = rounds_lib.add_top_k(current, scores, pool, truth, c.top_k,
                                                   isomorphic=c.exclude_isomorphic)
             log["landmark_added"] = [int(i) for i in added]
         if log:
