@@ -155,12 +155,7 @@ def _table(path, rows):
                              "mini"])
 
 
-def test_darts_run_evaluates_against_a_table_and_searches_end_to_end(tiny_config, tmp_path,
-                                                                      capsys):
-    """SPOS train -> search -> summary on a tiny DARTS supernet, and `jaxnas evaluate --gt`
-    with a hand-made genotype table."""
-    from jaxnas import cli
-    from jaxnas.search import pipeline
+def _darts_config(tiny_config):
     from jaxnas.train import defaults
 
     config = defaults.darts_scale(tiny_config.copy_and_resolve_references())
@@ -169,24 +164,50 @@ def test_darts_run_evaluates_against_a_table_and_searches_end_to_end(tiny_config
     config.eval.batch_size, config.eval.num_batches = 10, 1
     config.search.budget, config.search.population_size, config.search.tournament_size = 5, 3, 2
     config.search.strategy = "evolution"
-    workdir = tmp_path / "run"
-    summary = pipeline.run(config, workdir, progress=False)
-    found = summary["search"]["evolution"]
-    arch = DARTS.from_str(found["arch"])
-    assert found["ground_truth"] is None and found["compact"] == str(darts.to_compact(arch))
-    text = pipeline.format_summary(summary)
-    assert "no ground truth" in text and found["arch"] in text and "NB301 compact" in text
-    result = json.loads((workdir / "search" / "evolution.json").read_text())
-    assert result["evaluated"] == 5 and result["found"]["arch"] == found["arch"]
-    assert (workdir / "search" / "evolution.png").is_file()
+    return config
 
+
+@pytest.fixture
+def darts_workdir(tiny_config, tmp_path):
+    """A DARTS run directory holding its initial weights as a checkpoint (no training step:
+    compiling DARTS's train step takes a minute here; the slow test trains)."""
+    from jaxnas import config as config_lib
+    from jaxnas.train import checkpoint, recipe as recipe_lib
+
+    config = _darts_config(tiny_config)
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    (workdir / "config.json").write_text(config_lib.to_json(config))
+    recipe = recipe_lib.from_config(config)
+    (workdir / "run.json").write_text(json.dumps(
+        {"steps_per_epoch": recipe.run.steps_per_epoch, "devices": 1, "processes": 1,
+         "per_device_batch": 20}))
+    state = recipe.init()
+    checkpoint.Checkpointer(workdir).save(state._replace(step=state.step + 1))
+    return config, workdir
+
+
+def test_darts_search_and_evaluate_commands_on_a_darts_workdir(darts_workdir, tmp_path, capsys):
+    """`jaxnas search` (evolution, random) returns genotypes; `jaxnas evaluate --gt` ranks a
+    hand-made genotype table, scoring as the run's scorer does; errors are one line."""
+    from jaxnas import cli
+    from jaxnas.train.open_run import open_run
+    from jaxnas.train.scorer import make_score
+
+    _, workdir = darts_workdir
+    assert cli.main(["search", "--workdir", str(workdir), "--strategy", "evolution",
+                     "--budget", "5", "--population", "3", "--tournament", "2",
+                     "--no-progress"]) == 0
+    headline = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    result = json.loads((workdir / "search" / "evolution.json").read_text())
+    assert headline["ground_truth"] is None and headline["arch"] == result["found"]["arch"]
+    arch = DARTS.from_str(headline["arch"])
+    assert headline["compact"] == str(darts.to_compact(arch))
+    assert result["evaluated"] == 5 and (workdir / "search" / "evolution.png").is_file()
+    assert max(s["score"] for s in result["trajectory"]) == result["score"]
     assert cli.main(["search", "--workdir", str(workdir), "--strategy", "random", "--budget",
                      "3", "--no-progress"]) == 0
-    headline = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert headline["ground_truth"] is None
-    assert np.array_equal(DARTS.from_str(headline["arch"]),
-                          DARTS.from_str(json.loads((workdir / "search" / "random.json")
-                                                    .read_text())["found"]["arch"]))
+    capsys.readouterr()
     assert cli.main(["search", "--workdir", str(workdir), "--strategy", "gdas"]) == 2
     assert "gdas" in capsys.readouterr().err
 
@@ -200,8 +221,6 @@ def test_darts_run_evaluates_against_a_table_and_searches_end_to_end(tiny_config
     report = json.loads(out.read_text())
     assert report["n"] == 4 and report["space"] == "darts" and report["archs_text"] == genotypes
     assert "table.csv" in report["ground_truth"]
-    from jaxnas.train.open_run import open_run
-    from jaxnas.train.scorer import make_score
     opened = open_run(workdir)
     images, labels = opened.recipe.run.valid_data
     direct = make_score(opened.recipe, images=images, labels=labels, batch_size=10,
@@ -215,3 +234,23 @@ def test_darts_run_evaluates_against_a_table_and_searches_end_to_end(tiny_config
     assert cli.main(["evaluate", "--workdir", str(workdir), "--gt", str(table)]) == 2
     err = capsys.readouterr().err
     assert "line 3" in err and "\n" not in err.strip()
+
+
+@pytest.mark.slow
+def test_darts_run_trains_searches_and_summarises(tiny_config, tmp_path):
+    """`jaxnas run` in DARTS: SPOS train -> search -> summary (no ground truth, said so)."""
+    from jaxnas.search import pipeline
+
+    config = _darts_config(tiny_config)
+    workdir = tmp_path / "run"
+    summary = pipeline.run(config, workdir, progress=False)
+    found = summary["search"]["evolution"]
+    arch = DARTS.from_str(found["arch"])
+    assert found["ground_truth"] is None and found["compact"] == str(darts.to_compact(arch))
+    assert summary["evaluate"] is None
+    text = pipeline.format_summary(summary)
+    assert "no ground truth" in text and found["arch"] in text and "NB301 compact" in text
+    result = json.loads((workdir / "search" / "evolution.json").read_text())
+    assert result["evaluated"] == 5 and result["found"]["arch"] == found["arch"]
+    again = pipeline.run(config, workdir, progress=False)  # every stage done: nothing redone
+    assert again["train"] == "done before" and again["search"] == summary["search"]
