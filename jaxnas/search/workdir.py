@@ -30,6 +30,16 @@ from jaxnas.train.open_run import load_config, open_run
 from jaxnas.train.scorer import make_score
 
 
+def check_strategy(strategy, config):
+    """ConfigError for GDAS outside NB201: its technique trains NB201's [6, 5] logits (GDAS in
+    DARTS, 28 edges x 8 ops with top-2 inputs per node, is not ported)."""
+    space = config.get("space", "nb201")
+    if strategy == "gdas" and space != "nb201":
+        raise ConfigError(f"search strategy gdas trains and reads NB201's [6, 5] architecture "
+                          f"logits; GDAS in the {space!r} space is not ported: use random or "
+                          f"evolution")
+
+
 def _gdas_trajectory(workdir, final, step, steps_per_epoch):
     """`(epochs trained, cell)` pairs: the cell GDAS would return after each epoch, from the
     metrics log (each line records it at its epoch's start), then the current one."""
@@ -60,10 +70,7 @@ def search_workdir(workdir, *, strategy=None, budget=None, metric=None, seed=Non
     strategy = opts["strategy"]
     out = Path(out) if out else workdir / "search" / f"{strategy}.json"
     start = time.perf_counter()
-    if strategy == "gdas" and config.get("space", "nb201") != "nb201":
-        raise ConfigError(f"search strategy gdas is NB201's (its technique trains NB201's 6x5 "
-                          f"architecture logits); this run is in the {config.space!r} space: use "
-                          f"random or evolution")
+    check_strategy(strategy, config)
     if strategy == "gdas":
         opened = open_run(workdir, data=data, needs_data=False, config=config)
         recipe, state = opened.recipe, opened.state
