@@ -206,8 +206,10 @@ def test_darts_search_and_evaluate_commands_on_a_darts_workdir(darts_workdir, tm
     assert cli.main(["search", "--workdir", str(workdir), "--strategy", "random", "--budget",
                      "3", "--no-progress"]) == 0
     capsys.readouterr()
-    assert cli.main(["search", "--workdir", str(workdir), "--strategy", "gdas"]) == 2
-    assert "gdas" in capsys.readouterr().err
+    for argv, words in ((["--strategy", "gdas"], "gdas"), (["--metric", "angle"], "angle")):
+        assert cli.main(["search", "--workdir", str(workdir), "--no-progress", *argv]) == 2
+        err = capsys.readouterr().err
+        assert words in err and err.count("\n") == 1
 
     rng = np.random.default_rng(3)
     genotypes = [darts.arch_to_str(a) for a in darts.sample(rng, 4)]
