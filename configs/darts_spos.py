@@ -11,7 +11,9 @@ one genotype drawn uniformly (`jaxnas.spaces.darts`): SPOS's sampling in place o
 architecture parameters.
 mini: C=4, 3 cells (one normal cell and the two reduction cells), 16x16 images, 5 epochs, the
 same optimizer (about 4.4 minutes per epoch on 2 shared CPU cores, experiments/README.md).
-Ranking evaluation is off at both scales: jaxnas has no DARTS ground truth yet.
+Ranking evaluation is off at both scales: jaxnas has no DARTS ground truth yet (rank a trained
+run against genotypes you trained: `jaxnas evaluate --gt TABLE.csv`). `jaxnas run` trains, then
+searches (`search.strategy` random or evolution) and returns a `Genotype(...)`.
 """
 
 from jaxnas.train.defaults import base_config, darts_scale, scale_arg

@@ -19,6 +19,7 @@ saving a checkpoint.
 """
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -318,9 +319,10 @@ def _load_config(args):
     return config
 
 
-def _nb201_only(command, space):
-    """UsageError for commands that read NB201 cells, on a run in another space."""
-    if space not in (None, "nb201"):
+def _nb201_only(command, space, ported=()):
+    """UsageError for commands that read NB201 cells, on a run in another space (but those of
+    `ported`)."""
+    if space not in (None, "nb201", *ported):
         raise UsageError(f"jaxnas {command} scores and searches NB201 cells; this run trains in "
                          f"the {space!r} space, where they are not ported yet")
 
@@ -343,16 +345,23 @@ def _train(args):
 
 
 def _evaluate(args):
-    from jaxnas.evaluate.groundtruth import read_standalone_table
+    from jaxnas import spaces
+    from jaxnas.evaluate.groundtruth import read_arch_table, read_standalone_table
     from jaxnas.train.evaluation import evaluate_workdir
 
-    _nb201_only("evaluate", _stored_space(args.workdir))
+    space = _stored_space(args.workdir)
+    _nb201_only("evaluate", space, ported=("darts",))
     if args.archs is not None and args.protocol != "default":
         raise UsageError(f"--archs chooses the default protocol's cells; protocol "
                          f"{args.protocol} has its own")
     table, gt = None, args.gt
-    if gt not in (None, "valid", "test"):
-        table, gt = read_standalone_table(gt), args.gt_split  # a bad table fails here, first
+    if space == "darts" and (gt in (None, "valid", "test") or args.protocol != "default"):
+        raise UsageError("no ground truth ships for the DARTS space: rank a DARTS run against "
+                         "a table of genotypes you trained, --gt TABLE.csv (default protocol)")
+    if gt not in (None, "valid", "test"):  # a bad table fails here, first
+        read = (functools.partial(read_arch_table, space=spaces.get(space))
+                if space == "darts" else read_standalone_table)
+        table, gt = read(gt), args.gt_split
     workdir.install_quiet_logging(args.workdir)
 
     report = evaluate_workdir(args.workdir, archs=args.archs or 200, seed=args.seed, gt=gt,
@@ -395,10 +404,13 @@ def _standalone(args):
 def _summary(report):
     """A search result's headline: the found cell and its ground truth."""
     found = report["found"]
-    return {"strategy": report["strategy"], "metric": report.get("metric"),
-            "score": report.get("score"), "arch": found["arch"], "index": found["index"],
-            "valid_acc": found["valid_acc"], "test_acc": found["test_acc"],
-            "rank_valid": found["rank_valid"], "rank_test": found["rank_test"]}
+    head = {"strategy": report["strategy"], "metric": report.get("metric"),
+            "score": report.get("score"), "arch": found["arch"]}
+    if "compact" in found:  # DARTS: no ground truth ships
+        return {**head, "compact": found["compact"], "ground_truth": None}
+    return {**head, "index": found["index"], "valid_acc": found["valid_acc"],
+            "test_acc": found["test_acc"], "rank_valid": found["rank_valid"],
+            "rank_test": found["rank_test"]}
 
 
 def _search(args):
@@ -407,7 +419,7 @@ def _search(args):
     if not (Path(args.workdir) / "config.json").is_file():
         from jaxnas.errors import CheckpointError
         raise CheckpointError(f"{args.workdir} is not a jaxnas run directory (no config.json)")
-    _nb201_only("search", _stored_space(args.workdir))
+    _nb201_only("search", _stored_space(args.workdir), ported=("darts",))
     workdir.install_quiet_logging(args.workdir)
     report = search_workdir(args.workdir, strategy=args.strategy, budget=args.budget,
                             metric=args.metric, seed=args.seed, population_size=args.population,
@@ -420,7 +432,7 @@ def _run(args):
     from jaxnas.search import pipeline
 
     config = _load_config(args)
-    _nb201_only("run", config.space)
+    _nb201_only("run", config.space, ported=("darts",))
     workdir.install_quiet_logging(args.workdir)
     summary = pipeline.run(config, args.workdir, progress=not args.no_progress)
     print(pipeline.format_summary(summary))

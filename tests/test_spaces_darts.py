@@ -173,12 +173,17 @@ def test_techniques_in_darts_refused_in_one_line():
     assert "\n" not in str(err.value)
 
 
-def test_nb201_commands_refuse_a_darts_run(tmp_path, capsys):
+def test_nb201_only_options_refuse_a_darts_run(tmp_path, capsys):
+    """Ranking a DARTS run needs a genotype table (no DARTS ground truth ships): evaluate
+    without one, or with an NB201 protocol, is one line; search reaches the run's config."""
     from jaxnas import cli
 
     (tmp_path / "config.json").write_text('{"space": "darts"}')
-    for argv in (["search", "--workdir", str(tmp_path)],
-                 ["evaluate", "--workdir", str(tmp_path)]):
+    for argv in (["evaluate", "--workdir", str(tmp_path)],
+                 ["evaluate", "--workdir", str(tmp_path), "--protocol", "landmark"],
+                 ["search", "--workdir", str(tmp_path)]):
         assert cli.main(argv) == 2
         err = capsys.readouterr().err
-        assert "'darts' space" in err and err.count("\n") == 1
+        assert err.count("\n") == 1
+        if argv[0] == "evaluate":
+            assert "DARTS" in err and "--gt TABLE.csv" in err

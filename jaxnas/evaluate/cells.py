@@ -55,6 +55,31 @@ def ranking(score, state, which, *, seed=0, gt="valid", metric="accuracy", exclu
     return report
 
 
+def arch_table_ranking(score, state, table, *, gt="valid", metric="accuracy", mask=None,
+                       space=None):
+    """Score the architectures of a `groundtruth.ArchTable` (a space without official indices,
+    e.g. DARTS genotypes; within `mask` when given) and rank them against its `gt` column."""
+    if gt not in GT_METRICS:
+        raise ConfigError(f"gt must be one of {sorted(GT_METRICS)}, got {gt!r}")
+    archs, truth = table.archs, table.get(GT_METRICS[gt])
+    keep = np.ones(len(archs), bool) if mask is None else space.allowed(archs, mask)
+    if keep.sum() < 2:
+        raise ConfigError(f"only {int(keep.sum())} architecture(s) of the ground-truth table "
+                          f"remain to rank (those outside the space are left out)")
+    start = time.perf_counter()
+    scores = np.asarray(score(state, archs[keep], metric), np.float64)
+    seconds = time.perf_counter() - start
+    report = ranking_report(scores, truth[keep])
+    report.update(num_archs=int(keep.sum()), seconds=float(seconds),
+                  archs_per_second=keep.sum() / seconds if seconds else None,
+                  archs_text=[t for t, k in zip(table.texts, keep) if k],
+                  scores=[float(a) for a in scores], metric=metric, gt=GT_METRICS[gt],
+                  archs="table", excluded=int((~keep).sum()), protocol="default",
+                  space=table.space, gt_table=table.source, gt_epochs=table.epochs,
+                  ground_truth=f"stand-alone table {table.source} ({GT_METRICS[gt]})")
+    return report
+
+
 def protocol_ranking(score, state, protocol, *, seed=0, split=None,
                      dataset=protocols.DEFAULT_DATASET, metric="accuracy", exclude=(),
                      mask=None):

@@ -14,7 +14,9 @@ NATS-Bench API reports them.
 A stand-alone table (`jaxnas standalone`, `write_standalone_table` / `read_standalone_table`) is a
 CSV with one row per trained cell: its architecture string, official index (empty where the space
 has none), `train_` / `valid_` (held-out: the other half of the training set, NB201's x-valid) /
-`test_` accuracy and loss, params and FLOPs (millions), epochs, seed and scale.
+`test_` accuracy and loss, params and FLOPs (millions), epochs, seed and scale. In a space
+without official indices (DARTS) the same CSV, `arch` the space's text form (DARTS's
+`Genotype(...)`) and `index` empty, is read by `read_arch_table` into an `ArchTable`.
 
 The packaged table (`load_table()`) is cifar10-valid at 200 epochs, built by
 `experiments/make_groundtruth.py` from the NAS-Landscapes CSV export of NB201. Arrays are float64:
@@ -482,3 +484,54 @@ def read_standalone_table(path) -> GroundTruth:
         source=f"stand-alone table {path} ({len(rows)} cells, scale "
                f"{', '.join(sorted({row['scale'] for row in rows}))})",
     )
+
+
+@dataclass(frozen=True, eq=False)
+class ArchTable:
+    """Ground truth of architectures that have no official index (a DARTS genotype table):
+    `archs` int32 `[n, ...]` in the space's canonical encoding, `texts` their text forms,
+    `metrics[name][i]` of `archs[i]` (the stand-alone metric columns)."""
+
+    space: str
+    archs: np.ndarray
+    texts: tuple
+    metrics: dict
+    epochs: int
+    source: str
+
+    def get(self, metric: str) -> np.ndarray:
+        if metric not in self.metrics:
+            raise GroundTruthError(f"unknown metric {metric!r}; known: "
+                                   f"{', '.join(sorted(self.metrics))}")
+        return self.metrics[metric]
+
+
+def read_arch_table(path, space) -> ArchTable:
+    """A stand-alone CSV table of `space` (e.g. DARTS: `arch` the `Genotype(...)` text, `index`
+    empty) as an `ArchTable`: each row's arch parsed strictly and made canonical, one row per
+    architecture; GroundTruthError (one line, naming the file and line) otherwise."""
+    rows = read_standalone_rows(path)
+    archs, seen = [], {}
+    for i, row in enumerate(rows):
+        where = f"ground-truth table {path} line {i + 2}"
+        if row["index"] is not None:
+            raise GroundTruthError(f"{where}: index is {row['index']}, but the {space.name} "
+                                   f"space has no official indices (leave it empty)")
+        try:
+            arch = space.canonical(space.from_str(row["arch"])[None])[0]
+        except ArchError as error:
+            raise GroundTruthError(f"{where}: {error}") from None
+        text = space.to_str(arch)
+        if text in seen:
+            raise GroundTruthError(f"ground-truth table {path}: lines {seen[text] + 2} and "
+                                   f"{i + 2} hold the same architecture; one row per "
+                                   f"architecture")
+        seen[text] = i
+        archs.append(arch)
+    return ArchTable(
+        space=space.name, archs=_frozen(np.stack(archs).astype(np.int32)),
+        texts=tuple(seen), epochs=max(row["epochs"] for row in rows),
+        metrics={c: _frozen(np.array([row[c] for row in rows], np.float64))
+                 for c in _METRIC_COLUMNS},
+        source=f"stand-alone table {path} ({len(rows)} {space.name} architectures, scale "
+               f"{', '.join(sorted({row['scale'] for row in rows}))})")

@@ -37,6 +37,8 @@ from jaxnas.data import normalize
 from jaxnas.errors import ConfigError, DataError
 from jaxnas.spaces.nb201 import (NUM_ARCHS, archs_to_indices, canonical_indices,
                                  in_space, unique_indices)
+from jaxnas.evaluate import scoring_darts
+from jaxnas.supernet import darts as darts_supernet
 from jaxnas.supernet import nb201 as supernet
 from jaxnas.supernet.pools import check_sharing
 
@@ -234,7 +236,15 @@ def score_archs(params, archs, images, labels, *, cfg, sharing, batch_size=256, 
     Returns:
       dict: `acc` and `loss` float64 `[n]`, `seconds` (wall time, compilation included) and
       `images_per_arch`.
+
+    A DARTS `cfg` (`jaxnas.supernet.darts.SupernetConfig`, genotypes `[n, 28]`, sharing
+    `[layers, 14, 8]` or one per genotype) is scored by `scoring_darts.score_archs` on the same
+    batches (one device; `mesh`, `group_size` and `legacy` are NB201's).
     """
+    if isinstance(cfg, darts_supernet.SupernetConfig):
+        batches = _eval_batches(images, labels, batch_size, num_batches)
+        return scoring_darts.score_archs(params, archs, batches, cfg=cfg, sharing=sharing,
+                                         progress=progress)
     start = time.perf_counter()
     archs_to_indices(archs)  # validates shape [n, 6] and op range (ArchError)
     archs = np.asarray(archs, np.int32)

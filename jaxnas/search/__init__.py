@@ -12,5 +12,7 @@
 
 Strategies are host-side loops over any `score_fn(archs int[n, 6]) -> float[n]` (higher is
 better), e.g. `lambda a: score(state, a, "accuracy")` from `jaxnas.train.scorer.make_score`,
-and respect a bool `[6, 5]` space mask (e.g. ABS-shrunk).
+and respect a bool `[6, 5]` space mask (e.g. ABS-shrunk). Random search and evolution take a
+`space` (`jaxnas.spaces.DARTS`: genotypes `[n, 28]`, masks `[28, 8]`, mutation and sampling
+through the `Space` protocol); GDAS is NB201's.
 """

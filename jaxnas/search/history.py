@@ -1,8 +1,9 @@
 """What a search strategy returns: the best architecture and every evaluation in order.
 
-Strategies are host-side loops over a `score_fn(archs int[n, 6]) -> float[n]` (higher is better,
-e.g. a supernet's held-out accuracy); `History` records each scored architecture so a result
-file can show the search trajectory.
+Strategies are host-side loops over a `score_fn(archs int[n, ...]) -> float[n]` (higher is
+better, e.g. a supernet's held-out accuracy) in a `Space` (NB201 `[n, 6]` by default, DARTS
+`[n, 28]`); `History` records each scored architecture so a result file can show the search
+trajectory.
 """
 
 from typing import NamedTuple
@@ -11,16 +12,16 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from jaxnas.errors import ConfigError
-from jaxnas.spaces import nb201
+from jaxnas.spaces import NB201
 
 
 class Found(NamedTuple):
     """The outcome of a search.
 
     Attributes:
-      arch: int32 `[6]`, the best architecture found.
+      arch: int32 `[6]` (DARTS `[28]`), the best architecture found.
       score: its score.
-      archs: int32 `[n, 6]`, every evaluated architecture in evaluation order.
+      archs: int32 `[n, 6]` (`[n, 28]`), every evaluated architecture in evaluation order.
       scores: float64 `[n]`, their scores.
     """
 
@@ -35,9 +36,10 @@ class History:
     (a supernet's score of an architecture is deterministic for fixed weights and data)."""
 
     def __init__(self, score_fn, *, budget=None, progress=False, desc="search", cache=None,
-                 on_scored=None):
-        """`cache`: a dict official index -> score, read and extended (e.g. one kept on disk
+                 on_scored=None, space=NB201):
+        """`cache`: a dict `arch_keys` key -> score, read and extended (e.g. one kept on disk
         to resume a search); `on_scored(n)` is called after each `score_fn` call of n cells."""
+        self._space = space
         self._score_fn = score_fn
         self._cache = {} if cache is None else cache
         self._on_scored = on_scored
@@ -49,9 +51,9 @@ class History:
         return len(self.archs)
 
     def evaluate(self, archs) -> np.ndarray:
-        """Scores of `archs` `[n, 6]`, in order; every row counts as one evaluation."""
-        archs = np.asarray(archs, np.int32).reshape(-1, nb201.NUM_EDGES)
-        indices = nb201.archs_to_indices(archs).tolist()
+        """Scores of `archs` `[n, ...]`, in order; every row counts as one evaluation."""
+        archs = np.asarray(archs, np.int32).reshape((-1,) + tuple(self._space.arch_shape))
+        indices = arch_keys(self._space, archs)
         new = {}  # index -> first row, in order of appearance
         for row, index in enumerate(indices):
             if index not in self._cache:
@@ -83,6 +85,15 @@ class History:
         best = int(np.argmax(scores))  # the first of equal bests
         archs = np.stack(self.archs).astype(np.int32)
         return Found(archs[best].copy(), float(scores[best]), archs, scores)
+
+
+def arch_keys(space, archs) -> list:
+    """One hashable key per architecture: the official index in an enumerable space (NB201),
+    else the canonical text form (DARTS's Genotype text)."""
+    archs = np.asarray(archs, np.int32).reshape((-1,) + tuple(space.arch_shape))
+    if space.size is not None:
+        return [int(i) for i in space.to_index(archs)]
+    return [space.to_str(a) for a in space.canonical(archs)]
 
 
 def check_budget(budget) -> int:

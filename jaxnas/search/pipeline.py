@@ -17,6 +17,10 @@ if missing, and the search replays its seeded proposals from the on-disk score c
                                    command line prints it as one screen (`format_summary`)
 
 The search settings are `config.search` (`jaxnas.train.defaults.search_block`).
+
+In the DARTS space no ground truth ships: the ranking stage is skipped (rank a run against a
+table of genotypes you trained with `jaxnas evaluate --gt TABLE.csv`) and the summary names the
+found genotype (`Genotype(...)` text and NB301 compact form) without a true accuracy.
 """
 
 import json
@@ -25,7 +29,7 @@ from pathlib import Path
 
 from jaxnas.errors import ConfigError
 from jaxnas.search.settings import settings
-from jaxnas.search.workdir import search_workdir
+from jaxnas.search.workdir import check_strategy, search_workdir
 from jaxnas.train import checkpoint, loop
 from jaxnas.train.evaluation import evaluate_workdir
 from jaxnas.train.open_run import run_info
@@ -70,6 +74,7 @@ def run(config, workdir, *, search=None, progress=True):
     """
     workdir = Path(workdir)
     opts = settings(config, **dict(search or {}))
+    check_strategy(opts["strategy"], config)
     selects, narrows = _declared(config, workdir)
     if opts["strategy"] == "gdas" and not selects:
         raise ConfigError("search.strategy='gdas' needs gdas in config.techniques")
@@ -91,8 +96,11 @@ def run(config, workdir, *, search=None, progress=True):
     lap("train")
 
     e = config.eval
+    darts = config.get("space", "nb201") == "darts"
+    if darts:
+        summary["evaluate"] = None  # no ground truth: `format_summary` says so
     for name, within in (("evaluate", False), ("evaluate_space", True)):
-        if within and not narrows:
+        if (within and not narrows) or darts:
             continue
         eval_path = workdir / f"{name}.json"
         report = _read(eval_path)
@@ -117,10 +125,15 @@ def run(config, workdir, *, search=None, progress=True):
             found = search_workdir(workdir, **{**wanted, "strategy": strategy}, out=out,
                                    progress=progress)
         f = found["found"]
-        summary["search"][strategy] = {
-            "arch": f["arch"], "index": f["index"], "valid_acc": f["valid_acc"],
-            "test_acc": f["test_acc"], "rank_valid": f["rank_valid"], "rank_test": f["rank_test"],
-            "result": str(out)}
+        if darts:
+            summary["search"][strategy] = {"arch": f["arch"], "compact": f["compact"],
+                                           "score": found["score"], "ground_truth": None,
+                                           "result": str(out)}
+        else:
+            summary["search"][strategy] = {
+                "arch": f["arch"], "index": f["index"], "valid_acc": f["valid_acc"],
+                "test_acc": f["test_acc"], "rank_valid": f["rank_valid"],
+                "rank_test": f["rank_test"], "result": str(out)}
         plot = out.with_suffix(".png")
         if plot.is_file():
             summary["search"][strategy]["plot"] = str(plot)
@@ -135,6 +148,9 @@ def format_summary(summary):
     found cell with its true accuracy and rank, the time each stage took, where the files are."""
     w, lines = summary["workdir"], []
     lines.append(f"jaxnas run {w}: {summary['epochs']} epochs, step {summary['step']}")
+    if "evaluate" in summary and summary["evaluate"] is None:
+        lines.append("  ranking: not measured: no ground truth ships for the DARTS space (rank "
+                     "the run against genotypes you trained: jaxnas evaluate --gt TABLE.csv)")
     for name, where in (("evaluate", "whole space"), ("evaluate_space", "in the run's space")):
         e = summary.get(name)
         if not e:
@@ -151,6 +167,13 @@ def format_summary(summary):
         lines.append(f"    against {e.get('ground_truth', e.get('gt', '?'))}")
         lines.append(f"    {w}/{name}.json")
     for strategy, f in summary["search"].items():
+        if "compact" in f:  # DARTS
+            lines.append(f"  found ({strategy}): {f['arch']}")
+            lines.append(f"    NB301 compact {f['compact']}; supernet score {f['score']:.2f}")
+            lines.append(f"    true accuracy unknown: no ground truth for the DARTS space "
+                         f"(train the genotype stand-alone); {f['result']}"
+                         + (f", plot {f['plot']}" if f.get("plot") else ""))
+            continue
         lines.append(f"  found ({strategy}): {f['arch']} (index {f['index']})")
         lines.append(f"    {f['valid_acc']:.2f}% x-valid (rank {f['rank_valid']:,} of 15,625), "
                      f"{f['test_acc']:.2f}% test (rank {f['rank_test']:,}); {f['result']}"

@@ -6,6 +6,10 @@ rank among the 15,625 cells by each, 1 = best), the best cell of the searched sp
 truth for reference, and the trajectory: per evaluation (random search, evolution) the cell, its
 score and the best cell so far, or per epoch the cell a differentiable search would return then
 (GDAS). `write` saves it as JSON with a plot beside it.
+
+In the DARTS space (`space=DARTS`) there is no shipped ground truth: the found genotype is its
+`Genotype(...)` text and NB301 compact form (`ops` the `[28]` encoding), `ground_truth` is None
+and the accuracies and ranks are absent; the trajectory holds scores and each step's genotype.
 """
 
 import functools
@@ -15,7 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from jaxnas.evaluate import groundtruth
-from jaxnas.spaces import nb201
+from jaxnas.spaces import NB201, nb201
+from jaxnas.spaces import darts
 
 
 @functools.cache
@@ -76,13 +81,48 @@ def trajectory(archs, scores=None, x=None) -> list:
     return steps
 
 
+def describe_darts(arch) -> dict:
+    """DARTS facts of one genotype: its text, NB301 compact form and `[28]` encoding; no ground
+    truth ships for this space."""
+    ops = darts.parse_arch(arch)
+    return {"arch": darts.arch_to_str(ops), "compact": str(darts.to_compact(ops)),
+            "ops": ops.tolist(), "index": None, "ground_truth": None}
+
+
+def _report_darts(arch, *, strategy, metric, score, archs, scores, x, mask, info):
+    """`report` in the DARTS space: genotypes and scores, no ground truth."""
+    result = {"strategy": strategy, "metric": metric, "space": "darts",
+              "found": describe_darts(arch), "score": None if score is None else float(score),
+              **info}
+    if mask is not None:
+        result["mask"] = darts.mask_to_str(mask)
+    if archs is not None:
+        texts = [darts.arch_to_str(a) for a in np.asarray(archs, np.int32)]
+        steps, best = [], None
+        for n, text in enumerate(texts):
+            step = {"n": n + 1, "arch": text}
+            if x is not None:
+                step["x"] = x[n]
+            if scores is not None:
+                step["score"] = float(scores[n])
+                if best is None or scores[n] > scores[best]:
+                    best = n
+                step["best_score"] = float(scores[best])
+            steps.append(step)
+        result.update(evaluated=len(steps), evaluated_unique=len(set(texts)), trajectory=steps)
+    return result
+
+
 def report(arch, *, strategy, metric=None, score=None, archs=None, scores=None, x=None,
-           mask=None, **info) -> dict:
+           mask=None, space=NB201, **info) -> dict:
     """The result of a search that returned `arch` after evaluating `archs` (with `scores`; `x`
-    labels the trajectory's steps, see `trajectory`).
+    labels the trajectory's steps, see `trajectory`) in `space` (NB201 or DARTS).
 
     `info` (seed, budget, seconds, workdir, x_label...) is stored as given.
     """
+    if space.name == "darts":
+        return _report_darts(arch, strategy=strategy, metric=metric, score=score, archs=archs,
+                             scores=scores, x=x, mask=mask, info=info)
     result = {"strategy": strategy, "metric": metric, "found": describe(arch),
               "score": None if score is None else float(score), **info}
     if mask is not None:
@@ -118,8 +158,9 @@ def plot(result, path):
     steps = result["trajectory"]
     n = [s.get("x", s["n"]) for s in steps]
     scored = "score" in steps[0]
-    fig = Figure(figsize=(8, 6 if scored else 3.5))
-    axes = fig.subplots(2 if scored else 1, 1, sharex=True, squeeze=False)
+    truth = result["found"].get("ground_truth", "nb201") is not None
+    fig = Figure(figsize=(8, 6 if scored and truth else 3.5))
+    axes = fig.subplots(2 if scored and truth else 1, 1, sharex=True, squeeze=False)
     axes = axes[:, 0]
     x_label = result.get("x_label", "architectures evaluated")
     if scored:
@@ -129,6 +170,14 @@ def plot(result, path):
                 label="best so far")
         ax.set_ylabel(f"supernet {result.get('metric') or 'score'}")
         ax.legend(loc="lower right")
+    if not truth:  # DARTS: no ground truth to plot
+        ax.set_xlabel(x_label)
+        found = result["found"]
+        fig.suptitle(f"{result['strategy']}: {found['compact']}\n(no ground truth for this "
+                     f"space)", fontsize=8)
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
+        return Path(path)
     ax = axes[-1]
     prefix = "best_" if scored else ""
     for split in ("valid", "test"):

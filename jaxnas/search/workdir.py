@@ -3,7 +3,9 @@
 Random search and evolution score cells with the run's latest weights through the run's one
 scoring interface (`jaxnas.train.scorer.make_score`, metric `accuracy` on the held-out images
 or a data-free one such as `angle`), inside the run's space (the bool `[6, 5]` masks that its
-techniques keep in the train state, e.g. an ABS-shrunk space). GDAS reads the architecture
+techniques keep in the train state, e.g. an ABS-shrunk space), in the run's `config.space`
+(NB201 cells, or DARTS genotypes: the result then names the `Genotype(...)` text and has no
+ground truth). GDAS reads the architecture
 logits the run trained (`search.gdas` must be among its techniques) and its per-epoch choices
 from `metrics.jsonl`.
 
@@ -20,11 +22,22 @@ import numpy as np
 from jaxnas.errors import ConfigError
 from jaxnas.search import evolution, result
 from jaxnas.search import random as random_search
+from jaxnas.search.history import arch_keys
 from jaxnas.search.settings import settings
 from jaxnas.spaces import nb201
 from jaxnas.train.evaluation import space_of
 from jaxnas.train.open_run import load_config, open_run
 from jaxnas.train.scorer import make_score
+
+
+def check_strategy(strategy, config):
+    """ConfigError for GDAS outside NB201: its technique trains NB201's [6, 5] logits (GDAS in
+    DARTS, 28 edges x 8 ops with top-2 inputs per node, is not ported)."""
+    space = config.get("space", "nb201")
+    if strategy == "gdas" and space != "nb201":
+        raise ConfigError(f"search strategy gdas trains and reads NB201's [6, 5] architecture "
+                          f"logits; GDAS in the {space!r} space is not ported: use random or "
+                          f"evolution")
 
 
 def _gdas_trajectory(workdir, final, step, steps_per_epoch):
@@ -57,6 +70,7 @@ def search_workdir(workdir, *, strategy=None, budget=None, metric=None, seed=Non
     strategy = opts["strategy"]
     out = Path(out) if out else workdir / "search" / f"{strategy}.json"
     start = time.perf_counter()
+    check_strategy(strategy, config)
     if strategy == "gdas":
         opened = open_run(workdir, data=data, needs_data=False, config=config)
         recipe, state = opened.recipe, opened.state
@@ -76,6 +90,7 @@ def search_workdir(workdir, *, strategy=None, budget=None, metric=None, seed=Non
 
     opened = open_run(workdir, data=data, needs_data=opts["metric"] == "accuracy", config=config)
     recipe, state = opened.recipe, opened.state
+    space = recipe.run.space
     images, labels = recipe.run.valid_data or (None, None)
     nb = opts["num_batches"] or config.eval.num_batches
     score = make_score(recipe, images=images, labels=labels, batch_size=config.eval.batch_size,
@@ -85,14 +100,14 @@ def search_workdir(workdir, *, strategy=None, budget=None, metric=None, seed=Non
     mask = space_of(state)
     cache = ScoreCache(workdir / "search" / f"scores-{opts['metric']}-step{step}.json",
                        metric=opts["metric"], step=step, num_batches=nb,
-                       batch_size=config.eval.batch_size)
+                       batch_size=config.eval.batch_size, space=space)
 
     def score_fn(archs):
         return score(state, archs, opts["metric"])
 
     cached = set(cache.scores)  # scored by an earlier, interrupted or other, search
     kwargs = dict(seed=opts["seed"], mask=mask, progress=progress, cache=cache.scores,
-                  on_scored=cache.save)
+                  on_scored=cache.save, space=space)
     if strategy == "random":
         found = random_search.search(score_fn, opts["budget"], **kwargs)
     else:
@@ -100,7 +115,7 @@ def search_workdir(workdir, *, strategy=None, budget=None, metric=None, seed=Non
                                  population_size=opts["population_size"],
                                  tournament_size=opts["tournament_size"], **kwargs)
     cache.save(force=True)
-    unique = set(nb201.archs_to_indices(found.archs).tolist())
+    unique = set(arch_keys(space, found.archs))
     info = dict(seed=opts["seed"], budget=opts["budget"], step=step, workdir=str(workdir),
                 cells_from_cache=len(unique & cached),
                 landmarks_evaluated=len(excluded & unique))
@@ -111,19 +126,21 @@ def search_workdir(workdir, *, strategy=None, budget=None, metric=None, seed=Non
         info["images_per_arch"] = config.eval.batch_size * nb
     report = result.report(found.arch, strategy=strategy, metric=opts["metric"],
                            score=found.score, archs=found.archs, scores=found.scores, mask=mask,
-                           seconds=time.perf_counter() - start, **info)
+                           space=space, seconds=time.perf_counter() - start, **info)
     result.write(report, out)
     return report
 
 
 class ScoreCache:
-    """Scores by official index, kept on disk for one (metric, checkpoint step, batches). A
+    """Scores by official index (DARTS: by Genotype text; `history.arch_keys`), kept on disk
+    for one (metric, checkpoint step, batches). A
     search resumed after an interrupt, or run after another on the same checkpoint, looks its
     cells up instead of rescoring them; its report's `seconds` then covers only the rest, and
     `cells_from_cache` says how many of its unique cells came from here."""
 
-    def __init__(self, path, **key):
+    def __init__(self, path, space=None, **key):
         self.path, self.key = Path(path), key
+        as_key = int if space is None or space.size is not None else str
         self.scores = {}
         self._unsaved = 0
         if self.path.is_file():
@@ -132,7 +149,7 @@ class ScoreCache:
             except json.JSONDecodeError:
                 stored = {}
             if stored.get("key") == key:
-                self.scores.update({int(i): float(s) for i, s in stored["scores"].items()})
+                self.scores.update({as_key(i): float(s) for i, s in stored["scores"].items()})
 
     def save(self, new=0, force=False):
         self._unsaved += new

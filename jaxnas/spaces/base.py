@@ -45,6 +45,10 @@ class Space(Protocol):
     def sample_np(self, rng, n=None, *, unique=False, mask=None) -> np.ndarray:
         """Host sampling with a numpy Generator: `[n, ...]` (one when `n` is None)."""
 
+    def mutate(self, rng, arch, *, mask=None) -> np.ndarray:
+        """A neighbour of one architecture under `mask` (evolution's mutation): NB201 one edge's
+        op; DARTS one used edge's op, or one input of a node moved (a valid genotype)."""
+
     def allowed(self, archs, mask) -> Any:
         """bool `[n]`: which architectures use only what `mask` allows (numpy or jittable)."""
 

@@ -368,6 +368,43 @@ def sample(rng: np.random.Generator, n=None, *, mask=None) -> np.ndarray:
     return archs[0] if n is None else archs
 
 
+def neighbours(arch, *, mask=None) -> list:
+    """Every genotype one mutation away from `arch` under `mask`, as `(edge, op, edge, op)`
+    edits (first edit: set an edge to an op; second: another edge of the same node, or -1):
+    change the op of a used edge to another allowed non-`none` op, or move one input of a node
+    to an earlier node it does not read yet (that edge takes an allowed non-`none` op, the old
+    one becomes `none`, which the mask must allow). Each node keeps two distinct inputs."""
+    ops = parse_arch(arch)
+    allowed = check_mask(mask)
+    moves = []
+    for c in range(len(CELLS)):
+        for node, start in enumerate(_NODE_START):
+            edges = [c * NUM_EDGES + k for k in range(start, start + node + 2)]
+            used = [k for k in edges if ops[k]]
+            for k in used:
+                moves += [(k, int(o), -1, 0) for o in np.flatnonzero(allowed[k, 1:]) + 1
+                          if o != ops[k]]
+                if not allowed[k, _NONE]:
+                    continue
+                for free in (e for e in edges if not ops[e]):
+                    moves += [(free, int(o), k, _NONE)
+                              for o in np.flatnonzero(allowed[free, 1:]) + 1]
+    return moves
+
+
+def mutate(rng: np.random.Generator, arch, *, mask=None) -> np.ndarray:
+    """One genotype drawn uniformly from `neighbours(arch, mask=mask)` (ArchError if none)."""
+    moves = neighbours(arch, mask=mask)
+    if not moves:
+        raise ArchError(f"no mutation of {arch_to_str(arch)!r} is allowed by the mask")
+    edge, op, other, other_op = moves[rng.integers(len(moves))]
+    out = parse_arch(arch).copy()
+    out[edge] = op
+    if other >= 0:
+        out[other] = other_op
+    return out
+
+
 def mask_to_str(mask) -> str:
     """Text form of a mask: 28 comma-separated groups (normal edges 0..13, then reduce), each the
     digits of the allowed op indices (0 none .. 7 dil_conv_5x5)."""
@@ -548,6 +585,10 @@ class DartsSpace:
 
     def sample_np(self, rng, n=None, *, unique=False, mask=None):
         return sample(rng, n, mask=mask)  # `unique`: every architecture is canonical
+
+    def mutate(self, rng, arch, *, mask=None):
+        """A uniform neighbour (`mutate`): one op changed or one input moved."""
+        return mutate(rng, arch, mask=mask)
 
     def allowed(self, archs, mask):
         if isinstance(archs, np.ndarray):

@@ -536,6 +536,9 @@ class NB201Space:
     def sample_np(self, rng, n=None, *, unique=False, mask=None):
         return sample(rng, n, unique=unique, mask=mask)
 
+    def mutate(self, rng, arch, *, mask=None):
+        return mutate(rng, arch, mask=mask)
+
     def allowed(self, archs, mask):
         if isinstance(archs, np.ndarray):
             return np.asarray(mask)[np.arange(NUM_EDGES), archs].all(axis=-1)

@@ -6,7 +6,7 @@ import numpy as np
 
 from jaxnas.errors import ConfigError
 from jaxnas.evaluate import protocols
-from jaxnas.evaluate.cells import protocol_ranking, ranking
+from jaxnas.evaluate.cells import arch_table_ranking, protocol_ranking, ranking
 from jaxnas.train import open_run as open_lib
 from jaxnas.train.scorer import epoch_of, make_score
 
@@ -57,7 +57,8 @@ def evaluate_workdir(workdir, *, archs=200, seed=0, gt=None, data=None, num_batc
     of `archs` (which only the `default` protocol reads); `gt` (valid or test) defaults to the
     protocol's split; `dataset` names the NB201 table (only cifar10-valid ships).
     `table`: a stand-alone ground truth to rank the table's cells against (`cells.ranking`;
-    default protocol only)."""
+    default protocol only). A DARTS run needs one, a `groundtruth.ArchTable` of genotypes
+    (`cells.arch_table_ranking`): no DARTS ground truth ships."""
     if table is not None and protocol != "default":
         raise ConfigError(f"a ground-truth table ranks its own cells; protocol {protocol} has "
                           f"its own cells and ground truth")
@@ -78,7 +79,14 @@ def evaluate_workdir(workdir, *, archs=200, seed=0, gt=None, data=None, num_batc
     score = make_score(recipe, images=images, labels=labels, batch_size=config.eval.batch_size,
                        num_batches=num_batches, progress=progress)
     mask = space_of(state) if within_space else None
-    if protocol == "default":
+    space = recipe.run.space
+    if space.name != "nb201" or hasattr(table, "texts"):
+        if not hasattr(table, "texts") or table.space != space.name:
+            raise ConfigError(f"ranking a {space.name} run needs a ground-truth table of its "
+                              f"architectures (jaxnas evaluate --gt TABLE.csv); none ships")
+        report = arch_table_ranking(score, state, table, gt=gt or "valid", metric=metric,
+                                    mask=mask, space=space)
+    elif protocol == "default":
         report = ranking(score, state, archs, seed=seed, gt=gt or "valid", metric=metric,
                          exclude=recipe.exclude(state), mask=mask, table=table)
         report.update({k: v for k, v in fields.items()

@@ -126,8 +126,8 @@ def _space_trains(config):
     if config.sampler not in _DARTS_SAMPLERS:
         return ("sampler", config.sampler, f"one of {_DARTS_SAMPLERS} in the DARTS space")
     if config.eval.every_epochs:
-        return ("eval.every_epochs", config.eval.every_epochs, "0 in the DARTS space (ranking "
-                "evaluation reads NB201 ground truth)")
+        return ("eval.every_epochs", config.eval.every_epochs, "0 in the DARTS space (no DARTS "
+                "ground truth ships; rank a trained run with jaxnas evaluate --gt TABLE.csv)")
     if config.supernet.C % 2:
         return ("supernet.C", config.supernet.C, "an even integer in the DARTS space "
                 "(FactorizedReduce halves the channels)")

@@ -62,6 +62,9 @@ def angle(ctx: ScoreContext, reference=None, fixed="nb201"):
         return initial["params"]
 
     reference = reference or initial_params
+    if getattr(ctx.space, "name", "nb201") != "nb201":  # angle's blocks are NB201's edges
+        raise ConfigError(f"the angle metric reads NB201's supernet; it is not ported to the "
+                          f"{ctx.space.name} space: score by accuracy")
 
     def score(state, archs):
         params, sharing = ctx.subnet(state.params, archs,
