@@ -86,7 +86,7 @@ def group_time(data, repeats):
 
 def op_profile(data):
     """Self time (ms, share) per kind of XLA operation in a trace of one group call."""
-    params, archs, group, sharing, images, labels = data
+    params, _, group, sharing, images, labels = data
     fn = scoring._group_scorer(CFG)
     jax.block_until_ready(fn(params, group, sharing, images, labels))
     with tempfile.TemporaryDirectory() as tmp:

@@ -18,7 +18,6 @@ process, on top of which its first run allocates its buffers (experiments/README
 
 import ctypes
 import ctypes.util
-
 import importlib.metadata
 import os
 import sys
