@@ -52,7 +52,7 @@ def configure(environ=None):
 
 
 COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
-TRIM_MIN_SECONDS = 0.5  # compiles shorter than this free little; a trim costs milliseconds
+TRIM_MIN_SECONDS = 0.5  # shorter compiles leave little to hand back
 _trim = {"registered": False}
 
 
