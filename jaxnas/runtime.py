@@ -10,8 +10,14 @@ XLA reads `XLA_FLAGS` once, when its CPU client starts, so `configure` must run 
 JAX computation; importing `jaxnas` does it. It changes nothing when `JAXNAS_KEEP_XLA_FLAGS=1`,
 when `XLA_FLAGS` already chooses YNN fusion types, when JAX has already started, or on a jaxlib
 it was not measured on (XLA rejects unknown flags, so an untested version is left alone).
+
+`trim_after_compiles` hands the memory an XLA compilation freed back to the OS (glibc's malloc
+keeps it otherwise): the paper-scale SPOS step's compile leaves ~450 MiB of freed memory in the
+process, on top of which its first run allocates its buffers (experiments/README.md, section 2).
 """
 
+import ctypes
+import ctypes.util
 import importlib.metadata
 import os
 import sys
@@ -43,3 +49,42 @@ def configure(environ=None):
         return False
     environ["XLA_FLAGS"] = " ".join(filter(None, (flags, *CPU_FLAGS)))
     return True
+
+
+COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
+TRIM_MIN_SECONDS = 0.5  # shorter compiles leave little to hand back
+_trim = {"registered": False}
+
+
+def _malloc_trim():
+    """glibc's `malloc_trim`, or None (another C library, or not Linux)."""
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+def trim_after_compiles(environ=None):
+    """After every XLA compilation of at least `TRIM_MIN_SECONDS`, return the memory it freed to
+    the OS (`malloc_trim(0)`), before the compiled program first runs: the process's peak is then
+    the larger of the compiler's and the program's, not their sum. Once per process; nothing with
+    `JAXNAS_TRIM_AFTER_COMPILE=0` or without glibc. True if the hook is (now) registered."""
+    environ = os.environ if environ is None else environ
+    if _trim["registered"]:
+        return True
+    trim = _malloc_trim()
+    if environ.get("JAXNAS_TRIM_AFTER_COMPILE") == "0" or trim is None:
+        return False
+    import jax  # here: the top package imports no JAX eagerly
+
+    jax.monitoring.register_event_duration_secs_listener(compile_listener(trim))
+    _trim["registered"] = True
+    return True
+
+
+def compile_listener(trim):
+    """The `jax.monitoring` duration listener that calls `trim(0)` after a long compile."""
+    def listener(event, duration, **_):
+        if event == COMPILE_EVENT and duration >= TRIM_MIN_SECONDS:
+            trim(0)
+    return listener

@@ -17,7 +17,7 @@ import math
 import jax
 import numpy as np
 
-from jaxnas import parallel
+from jaxnas import parallel, runtime
 from jaxnas.errors import ConfigError
 from jaxnas.evaluate import angle as angle_lib
 from jaxnas.evaluate import scoring
@@ -91,6 +91,7 @@ def make_score(recipe, *, images=None, labels=None, batch_size=256, num_batches=
                progress=True):
     """`score(state, archs [n, ...], metric="accuracy") -> float64[n]` for the run of `recipe`."""
     run = recipe.run
+    runtime.trim_after_compiles()  # the scoring programs' compiler memory back to the OS
     ctx = ScoreContext(config=run.config, net_cfg=run.net_cfg, images=images, labels=labels,
                        batch_size=batch_size, num_batches=num_batches, subnet=recipe.subnet,
                        init_params=lambda key: recipe.init(key).params,

@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxnas import parallel
+from jaxnas import parallel, runtime
 from jaxnas.data import augment, normalize
 from jaxnas.errors import ConfigError
 from jaxnas.supernet import darts, nb201
@@ -207,6 +207,7 @@ def make_train_step(forward, tx, sampler, *, pad=4, flip=True, loss_terms=None, 
                                    extra=extra)
         return new_state, metrics
 
+    runtime.trim_after_compiles()  # the compiler's freed memory back to the OS before the run
     if mesh is None:
         jitted = jax.jit(train_step, donate_argnums=(0,))
     else:
