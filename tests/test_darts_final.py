@@ -4,6 +4,7 @@ behave as DARTS's, one compiled step serves every epoch while the drop-path prob
 a resumed run ends where an uninterrupted one does, and bad input is one line."""
 
 import json
+import pathlib
 
 import jax
 import jax.numpy as jnp
@@ -19,6 +20,7 @@ from jaxnas.supernet import darts_eval
 from jaxnas.train import final, standalone, standalone_config, standalone_step as sstep
 
 DARTS_V2 = space.GENOTYPES["DARTS_V2"]
+TORCH = pathlib.Path(__file__).parent / "fixtures" / "darts_eval_torch.npz"
 
 
 def _count(arch, C, layers, auxiliary):
@@ -37,6 +39,22 @@ def test_parameter_count_is_darts_count():
             assert _count(arch, C, layers, aux) == space.num_params(
                 arch, C, layers, auxiliary=aux), (i, C, layers, aux)
     assert _count(archs[0], 36, 20, False) == 3_349_342  # DARTS-V2's 3.3M, as DARTS logs
+
+
+def test_forward_equals_pytorch_darts():
+    """Logits and auxiliary logits (train-mode BN, no drop path) of DARTS-V2 and a genotype with
+    every op equal a float64 PyTorch NetworkCIFAR's for the same weights (fixture written by
+    tests/fixtures/make_darts_eval_torch.py; the weights are re-made from their keys)."""
+    data = np.load(TORCH)
+    C, layers, num_classes = (int(v) for v in data["cfg"])
+    cfg = darts_eval.EvalConfig(C=C, layers=layers, num_classes=num_classes, auxiliary=True)
+    for g, text in enumerate(data["genotypes"]):
+        plan = darts_eval.Plan.of(str(text))
+        params = darts_eval.init(jax.random.key(g), cfg, plan)
+        logits, aux = darts_eval.apply(params, jnp.asarray(data["x"]), cfg=cfg, plan=plan,
+                                       train=True, drop_prob=0.0, key=jax.random.key(0))
+        np.testing.assert_allclose(logits, data[f"logits{g}"], rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(aux, data[f"aux{g}"], rtol=1e-4, atol=1e-4)
 
 
 def _tiny(auxiliary=False, res=8):
