@@ -12,10 +12,12 @@ training split, test accuracy at the end (`standalone_config.darts_config`).
 mini: the same recipe at a size this 2-core CPU trains in minutes: C=8 and 5 cells (reductions
 at cells 1 and 3; the smallest depth with a normal cell between and after the reductions) on
 32x32 images, so the auxiliary head runs as DARTS's (it needs the 8x8 map of 32x32 inputs;
-16x16 images would drop it); 5,000 training images (a seeded tenth of the split) for 6 epochs,
-because a DARTS-V2 step at this size took 2.3 s on the shared 2-core CPU (load ~8; 52 steps an
-epoch, experiments/README section 16); batch 96, cutout 16 and drop path 0.2 as the paper, so
-the mini run exercises every piece of the recipe; evaluated on the whole test split.
+16x16 images would drop it); 3,000 training images (a seeded 6% of the split) for 3 epochs;
+batch 96, cutout 16 and drop path 0.2 as the paper, so the mini run exercises every piece of the
+recipe; evaluated on the whole test split. Sized to the shared CPU: a first mini try (5,000
+images, 6 epochs) took 376 s for its first epoch of 52 steps at load average ~14 (7.2 s a
+step; experiments/README section 16), so this one trains 93 steps and stays near 20 minutes
+with the test evaluation; on an idle machine it takes a few minutes.
 """
 
 from jaxnas.train.defaults import scale_arg
@@ -29,6 +31,6 @@ def get_config(arg="paper"):
         return config
     config.network.C = 8
     config.network.layers = 5
-    config.data.train_subset = 5_000
-    config.train.epochs = 6
+    config.data.train_subset = 3_000
+    config.train.epochs = 3
     return config

@@ -26,12 +26,15 @@ def main():
     p.add_argument("--config", default="configs/darts_final.py")
     p.add_argument("--arch", default="DARTS_V2")
     p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--batch", type=int, help="override train.batch_size (memory)")
     p.add_argument("--out")
     args = p.parse_args()
     config = load_config(args.config)
+    if args.batch:
+        config.train.batch_size = args.batch
     arch = space.str_to_arch(space.GENOTYPES.get(args.arch, args.arch))
     b, r = config.train.batch_size, config.data.resolution
-    spe = -(-50_000 // b)
+    spe = -(-50_000 // b)  # steps of an epoch at this batch
     t0 = time.perf_counter()
     init, step, _, _ = standalone.programs_of(config, spe, arch)
     state = init(arch[None], sstep.cell_keys(0, [1]), 0)
