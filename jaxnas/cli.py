@@ -507,7 +507,8 @@ def main(argv=None):
         return _fail(e)
     try:
         {"train": _train, "evaluate": _evaluate, "search": _search, "run": _run,
-         "standalone": _standalone, "final": _final, "compare": _compare, "nb201": _nb201}[args.command](args)
+         "standalone": _standalone, "final": _final, "compare": _compare,
+         "nb201": _nb201}[args.command](args)
     except JaxnasError as e:
         return _fail(e)
     except KeyboardInterrupt:

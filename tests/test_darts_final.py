@@ -14,7 +14,6 @@ import pytest
 from jaxnas import cli
 from jaxnas.data import cutout
 from jaxnas.errors import ArchError, ConfigError
-from jaxnas.evaluate import groundtruth
 from jaxnas.spaces import darts as space
 from jaxnas.supernet import darts_eval
 from jaxnas.train import final, standalone, standalone_config, standalone_step as sstep
@@ -51,7 +50,7 @@ def test_forward_equals_pytorch_darts():
     for g, text in enumerate(data["genotypes"]):
         plan = darts_eval.Plan.of(str(text))
         params = darts_eval.init(jax.random.key(g), cfg, plan)
-        logits, aux = jax.jit(lambda p, x: darts_eval.apply(
+        logits, aux = jax.jit(lambda p, x, plan=plan: darts_eval.apply(
             p, x, cfg=cfg, plan=plan, train=True, drop_prob=0.0, key=jax.random.key(0)))(
                 params, jnp.asarray(data["x"]))
         np.testing.assert_allclose(logits, data[f"logits{g}"], rtol=1e-4, atol=1e-4)

@@ -68,7 +68,7 @@ class EvalConfig:
     def __post_init__(self):
         if not isinstance(self.auxiliary, bool):
             raise ConfigError(f"network.auxiliary must be true or false, got {self.auxiliary!r}")
-        self.skeleton  # validates C, layers, num_classes, stem_multiplier in one line
+        _ = self.skeleton  # validates C, layers, num_classes, stem_multiplier in one line
 
     @property
     def skeleton(self):

@@ -12,6 +12,7 @@ row in `W/table.csv` (the genotype text in `arch`, valid_* empty with `data.spli
 """
 
 import json
+import time
 from pathlib import Path
 
 from jaxnas import spaces
@@ -48,8 +49,6 @@ def final(config, workdir, arch, *, resume=False, progress=True):
     """Train the genotype `arch` (`[28]` or Genotype text) with the DARTS config `config` in
     `workdir`; returns its table row (`groundtruth.STANDALONE_COLUMNS`) with `seconds` of
     this call added."""
-    import time
-
     standalone_config.check(config)
     if config.space != "darts":
         raise ConfigError("jaxnas final trains a DARTS genotype: its config must have "

@@ -15,6 +15,10 @@ read back from the table and the current stack restarts from its newest checkpoi
 the result of an uninterrupted run. The workdir holds config.json, run.json (K, steps per epoch),
 cells.txt (the cells in training order), metrics.jsonl (one line per stack and epoch),
 table.csv and checkpoints/.
+
+A DARTS config (`space="darts"`, `standalone_config.darts_config`) trains DARTS's evaluation
+network of each genotype, one genotype per compiled program (K=1; `jaxnas final`), on the whole
+training split when `data.split="full"`.
 """
 
 import functools
