@@ -175,6 +175,36 @@ def test_resume_ends_with_the_uninterrupted_row(uninterrupted, tiny_folder, tmp_
         assert got[column] == pytest.approx(want[column], rel=1e-5, abs=1e-5), column
 
 
+def test_interrupt_inside_a_step_resumes_from_the_newest_checkpoint(
+        uninterrupted, tiny_folder, tmp_path, monkeypatch):
+    """An interrupt (Ctrl-C, SIGTERM) inside the step call, after the step took (donated) the
+    state, cannot save that state: the run stops cleanly and resumes from the checkpoint
+    before it, ending as the uninterrupted run."""
+    config = _config(tiny_folder, tmp_path)
+    real = standalone.programs_of
+    calls = [0]
+
+    def programs_of(*args, **kwargs):
+        init, step, evaluate, schedule = real(*args, **kwargs)
+
+        def dying(state, images, labels):
+            out = step(state, images, labels)
+            calls[0] += 1
+            if calls[0] == 8:
+                raise KeyboardInterrupt
+            return out
+        return init, dying, evaluate, schedule
+
+    monkeypatch.setattr(standalone, "programs_of", programs_of)
+    with pytest.raises(KeyboardInterrupt):
+        final.final(config, tmp_path / "run", DARTS_V2, progress=False)
+    monkeypatch.undo()
+    assert standalone.checkpoint.steps(tmp_path / "run")[0] == 6  # epoch 1's end
+    got = final.final(config, tmp_path / "run", DARTS_V2, resume=True, progress=False)
+    for column in ("train_loss", "test_loss", "test_acc"):
+        assert got[column] == pytest.approx(uninterrupted[1][column], rel=1e-5, abs=1e-5)
+
+
 def test_bad_genotype_and_config_are_one_line(tiny_folder, tmp_path, capsys):
     w = str(tmp_path / "w")
     base = ["final", "--config", "configs/darts_final.py:mini", "--workdir", w,

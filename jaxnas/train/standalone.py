@@ -342,14 +342,35 @@ def _train(config, workdir, resume, progress, archs=None):
                     [done[n] for n in names if n in done], workdir / TABLE)
                 live[0] = None
     except KeyboardInterrupt:
-        if live[0] is not None:
-            ckpt.save(live[0])
+        _save_on_interrupt(ckpt, live[0])
         raise
     finally:
         bar.close()
         ckpt.close()
     return {"cells": len(archs), "k": k, "stacks": len(stacks), "epochs": t.epochs,
             "table": str(workdir / TABLE)}
+
+
+def _save_on_interrupt(ckpt, state):
+    """Checkpoint the newest state at an interrupt, unless the interrupt landed inside a step
+    (which took the state's buffers) or inside a save (whose step is half written): then
+    `--resume` continues from the newest intact checkpoint, which a notice names."""
+    if state is None:
+        return
+    if _donated(state):
+        workdir_lib.notice(f"interrupted inside a step; --resume continues from the newest "
+                           f"checkpoint (step {ckpt.latest_step()})")
+        return
+    try:
+        ckpt.save(state)
+    except CheckpointError as error:
+        workdir_lib.notice(f"interrupted inside a save: {error}; --resume continues from it")
+
+
+def _donated(state):
+    """Whether a step took (donated) `state`'s buffers: an interrupt that lands inside the step
+    call leaves the loop holding a state it can no longer save."""
+    return any(x.is_deleted() for x in jax.tree.leaves(state) if isinstance(x, jax.Array))
 
 
 def _train_stack(live, g, real, codes, config, spe, train_x, train_y, train_step, schedule,
