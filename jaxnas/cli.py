@@ -9,6 +9,8 @@
     jaxnas run --config C --workdir W [--data SRC] [k=v ...]   # train, evaluate, search
     jaxnas standalone --config C --workdir W [--data SRC] [--archs N|FILE] [--k K] [--resume]
                       [k=v ...]   # train cells stand-alone, K at once: a ground-truth table
+    jaxnas final --config C --workdir W (--arch GENOTYPE | --arch-file FILE) [--data SRC]
+                 [--resume] [k=v ...]   # train a DARTS genotype as DARTS evaluates: test acc
     jaxnas compare ARM... --base ARM [--out FILE] [--plot FILE]  # paired by seed, 95% CI
     jaxnas nb201 query INDEX|ARCH [--dataset D] [--naslib]     # the shipped NB201 table
 
@@ -155,6 +157,24 @@ def _parser():
                    help="continue: finished cells from the table, the rest from checkpoints")
     a.add_argument("--no-progress", action="store_true", help="no progress bar")
     a.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
+
+    f = sub.add_parser("final", help="train a DARTS genotype from scratch as DARTS evaluates "
+                                     "it; ends with its test accuracy")
+    f.add_argument("--config", required=True, type=_config_file,
+                   help="DARTS final-training config, e.g. configs/darts_final.py:mini")
+    f.add_argument("--workdir", required=True, type=_workdir, help="output directory")
+    which = f.add_mutually_exclusive_group(required=True)
+    which.add_argument("--arch", help="the genotype: Genotype(normal=[('sep_conv_3x3', 0), ...], "
+                                      "normal_concat=[2, 3, 4, 5], reduce=[...], reduce_concat="
+                                      "[2, 3, 4, 5]), or a name: DARTS_V1, DARTS_V2")
+    which.add_argument("--arch-file",
+                       help="a file with one Genotype(...) line, or a `jaxnas search` result "
+                            "JSON (its found.arch)")
+    f.add_argument("--data", type=_data,
+                   help="image folder (train|test/<class>/*) or tfds:cifar10")
+    f.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
+    f.add_argument("--no-progress", action="store_true", help="no progress bar")
+    f.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
     return p
 
 
@@ -401,6 +421,28 @@ def _standalone(args):
     print(json.dumps(summary))
 
 
+def _final(args):
+    from jaxnas import config as config_lib
+    from jaxnas.spaces import darts
+    from jaxnas.train import final, standalone_config
+
+    config = config_lib.load_config(args.config)
+    standalone_config.check(config, values=False)
+    if args.arch is not None:
+        arch = darts.str_to_arch(darts.GENOTYPES.get(args.arch, args.arch))
+    else:
+        arch = final.read_genotype(args.arch_file)
+    extra = [f"data.source={args.data}"] if args.data else []
+    standalone_config.override(config, extra + list(args.overrides))
+    standalone_config.check(config)
+    workdir.install_quiet_logging(args.workdir)
+    row = final.final(config, args.workdir, arch, resume=args.resume,
+                      progress=not args.no_progress)
+    print(f"test accuracy {row['test_acc']:.2f}% ({row['arch']}; {row['params'] * 1e6:,.0f} "
+          f"params, {row['epochs']} epochs, {row['scale']}, seed {row['seed']}; "
+          f"{args.workdir}/table.csv)")
+
+
 def _summary(report):
     """A search result's headline: the found cell and its ground truth."""
     found = report["found"]
@@ -477,7 +519,8 @@ def main(argv=None):
         return _fail(e)
     try:
         {"train": _train, "evaluate": _evaluate, "search": _search, "run": _run,
-         "standalone": _standalone, "compare": _compare, "nb201": _nb201}[args.command](args)
+         "standalone": _standalone, "final": _final, "compare": _compare,
+         "nb201": _nb201}[args.command](args)
     except JaxnasError as e:
         return _fail(e)
     except KeyboardInterrupt:

@@ -13,6 +13,7 @@ CONFIGS = sorted((Path(__file__).parents[1] / "configs").glob("*.py"))
 VARIANTS = {"nb201_close": ("paper,structure", "mini,structure", "mini,faithful_schedule")}
 # (C, cells) of each space's networks at each scale
 SCALES = {"nb201": {"paper": (16, 5), "mini": (8, 1)}, "darts": {"paper": (16, 8), "mini": (4, 3)}}
+FINAL_SCALES = {"paper": (36, 20), "mini": (8, 5)}  # DARTS's evaluation network
 CASES = [(p, arg) for p in CONFIGS for arg in ("paper", "mini", *VARIANTS.get(p.stem, ()))]
 
 
@@ -21,7 +22,10 @@ def test_config_builds(path, arg):
     config = load_config(path, arg)
     if standalone_config.is_standalone(config):  # `jaxnas standalone`: checked, no recipe
         standalone_config.check(config, paths=False)
-        assert (config.network.C, config.network.N) == SCALES["nb201"][arg]
+        if config.space == "darts":  # `jaxnas final`: DARTS's evaluation network
+            assert (config.network.C, config.network.layers) == FINAL_SCALES[arg]
+        else:
+            assert (config.network.C, config.network.N) == SCALES["nb201"][arg]
         return
     recipe = recipe_lib.from_config(config, data=False, steps_per_epoch=390)
     assert recipe.run.total_steps == 390 * config.train.epochs

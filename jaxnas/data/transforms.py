@@ -91,3 +91,17 @@ def augment(key, images, *, pad=4, flip=True):
     if flip:
         images = random_flip(flip_key, images)
     return normalize(images)
+
+
+def cutout(key, x, length):
+    """DARTS's `Cutout` (quark0/darts `utils.py`) of a normalised batch `x` `[B, H, W, C]`: per
+    image a `length` x `length` square centred at a uniform pixel, clipped at the borders, set to
+    zero. `length` is static."""
+    b, h, w = x.shape[:3]
+    centre = jax.random.randint(key, (b, 2), 0, jnp.array([h, w]))
+    rows, cols = jnp.arange(h), jnp.arange(w)
+    half = length // 2
+    inside_r = (rows[None] >= centre[:, :1] - half) & (rows[None] < centre[:, :1] + half)
+    inside_c = (cols[None] >= centre[:, 1:] - half) & (cols[None] < centre[:, 1:] + half)
+    hole = inside_r[:, :, None] & inside_c[:, None, :]
+    return jnp.where(hole[..., None], jnp.zeros((), x.dtype), x)

@@ -445,7 +445,9 @@ def _typed_row(raw, where):
     row = {"arch": raw["arch"], "scale": raw["scale"]}
     row["index"] = None if raw["index"] == "" else number("index", int)
     for column in _METRIC_COLUMNS + ("params", "flops"):
-        row[column] = number(column)
+        # valid_* is empty when the run held nothing out (`jaxnas final`'s whole training split)
+        empty = column.startswith("valid_") and raw[column] == ""
+        row[column] = None if empty else number(column)
     row["epochs"], row["seed"] = number("epochs", int), number("seed", int)
     return row
 

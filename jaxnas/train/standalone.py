@@ -15,6 +15,10 @@ read back from the table and the current stack restarts from its newest checkpoi
 the result of an uninterrupted run. The workdir holds config.json, run.json (K, steps per epoch),
 cells.txt (the cells in training order), metrics.jsonl (one line per stack and epoch),
 table.csv and checkpoints/.
+
+A DARTS config (`space="darts"`, `standalone_config.darts_config`) trains DARTS's evaluation
+network of each genotype, one genotype per compiled program (K=1; `jaxnas final`), on the whole
+training split when `data.split="full"`.
 """
 
 import functools
@@ -34,7 +38,7 @@ from jaxnas import config as config_lib, spaces
 from jaxnas.data import cifar10_valid_split, load_dataset, num_batches
 from jaxnas.errors import ArchError, CheckpointError, ConfigError, DivergenceError
 from jaxnas.evaluate import groundtruth, scoring
-from jaxnas.supernet import nb201
+from jaxnas.supernet import darts_eval, nb201
 from jaxnas.train import checkpoint, standalone_config as sconfig, standalone_step as sstep
 from jaxnas.train import workdir as workdir_lib
 
@@ -160,33 +164,63 @@ def choose_k(config, num_cells, per_network=None, free=None, loop="vmap"):
 # -- the run -----------------------------------------------------------------------------------
 
 @functools.lru_cache(maxsize=4)
-def programs(space_name, net_cfg, optim, total_steps, pad, flip, loop="auto"):
+def programs(space_name, net_cfg, optim, total_steps, pad, flip, loop="auto", arch=None,
+             cutout=0, training=()):
     """`(init, train_step, eval_step, schedule)` of networks of `space_name` at `net_cfg`
     trained `total_steps` with the optimizer settings `optim` (a tuple of items), kept for the
-    process: a second run (a resume, a benchmark) reuses the compiled steps."""
-    network = sstep.network_for(spaces.get(space_name), net_cfg)
+    process: a second run (a resume, a benchmark) reuses the compiled steps. DARTS's network
+    is one genotype's (`arch`, its text) with its `training` settings (items of
+    `standalone_step.darts_network`'s keywords) and `cutout`."""
+    network = sstep.network_for(spaces.get(space_name), net_cfg, arch, **dict(training))
     tx, schedule = sstep.optimizer(ml_collections.ConfigDict(dict(optim)), total_steps)
     return (sstep.make_init(network, tx),
-            sstep.make_train_step(network, tx, pad=pad, flip=flip, loop=loop),
+            sstep.make_train_step(network, tx, pad=pad, flip=flip, loop=loop, cutout=cutout),
             sstep.make_eval_step(network, loop), schedule)
 
 
-def programs_of(config, steps_per_epoch):
-    """`programs` for `config` with `steps_per_epoch`."""
-    return programs(config.space, nb201.SupernetConfig(**config.network.to_dict()),
+def net_config(config):
+    """The static network config of a stand-alone config (NB201's supernet config, or the
+    DARTS evaluation network's `darts_eval.EvalConfig`)."""
+    n = config.network
+    if config.space == "darts":
+        return darts_eval.EvalConfig(C=n.C, layers=n.layers, num_classes=n.num_classes,
+                                     auxiliary=n.auxiliary)
+    return nb201.SupernetConfig(**n.to_dict())
+
+
+def programs_of(config, steps_per_epoch, arch=None):
+    """`programs` for `config` with `steps_per_epoch` (DARTS: for the genotype `arch`)."""
+    extra = {}
+    if config.space == "darts":
+        n = config.network
+        training = dict(auxiliary_weight=float(n.auxiliary_weight),
+                        drop_path_prob=float(n.drop_path_prob),
+                        steps_per_epoch=steps_per_epoch, epochs=config.train.epochs)
+        extra = dict(arch=spaces.get("darts").to_str(arch), cutout=config.data.cutout,
+                     training=tuple(sorted(training.items())))
+    return programs(config.space, net_config(config),
                     tuple(sorted(config.optim.to_dict().items())),
                     steps_per_epoch * config.train.epochs, config.data.pad, config.data.flip,
-                    config.train.loop)
+                    config.train.loop, **extra)
 
 
 def load_splits(config):
     """(train half, held-out half, test set) of the cifar10-valid protocol at the config's
-    resolution, each `(uint8 images, int32 labels)`. The test set comes in a fixed seeded order,
-    as the halves do: an image folder loads class by class, and evaluation batches normalise
-    with their own statistics, so every batch must mix the classes."""
+    resolution, each `(uint8 images, int32 labels)`; with `data.split="full"` (DARTS's final
+    training) the whole training split and an empty held-out part. The test set comes in a
+    fixed seeded order, as the halves do: an image folder loads class by class, and evaluation
+    batches normalise with their own statistics, so every batch must mix the classes."""
     d = config.data
     data = load_dataset(d.source, resolution=d.resolution, cache_dir=d.cache_dir or None)
-    train_idx, valid_idx = cifar10_valid_split(data.train_labels)
+    if d.get("split", "valid") == "full":
+        n = len(data.train_labels)
+        train_idx = np.random.default_rng(TEST_ORDER_SEED).permutation(n)
+        valid_idx = train_idx[:0]
+    else:
+        train_idx, valid_idx = cifar10_valid_split(data.train_labels)
+    if d.get("train_subset", 0):  # a seeded subset (the halves are in class order)
+        train_idx = np.sort(np.random.default_rng(TEST_ORDER_SEED).permutation(
+            train_idx)[:d.train_subset])
     test_idx = np.random.default_rng(TEST_ORDER_SEED).permutation(len(data.test_labels))
     return ((data.train_images[train_idx], data.train_labels[train_idx]),
             (data.train_images[valid_idx], data.train_labels[valid_idx]),
@@ -215,7 +249,7 @@ def _prepare(config, workdir, names, resume):
                               f"a new workdir")
     if resume:
         _check_same((workdir / "config.json").read_text(), config, workdir)
-        if (workdir / CELLS).read_text().split() != names:
+        if (workdir / CELLS).read_text().splitlines() != names:
             raise CheckpointError(f"{workdir} trains other cells ({CELLS} differs from this "
                                   f"selection); use the same --archs or a new workdir")
     else:
@@ -224,18 +258,20 @@ def _prepare(config, workdir, names, resume):
     return resume
 
 
-def train(config, workdir, *, resume=False, progress=True):
-    """Train every selected cell of `config` stand-alone in `workdir`; returns a summary dict
+def train(config, workdir, *, resume=False, progress=True, archs=None):
+    """Train every selected cell of `config` stand-alone in `workdir` (or the cells `archs`,
+    `[M, *arch_shape]`, given instead of the config's selection); returns a summary dict
     (cells, K, table path). See the module docstring."""
     sconfig.check(config)
     workdir = Path(workdir)
     with workdir_lib.WorkdirLock(workdir), workdir_lib.quiet_logging(workdir):
-        return _train(config, workdir, resume, progress)
+        return _train(config, workdir, resume, progress, archs)
 
 
-def _train(config, workdir, resume, progress):
+def _train(config, workdir, resume, progress, archs=None):
     space = spaces.get(config.space)
-    archs = select_archs(config, space)
+    archs = select_archs(config, space) if archs is None else space.canonical(
+        np.asarray(archs, np.int32))
     names = [space.to_str(a) for a in archs]
     resume = _prepare(config, workdir, names, resume)
     (train_x, train_y), valid, test = load_splits(config)
@@ -245,8 +281,10 @@ def _train(config, workdir, resume, progress):
         raise ConfigError(f"config key 'train.batch_size' is {t.batch_size}; allowed: at most "
                           f"the {len(train_x)} training images")
     spg = spe * t.epochs  # steps per stack
-    net_cfg = nb201.SupernetConfig(**config.network.to_dict())
-    init, train_step, eval_step, schedule = programs_of(config, spe)
+    net_cfg = net_config(config)
+    per_genotype = config.space == "darts"  # its programs are one genotype's
+    init, train_step, eval_step, schedule = programs_of(
+        config, spe, archs[0] if per_genotype else None)
 
     run_file = workdir / RUN
     stored_k = json.loads(run_file.read_text()).get("k") if resume and run_file.is_file() else None
@@ -281,6 +319,9 @@ def _train(config, workdir, resume, progress):
                     continue
                 bar.set_postfix(stack=f"{g + 1}/{len(stacks)}")
                 padded = members + [members[0]] * (k - len(members))
+                if per_genotype:
+                    init, train_step, eval_step, schedule = programs_of(config, spe,
+                                                                        archs[members[0]])
                 codes = [cell_code(space, archs[i]) for i in padded]
                 state = init(archs[padded], sstep.cell_keys(config.seed, codes), g * spg)
                 latest = ckpt.latest_step() if resume else None
@@ -301,14 +342,35 @@ def _train(config, workdir, resume, progress):
                     [done[n] for n in names if n in done], workdir / TABLE)
                 live[0] = None
     except KeyboardInterrupt:
-        if live[0] is not None:
-            ckpt.save(live[0])
+        _save_on_interrupt(ckpt, live[0])
         raise
     finally:
         bar.close()
         ckpt.close()
     return {"cells": len(archs), "k": k, "stacks": len(stacks), "epochs": t.epochs,
             "table": str(workdir / TABLE)}
+
+
+def _save_on_interrupt(ckpt, state):
+    """Checkpoint the newest state at an interrupt, unless the interrupt landed inside a step
+    (which took the state's buffers) or inside a save (whose step is half written): then
+    `--resume` continues from the newest intact checkpoint, which a notice names."""
+    if state is None:
+        return
+    if _donated(state):
+        workdir_lib.notice(f"interrupted inside a step; --resume continues from the newest "
+                           f"checkpoint (step {ckpt.latest_step()})")
+        return
+    try:
+        ckpt.save(state)
+    except CheckpointError as error:
+        workdir_lib.notice(f"interrupted inside a save: {error}; --resume continues from it")
+
+
+def _donated(state):
+    """Whether a step took (donated) `state`'s buffers: an interrupt that lands inside the step
+    call leaves the loop holding a state it can no longer save."""
+    return any(x.is_deleted() for x in jax.tree.leaves(state) if isinstance(x, jax.Array))
 
 
 def _train_stack(live, g, real, codes, config, spe, train_x, train_y, train_step, schedule,
@@ -352,6 +414,12 @@ def _train_stack(live, g, real, codes, config, spe, train_x, train_y, train_step
     return state
 
 
+def none_if_nan(value):
+    """A float, or None for NaN (a metric of an empty split: an empty table field)."""
+    value = float(value)
+    return None if np.isnan(value) else value
+
+
 def _rows(state, members, archs, names, space, complexity, eval_step, valid, test, config, spe):
     """The table rows of a finished stack's real networks."""
     real = len(members)
@@ -367,7 +435,7 @@ def _rows(state, members, archs, names, space, complexity, eval_step, valid, tes
         rows.append({
             "arch": names[i], "index": None if indices[j] is None else int(indices[j]),
             "train_acc": float(train[j, 1]), "train_loss": float(train[j, 0]),
-            "valid_acc": float(v_acc[j]), "valid_loss": float(v_loss[j]),
+            "valid_acc": none_if_nan(v_acc[j]), "valid_loss": none_if_nan(v_loss[j]),
             "test_acc": float(t_acc[j]), "test_loss": float(t_loss[j]),
             "params": float(cplx["num_params"][j]), "flops": float(cplx["flops"][j]),
             "epochs": config.train.epochs, "seed": config.seed, "scale": sconfig.scale(config)})

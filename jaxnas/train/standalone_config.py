@@ -1,6 +1,8 @@
-"""The stand-alone trainer's config: every key, its default and its rule.
+"""The stand-alone trainer's configs: every key, its default and its rule.
 
-Defaults are NAS-Bench-201's stand-alone recipe (AutoDL `configs/nas-benchmark/hyper-opts/
+Two config types, told apart by `space`: NB201's (`base_config`) and DARTS's evaluation network
+(`darts_config`, the final training of a genotype, `jaxnas final`). NB201's defaults are
+NAS-Bench-201's stand-alone recipe (AutoDL `configs/nas-benchmark/hyper-opts/
 200E.config`): SGD with Nesterov momentum 0.9, lr 0.1 cosine to 0, weight decay 5e-4, batch 256,
 200 epochs, no gradient clipping, C=16 N=5 on 32x32 images with random crop (pad 4) and flips.
 `mini_scale` is the CPU-sized scale of the mini supernet configs, `file.py:mini` (C8 N1 16x16,
@@ -12,8 +14,9 @@ import ml_collections
 from jaxnas import config as config_lib
 from jaxnas import spaces
 from jaxnas.errors import ConfigError
-from jaxnas.schema import (Rule, check_rules, count, data_source, finite_nonnegative,
-                           int_in, one_of, positive_int, seed, text)
+from jaxnas.schema import (Rule, boolean, check_rules, count, data_source, error,
+                           finite_nonnegative, fraction, int_in, one_of, positive_int, seed,
+                           text)
 from jaxnas.train import rules, standalone_step
 
 KIND = "standalone"
@@ -39,6 +42,38 @@ def base_config():
     c.train = dict(epochs=200, batch_size=256, k=0, max_k=64, memory_fraction=0.5, loop="auto",
                    eval_batch_size=256, checkpoint_every_minutes=10.0, keep_checkpoints=2)
     return c
+
+
+def darts_config():
+    """DARTS's evaluation recipe (quark0/darts `cnn/train.py` defaults): C=36, 20 cells, the
+    auxiliary head after cell 2*layers//3 with loss weight 0.4, cutout 16, drop path 0.2
+    (raised linearly by epoch: prob * epoch / epochs), 600 epochs at batch 96, SGD (momentum
+    0.9, not Nesterov) lr 0.025 cosine to 0, weight decay 3e-4, gradient norm clipped at 5, on
+    the whole CIFAR-10 training split (`data.split="full"`: no held-out part), evaluated on the
+    test split. The cosine runs per step here (DARTS steps it per epoch). The network's
+    structure is its genotype, so each genotype is its own program: `train.k` is 1."""
+    c = ml_collections.ConfigDict()
+    c.kind = KIND
+    c.seed = 0
+    c.space = "darts"
+    c.archs = dict(num=1, seed=0, file="")
+    # split: "full" trains on the whole training split (DARTS), "valid" on the cifar10-valid
+    # halves (a held-out accuracy for ground-truth tables).
+    # train_subset: train on the first N images of the split in a seeded order (0: all of them).
+    c.data = dict(source="tfds:cifar10", resolution=32, pad=4, flip=True, cutout=16,
+                  split="full", train_subset=0, cache_dir="")
+    c.network = dict(C=36, layers=20, num_classes=10, auxiliary=True, auxiliary_weight=0.4,
+                     drop_path_prob=0.2)
+    c.optim = dict(lr=0.025, min_lr=0.0, momentum=0.9, nesterov=False, weight_decay=3e-4,
+                   clip=5.0)
+    c.train = dict(epochs=600, batch_size=96, k=1, max_k=1, memory_fraction=0.5, loop="auto",
+                   eval_batch_size=256, checkpoint_every_minutes=10.0, keep_checkpoints=2)
+    return c
+
+
+def base_config_for(space):
+    """The config type of `space`: `darts_config()` for "darts", else `base_config()`."""
+    return darts_config() if space == "darts" else base_config()
 
 
 def mini_scale(config):
@@ -75,6 +110,37 @@ RULES = {
     "train.keep_checkpoints": positive_int(),
 }
 
+DARTS_RULES = {
+    **{k: v for k, v in RULES.items() if not k.startswith("network.")},
+    "data.cutout": count(),
+    "data.split": one_of("full", "valid"),
+    "data.train_subset": count(),
+    "network.C": positive_int(),
+    "network.layers": int_in(3),
+    "network.num_classes": int_in(2),
+    "network.auxiliary": boolean(),
+    "network.auxiliary_weight": finite_nonnegative(),
+    "network.drop_path_prob": fraction(upper_open=True),
+    "train.k": Rule("0 or 1 (a DARTS network's structure is its genotype: one per program)",
+                    lambda v: v in (0, 1) and not isinstance(v, bool)),
+    "train.max_k": Rule("1 (one genotype per program)", lambda v: v == 1
+                        and not isinstance(v, bool)),
+}
+
+
+def _check_darts(config):
+    """The DARTS network's cross-key rules, one line each."""
+    n, d = config.network, config.data
+    if n.C % 2:
+        raise error("network.C", n.C, "an even number (FactorizedReduce halves the channels)")
+    if d.resolution % 4:
+        raise error("data.resolution", d.resolution, "a multiple of 4 (two reductions)")
+    if n.auxiliary and d.resolution < 32:
+        raise ConfigError(f"config key 'data.resolution' is {d.resolution}; the auxiliary head "
+                          f"(network.auxiliary=True) needs at least 32 (it pools 5x5 stride 3 "
+                          f"and convolves 2x2 the 8x8 map after the second reduction)")
+
+
 # Keys whose change does not change what a checkpoint or a finished row means.
 RESUMABLE_KEYS = ("data.source", "data.cache_dir", "train.checkpoint_every_minutes",
                   "train.keep_checkpoints", "train.max_k", "train.memory_fraction")
@@ -91,11 +157,15 @@ def check(config, *, values=True, paths=True):
     if not is_standalone(config):
         raise ConfigError("not a stand-alone config (no kind='standalone'); start from "
                           "jaxnas.train.standalone_config.base_config()")
-    config_lib.check_keys(config, base_config())
+    darts = config.get("space") == "darts"
+    config_lib.check_keys(config, base_config_for(config.get("space")))
     if values:
-        rules = RULES if paths else {**RULES, "data.source": data_source(paths=False)}
+        base = DARTS_RULES if darts else RULES
+        rules = base if paths else {**base, "data.source": data_source(paths=False)}
         check_rules(config, rules)
         spaces.get(config.space)
+        if darts:
+            _check_darts(config)
     return config
 
 
@@ -106,5 +176,7 @@ def override(config, overrides):
 
 
 def scale(config):
-    """The scale's short name in tables, e.g. `C8-N1-16px`."""
+    """The scale's short name in tables, e.g. `C8-N1-16px` (DARTS: `C36-L20-32px`)."""
+    if config.space == "darts":
+        return f"C{config.network.C}-L{config.network.layers}-{config.data.resolution}px"
     return f"C{config.network.C}-N{config.network.N}-{config.data.resolution}px"

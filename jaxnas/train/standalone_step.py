@@ -8,7 +8,9 @@ set of K cells reuses the compiled step.
 A space's stand-alone network is its supernet with a fixed architecture and a private sharing
 map (`NETWORKS`: NB201's is the vanilla map, one slot per (cell, edge), so no two edges share a
 weight). A space with a supernet adds an entry here and everything else works through the
-`Space` protocol.
+`Space` protocol. DARTS's is its evaluation network (`jaxnas.supernet.darts_eval`), whose
+structure is the genotype: one network (and one program) per genotype, trained with DARTS's
+auxiliary loss, drop path and cutout.
 
 Batch norm uses batch statistics in training and evaluation alike (the supernet has no running
 statistics), so evaluation batches should be large (256 by default).
@@ -22,19 +24,22 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxnas.data import augment, normalize
+from jaxnas.data import augment, cutout as cutout_images, normalize
 from jaxnas.errors import ConfigError
 from jaxnas.optim import cosine_schedule, sgd_torch
 from jaxnas.spaces.nb201 import NUM_EDGES
-from jaxnas.supernet import nb201, pools
+from jaxnas.supernet import darts_eval, nb201, pools
 
 
 class Network(NamedTuple):
     """A stand-alone network family of a space: `init(key) -> params`,
-    `apply(params, arch, images) -> logits` (images normalised float `[B, H, W, 3]`)."""
+    `apply(params, arch, images) -> logits` (images normalised float `[B, H, W, 3]`, evaluation
+    mode) and optionally its training loss `loss(params, arch, images, labels, key, local_step)
+    -> (mean loss, logits)` (default: cross-entropy of `apply`)."""
 
     init: Callable
     apply: Callable
+    loss: Callable = None
 
 
 def nb201_network(net_cfg: nb201.SupernetConfig) -> Network:
@@ -49,14 +54,42 @@ def nb201_network(net_cfg: nb201.SupernetConfig) -> Network:
     return Network(lambda key: nb201.init(key, cfg), apply)
 
 
-NETWORKS = {"nb201": nb201_network}
+def darts_network(net_cfg: darts_eval.EvalConfig, arch, *, auxiliary_weight=0.4,
+                  drop_path_prob=0.0, steps_per_epoch=1, epochs=1) -> Network:
+    """DARTS's evaluation network of the genotype `arch` (static: `[28]` or Genotype text) at
+    `net_cfg`. Its training loss is DARTS's (`cnn/train.py`): cross-entropy plus
+    `auxiliary_weight` x the auxiliary head's, with drop path at `drop_path_prob * epoch /
+    epochs` (epoch = local_step // steps_per_epoch, counted from 0), a traced value, so every
+    epoch runs the same compiled step. The `arch` argument of `apply`/`loss` is not read."""
+    plan = darts_eval.Plan.of(arch)
+
+    def apply(params, arch, x):
+        return darts_eval.apply(params, x, cfg=net_cfg, plan=plan)[0]
+
+    def loss(params, arch, x, labels, key, local):
+        epoch = (local // steps_per_epoch).astype(jnp.float32)
+        drop = drop_path_prob * epoch / epochs
+        logits, aux = darts_eval.apply(params, x, cfg=net_cfg, plan=plan, train=True,
+                                       drop_prob=drop, key=key)
+        value = _cross_entropy(logits, labels).mean()
+        if aux is not None:
+            value = value + auxiliary_weight * _cross_entropy(aux, labels).mean()
+        return value, logits
+
+    return Network(lambda key: darts_eval.init(key, net_cfg, plan), apply, loss)
 
 
-def network_for(space, net_cfg) -> Network:
-    """The stand-alone network of `space` (a `Space`) at `net_cfg`."""
+NETWORKS = {"nb201": nb201_network, "darts": darts_network}
+
+
+def network_for(space, net_cfg, arch=None, **training) -> Network:
+    """The stand-alone network of `space` (a `Space`) at `net_cfg`; DARTS's also takes the
+    genotype `arch` and its training settings (`darts_network`)."""
     if space.name not in NETWORKS:
         raise ConfigError(f"space {space.name!r} has no stand-alone network; known: "
                           f"{sorted(NETWORKS)}")
+    if space.name == "darts":
+        return darts_network(net_cfg, arch, **training)
     return NETWORKS[space.name](net_cfg)
 
 
@@ -114,15 +147,21 @@ def _cross_entropy(logits, labels):
     return optax.softmax_cross_entropy_with_integer_labels(logits, labels)
 
 
-def network_step(network: Network, tx, *, pad=4, flip=True):
+def network_step(network: Network, tx, *, pad=4, flip=True, cutout=0):
     """One network's update, unjitted: `one(params, opt_state, arch, key_data, local_step,
     images uint8 [B, ...], labels [B]) -> (params, opt_state, {"loss", "acc"})`; the batch is
-    augmented with the key `fold_in(key_data, local_step)`."""
+    augmented with the key `fold_in(key_data, local_step)` (then DARTS's cutout of `cutout`
+    pixels, when not 0, with that key folded with 1; the network's own loss gets it folded
+    with 2)."""
     def one(params, opt_state, arch, key_data, local, images, labels):
         key = jax.random.fold_in(jax.random.wrap_key_data(key_data), local)
         x = augment(key, images, pad=pad, flip=flip) if pad or flip else normalize(images)
+        if cutout:
+            x = cutout_images(jax.random.fold_in(key, 1), x, cutout)
 
         def loss_fn(p):
+            if network.loss is not None:
+                return network.loss(p, arch, x, labels, jax.random.fold_in(key, 2), local)
             logits = network.apply(p, arch, x)
             return _cross_entropy(logits, labels).mean(), logits
 
@@ -157,7 +196,7 @@ def resolved_loop(loop, backend=None):
     return "unroll" if (backend or jax.default_backend()) == "cpu" else "vmap"
 
 
-def make_train_step(network: Network, tx, *, pad=4, flip=True, loop="auto"):
+def make_train_step(network: Network, tx, *, pad=4, flip=True, loop="auto", cutout=0):
     """`step(state, images uint8 [K, B, H, W, 3], labels [K, B]) -> (state, metrics)`, jitted
     with the state donated: `network_step` over the K networks, `vmap`ped or `lax.map`ped
     (`loop`, see `resolved_loop`). Metrics `loss` and `acc` (percent) are `[K]`, also added to
@@ -166,7 +205,7 @@ def make_train_step(network: Network, tx, *, pad=4, flip=True, loop="auto"):
     Under `vmap` an architecture is a batched value, so each edge runs every candidate op and
     keeps its network's (`lax.switch` with a batched index is a select): a stack pays the
     all-ops cost per network, which batching K networks must win back."""
-    one = network_step(network, tx, pad=pad, flip=flip)
+    one = network_step(network, tx, pad=pad, flip=flip, cutout=cutout)
     loop = resolved_loop(loop)
 
     def step(state, images, labels):
