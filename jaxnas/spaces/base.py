@@ -24,6 +24,8 @@ class Space(Protocol):
     arch_shape: tuple       # shape of one architecture (int32)
     mask_shape: tuple       # shape of a space mask (bool): (edges, ops)
     size: Optional[int]     # number of architectures when finite and enumerable, else None
+    split_edges: tuple      # edges every architecture uses, and the ops they take, each equally
+    split_ops: tuple        # often under uniform sampling (momentum separation's "edge_op")
 
     def full_mask(self) -> np.ndarray:
         """The mask of the whole space (every op allowed everywhere)."""
@@ -55,6 +57,10 @@ class Space(Protocol):
     def complexity(self, net_cfg, resolution):
         """*Jittable* `archs [k, ...] -> {"flops": float32[k], "num_params": float32[k]}` in
         millions at the network's width and depth and this input resolution."""
+
+    def complexity_bounds(self, net_cfg, resolution) -> dict:
+        """`{"flops": (lo, hi), "num_params": (lo, hi)}`: the least and most complex cells of
+        the whole space (`complexity`'s units), e.g. CaLR's extremes."""
 
     def mask_size(self, mask) -> int:
         """Number of architectures `mask` allows."""

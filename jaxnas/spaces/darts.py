@@ -543,6 +543,10 @@ class DartsSpace:
     arch_shape = (ARCH_LEN,)
     mask_shape = (ARCH_LEN, NUM_OPS)
     size = None  # ~1.1e18 architectures: not enumerated
+    # Edges every genotype uses (node 2's inputs in both cells) and the ops they take, each
+    # equally often under uniform sampling: momentum separation's "edge_op" groups.
+    split_edges = (0, 1, NUM_EDGES, NUM_EDGES + 1)
+    split_ops = tuple(range(1, NUM_OPS))
 
     def full_mask(self):
         return np.ones(self.mask_shape, bool)
@@ -608,6 +612,23 @@ class DartsSpace:
                   "num_params": (jnp.asarray(params / 1e6, jnp.float32), const_p / 1e6)}
         return lambda archs: {k: t[jnp.arange(ARCH_LEN), archs].sum(-1) + jnp.float32(c)
                               for k, (t, c) in tables.items()}
+
+    def complexity_bounds(self, net_cfg, resolution):
+        """`{"flops": (lo, hi), "num_params": (lo, hi)}` over every genotype, exact: the cost is
+        a sum over edges, so each node independently takes its cheapest (dearest) input pair
+        and ops."""
+        params, macs, const_p, const_m = _cost_tables(net_cfg.C, net_cfg.layers, resolution,
+                                                      net_cfg.num_classes, False)
+        out = {}
+        for kind, table, const in (("flops", macs, const_m), ("num_params", params, const_p)):
+            lo = hi = const
+            for c in range(len(CELLS)):
+                cost = table[c * NUM_EDGES:(c + 1) * NUM_EDGES, 1:]
+                for pairs in _PAIRS:
+                    lo += min(cost[i].min() + cost[j].min() for i, j in pairs)
+                    hi += max(cost[i].max() + cost[j].max() for i, j in pairs)
+            out[kind] = (float(lo) / 1e6, float(hi) / 1e6)
+        return out
 
     def mask_size(self, mask):
         return space_size(mask)

@@ -487,6 +487,8 @@ class NB201Space:
     arch_shape = (NUM_EDGES,)
     mask_shape = (NUM_EDGES, NUM_OPS)
     size = NUM_ARCHS
+    split_edges = tuple(range(NUM_EDGES))  # momentum separation's "edge_op": any edge, any op
+    split_ops = tuple(range(NUM_OPS))
 
     def full_mask(self):
         return np.ones(self.mask_shape, bool)
@@ -552,6 +554,11 @@ class NB201Space:
         tables = {k: jnp.asarray(v) for k, v in complexity_table(
             net_cfg.C, net_cfg.N, resolution, net_cfg.num_classes).items()}
         return lambda archs: {k: t[arch_code(archs)] for k, t in tables.items()}
+
+    def complexity_bounds(self, net_cfg, resolution):
+        """`{"flops": (lo, hi), "num_params": (lo, hi)}`: the extremes of `complexity_table`."""
+        table = complexity_table(net_cfg.C, net_cfg.N, resolution, net_cfg.num_classes)
+        return {k: (float(v.min()), float(v.max())) for k, v in table.items()}
 
     def mask_size(self, mask):
         return space_size(mask)

@@ -20,7 +20,9 @@ Complexity: the reference's `get_num_params` counts conv weights of the C=16, N=
 (`Space.complexity`, the step's `num_params` argument): at paper scale
 its gamma differs from the reference's by at most 0.03 (BN and bias parameters). With
 `"conv_weights"` the reference's count itself is used, generalised to the run's C, N and classes
-(gamma identical at paper scale); `"flops"` is offered for other spaces' conventions.
+(gamma identical at paper scale); `"flops"` is offered for other spaces' conventions. In the
+DARTS space the extremes are the cheapest and dearest genotypes of the search network
+(`Space.complexity_bounds`: pools only, and sep_conv_5x5 on every used edge).
 """
 
 import jax.numpy as jnp
@@ -63,13 +65,13 @@ def conv_weights(arch, C=16, N=5, num_classes=10):
 
 def complexity_fn(kind, space, net_cfg, resolution):
     """`(arch -> complexity, c_min, c_max)` for `kind` at this size, jittable in `arch`; the
-    extremes are the simplest and the most complex cells of `space` (NB201: all `none` and all
-    `nor_conv_3x3`)."""
-    C, N, num_classes = net_cfg.C, net_cfg.N, net_cfg.num_classes
+    extremes are the simplest and the most complex cells of `space` (`Space.complexity_bounds`;
+    NB201: all `none` and all `nor_conv_3x3`)."""
     if kind == "conv_weights":
         if space.name != "nb201":
             raise ConfigError(f"calr.complexity='conv_weights' is the reference's NB201 count; "
                               f"use num_params or flops in the {space.name} space")
+        C, N, num_classes = net_cfg.C, net_cfg.N, net_cfg.num_classes
         fn = lambda arch: conv_weights(arch, C, N, num_classes).astype(jnp.float32)  # noqa: E731
         lo, hi = conv_weights(np.zeros(6, int), C, N, num_classes), \
             conv_weights(_ALL_CONV3, C, N, num_classes)
@@ -78,8 +80,8 @@ def complexity_fn(kind, space, net_cfg, resolution):
         raise ConfigError(f"calr.complexity must be one of {COMPLEXITIES}, got {kind!r}")
     table = space.complexity(net_cfg, resolution)
     fn = lambda arch: table(arch[None])[kind][0]  # noqa: E731
-    every = np.asarray(table(jnp.asarray(space.enumerate()))[kind])
-    return fn, float(every.min()), float(every.max())
+    lo, hi = space.complexity_bounds(net_cfg, resolution)[kind]
+    return fn, float(lo), float(hi)
 
 
 def resolve_mode(config, run):

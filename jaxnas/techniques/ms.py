@@ -17,12 +17,17 @@ Rules:
     `random`; its seeds 0, 1 and 3 give edge 3). When the sampler draws several paths per step
     (`run.paths_per_step`, FairNAS) the edge is the base step argument `"tied_edge"`: the
     paths of a step share its op, hence one group, as in the reference's `train_fairnas.py`.
+    In the DARTS space most edges are unused (`none`) in most genotypes, so the edge is one of
+    `Space.split_edges`, node 2's two inputs in either cell, which every genotype uses: 7
+    groups, one per non-`none` op, each 1/7 of the steps (`ms.num_groups=7`, `ms.edge` in
+    {0, 1, 14, 15}). The "complexity" rule needs an enumerable space (NB201 only).
   * "complexity": `ms.num_groups` buckets of the cell's complexity (`ms.complexity` from the
     space's `complexity`), cut so that each bucket holds about the same share of the cells, i.e.
     of the steps under uniform sampling (NB201 has only 28 distinct parameter counts, so shares
     are approximate). Not in the reference.
   * "package.module:function": any jittable user function `arch int32[6] -> group in
-    [0, ms.num_groups)`, checked on every cell of the space when the run is built.
+    [0, ms.num_groups)`, checked on every cell of the space when the run is built (DARTS: on a
+    fixed sample of 4,096 genotypes).
 Memory: `G` momentum copies of the trained parameters instead of one (paper scale, 1.69 M
 parameters: 6.7 MB -> 33.7 MB for G = 5).
 """
@@ -39,6 +44,7 @@ from jaxnas.train.technique import Technique, replace
 
 NAME = "ms"
 RULES = ("edge_op", "complexity")
+USER_RULE_SAMPLE = 4096  # cells a user rule is checked on where the space is not enumerable
 
 
 def config_block():
@@ -46,18 +52,21 @@ def config_block():
         rule="edge_op",       # edge_op (reference: the op on one edge, 5 groups), complexity
                               # (num_groups equal-share complexity buckets), or "pkg.mod:fn", a
                               # jittable user function arch int32[6] -> group
-        edge=-1,              # edge_op: the edge 0..5; -1: drawn once from config.seed
-        num_groups=5,         # groups of the complexity and user rules (edge_op has 5)
+        edge=-1,              # edge_op: the edge 0..5 (DARTS: 0, 1, 14, 15); -1: drawn once
+                              # from config.seed
+        num_groups=5,         # groups of the complexity and user rules (edge_op has 5; DARTS 7)
         complexity="num_params",  # complexity rule: num_params or flops (the run's table)
     )
 
 
-def split_edge(edge, seed, num_edges=6):
-    """The edge of the "edge_op" rule: `edge`, or drawn from `seed` when -1."""
+def split_edge(edge, seed, edges=tuple(range(6))):
+    """The edge of the "edge_op" rule: `edge` (one of `edges`), or drawn from `seed` when -1."""
     if edge == -1:
-        return int(np.random.default_rng(seed).integers(num_edges))
-    if not (isinstance(edge, int) and 0 <= edge < num_edges):
-        raise ConfigError(f"ms.edge must be -1 or an edge 0..{num_edges - 1}, got {edge!r}")
+        return int(edges[np.random.default_rng(seed).integers(len(edges))])
+    if not (isinstance(edge, int) and not isinstance(edge, bool) and edge in edges):
+        allowed = (f"an edge 0..{len(edges) - 1}" if edges == tuple(range(len(edges)))
+                   else f"one of the edges {edges} (those every cell uses)")
+        raise ConfigError(f"ms.edge must be -1 or {allowed}, got {edge!r}")
     return edge
 
 
@@ -73,8 +82,8 @@ def complexity_buckets(values, num_groups):
 
 
 def user_rule(path, num_groups, space):
-    """The user function `module:function`, checked to map every cell of `space` into
-    [0, num_groups)."""
+    """The user function `module:function`, checked to map every cell of `space` (a fixed
+    sample of `USER_RULE_SAMPLE` cells where it is not enumerable) into [0, num_groups)."""
     module, sep, attr = path.partition(":")
     if not sep or not module or not attr:
         raise ConfigError(f"ms.rule must be one of {RULES} or 'package.module:function', "
@@ -84,11 +93,13 @@ def user_rule(path, num_groups, space):
     except (ImportError, AttributeError) as e:
         raise ConfigError(f"ms.rule {path!r} cannot be loaded: {e}") from None
     try:
-        groups = np.asarray(jax.jit(jax.vmap(fn))(jnp.asarray(space.enumerate())))
+        cells = space.enumerate() if space.size is not None else \
+            space.sample_np(np.random.default_rng(0), USER_RULE_SAMPLE)
+        groups = np.asarray(jax.jit(jax.vmap(fn))(jnp.asarray(cells)))
     except Exception as e:  # noqa: BLE001  (any failure of user code: report it in one line)
         raise ConfigError(f"ms.rule {path!r} is not a jittable arch -> group function: "
                           f"{type(e).__name__}: {e}") from None
-    if groups.shape != (space.size,) or not np.issubdtype(groups.dtype, np.integer):
+    if groups.shape != (len(cells),) or not np.issubdtype(groups.dtype, np.integer):
         raise ConfigError(f"ms.rule {path!r} must return one integer group per arch, got "
                           f"{groups.dtype} of shape {groups.shape[1:]}")
     if groups.min() < 0 or groups.max() >= num_groups:
@@ -101,17 +112,25 @@ def group_rule(config, run):
     """`(rule arch -> int32 group, num_groups, split edge or None)` from `config.ms`."""
     ms, space = config.ms, run.space
     if ms.rule == "edge_op":
-        num_edges, num_ops = space.mask_shape
-        if ms.num_groups != num_ops:
-            raise ConfigError(f"ms.rule 'edge_op' has {num_ops} groups (one per op); "
-                              f"ms.num_groups is {ms.num_groups}")
-        edge = split_edge(ms.edge, config.seed, num_edges)
-        return (lambda arch: arch[edge]), num_ops, edge
+        ops = tuple(space.split_ops)
+        if ms.num_groups != len(ops):
+            raise ConfigError(f"ms.rule 'edge_op' has {len(ops)} groups in the {space.name} "
+                              f"space (one per op of its split edge); ms.num_groups is "
+                              f"{ms.num_groups}")
+        edge = split_edge(ms.edge, config.seed, tuple(space.split_edges))
+        if ops == tuple(range(len(ops))):
+            return (lambda arch: arch[edge]), len(ops), edge
+        group_of_op = np.zeros(space.mask_shape[1], np.int32)
+        group_of_op[list(ops)] = np.arange(len(ops))
+        return (lambda arch: jnp.asarray(group_of_op)[arch[edge]]), len(ops), edge
     if not (isinstance(ms.num_groups, int) and ms.num_groups >= 1):
         raise ConfigError(f"ms.num_groups must be a positive int, got {ms.num_groups!r}")
     if ms.rule == "complexity":
         if ms.complexity not in ("num_params", "flops"):
             raise ConfigError(f"ms.complexity must be num_params or flops, got {ms.complexity!r}")
+        if space.size is None:
+            raise ConfigError(f"ms.rule 'complexity' cuts its buckets over every cell, and the "
+                              f"{space.name} space is not enumerable; use edge_op")
         table = space.complexity(run.net_cfg, config.data.resolution)
         every = np.asarray(table(jnp.asarray(space.enumerate()))[ms.complexity])
         values, first = np.unique(every, return_index=True)

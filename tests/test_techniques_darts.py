@@ -1,0 +1,135 @@
+"""Techniques in the DARTS space: CaLR, momentum separation and landmark train a tiny epoch;
+the ones not ported refuse in one line."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxnas.errors import ConfigError
+from jaxnas.optim.calr import calr_factor, decay_exponent
+from jaxnas.optim.momentum_separation import group_traces
+from jaxnas.spaces import DARTS
+
+
+def _darts(tiny_config, techniques, **changes):
+    """The tiny config in the DARTS space (C=4, 3 cells, 8x8 images) with `techniques`."""
+    from jaxnas.train import defaults
+
+    config = defaults.darts_scale(tiny_config.copy_and_resolve_references())
+    with config.unlocked():
+        config.supernet.C, config.supernet.layers = 4, 3
+        config.train.epochs, config.train.batch_size = 1, 20
+        config.techniques = techniques
+        defaults.complete(config)
+        for key, value in changes.items():
+            *parents, last = key.split(".")
+            node = config
+            for p in parents:
+                node = node[p]
+            node[last] = value
+    return config
+
+
+def _epoch(recipe, state, epoch=1):
+    """One epoch of the recipe's step over its train data; yields (before, after, metrics)."""
+    state, step_args, log = recipe.epoch_start(state, epoch)
+    x, y = recipe.run.train_data
+    bs = 20
+    for i in range(len(y) // bs):
+        before = state
+        state, metrics = recipe.train_step(state, x[i * bs:(i + 1) * bs],
+                                           y[i * bs:(i + 1) * bs], step_args)
+        yield before, state, metrics, log
+
+
+def test_complexity_bounds_are_the_extreme_genotypes():
+    """CaLR's extremes in DARTS: pools only (cheapest), sep_conv_5x5 on every used edge."""
+    from jaxnas.supernet import darts
+
+    cfg = darts.SupernetConfig(C=4, layers=3)
+    arch = DARTS.sample_np(np.random.default_rng(0))
+    lo, hi = np.where(arch > 0, 1, 0), np.where(arch > 0, 5, 0)
+    got = DARTS.complexity(cfg, 16)(jnp.asarray(np.stack([lo, hi])))
+    bounds = DARTS.complexity_bounds(cfg, 16)
+    for kind in ("flops", "num_params"):
+        np.testing.assert_allclose(got[kind], bounds[kind], rtol=1e-6)
+        many = DARTS.complexity(cfg, 16)(jnp.asarray(DARTS.sample_np(np.random.default_rng(1),
+                                                                     500)))[kind]
+        assert bounds[kind][0] < float(many.min()) and float(many.max()) < bounds[kind][1]
+
+
+def _sampled(state, step_args):
+    """The genotype the base step draws from `state` (as `jaxnas.train.step` does)."""
+    key = jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step)
+    return np.asarray(DARTS.sample(jax.random.split(key, 4)[0], step_args["mask"]))
+
+
+def test_calr_ms_train_a_tiny_darts_epoch(tiny_config):
+    """CaLR + MS on edge 14 (the reduction cell's node-2 input 0, used by every genotype): each
+    step of the epoch touches only the momentum group of its genotype's op there, and moves the
+    weights by lr0 * (1 - t/T) ** gamma(its DARTS parameter count) times that group's trace."""
+    from jaxnas.techniques.calr import complexity_fn
+    from jaxnas.train import recipe as recipe_lib
+
+    config = _darts(tiny_config, ("calr", "ms"), **{"ms.edge": 14, "ms.num_groups": 7})
+    r = recipe_lib.from_config(config)
+    arch_c, c_min, c_max = complexity_fn("num_params", DARTS, r.run.net_cfg, 8)
+    assert (c_min, c_max) == DARTS.complexity_bounds(r.run.net_cfg, 8)["num_params"]
+    assert float(r.schedule(1)) == pytest.approx(0.025)  # the cosine is replaced
+    state, step_args, log = r.epoch_start(r.init(), 1)
+    assert log["ms_edge"] == 14
+    x, y = r.run.train_data
+    seen = set()
+    for i in range(r.run.steps_per_epoch):
+        before = jax.tree.map(np.array, state)  # the step donates its input state
+        arch = _sampled(state, step_args)
+        state, metrics = r.train_step(state, x[i * 20:(i + 1) * 20], y[i * 20:(i + 1) * 20],
+                                      step_args)
+        assert np.isfinite(float(metrics["loss"]))
+        t0 = jax.tree.leaves(group_traces(before.opt_state["momentum"]))
+        t1 = jax.tree.leaves(group_traces(state.opt_state["momentum"]))
+        changed = [g for g in range(7) if any(not np.array_equal(a[g], b[g])
+                                              for a, b in zip(t0, t1))]
+        group = int(arch[14]) - 1  # ops 1..7 (never none on a node-2 edge) -> groups 0..6
+        assert changed == [group]
+        seen.add(group)
+        gamma = decay_exponent(arch_c(jnp.asarray(arch)), c_min, c_max, 4.0)
+        factor = float(calr_factor(int(before.step), r.run.total_steps, gamma))
+        p0, p1 = jax.tree.leaves(before.params), jax.tree.leaves(state.params)
+        for a, b, trace in zip(p0, p1, t1):
+            np.testing.assert_allclose(b - a, -0.025 * factor * trace[group], rtol=1e-4,
+                                       atol=1e-7)
+    assert factor < 1.0 and r.train_step._cache_size() == 1
+
+
+@pytest.mark.parametrize("key, value, words", [
+    ("ms.num_groups", 5, "7 groups in the darts space"),
+    ("ms.edge", 3, "(0, 1, 14, 15)"),
+    ("ms.rule", "complexity", "not enumerable"),
+])
+def test_ms_refuses_what_darts_cannot_group(tiny_config, key, value, words):
+    from jaxnas.train import recipe as recipe_lib
+
+    changes = {"ms.num_groups": 7, "ms.edge": 0, key: value}
+    config = _darts(tiny_config, ("ms",), **changes)
+    with pytest.raises(ConfigError, match="ms\\.") as err:
+        recipe_lib.from_config(config, data=False, steps_per_epoch=3)
+    assert words in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("techniques, sampler, words", [
+    (("abs",), "uniform", "no abs in the DARTS space"),
+    (("angle",), "uniform", "no abs in the DARTS space"),  # the alias, canonical
+    (("close",), "uniform", "no close in the DARTS space"),
+    (("gdas",), "uniform", "no gdas in the DARTS space"),
+    ((), "fairnas", "2 of a node's incoming edges"),
+])
+def test_unported_techniques_refuse_in_one_line(techniques, sampler, words):
+    from jaxnas.train import defaults, rules
+
+    config = defaults.darts_scale(defaults.base_config(techniques=techniques))
+    config.sampler = sampler
+    with pytest.raises(ConfigError) as err:
+        rules.check(config, paths=False)
+    assert words in str(err.value) and "\n" not in str(err.value)
