@@ -166,7 +166,7 @@ def test_complexity_matches_darts_reports():
 def test_techniques_in_darts_refused_in_one_line():
     from jaxnas.train import defaults, rules
 
-    config = defaults.darts_scale(defaults.base_config(techniques=("calr",)))
+    config = defaults.darts_scale(defaults.base_config(techniques=("close",)))
     with pytest.raises(ConfigError) as err:
         rules.check(config, paths=False)
     assert "'techniques'" in str(err.value) and "DARTS" in str(err.value)
