@@ -251,9 +251,13 @@ def _epoch_start(techniques, sharing, whole_space, state, epoch):
 
 
 def _exclude(techniques, state):
-    """Sorted official indices that no evaluation set may contain (e.g. landmarks)."""
+    """Sorted official indices (or, in a space without indices such as DARTS, canonical texts)
+    that no evaluation set may contain (e.g. landmarks)."""
     found = [np.asarray(t.exclude(state)).ravel() for t in techniques if t.exclude is not None]
-    return np.unique(np.concatenate(found)).astype(np.int64) if found else np.zeros(0, np.int64)
+    if not found:
+        return np.zeros(0, np.int64)
+    keys = np.unique(np.concatenate(found))
+    return keys if keys.dtype.kind in "US" else keys.astype(np.int64)
 
 
 def from_config(config, *, data=True, steps_per_epoch=None, workdir=None):

@@ -136,6 +136,11 @@ def _space_trains(config):
         if why is not None:
             return ("techniques", tuple(config.techniques),
                     f"no {name} in the DARTS space ({why})")
+    names = [registry.ALIASES.get(n, n) for n in config.get("techniques", ())]
+    if "landmark" in names and not str(config.landmark.table).endswith((".csv", ".json")):
+        return ("landmark.table", config.landmark.table, "a .csv or .json table genotype -> "
+                "accuracy in the DARTS space (no packaged ground truth; e.g. a `jaxnas "
+                "standalone` run's W/table.csv)")
     if config.sampler == "fairnas":
         return ("sampler", config.sampler, f"one of {_DARTS_SAMPLERS} in the DARTS space "
                 f"({_DARTS_FAIRNAS})")

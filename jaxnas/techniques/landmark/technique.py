@@ -64,6 +64,7 @@ def config_block():
         # config changes, e.g. ("train.epochs=20",)) in `train_dir` (default
         # <workdir>/landmarks). `metric`: the accuracy column (valid_acc = NB201 x-valid,
         # test_acc = ori-test as the reference).
+        # In a space without a packaged table (DARTS) a .csv/.json table is required.
         table="cifar10-valid",
         metric="valid_acc",
         train_overrides=(),
@@ -146,9 +147,10 @@ def technique(config, run, *, table=None, round_score=None):
     warmup = _check(config)
     c = config.landmark
     epochs = config.train.epochs
-    if run.space.name != "nb201":
-        raise ConfigError(f"landmark tables are indexed by NB201 cells; the {run.space.name} "
-                          f"space has no landmark set yet")
+    space = run.space
+    if space.size is None and c.rounds > 1:
+        raise ConfigError(f"landmark.rounds > 1 draws its candidates from NB201's class "
+                          f"representatives; use rounds=1 in the {space.name} space")
     seed = config.seed if c.seed < 0 else c.seed
     train_root = None
     if table is None and c.table == trained.TRAIN:
@@ -156,9 +158,9 @@ def technique(config, run, *, table=None, round_score=None):
         cells = trained.initial_cells(config, run.space, seed)
         truth = trained.train_cells(config, run.space, cells, train_root / "initial")
     else:
-        truth = lm_lib.read_table(c.table if table is None else table, c.metric)
+        truth = lm_lib.read_table(c.table if table is None else table, c.metric, space)
     initial = lm_lib.select(truth, c.num, c.select, seed=seed, distance=c.distance,
-                            roots=c.roots)
+                            roots=c.roots, space=space)
     if train_root is not None:  # a resumed run: the later rounds' trained additions too
         truth = trained.merged([truth, *trained.trained_rounds(train_root, config)])
     starts = rounds_lib.round_starts(c.rounds, c.round_epochs, warmup, epochs)
@@ -175,7 +177,7 @@ def technique(config, run, *, table=None, round_score=None):
 
     def init_state(key, params):
         del key, params
-        return lm_lib.make_state(initial, truth, capacity)
+        return lm_lib.make_state(initial, truth, capacity, space=space)
 
     def term(params, ctx):
         args, state = ctx.step_args[NAME], ctx.extra[NAME]
@@ -208,10 +210,10 @@ def technique(config, run, *, table=None, round_score=None):
         mask = None if mask.all() else mask  # the whole space: nothing to follow or filter
         if mask is not None and c.follow_space:
             moved, added = lm_lib.within(current, truth, mask, c.num, c.select,
-                                         seed=[seed, int(mask.sum())])
+                                         seed=[seed, int(mask.sum())], space=space)
             if moved is not current:
                 current = moved
-                log["landmark_space_added"] = [int(i) for i in added]
+                log["landmark_space_added"] = [i.item() for i in added]
         while int(current.rounds_done) < rounds_lib.rounds_due(epoch, starts):
             pool = rounds_lib.candidates(
                 c.round_pool, seed=[seed, int(current.rounds_done) + 1],
@@ -243,7 +245,7 @@ def technique(config, run, *, table=None, round_score=None):
         return state, {NAME: args}, log
 
     def exclude(state):
-        return lm_lib.exclusions(state.extra[NAME], c.exclude_isomorphic)
+        return lm_lib.exclusions(state.extra[NAME], c.exclude_isomorphic, space)
 
     return Technique(name=NAME, init_state=init_state, loss_terms={NAME: term},
                      epoch_start=epoch_start, exclude=exclude)
