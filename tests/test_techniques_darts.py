@@ -133,3 +133,100 @@ def test_unported_techniques_refuse_in_one_line(techniques, sampler, words):
     with pytest.raises(ConfigError) as err:
         rules.check(config, paths=False)
     assert words in str(err.value) and "\n" not in str(err.value)
+
+
+def _standalone_table(path, archs, accs):
+    """A stand-alone run's `table.csv` (its own writer and columns) for DARTS genotypes."""
+    from jaxnas.evaluate import groundtruth
+
+    rows = [{c: None for c in groundtruth.STANDALONE_COLUMNS} | {
+        "arch": DARTS.to_str(a), "valid_acc": float(acc), "test_acc": float(acc) - 1.0,
+        "train_acc": 50.0, "train_loss": 1.0, "valid_loss": 1.0, "test_loss": 1.0,
+        "params": 0.1, "flops": 1.0, "epochs": 1, "seed": 0, "scale": "tiny"}
+        for a, acc in zip(archs, accs)]
+    groundtruth.write_standalone_table(rows, path)
+    return path
+
+
+def test_landmark_trains_a_tiny_darts_epoch_from_a_genotype_table(tiny_config, tmp_path):
+    """Landmarks from a table genotype -> accuracy (a stand-alone table.csv): the set holds the
+    table's genotypes in ascending accuracy, the term is on in every step of the epoch, one
+    compilation, and evaluation sets drop the landmarks by their Genotype text."""
+    from jaxnas.techniques import landmark as L
+    from jaxnas.train import recipe as recipe_lib
+
+    archs = DARTS.sample_np(np.random.default_rng(3), 6)
+    accs = [71.5, 60.25, 80.0, 55.0, 90.5, 66.0]
+    table = _standalone_table(tmp_path / "table.csv", archs, accs)
+    config = _darts(tiny_config, ("landmark",), **{
+        "landmark.table": str(table), "landmark.num": 4, "landmark.warmup_epochs": 0,
+        "landmark.schedule": "constant", "landmark.coef": 1.0, "landmark.loss": "softplus",
+        "landmark.eval_reserve": 8, "landmark.batch_size": 8})
+    r = recipe_lib.from_config(config)
+    state = r.init()
+    lm = state.extra["landmark"]
+    assert lm.archs.shape == (4, 28) and int(lm.count) == 4
+    keys = L.indices_of(lm, DARTS)
+    by_text = {DARTS.to_str(a): acc for a, acc in zip(archs, accs)}
+    assert [by_text[k] for k in keys] == sorted(by_text[k] for k in keys)  # ascending accuracy
+    np.testing.assert_array_equal(np.asarray(lm.archs), np.stack([DARTS.from_str(k)
+                                                                   for k in keys]))
+    state, step_args, log = r.epoch_start(state, 1)
+    assert log["landmarks"] == 4 and log["landmark_coef"] == 1.0
+    x, y = r.run.train_data
+    for i in range(r.run.steps_per_epoch):
+        state, metrics = r.train_step(state, x[i * 20:(i + 1) * 20], y[i * 20:(i + 1) * 20],
+                                      step_args)
+        assert 0.0 < float(metrics["loss_landmark"]) < np.inf  # softplus: never exactly 0
+    assert r.train_step._cache_size() == 1
+    assert sorted(r.exclude(state).tolist()) == sorted(keys.tolist())
+
+
+@pytest.mark.parametrize("changes, words", [
+    ({}, "'landmark.table'"),                                   # the packaged NB201 table
+    ({"landmark.table": "t.npz"}, "'landmark.table'"),
+])
+def test_landmark_without_a_darts_table_refuses_in_one_line(changes, words):
+    from jaxnas.train import defaults, rules
+
+    config = defaults.darts_scale(defaults.base_config(techniques=("landmark",)))
+    for key, value in changes.items():
+        block, leaf = key.split(".")
+        config[block][leaf] = value
+    with pytest.raises(ConfigError) as err:
+        rules.check(config, paths=False)
+    assert words in str(err.value) and "W/table.csv" in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_landmark_table_reads_darts_genotype_text(tmp_path):
+    """Keys are canonical Genotype text (a node's inputs in either order are one key); NB201's
+    index column is ignored in DARTS; the Hamming walk and bad rows refuse in one line."""
+    from jaxnas.errors import GroundTruthError
+    from jaxnas.techniques import landmark as L
+
+    archs = DARTS.sample_np(np.random.default_rng(0), 3)
+    from jaxnas.spaces import darts
+
+    geno = darts.to_genotype(archs[0])
+    geno["normal"][:2] = geno["normal"][1::-1]  # node 2's inputs in the other order
+    swapped = (f"Genotype(normal={geno['normal']}, normal_concat=[2, 3, 4, 5], "
+               f"reduce={geno['reduce']}, reduce_concat=[2, 3, 4, 5])")
+    assert swapped != DARTS.to_str(archs[0])
+    g = DARTS.from_str(swapped)
+    table = L.read_table(_standalone_table(tmp_path / "t.csv", archs, [1.0, 2.0, 3.0]),
+                         space=DARTS)
+    assert table.indices.dtype.kind == "U" and table.lookup([text for text in table.indices
+                                                            if text != swapped])[0] >= 1.0
+    assert swapped not in table.indices and np.isnan(table.lookup([swapped])[0])
+    both = L.read_table({swapped: 1.0, DARTS.to_str(archs[1]): 2.0}, space=DARTS)
+    assert both.lookup(L.keys_of(archs[:2], DARTS)).tolist() == [1.0, 2.0]
+    np.testing.assert_array_equal(L.archs_of(table.indices, DARTS)[np.argsort(table.acc)],
+                                  DARTS.canonical(archs))
+    assert np.array_equal(g, archs[0])
+    with pytest.raises(ConfigError, match="diverse"):
+        L.select(table, 2, "diverse", space=DARTS)
+    with pytest.raises(GroundTruthError, match="bad architecture"):
+        L.read_table({"Genotype(normal=[])": 1.0}, space=DARTS)
+    with pytest.raises(GroundTruthError, match="bad architecture"):
+        L.read_table({"12": 1.0}, space=DARTS)  # no official indices in DARTS

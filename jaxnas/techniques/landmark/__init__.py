@@ -13,8 +13,9 @@ as a technique: `base_config(techniques=("landmark",))`, its settings in `config
   technique  the `Technique`: `technique(config, run)`, `config_block()`
 """
 
-from jaxnas.techniques.landmark.landmarks import (LandmarkState, Table, exclusions, indices_of, make_state,
-                                       read_table, select, within)
+from jaxnas.techniques.landmark.landmarks import (LandmarkState, Table, archs_of, exclusions,
+                                                  indices_of, keys_of, make_state, read_table,
+                                                  select, within)
 from jaxnas.techniques.landmark.loss import landmark_loss, rank_penalty, sample_pairs
 from jaxnas.techniques.landmark.rounds import add_top_k, round_starts
 from jaxnas.techniques.landmark.schedule import coefficient
@@ -25,10 +26,12 @@ __all__ = [
     "LandmarkState",
     "Table",
     "add_top_k",
+    "archs_of",
     "coefficient",
     "config_block",
     "exclusions",
     "indices_of",
+    "keys_of",
     "landmark_loss",
     "make_state",
     "rank_penalty",
