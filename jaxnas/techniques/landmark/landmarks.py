@@ -13,15 +13,16 @@ Selection (`select`), as in the reference (kcyu2014/nas-landmarkreg, `search_spa
 `NASBench201HammingDistancePolicy`):
   * "random": M indices uniformly without replacement from the table (the reference's effective
     NB201 default; it includes disconnected cells).
-  * "diverse" (NB201 only): the Hamming walk of the paper's Algorithm 1. A root is drawn uniformly; each
-    further landmark starts a random walk at the root and mutates one edge at a time until its
+  * "diverse" (NB201 only): the Hamming walk of the paper's Algorithm 1. A root is drawn
+    uniformly; each further landmark starts a random walk at the root and mutates one edge at a time until its
     Hamming distance *to the root* exceeds `distance` (at most 500 mutations). With `roots=r` the
     M landmarks are split over r roots (the reference's `hamming-iteration` uses 10 per root).
     Departures: duplicates are redrawn (the reference keeps them, so a pair of copies is a
     wasted step) and index 0 is kept (the reference's `if nid:` drops its GT-worst cell).
     Walks that end on a cell missing from the table are redrawn.
   * "fixed": M cells evenly spaced in ground-truth rank, always including the best.
-Top-k of a trained supernet (the multi-round pipeline) is `jaxnas.techniques.landmark.rounds.add_top_k`.
+Top-k of a trained supernet (the multi-round pipeline, NB201 only) is
+`jaxnas.techniques.landmark.rounds.add_top_k`.
 
 In the train state the set is a `LandmarkState` of fixed-capacity arrays sorted by accuracy
 (ascending, as the reference sorts landmark ids by GT rank), so growing the set changes values,
@@ -39,8 +40,7 @@ import numpy as np
 
 from jaxnas.errors import ArchError, ConfigError, GroundTruthError
 from jaxnas.evaluate import groundtruth
-from jaxnas.spaces import NB201
-from jaxnas.spaces import nb201  # the diverse selection's Hamming walk (NB201 only)
+from jaxnas.spaces import NB201, nb201  # nb201: the diverse selection's walk (NB201 only)
 
 SELECTIONS = ("random", "diverse", "fixed")
 MAX_WALK = 500  # mutations per walk before giving up on the distance, as the reference
