@@ -1,7 +1,9 @@
-"""SPOS in the DARTS / NAS-Bench-301 cell space.
+"""SPOS in the DARTS / NAS-Bench-301 cell space, and the techniques ported there.
 
     jaxnas train --config configs/darts_spos.py:mini --workdir runs/darts_mini --data DATA
     jaxnas train --config configs/darts_spos.py --workdir runs/darts_spos --data tfds:cifar10
+    jaxnas train --config configs/darts_spos.py:mini,calr,ms ...          # variants, below
+    jaxnas train --config configs/darts_spos.py:mini,landmark ... landmark.table=W/table.csv
 
 paper: DARTS's search network and search hyper-parameters (`defaults.darts_scale`, from
 quark0/darts cnn/train_search.py: init_channels 16, layers 8, batch 64, SGD lr 0.025 cosine to
@@ -14,14 +16,39 @@ same optimizer (about 4.4 minutes per epoch on 2 shared CPU cores, experiments/R
 Ranking evaluation is off at both scales: jaxnas has no DARTS ground truth yet (rank a trained
 run against genotypes you trained: `jaxnas evaluate --gt TABLE.csv`). `jaxnas run` trains, then
 searches (`search.strategy` random or evolution) and returns a `Genotype(...)`.
+
+Variants (comma-separated after the scale; any combination):
+  calr      CaLR (DYNAS): LR 0.025 * (1 - t/T) ** gamma, gamma log-linear in [1/4, 4] in the
+            genotype's parameter count at the run's width (`Space.complexity_bounds` gives the
+            cheapest and dearest genotypes); replaces the cosine, as in NB201.
+  ms        momentum separation (DYNAS): one momentum buffer per op of one edge every genotype
+            uses (node 2's input 0 or 1, normal or reduction cell: `ms.edge` in 0, 1, 14, 15,
+            drawn from `seed` by default), 7 groups.
+  landmark  landmark regularisation with the NB201 configs' settings (30 random landmarks, the
+            regulariser after 60% of the epochs, hinge); DARTS has no packaged ground truth, so
+            `landmark.table=` must name a CSV (`arch` column of Genotype text, e.g. a
+            `jaxnas standalone` run's W/table.csv) or JSON genotype -> accuracy.
+Not in DARTS yet, each refused in one line by the config check: abs, close, gdas, the fairnas
+sampler (`jaxnas/train/rules.py`).
 """
 
 from jaxnas.train.defaults import base_config, darts_scale, scale_arg
 
+VARIANTS = ("calr", "ms", "landmark")
+
 
 def get_config(arg="paper"):
-    scale, _ = scale_arg(arg)
-    config = darts_scale(base_config())
+    scale, variants = scale_arg(arg, VARIANTS)
+    config = darts_scale(base_config(techniques=tuple(v for v in VARIANTS if v in variants)))
+    if "calr" in variants:
+        config.calr.gamma_max = 4.0   # the reference's --max_coeff
+        config.calr.eta_min = 0.0
+    if "ms" in variants:
+        config.ms.rule = "edge_op"
+        config.ms.num_groups = 7      # the non-none ops of a node-2 edge
+        config.ms.edge = -1           # one of 0, 1, 14, 15, drawn from config.seed
+    if "landmark" in variants:
+        config.landmark.table = ""    # the user's genotype table (required: no packaged one)
     if scale == "mini":
         config.data.resolution = 16
         config.data.pad = 2

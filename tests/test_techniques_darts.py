@@ -230,3 +230,23 @@ def test_landmark_table_reads_darts_genotype_text(tmp_path):
         L.read_table({"Genotype(normal=[])": 1.0}, space=DARTS)
     with pytest.raises(GroundTruthError, match="bad architecture"):
         L.read_table({"12": 1.0}, space=DARTS)  # no official indices in DARTS
+
+
+def test_darts_config_landmark_variant_needs_and_takes_a_table(tmp_path):
+    """`configs/darts_spos.py:mini,landmark`: refused in one line until `landmark.table` names a
+    genotype table, then it builds (the set: the table's genotypes)."""
+    from pathlib import Path
+
+    from jaxnas.config import load_config
+    from jaxnas.train import recipe as recipe_lib
+
+    path = Path(__file__).parents[1] / "configs" / "darts_spos.py"
+    config = load_config(path, "mini,landmark,calr")
+    with pytest.raises(ConfigError, match="'landmark.table' is ''"):
+        recipe_lib.from_config(config, data=False, steps_per_epoch=4)
+    archs = DARTS.sample_np(np.random.default_rng(5), 40)
+    config.landmark.table = str(_standalone_table(tmp_path / "table.csv", archs,
+                                                  np.linspace(50, 90, 40)))
+    r = recipe_lib.from_config(config, data=False, steps_per_epoch=4)
+    assert [t.name for t in r.techniques] == ["calr", "landmark"]
+    assert r.init().extra["landmark"].archs.shape == (30, 28)
