@@ -145,7 +145,7 @@ def test_spos_trains_one_tiny_epoch_in_darts(tiny_config, tmp_path):
     loop.train(config, tmp_path / "run", progress=False)
     lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
     assert lines and np.isfinite(json.loads(lines[-1])["loss"])
-    for key, value, words in (("sampler", "fairnas", "'sampler'"),
+    for key, value, words in (("sampler", "unique_conv", "'sampler'"),
                               ("eval.every_epochs", 1, "'eval.every_epochs'")):
         bad = config.copy_and_resolve_references()
         block, _, leaf = key.rpartition(".")

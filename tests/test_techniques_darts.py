@@ -123,7 +123,7 @@ def test_ms_refuses_what_darts_cannot_group(tiny_config, key, value, words):
     (("angle",), "uniform", "no abs in the DARTS space"),  # the alias, canonical
     (("close",), "uniform", "no close in the DARTS space"),
     (("gdas",), "uniform", "no gdas in the DARTS space"),
-    ((), "fairnas", "2 of a node's incoming edges"),
+    ((), "unique_conv", "NB201's"),
 ])
 def test_unported_techniques_refuse_in_one_line(techniques, sampler, words):
     from jaxnas.train import defaults, rules
@@ -250,3 +250,57 @@ def test_darts_config_landmark_variant_needs_and_takes_a_table(tmp_path):
     r = recipe_lib.from_config(config, data=False, steps_per_epoch=4)
     assert [t.name for t in r.techniques] == ["calr", "landmark"]
     assert r.init().extra["landmark"].archs.shape == (30, 28)
+
+
+def test_fairnas_in_darts_is_fair_on_one_topology():
+    """7 genotypes per step on one topology: every used edge takes each non-none op once,
+    unused edges stay none; under a mask the allowed ops are balanced; a tied edge (MS) holds
+    one op in all 7."""
+    from jaxnas.train import samplers
+
+    sample = samplers.make("fairnas", DARTS)
+    assert sample.num_paths == 7
+    mask = DARTS.full_mask()
+    mask[5, 4:] = False  # edge 5 (node 4's input 0): ops 1..3 only, when used
+    draw = jax.jit(lambda k, tied: sample(k, {"mask": jnp.asarray(mask), "tied_edge": tied}))
+    used_5 = 0
+    for k in range(12):
+        archs = np.asarray(draw(jax.random.key(k), jnp.int32(-1)))
+        DARTS.check(archs)  # every path is a genotype
+        assert DARTS.allowed(archs, mask).all()
+        used = archs[0] > 0
+        assert ((archs > 0) == used).all()  # one topology
+        for e in np.flatnonzero(used):
+            counts = np.bincount(archs[:, e], minlength=8)[1:]
+            allowed = mask[e, 1:]
+            assert counts[~allowed].sum() == 0
+            assert counts[allowed].max() - counts[allowed].min() <= 1 and counts.sum() == 7
+        used_5 += bool(used[5])
+        tied = np.asarray(draw(jax.random.key(k), jnp.int32(14)))
+        assert len(set(tied[:, 14].tolist())) == 1 and tied[0, 14] > 0
+    assert 0 < used_5 < 12  # the topology changes between steps
+
+
+def test_fairnas_calr_ms_train_a_tiny_darts_epoch(tiny_config):
+    """FairNAS (7 paths, scanned) + CaLR (loss weights) + MS on edge 0: the paths share the op
+    of edge 0, so each step touches one momentum group; one compilation."""
+    from jaxnas.train import recipe as recipe_lib
+
+    config = _darts(tiny_config, ("calr", "ms"), sampler="fairnas", **{
+        "ms.edge": 0, "ms.num_groups": 7, "train.path_loop": "scan", "optim.clip": None})
+    r = recipe_lib.from_config(config)
+    assert r.run.paths_per_step == 7
+    state, step_args, log = r.epoch_start(r.init(), 1)
+    assert int(step_args["tied_edge"]) == 0
+    x, y = r.run.train_data
+    for i in range(r.run.steps_per_epoch):
+        before = jax.tree.leaves(group_traces(state.opt_state["momentum"]))
+        before = [np.array(t) for t in before]
+        state, metrics = r.train_step(state, x[i * 20:(i + 1) * 20], y[i * 20:(i + 1) * 20],
+                                      step_args)
+        assert np.isfinite(float(metrics["loss"]))
+        after = jax.tree.leaves(group_traces(state.opt_state["momentum"]))
+        changed = [g for g in range(7)
+                   if any(not np.array_equal(a[g], b[g]) for a, b in zip(before, after))]
+        assert len(changed) == 1
+    assert r.train_step._cache_size() == 1

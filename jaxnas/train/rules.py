@@ -111,8 +111,8 @@ def _batches_split(config):
 
 
 # What a DARTS run may not use yet: techniques not ported (why, in one line each), ranking
-# evaluation (NB201 ground truth) and samplers that assume NB201's cells.
-_DARTS_SAMPLERS = ("uniform", "unique")
+# evaluation (NB201 ground truth) and unique_conv (NB201's live-convolution rule).
+_DARTS_SAMPLERS = ("uniform", "unique", "fairnas")
 _DARTS_REFUSED = {
     "abs": "its angle over the 16 input-to-node-5 paths of each cell (AngleNAS's DARTS "
            "get_arch_vector) and its operator scores over sampled genotypes are not written",
@@ -121,14 +121,11 @@ _DARTS_REFUSED = {
     "gdas": "its architecture step runs NB201's supernet with [6, 5] edge weights; the DARTS "
             "form (one of a node's input pairs, Gumbel over 14 edges) is not written",
 }
-_DARTS_FAIRNAS = ("fairnas runs every op of every edge once per step, but a genotype uses only "
-                  "2 of a node's incoming edges; its DARTS form (fair ops on fairly drawn "
-                  "inputs) is not written")
 
 
 def _space_trains(config):
-    """The DARTS space trains SPOS, calr, ms and landmark (with a table) for now: one line
-    naming what it cannot do yet."""
+    """The DARTS space trains SPOS, fairnas, calr, ms and landmark (with a table) for now: one
+    line naming what it cannot do yet."""
     if config.get("space", "nb201") != "darts":
         return None
     for name in config.get("techniques", ()):
@@ -141,11 +138,9 @@ def _space_trains(config):
         return ("landmark.table", config.landmark.table, "a .csv or .json table genotype -> "
                 "accuracy in the DARTS space (no packaged ground truth; e.g. a `jaxnas "
                 "standalone` run's W/table.csv)")
-    if config.sampler == "fairnas":
-        return ("sampler", config.sampler, f"one of {_DARTS_SAMPLERS} in the DARTS space "
-                f"({_DARTS_FAIRNAS})")
     if config.sampler not in _DARTS_SAMPLERS:
-        return ("sampler", config.sampler, f"one of {_DARTS_SAMPLERS} in the DARTS space")
+        return ("sampler", config.sampler, f"one of {_DARTS_SAMPLERS} in the DARTS space "
+                f"(unique_conv's live-convolution rule is NB201's)")
     if config.eval.every_epochs:
         return ("eval.every_epochs", config.eval.every_epochs, "0 in the DARTS space (no DARTS "
                 "ground truth ships; rank a trained run with jaxnas evaluate --gt TABLE.csv)")
