@@ -101,6 +101,11 @@ def test_calr_ms_train_a_tiny_darts_epoch(tiny_config):
             np.testing.assert_allclose(b - a, -0.025 * factor * trace[group], rtol=1e-4,
                                        atol=1e-7)
     assert factor < 1.0 and r.train_step._cache_size() == 1
+    # The base's data-free angle metric in DARTS (AngleNAS's DARTS vector): exactly 0 at the
+    # initial weights, positive after the epoch, for every genotype.
+    archs = DARTS.sample_np(np.random.default_rng(2), 6)
+    assert (r.run.score(r.init(), archs, "angle") == 0).all()
+    assert (r.run.score(state, archs, "angle") > 0).all()
 
 
 @pytest.mark.parametrize("key, value, words", [

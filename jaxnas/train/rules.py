@@ -114,8 +114,8 @@ def _batches_split(config):
 # evaluation (NB201 ground truth) and unique_conv (NB201's live-convolution rule).
 _DARTS_SAMPLERS = ("uniform", "unique", "fairnas")
 _DARTS_REFUSED = {
-    "abs": "its angle over the 16 input-to-node-5 paths of each cell (AngleNAS's DARTS "
-           "get_arch_vector) and its operator scores over sampled genotypes are not written",
+    "abs": "the DARTS angle exists (metric 'angle'), but shrinking's operator scores over "
+           "sampled genotypes and a drop rule keeping two usable inputs per node are not written",
     "close": "its GLOW blocks need per-slot mixtures of an edge's weights inside the DARTS "
              "apply (aw_nas CLOSENet on NB301), which the DARTS supernet does not have",
     "gdas": "its architecture step runs NB201's supernet with [6, 5] edge weights; the DARTS "

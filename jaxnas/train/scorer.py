@@ -9,7 +9,8 @@ base's:
   accuracy  supernet top-1 (percent) on the held-out images with inherited weights, through the
             run's `subnet` (e.g. CLOSE's gate)
   angle     ABS's angle between each cell's weights at initialisation and now (data-free; the
-            `abs` technique replaces it with its own reference point and fixed-weight rule)
+            `abs` technique replaces it with its own reference point and fixed-weight rule; in
+            the DARTS space AngleNAS's DARTS vector, `jaxnas.evaluate.angle_darts`)
 """
 
 import math
@@ -20,7 +21,9 @@ import numpy as np
 from jaxnas import parallel, runtime
 from jaxnas.errors import ConfigError
 from jaxnas.evaluate import angle as angle_lib
+from jaxnas.evaluate import angle_darts
 from jaxnas.evaluate import scoring
+from jaxnas.supernet import darts as darts_net
 from jaxnas.train.technique import ScoreContext
 
 
@@ -66,9 +69,14 @@ def angle(ctx: ScoreContext, reference=None, fixed="nb201"):
         raise ConfigError(f"the angle metric reads NB201's supernet; it is not ported to the "
                           f"{ctx.space.name} space: score by accuracy")
 
+    darts = isinstance(ctx.net_cfg, darts_net.SupernetConfig)
+
     def score(state, archs):
         params, sharing = ctx.subnet(state.params, archs,
                                      epoch_of(state.step, ctx.steps_per_epoch))
+        if darts:  # AngleNAS's DARTS vector (its own fixed-weight rule)
+            return np.asarray(angle_darts.all_angles(reference(state), params, np.asarray(archs),
+                                                     np.asarray(sharing), cfg=ctx.net_cfg))
         return np.asarray(angle_lib.all_angles(reference(state), params, np.asarray(archs),
                                                np.asarray(sharing), cfg=ctx.net_cfg,
                                                fixed=fixed))
