@@ -254,7 +254,8 @@ def test_darts_config_landmark_variant_needs_and_takes_a_table(tmp_path):
                                                   np.linspace(50, 90, 40)))
     r = recipe_lib.from_config(config, data=False, steps_per_epoch=4)
     assert [t.name for t in r.techniques] == ["calr", "landmark"]
-    assert r.init().extra["landmark"].archs.shape == (30, 28)
+    landmark = r.techniques[1].init_state(None, None)  # the set alone: no supernet init
+    assert landmark.archs.shape == (30, 28) and int(landmark.count) == 30
 
 
 def test_fairnas_in_darts_is_fair_on_one_topology():
