@@ -28,8 +28,9 @@ Variants (comma-separated after the scale; any combination):
             regulariser after 60% of the epochs, hinge); DARTS has no packaged ground truth, so
             `landmark.table=` must name a CSV (`arch` column of Genotype text, e.g. a
             `jaxnas standalone` run's W/table.csv) or JSON genotype -> accuracy.
-Not in DARTS yet, each refused in one line by the config check: abs, close, gdas, the fairnas
-sampler (`jaxnas/train/rules.py`).
+`sampler=fairnas` works too (7 paths on one topology per step, `jaxnas.train.samplers`). Not in
+DARTS yet, each refused in one line by the config check: abs (the `angle` metric works), close,
+gdas (`jaxnas/train/rules.py`).
 """
 
 from jaxnas.train.defaults import base_config, darts_scale, scale_arg

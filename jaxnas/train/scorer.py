@@ -65,11 +65,10 @@ def angle(ctx: ScoreContext, reference=None, fixed="nb201"):
         return initial["params"]
 
     reference = reference or initial_params
-    if getattr(ctx.space, "name", "nb201") != "nb201":  # angle's blocks are NB201's edges
-        raise ConfigError(f"the angle metric reads NB201's supernet; it is not ported to the "
-                          f"{ctx.space.name} space: score by accuracy")
-
     darts = isinstance(ctx.net_cfg, darts_net.SupernetConfig)
+    if not darts and getattr(ctx.space, "name", "nb201") != "nb201":  # NB201's blocks
+        raise ConfigError(f"the angle metric reads NB201's or DARTS's supernet; it is not "
+                          f"ported to the {ctx.space.name} space: score by accuracy")
 
     def score(state, archs):
         params, sharing = ctx.subnet(state.params, archs,
