@@ -65,49 +65,6 @@ def _sampled(state, step_args):
     return np.asarray(DARTS.sample(jax.random.split(key, 4)[0], step_args["mask"]))
 
 
-def test_calr_ms_train_a_tiny_darts_epoch(tiny_config):
-    """CaLR + MS on edge 14 (the reduction cell's node-2 input 0, used by every genotype): each
-    step of the epoch touches only the momentum group of its genotype's op there, and moves the
-    weights by lr0 * (1 - t/T) ** gamma(its DARTS parameter count) times that group's trace."""
-    from jaxnas.techniques.calr import complexity_fn
-    from jaxnas.train import recipe as recipe_lib
-
-    config = _darts(tiny_config, ("calr", "ms"), **{"ms.edge": 14, "ms.num_groups": 7})
-    r = recipe_lib.from_config(config)
-    arch_c, c_min, c_max = complexity_fn("num_params", DARTS, r.run.net_cfg, 8)
-    assert (c_min, c_max) == DARTS.complexity_bounds(r.run.net_cfg, 8)["num_params"]
-    assert float(r.schedule(1)) == pytest.approx(0.025)  # the cosine is replaced
-    state, step_args, log = r.epoch_start(r.init(), 1)
-    assert log["ms_edge"] == 14
-    x, y = r.run.train_data
-    seen = set()
-    for i in range(r.run.steps_per_epoch):
-        before = jax.tree.map(np.array, state)  # the step donates its input state
-        arch = _sampled(state, step_args)
-        state, metrics = r.train_step(state, x[i * 20:(i + 1) * 20], y[i * 20:(i + 1) * 20],
-                                      step_args)
-        assert np.isfinite(float(metrics["loss"]))
-        t0 = jax.tree.leaves(group_traces(before.opt_state["momentum"]))
-        t1 = jax.tree.leaves(group_traces(state.opt_state["momentum"]))
-        changed = [g for g in range(7) if any(not np.array_equal(a[g], b[g])
-                                              for a, b in zip(t0, t1))]
-        group = int(arch[14]) - 1  # ops 1..7 (never none on a node-2 edge) -> groups 0..6
-        assert changed == [group]
-        seen.add(group)
-        gamma = decay_exponent(arch_c(jnp.asarray(arch)), c_min, c_max, 4.0)
-        factor = float(calr_factor(int(before.step), r.run.total_steps, gamma))
-        p0, p1 = jax.tree.leaves(before.params), jax.tree.leaves(state.params)
-        for a, b, trace in zip(p0, p1, t1):
-            np.testing.assert_allclose(b - a, -0.025 * factor * trace[group], rtol=1e-4,
-                                       atol=1e-7)
-    assert factor < 1.0 and r.train_step._cache_size() == 1
-    # The base's data-free angle metric in DARTS (AngleNAS's DARTS vector): exactly 0 at the
-    # initial weights, positive after the epoch, for every genotype.
-    archs = DARTS.sample_np(np.random.default_rng(2), 6)
-    assert (r.run.score(r.init(), archs, "angle") == 0).all()
-    assert (r.run.score(state, archs, "angle") > 0).all()
-
-
 @pytest.mark.parametrize("key, value, words", [
     ("ms.num_groups", 5, "7 groups in the darts space"),
     ("ms.edge", 3, "(0, 1, 14, 15)"),
@@ -153,38 +110,69 @@ def _standalone_table(path, archs, accs):
     return path
 
 
-def test_landmark_trains_a_tiny_darts_epoch_from_a_genotype_table(tiny_config, tmp_path):
-    """Landmarks from a table genotype -> accuracy (a stand-alone table.csv): the set holds the
-    table's genotypes in ascending accuracy, the term is on in every step of the epoch, one
-    compilation, and evaluation sets drop the landmarks by their Genotype text."""
+def test_calr_ms_landmark_train_a_tiny_darts_epoch(tiny_config, tmp_path):
+    """One tiny DARTS epoch of CaLR + MS + landmark (one run, one compilation):
+
+    * MS on edge 14 (the reduction cell's node-2 input 0, used by every genotype): each step
+      touches only the momentum group of its genotype's op there;
+    * CaLR: each step moves the weights by lr0 * (1 - t/T) ** gamma(its DARTS parameter count)
+      times that group's trace;
+    * landmark, from a table genotype -> accuracy (a stand-alone table.csv): the set holds the
+      table's genotypes in ascending accuracy, the term is on in every step, and evaluation sets
+      drop the landmarks by their Genotype text;
+    * the base's data-free angle metric (AngleNAS's DARTS vector): 0 at the initial weights,
+      positive after the epoch."""
     from jaxnas.techniques import landmark as L
+    from jaxnas.techniques.calr import complexity_fn
     from jaxnas.train import recipe as recipe_lib
 
-    archs = DARTS.sample_np(np.random.default_rng(3), 6)
+    table_archs = DARTS.sample_np(np.random.default_rng(3), 6)
     accs = [71.5, 60.25, 80.0, 55.0, 90.5, 66.0]
-    table = _standalone_table(tmp_path / "table.csv", archs, accs)
-    config = _darts(tiny_config, ("landmark",), **{
+    table = _standalone_table(tmp_path / "table.csv", table_archs, accs)
+    config = _darts(tiny_config, ("calr", "ms", "landmark"), **{
+        "ms.edge": 14, "ms.num_groups": 7,
         "landmark.table": str(table), "landmark.num": 4, "landmark.warmup_epochs": 0,
         "landmark.schedule": "constant", "landmark.coef": 1.0, "landmark.loss": "softplus",
         "landmark.eval_reserve": 8, "landmark.batch_size": 8})
     r = recipe_lib.from_config(config)
-    state = r.init()
-    lm = state.extra["landmark"]
+    arch_c, c_min, c_max = complexity_fn("num_params", DARTS, r.run.net_cfg, 8)
+    assert (c_min, c_max) == DARTS.complexity_bounds(r.run.net_cfg, 8)["num_params"]
+    assert float(r.schedule(1)) == pytest.approx(0.025)  # the cosine is replaced
+    initial = r.init()
+    lm = initial.extra["landmark"]
     assert lm.archs.shape == (4, 28) and int(lm.count) == 4
     keys = L.indices_of(lm, DARTS)
-    by_text = {DARTS.to_str(a): acc for a, acc in zip(archs, accs)}
+    by_text = {DARTS.to_str(a): acc for a, acc in zip(table_archs, accs)}
     assert [by_text[k] for k in keys] == sorted(by_text[k] for k in keys)  # ascending accuracy
     np.testing.assert_array_equal(np.asarray(lm.archs), np.stack([DARTS.from_str(k)
                                                                    for k in keys]))
+    state = jax.tree.map(jnp.array, initial)  # a copy on the device (the step donates it)
     state, step_args, log = r.epoch_start(state, 1)
-    assert log["landmarks"] == 4 and log["landmark_coef"] == 1.0
+    assert log["ms_edge"] == 14 and log["landmarks"] == 4 and log["landmark_coef"] == 1.0
     x, y = r.run.train_data
     for i in range(r.run.steps_per_epoch):
+        before = jax.tree.map(np.array, state)  # the step donates its input state
+        arch = _sampled(state, step_args)
         state, metrics = r.train_step(state, x[i * 20:(i + 1) * 20], y[i * 20:(i + 1) * 20],
                                       step_args)
         assert 0.0 < float(metrics["loss_landmark"]) < np.inf  # softplus: never exactly 0
-    assert r.train_step._cache_size() == 1
+        t0 = jax.tree.leaves(group_traces(before.opt_state["momentum"]))
+        t1 = jax.tree.leaves(group_traces(state.opt_state["momentum"]))
+        changed = [g for g in range(7) if any(not np.array_equal(a[g], b[g])
+                                              for a, b in zip(t0, t1))]
+        group = int(arch[14]) - 1  # ops 1..7 (never none on a node-2 edge) -> groups 0..6
+        assert changed == [group]
+        gamma = decay_exponent(arch_c(jnp.asarray(arch)), c_min, c_max, 4.0)
+        factor = float(calr_factor(int(before.step), r.run.total_steps, gamma))
+        p0, p1 = jax.tree.leaves(before.params), jax.tree.leaves(state.params)
+        for a, b, trace in zip(p0, p1, t1):
+            np.testing.assert_allclose(b - a, -0.025 * factor * trace[group], rtol=1e-4,
+                                       atol=1e-7)
+    assert factor < 1.0 and r.train_step._cache_size() == 1
     assert sorted(r.exclude(state).tolist()) == sorted(keys.tolist())
+    archs = DARTS.sample_np(np.random.default_rng(2), 6)
+    assert (r.run.score(initial, archs, "angle") == 0).all()
+    assert (r.run.score(state, archs, "angle") > 0).all()
 
 
 @pytest.mark.parametrize("changes, words", [
