@@ -275,6 +275,7 @@ def test_fairnas_in_darts_is_fair_on_one_topology():
     assert 0 < used_5 < 12  # the topology changes between steps
 
 
+@pytest.mark.slow  # ~20 s of compiling; the sampler's fairness is tested above without it
 def test_fairnas_calr_ms_train_a_tiny_darts_epoch(tiny_config):
     """FairNAS (7 paths, scanned) + CaLR (loss weights) + MS on edge 0: the paths share the op
     of edge 0, so each step touches one momentum group; one compilation."""
