@@ -126,7 +126,7 @@ def test_gate_gradient_and_no_recompile(gate_params, net):
     assert np.all(np.asarray(g2["mlp"][-1]["w"][:, 2:]) == 0)  # beyond the level: no gradient
 
 
-# --- variants: the reference GATE stays bit-identical; the structure GATE sees the cell --------
+# --- variants: the reference GATE stays as it was; the structure GATE sees the cell --------
 
 FIXTURE = "tests/fixtures/close_gate_faithful.npz"  # tests/fixtures/make_close_gate_faithful.py
 FIXTURE_ARCHS = jnp.array([[3, 2, 3, 1, 4, 2], [0, 0, 0, 0, 0, 0], [3, 3, 3, 0, 0, 3],
@@ -134,25 +134,24 @@ FIXTURE_ARCHS = jnp.array([[3, 2, 3, 1, 4, 2], [0, 0, 0, 0, 0, 0], [3, 3, 3, 0, 
 STRUCTURE = dict(gcn_norm="layer", center=True)
 
 
-def test_faithful_gate_bit_identical_to_fixture():
-    """Default GateConfig fields reproduce the GATE written before the variants existed."""
+def test_faithful_gate_equals_the_fixture():
+    """Default GateConfig fields reproduce the GATE written before the variants existed (floats
+    within 1e-6: XLA's results differ in the last bits between CPU models; blocks exactly)."""
     ref = np.load(FIXTURE)
+    close = functools.partial(np.testing.assert_allclose, rtol=1e-6, atol=1e-6)
     cfg = GateConfig(k_max=3, op_emb_dim=8, node_emb_dim=8, hid_dim=8, gcn_out_dims=(8, 8),
                      mlp_dims=(16,))
     params = init_gate(jax.random.key(0), cfg)
     key = jax.random.key(5)
     for path, leaf in jax.tree_util.tree_leaves_with_path(params):
-        np.testing.assert_array_equal(leaf, ref[f"init/{jax.tree_util.keystr(path)}"])
-    np.testing.assert_array_equal(
-        jax.vmap(lambda a: node_embeddings(params, a, cfg))(FIXTURE_ARCHS), ref["embeddings"])
-    np.testing.assert_array_equal(
-        jax.vmap(lambda a: gate_logits(params, a, cfg, train=False))(FIXTURE_ARCHS),
-        ref["logits_eval"])
-    np.testing.assert_array_equal(
-        jax.vmap(lambda a: gate_logits(params, a, cfg, key=key, train=True))(FIXTURE_ARCHS),
-        ref["logits_train"])
+        close(leaf, ref[f"init/{jax.tree_util.keystr(path)}"])
+    close(jax.vmap(lambda a: node_embeddings(params, a, cfg))(FIXTURE_ARCHS), ref["embeddings"])
+    close(jax.vmap(lambda a: gate_logits(params, a, cfg, train=False))(FIXTURE_ARCHS),
+          ref["logits_eval"])
+    close(jax.vmap(lambda a: gate_logits(params, a, cfg, key=key, train=True))(FIXTURE_ARCHS),
+          ref["logits_train"])
     w, _, blocks = jax.vmap(lambda a: gate(params, a, 2, key, cfg, train=True))(FIXTURE_ARCHS)
-    np.testing.assert_array_equal(w, ref["weights_train"])
+    close(w, ref["weights_train"])
     np.testing.assert_array_equal(blocks, ref["blocks_train"])
     np.testing.assert_array_equal(
         jax.vmap(lambda a: gate(params, a, 3, key, cfg, train=False)[2])(FIXTURE_ARCHS),
@@ -161,7 +160,7 @@ def test_faithful_gate_bit_identical_to_fixture():
     grads = jax.grad(lambda p: jnp.sum(gate(p, FIXTURE_ARCHS[0], 3, key, cfg,
                                             train=True)[0] * target))(params)
     for path, leaf in jax.tree_util.tree_leaves_with_path(grads):
-        np.testing.assert_array_equal(leaf, ref[f"grad/{jax.tree_util.keystr(path)}"])
+        close(leaf, ref[f"grad/{jax.tree_util.keystr(path)}"])
 
 
 def test_layer_norm_gives_unit_node_states_and_keeps_the_flow(gate_params):
