@@ -29,7 +29,7 @@ from pathlib import Path
 
 from jaxnas import schema
 from jaxnas.config import split_arg
-from jaxnas.errors import JaxnasError, UsageError
+from jaxnas.errors import CheckpointError, GroundTruthError, JaxnasError, UsageError
 from jaxnas.train import workdir
 
 
@@ -251,7 +251,6 @@ def _protocol(text):
 
 def _dataset(text):
     """A nas_201_api dataset name whose table jaxnas ships (the error says what ships)."""
-    from jaxnas.errors import GroundTruthError
     from jaxnas.evaluate.groundtruth import check_shipped
 
     try:
@@ -339,14 +338,6 @@ def _load_config(args):
     return config
 
 
-def _nb201_only(command, space, ported=()):
-    """UsageError for commands that read NB201 cells, on a run in another space (but those of
-    `ported`)."""
-    if space not in (None, "nb201", *ported):
-        raise UsageError(f"jaxnas {command} scores and searches NB201 cells; this run trains in "
-                         f"the {space!r} space, where they are not ported yet")
-
-
 def _stored_space(run_dir):
     """`space` of a stored run's config.json (None if unreadable: the usual checks report it)."""
     try:
@@ -370,7 +361,6 @@ def _evaluate(args):
     from jaxnas.train.evaluation import evaluate_workdir
 
     space = _stored_space(args.workdir)
-    _nb201_only("evaluate", space, ported=("darts",))
     if args.archs is not None and args.protocol != "default":
         raise UsageError(f"--archs chooses the default protocol's cells; protocol "
                          f"{args.protocol} has its own")
@@ -459,9 +449,7 @@ def _search(args):
     from jaxnas.search.workdir import search_workdir
 
     if not (Path(args.workdir) / "config.json").is_file():
-        from jaxnas.errors import CheckpointError
         raise CheckpointError(f"{args.workdir} is not a jaxnas run directory (no config.json)")
-    _nb201_only("search", _stored_space(args.workdir), ported=("darts",))
     workdir.install_quiet_logging(args.workdir)
     report = search_workdir(args.workdir, strategy=args.strategy, budget=args.budget,
                             metric=args.metric, seed=args.seed, population_size=args.population,
@@ -474,7 +462,6 @@ def _run(args):
     from jaxnas.search import pipeline
 
     config = _load_config(args)
-    _nb201_only("run", config.space, ported=("darts",))
     workdir.install_quiet_logging(args.workdir)
     summary = pipeline.run(config, args.workdir, progress=not args.no_progress)
     print(pipeline.format_summary(summary))

@@ -57,28 +57,38 @@ def best_in_space(mask=None) -> dict:
     return describe(int(np.argmax(valid)))
 
 
+def _steps(n, facts, scores=None, x=None, best_facts=None):
+    """Per step `i` of `n`: `{"n": i + 1, **facts(i)}`, with `x[i]`, and with `scores` the
+    step's score, the best score so far and `best_<key>` of `best_facts(best)` (default
+    `facts`)."""
+    best_facts = facts if best_facts is None else best_facts
+    steps, best = [], None
+    for i in range(n):
+        step = {"n": i + 1, **facts(i)}
+        if x is not None:
+            step["x"] = x[i]
+        if scores is not None:
+            step["score"] = float(scores[i])
+            if best is None or scores[i] > scores[best]:
+                best = i
+            step["best_score"] = float(scores[best])
+            step.update({f"best_{k}": v for k, v in best_facts(best).items()})
+        steps.append(step)
+    return steps
+
+
 def trajectory(archs, scores=None, x=None) -> list:
     """Per step: the cell, its score and the best cell so far by score (when `scores` are
     given), each with its ground-truth accuracies; without scores, each step's cell alone.
     `x` (e.g. epochs) labels the steps instead of their count `n`."""
     truth = _truth()
     indices = nb201.archs_to_indices(np.asarray(archs, np.int32).reshape(-1, nb201.NUM_EDGES))
-    steps, best = [], None
-    for n, index in enumerate(indices.tolist()):
-        step = {"n": n + 1, "index": index, "valid_acc": float(truth["valid"][index]),
+
+    def facts(i):
+        index = int(indices[i])
+        return {"index": index, "valid_acc": float(truth["valid"][index]),
                 "test_acc": float(truth["test"][index])}
-        if x is not None:
-            step["x"] = x[n]
-        if scores is not None:
-            step["score"] = float(scores[n])
-            if best is None or scores[n] > scores[best]:
-                best = n
-            step["best_index"] = int(indices[best])
-            step["best_score"] = float(scores[best])
-            step["best_valid_acc"] = float(truth["valid"][indices[best]])
-            step["best_test_acc"] = float(truth["test"][indices[best]])
-        steps.append(step)
-    return steps
+    return _steps(len(indices), facts, scores, x)
 
 
 def describe_darts(arch) -> dict:
@@ -98,17 +108,8 @@ def _report_darts(arch, *, strategy, metric, score, archs, scores, x, mask, info
         result["mask"] = darts.mask_to_str(mask)
     if archs is not None:
         texts = [darts.arch_to_str(a) for a in np.asarray(archs, np.int32)]
-        steps, best = [], None
-        for n, text in enumerate(texts):
-            step = {"n": n + 1, "arch": text}
-            if x is not None:
-                step["x"] = x[n]
-            if scores is not None:
-                step["score"] = float(scores[n])
-                if best is None or scores[n] > scores[best]:
-                    best = n
-                step["best_score"] = float(scores[best])
-            steps.append(step)
+        steps = _steps(len(texts), lambda i: {"arch": texts[i]}, scores, x,
+                       best_facts=lambda i: {})
         result.update(evaluated=len(steps), evaluated_unique=len(set(texts)), trajectory=steps)
     return result
 
