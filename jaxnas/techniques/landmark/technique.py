@@ -162,7 +162,7 @@ def technique(config, run, *, table=None, round_score=None):
     initial = lm_lib.select(truth, c.num, c.select, seed=seed, distance=c.distance,
                             roots=c.roots, space=space)
     if train_root is not None:  # a resumed run: the later rounds' trained additions too
-        truth = trained.merged([truth, *trained.trained_rounds(train_root, config)])
+        truth = trained.merged([truth, *trained.trained_rounds(train_root, config, space)])
     starts = rounds_lib.round_starts(c.rounds, c.round_epochs, warmup, epochs)
     capacity = len(initial) + len(starts) * c.top_k
     batch = c.batch_size or config.train.batch_size

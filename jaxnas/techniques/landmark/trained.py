@@ -101,7 +101,7 @@ def train_cells(config, space, archs, folder, *, progress=True) -> lm_lib.Table:
     if table_path.is_file():
         have = {r["arch"] for r in groundtruth.read_standalone_rows(table_path)}
         if have.issuperset(names):
-            return lm_lib.read_table(table_path, METRIC)
+            return lm_lib.read_table(table_path, METRIC, space)
     folder.mkdir(parents=True, exist_ok=True)
     cells_file = folder / "landmark_cells.txt"
     text = "\n".join(names) + "\n"
@@ -112,7 +112,7 @@ def train_cells(config, space, archs, folder, *, progress=True) -> lm_lib.Table:
     s = standalone_config_for(config, cells_file)
     resume = (folder / standalone.CELLS).is_file()
     standalone.train(s, folder, resume=resume, progress=progress)
-    return lm_lib.read_table(table_path, METRIC)
+    return lm_lib.read_table(table_path, METRIC, space)
 
 
 def merged(tables) -> lm_lib.Table:
@@ -128,11 +128,11 @@ def round_folder(root, round_number) -> Path:
     return Path(root) / f"round{round_number}"
 
 
-def trained_rounds(root, config):
+def trained_rounds(root, config, space):
     """Tables of the later rounds already trained under `root` (a resumed run's additions)."""
     tables = []
     for r in range(2, config.landmark.rounds + 1):
         table = round_folder(root, r) / standalone.TABLE
         if table.is_file():
-            tables.append(lm_lib.read_table(table, METRIC))
+            tables.append(lm_lib.read_table(table, METRIC, space))
     return tables
