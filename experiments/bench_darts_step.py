@@ -1,62 +1,184 @@
-"""Step time of SPOS in the DARTS space: one config's train step on random images.
+"""SPOS step in the DARTS space: jaxnas against a PyTorch DARTS single-path supernet, side by side.
 
-Builds the run of `--config` (no data is read), compiles its train step on one batch of random
-uint8 images at the config's batch size and resolution, then times `--steps` further steps (the
-sampled genotype changes every step; one compilation serves them all). Prints one JSON line:
-compile seconds (first step), median and interquartile step seconds, the epoch estimate at
-`--steps-per-epoch` (390 = 25k images / 64) and the machine's load average.
+Each measurement runs in its own subprocess (its own compile cache and peak memory):
 
-    python experiments/bench_darts_step.py --config configs/darts_spos.py:mini --steps 20
+  jaxnas  the library's jitted train step of `--config` (`recipe.train_step`: a new genotype drawn
+          uniformly inside the step, on-device augmentation, DARTS's optimizer: SGD momentum 0.9,
+          weight decay 3e-4, clip 5), on one batch of random uint8 images.
+  torch   quark0/darts's search network (`model_search.Network`: every edge holds all 8 ops as
+          DARTS's MixedOp, BN without affine) run single-path: each edge runs the one op of a
+          genotype drawn uniformly per step on the host, the SPOS way of training it in PyTorch
+          (the float32 network of `tests/fixtures/make_darts_torch.py`, which is checked against
+          jaxnas to 1e-4); the same optimizer; random images.
+
+The two alternate `--rounds` times; the ratio compares each side's median round (a shared
+machine's speed drifts over minutes). Reported per run: compile (first step), median step over
+`--steps` steps after `--warmup`, images/s, peak resident memory (ru_maxrss).
+
+    python experiments/bench_darts_step.py --scale mini --rounds 3 --steps 20
+    python experiments/bench_darts_step.py --scale paper --rounds 2 --steps 5 \
+        --out experiments/results/bench_darts_step_paper.json
 """
 
 import argparse
 import json
 import os
+import resource
+import subprocess
 import sys
 import time
 from pathlib import Path
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's jaxnas
-from jaxnas.config import load_config  # noqa: E402
-from jaxnas.train import recipe as recipe_lib  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # this checkout's jaxnas
+CONFIGS = {"mini": "configs/darts_spos.py:mini", "paper": "configs/darts_spos.py"}
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", default="configs/darts_spos.py:mini")
-    parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--steps-per-epoch", type=int, default=390)
-    args = parser.parse_args()
-    config = load_config(args.config)
-    recipe = recipe_lib.build(config, recipe_lib.make_run(config, args.steps_per_epoch))
-    state = recipe.init()
-    state, step_args, _ = recipe.epoch_start(state, 0)
+def peak_mib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _time(step, steps, warmup):
+    """(first step seconds, timed step seconds) of `step()` (it blocks until done)."""
+    t = time.perf_counter()
+    step()
+    first = time.perf_counter() - t
+    times = []
+    for i in range(warmup + steps):
+        t = time.perf_counter()
+        step()
+        if i >= warmup:
+            times.append(time.perf_counter() - t)
+    return first, times
+
+
+def _summary(worker, scale, config, first, times, **extra):
+    median = float(np.median(times))
+    batch = config.train.batch_size
+    return dict(worker=worker, config=CONFIGS[scale], batch=batch,
+                resolution=config.data.resolution, C=config.supernet.C,
+                layers=config.supernet.layers, compile_s=round(first, 2),
+                median_step_ms=round(1e3 * median, 2), images_per_s=round(batch / median, 1),
+                peak_mib=round(peak_mib()), steps=len(times), **extra)
+
+
+def _config(scale):
+    from jaxnas.config import load_config
+
+    return load_config(CONFIGS[scale])
+
+
+def run_jaxnas(scale, steps, warmup):
+    import jax
+    import jax.numpy as jnp
+
+    from jaxnas.train import recipe as recipe_lib
+
+    config = _config(scale)
+    recipe = recipe_lib.build(config, recipe_lib.make_run(config, 1000))
+    state, step_args, _ = recipe.epoch_start(recipe.init(), 0)
     b, res = config.train.batch_size, config.data.resolution
     rng = np.random.default_rng(0)
     x = jnp.asarray(rng.integers(0, 256, (b, res, res, 3), dtype=np.uint8))
     y = jnp.asarray(rng.integers(0, config.supernet.num_classes, b))
-    start = time.perf_counter()
-    state, metrics = recipe.train_step(state, x, y, step_args)
-    jax.block_until_ready(metrics)
-    compile_s = time.perf_counter() - start
-    times = []
-    for _ in range(args.steps):
-        start = time.perf_counter()
-        state, metrics = recipe.train_step(state, x, y, step_args)
+    box = [state]
+
+    def step():
+        box[0], metrics = recipe.train_step(box[0], x, y, step_args)
         jax.block_until_ready(metrics)
-        times.append(time.perf_counter() - start)
-    q1, median, q3 = np.percentile(times, [25, 50, 75])
-    print(json.dumps({"config": args.config, "backend": jax.default_backend(),
-                      "batch": b, "resolution": res, "compile_s": round(compile_s, 1),
-                      "step_s_median": round(float(median), 3),
-                      "step_s_iqr": [round(float(q1), 3), round(float(q3), 3)],
-                      "epoch_min_estimate": round(float(median) * args.steps_per_epoch / 60, 1),
-                      "load_average": [round(v, 1) for v in os.getloadavg()],
-                      "finite_loss": bool(np.isfinite(float(metrics["loss"])))}))
+
+    first, times = _time(step, steps, warmup)
+    return _summary("jaxnas", scale, config, first, times, backend=jax.default_backend(),
+                    jax=jax.__version__)
+
+
+def run_torch(scale, steps, warmup):
+    import torch
+
+    sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
+    from make_darts_torch import Network
+
+    from jaxnas import spaces
+    from jaxnas.train import recipe as recipe_lib
+
+    torch.manual_seed(0)
+    config = _config(scale)
+    net = Network(recipe_lib.supernet_config(config))
+    o = config.optim
+    opt = torch.optim.SGD(net.parameters(), o.lr, momentum=o.momentum, nesterov=o.nesterov,
+                          weight_decay=o.weight_decay)
+    b, res = config.train.batch_size, config.data.resolution
+    x = torch.randn(b, 3, res, res)
+    y = torch.randint(0, config.supernet.num_classes, (b,))
+    space, rng = spaces.get("darts"), np.random.default_rng(0)
+
+    def step():
+        arch = space.sample_np(rng)
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(net(x, arch), y).backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), o.clip)
+        opt.step()
+
+    first, times = _time(step, steps, warmup)
+    return _summary("torch", scale, config, first, times, torch=torch.__version__,
+                    threads=torch.get_num_threads())
+
+
+WORKERS = {"jaxnas": run_jaxnas, "torch": run_torch}
+
+
+def spawn(worker, scale, args):
+    cmd = [sys.executable, __file__, "--worker", worker, "--scale", scale,
+           "--steps", str(args.steps), "--warmup", str(args.warmup)]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=os.environ)
+    if out.returncode:
+        lines = out.stderr.strip().splitlines() or [f"exit status {out.returncode}"]
+        return dict(worker=worker, scale=scale, error=lines[-1])
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]), scale=scale,
+                load_average=[round(v, 1) for v in os.getloadavg()])
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--scale", choices=("mini", "paper", "both"), default="mini")
+    p.add_argument("--steps", type=int, default=20, help="timed steps (median reported)")
+    p.add_argument("--warmup", type=int, default=2, help="untimed steps after the first")
+    p.add_argument("--rounds", type=int, default=1, help="alternate the workers this many times")
+    p.add_argument("--workers", default="jaxnas,torch")
+    p.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
+    p.add_argument("--out", help="also write the results as JSON here")
+    args = p.parse_args()
+    if args.worker:
+        print(json.dumps(WORKERS[args.worker](args.scale, args.steps, args.warmup)))
+        return
+    workers = args.workers.split(",")
+    results = []
+    for scale in (("mini", "paper") if args.scale == "both" else (args.scale,)):
+        rates = {w: [] for w in workers}
+        for _ in range(args.rounds):
+            for worker in workers:
+                r = spawn(worker, scale, args)
+                results.append(r)
+                if "error" in r:
+                    print(f"{scale:5s} {worker:6s} failed: {r['error']}")
+                    continue
+                rates[worker].append(r["images_per_s"])
+                print(f"{scale:5s} {worker:6s} compile {r['compile_s']:6.1f}s  step "
+                      f"{r['median_step_ms']:8.1f} ms  {r['images_per_s']:7.1f} img/s  peak "
+                      f"{r['peak_mib']:5d} MiB  load {r['load_average'][0]}", flush=True)
+        if len(workers) == 2 and all(rates.values()):
+            a, b = (float(np.median(rates[w])) for w in workers)
+            results.append(dict(scale=scale, **{f"{w}_images_per_s": v for w, v in
+                                                zip(workers, (a, b))},
+                                ratio=round(a / b, 3), rounds=args.rounds))
+            print(f"{scale:5s} median of {args.rounds} rounds: {workers[0]} {a:.1f} img/s, "
+                  f"{workers[1]} {b:.1f} img/s, ratio {a / b:.2f}x")
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(dict(command=" ".join(["python"] + sys.argv), cpus=os.cpu_count(),
+                           results=results), f, indent=1)
 
 
 if __name__ == "__main__":

@@ -33,9 +33,8 @@ from jax import lax
 
 from jaxnas.errors import ConfigError
 from jaxnas.spaces.darts import ARCH_LEN, EDGES, NUM_EDGES, NUM_OPS, OPS
-from jaxnas.supernet import ops as base_ops
+from jaxnas.supernet import darts_ops as ops
 
-_DN = ("NHWC", "HWIO", "NHWC")
 _NONE, _MAX, _AVG, _SKIP, _SEP3, _SEP5, _DIL3, _DIL5 = range(NUM_OPS)
 # Pooled parameter arrays of each parametric op: name -> (kernel size, depthwise).
 POOLED = {
@@ -189,74 +188,35 @@ def check_sharing(sharing, cfg: SupernetConfig):
 # ----------------------------------------------------------------------------- ops
 
 
-def _conv(x, w, stride=1, padding=0, dilation=1, groups=1):
-    pad = ((padding, padding), (padding, padding))
-    return lax.conv_general_dilated(x, w, (stride, stride), pad, rhs_dilation=(dilation,) * 2,
-                                    dimension_numbers=_DN, feature_group_count=groups)
-
-
-def _bn(x, axis_name):
-    return base_ops.batch_norm(x, axis_name=axis_name)
-
-
-def _dw_pw(x, dw, pw, stride, padding, dilation, axis_name):
-    """ReLU, depthwise conv, pointwise 1x1, BN: half of a sep_conv, all of a dil_conv."""
-    y = _conv(jax.nn.relu(x), dw, stride, padding, dilation, groups=x.shape[-1])
-    return _bn(_conv(y, pw), axis_name)
-
-
-def factorized_reduce(x, w1, w2, axis_name=None):
-    """DARTS's FactorizedReduce: ReLU, two stride-2 1x1 convs (the second shifted by one pixel),
-    channels concatenated, BN."""
-    r = jax.nn.relu(x)
-    y = jnp.concatenate([_conv(r, w1, 2), _conv(r[:, 1:, 1:], w2, 2)], axis=-1)
-    return _bn(y, axis_name)
-
-
-def _pool(x, stride, kind):
-    """3x3 pool, padding 1: max, or average over the in-bounds pixels."""
-    window, strides = (1, 3, 3, 1), (1, stride, stride, 1)
-    pad = ((0, 0), (1, 1), (1, 1), (0, 0))
-    if kind == "max":
-        return lax.reduce_window(x, -jnp.inf, lax.max, window, strides, pad)
-    total = lax.reduce_window(x, 0.0, lax.add, window, strides, pad)
-    ones = jnp.ones((1,) + x.shape[1:3] + (1,), x.dtype)
-    return total / lax.reduce_window(ones, 0.0, lax.add, window, strides, pad)
-
-
 def _branches(stride, axis_name):
     """The 8 candidate ops of an edge with this stride, each `(x, p) -> y` with `p` the edge's
     slice of the pools."""
     def sep(k):
         def run(x, p):
             q = p[f"sep_conv_{k}x{k}"]
-            y = _dw_pw(x, q["dw1"], q["pw1"], stride, k // 2, 1, axis_name)
-            return _dw_pw(y, q["dw2"], q["pw2"], 1, k // 2, 1, axis_name)
+            y = ops.dw_pw(x, q["dw1"], q["pw1"], stride, k // 2, 1, axis_name=axis_name)
+            return ops.dw_pw(y, q["dw2"], q["pw2"], 1, k // 2, 1, axis_name=axis_name)
         return run
 
     def dil(k):
         def run(x, p):
             q = p[f"dil_conv_{k}x{k}"]
-            return _dw_pw(x, q["dw"], q["pw"], stride, k - 1, 2, axis_name)
+            return ops.dw_pw(x, q["dw"], q["pw"], stride, k - 1, 2, axis_name=axis_name)
         return run
 
     def skip(x, p):
         if stride == 1:
             return x
-        return factorized_reduce(x, p["skip_connect"]["w1"], p["skip_connect"]["w2"], axis_name)
+        q = p["skip_connect"]
+        return ops.factorized_reduce(x, q["w1"], q["w2"], axis_name=axis_name)
 
     def zero(x, p):
         return jnp.zeros_like(x[:, ::stride, ::stride])
 
     return (zero,
-            lambda x, p: _bn(_pool(x, stride, "max"), axis_name),
-            lambda x, p: _bn(_pool(x, stride, "avg"), axis_name),
+            lambda x, p: ops.bn(ops.pool(x, stride, "max"), axis_name=axis_name),
+            lambda x, p: ops.bn(ops.pool(x, stride, "avg"), axis_name=axis_name),
             skip, sep(3), sep(5), dil(3), dil(5))
-
-
-def _edge(op, x, p, stride, axis_name):
-    """Run only op `op` (a traced int) of the edge: a conditional over the 8 candidates."""
-    return lax.switch(op, _branches(stride, axis_name), x, p)
 
 
 # ----------------------------------------------------------------------------- network
@@ -264,28 +224,90 @@ def _edge(op, x, p, stride, axis_name):
 
 def _preprocess(x, p, axis_name):
     if "w1" in p:
-        return factorized_reduce(x, p["w1"], p["w2"], axis_name)
-    return _bn(_conv(jax.nn.relu(x), p["w"]), axis_name)
+        return ops.factorized_reduce(x, p["w1"], p["w2"], axis_name=axis_name)
+    return ops.relu_conv1x1_bn(x, p["w"], axis_name=axis_name)
 
 
-def _edge_scan(states, arch, weights, edges, stride, axis_name, inputs=None):
-    """Run `edges` (positions in `EDGES`, in order) over a lax.scan: edge e adds its op on
-    state `src` to state `to` of the stacked `states` (read from `inputs` instead when given:
-    the stride-2 edges of a reduction cell read its inputs). One traced edge per scan keeps the
-    compilation small; adding in edge order is DARTS's summation order."""
+@functools.cache
+def _edge_loop(stride, axis_name, separate, weighted):
+    """`run(buf, inputs, op_ids, to, src, p, scale) -> buf`: a `lax.scan` over edges, edge e
+    adding op `op_ids[e]` (a traced int: a conditional over the 8 candidates, only that op runs)
+    of state `src[e]` to state `to[e]` of the stacked states `buf`, with `p` the edges' stacked
+    weights, times `scale[e]` when `weighted` (GDAS's edge weights; `scale` is None otherwise).
+    The states are read from `inputs` instead when `separate` (a reduction cell's stride-2 edges
+    read its two inputs and write its nodes); `inputs` is None otherwise.
+
+    The gradient is written by hand for the whole loop. Differentiated by JAX, every edge would
+    keep zero-filled residuals of all 8 branches whatever op ran, and the gradient of each
+    dynamically indexed read would be a zero-filled copy of all the states. Here the residuals
+    are the final states and the weights; the backward pass is one reverse scan that recomputes
+    each edge's op, runs its transpose only, and adds the input's gradient in place. In reverse
+    edge order a node's gradient is complete before the edges into it are reached, because
+    every edge reads a node that is final when read (edges run in order of their target).
+    """
+    branches = _branches(stride, axis_name)
+
+    def transpose(f):
+        def run(x, p, dy, c):
+            y, vjp = jax.vjp(f, x, p)
+            if not weighted:
+                return vjp(dy) + (None,)
+            return vjp(dy * c) + (jnp.vdot(dy, y),)
+        return run
+
+    grads = [transpose(f) for f in branches]
+
+    def forward(buf, inputs, op_ids, to, src, p, scale):
+        def body(buf, xs):
+            op, dst, frm, pe, c = xs
+            y = lax.switch(op, branches, (inputs if separate else buf)[frm], pe)
+            return buf.at[dst].add(y * c if weighted else y), None
+        return lax.scan(body, buf, (op_ids, to, src, p, scale))[0]
+
+    @jax.custom_vjp
+    def run(buf, inputs, op_ids, to, src, p, scale):
+        return forward(buf, inputs, op_ids, to, src, p, scale)
+
+    def run_fwd(buf, inputs, op_ids, to, src, p, scale):
+        out = forward(buf, inputs, op_ids, to, src, p, scale)
+        return out, (out, inputs, op_ids, to, src, p, scale)
+
+    def run_bwd(res, dout):
+        final, inputs, op_ids, to, src, p, scale = res
+        read = inputs if separate else final
+
+        def body(carry, xs):
+            dbuf, dread = carry
+            op, dst, frm, pe, c = xs
+            dx, dp, dc = lax.switch(op, grads, read[frm], pe, dbuf[dst], c)
+            if separate:
+                dread = dread.at[frm].add(dx)
+            else:
+                dbuf = dbuf.at[frm].add(dx)
+            return (dbuf, dread), (dp, dc)
+
+        init = (dout, jnp.zeros_like(inputs) if separate else None)
+        (dbuf, dinputs), (dps, dscale) = lax.scan(body, init, (op_ids, to, src, p, scale),
+                                                  reverse=True)
+        return dbuf, dinputs, None, None, None, dps, dscale
+
+    run.defvjp(run_fwd, run_bwd)
+    return run
+
+
+def _edge_scan(states, arch, weights, edges, stride, axis_name, inputs=None, scale=None):
+    """Run `edges` (positions in `EDGES`, in order) over the states (`_edge_loop`): edge e adds
+    its op on state `src` to state `to` of the stacked `states` (read from `inputs` instead
+    when given: the stride-2 edges of a reduction cell read its inputs; `to` then counts from
+    the first node), times `scale[e]` when given. Adding in edge order is DARTS's summation
+    order."""
     idx = np.array(edges)
-    to = jnp.asarray([EDGES[e][0] for e in edges], jnp.int32)
+    offset = 0 if inputs is None else 2
+    to = jnp.asarray([EDGES[e][0] - offset for e in edges], jnp.int32)
     src = jnp.asarray([EDGES[e][1] for e in edges], jnp.int32)
-    xs = (arch[idx], to, src, jax.tree.map(lambda a: a[idx], weights))
-    source = states if inputs is None else inputs
-
-    def body(buf, x):
-        op, dst, frm, p = x
-        read = source if inputs is not None else buf
-        y = _edge(op, read[frm], p, stride, axis_name)
-        return buf.at[dst - (0 if inputs is None else 2)].add(y), None
-
-    return lax.scan(body, states, xs)[0]
+    run = _edge_loop(stride, axis_name, inputs is not None, scale is not None)
+    return run(states, inputs, arch[idx], to, src, jax.tree.map(lambda a: a[idx], weights),
+               None if scale is None else scale[idx])
 
 
 def _cell(s0, s1, arch, weights, cell_params, reduction, axis_name):
@@ -339,8 +361,8 @@ def apply(params, arch, x, sharing, *, cfg: SupernetConfig, axis_name=None):
     """
     archs = cell_archs(arch, cfg)
     sharing = jnp.asarray(sharing, jnp.int32)
-    h = _conv(x, params["stem"]["w"], padding=1)
-    h = base_ops.batch_norm(h, **params["stem"]["bn"], axis_name=axis_name)
+    h = ops.conv(x, params["stem"]["w"], padding=1)
+    h = ops.bn(h, params["stem"]["bn"], axis_name)
     s0 = s1 = h
     for i, (_, reduction, _, _, _, group, _) in enumerate(cfg.cells):
         pool = params["pools"][group]

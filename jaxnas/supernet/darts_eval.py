@@ -34,9 +34,8 @@ from jaxnas.errors import ConfigError
 from jaxnas.spaces import darts as darts_space
 from jaxnas.spaces.darts import CONCAT, EDGES, NUM_EDGES, OPS
 from jaxnas.supernet import darts as search_net
-from jaxnas.supernet import ops as base_ops
+from jaxnas.supernet import darts_ops as ops
 
-_conv, _pool = search_net._conv, search_net._pool  # the same convolution and pooling numerics
 _PARAMETRIC = {  # op -> its weights: name -> (kernel size, depthwise)
     "sep_conv_3x3": {"dw1": (3, True), "pw1": (1, False), "dw2": (3, True), "pw2": (1, False)},
     "sep_conv_5x5": {"dw1": (5, True), "pw1": (1, False), "dw2": (5, True), "pw2": (1, False)},
@@ -184,79 +183,13 @@ def num_params(params):
 # ----------------------------------------------------------------------------- ops
 
 
-def _bn(x, p, axis_name):
-    return base_ops.batch_norm(x, p["scale"], p["bias"], axis_name=axis_name)
-
-
-def _depthwise_slices(x, w, stride, padding, dilation):
-    """Depthwise conv as a sum of k*k strided slices times per-channel weights: the same
-    numbers as the grouped convolution, but elementwise code XLA's CPU backend fuses forward and
-    backward (3-7x faster than its grouped convolution: a [96, 32, 32, 16] batch's gradient
-    took 0.09-0.32 s against 0.43-0.96 s, k 3/5, dilation 1/2; run on the loaded 2-core CPU)."""
-    k = w.shape[0]
-    b, h, wd, c = x.shape
-    xp = jnp.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
-    ho = (h + 2 * padding - dilation * (k - 1) - 1) // stride + 1
-    wo = (wd + 2 * padding - dilation * (k - 1) - 1) // stride + 1
-    out = 0.0
-    for i in range(k):
-        for j in range(k):
-            start = (0, i * dilation, j * dilation, 0)
-            end = (b, start[1] + (ho - 1) * stride + 1, start[2] + (wo - 1) * stride + 1, c)
-            out = out + jax.lax.slice(xp, start, end, (1, stride, stride, 1)) * w[i, j, 0]
-    return out
-
-
-def depthwise(x, w, stride, padding, dilation):
-    """Depthwise kxk convolution (weights `[k, k, 1, C]`): slices on the CPU, XLA's grouped
-    convolution elsewhere."""
-    if jax.default_backend() == "cpu":
-        return _depthwise_slices(x, w, stride, padding, dilation)
-    return _conv(x, w, stride, padding, dilation, groups=x.shape[-1])
-
-
-def _window_slices(x, stride, fill):
-    """The 9 strided slices of a 3x3 window with padding 1 (padded with `fill`)."""
-    b, h, w, c = x.shape
-    xp = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), constant_values=fill)
-    ho, wo = (h - 1) // stride + 1, (w - 1) // stride + 1
-    return [jax.lax.slice(xp, (0, i, j, 0), (b, i + (ho - 1) * stride + 1,
-                                             j + (wo - 1) * stride + 1, c), (1, stride, stride, 1))
-            for i in range(3) for j in range(3)]
-
-
-def pool(x, stride, kind):
-    """3x3 pool, padding 1: max, or average over the in-bounds pixels (count_include_pad=False).
-    On the CPU as elementwise max / sum of slices (XLA's CPU `reduce_window` gradient is slow),
-    elsewhere the search network's `reduce_window` pool."""
-    if jax.default_backend() != "cpu":
-        return _pool(x, stride, kind)
-    if kind == "max":
-        return functools.reduce(jnp.maximum, _window_slices(x, stride, -jnp.inf))
-    h, w = x.shape[1:3]
-    ones = np.pad(np.ones((1, h, w, 1), np.float32), ((0, 0), (1, 1), (1, 1), (0, 0)))
-    counts = sum(ones[:, i:i + h:stride, j:j + w:stride] for i in range(3) for j in range(3))
-    return sum(_window_slices(x, stride, 0.0)) * (1.0 / counts).astype(x.dtype)
-
-
-def pointwise(x, w):
-    """1x1 stride-1 convolution as a matrix product over channels."""
-    return x @ w[0, 0]
-
-
 def _dw_pw(x, dw, pw, bn, stride, padding, dilation, axis_name):
     """ReLU, depthwise conv, pointwise 1x1, affine BN."""
-    y = depthwise(jax.nn.relu(x), dw, stride, padding, dilation)
-    return _bn(pointwise(y, pw), bn, axis_name)
+    return ops.dw_pw(x, dw, pw, stride, padding, dilation, bn, axis_name)
 
 
 def _factorized_reduce(x, p, axis_name):
-    """ReLU, two stride-2 1x1 convs (the second shifted by a pixel), concatenated, BN; a
-    stride-2 1x1 conv of an even-sized map is a product over channels of every other pixel."""
-    r = jax.nn.relu(x)
-    y = jnp.concatenate([pointwise(r[:, ::2, ::2], p["w1"]),
-                         pointwise(r[:, 1::2, 1::2], p["w2"])], axis=-1)
-    return _bn(y, p["bn"], axis_name)
+    return ops.factorized_reduce(x, p["w1"], p["w2"], p["bn"], axis_name)
 
 
 def _op(name, x, p, stride, axis_name):
@@ -270,7 +203,7 @@ def _op(name, x, p, stride, axis_name):
     if name == "skip_connect":
         return x if stride == 1 else _factorized_reduce(x, p, axis_name)
     if name in ("max_pool_3x3", "avg_pool_3x3"):
-        return pool(x, stride, name[:3])
+        return ops.pool(x, stride, name[:3])
     return jnp.zeros_like(x[:, ::stride, ::stride])  # none
 
 
@@ -284,8 +217,8 @@ def _drop_path(x, key, drop_prob):
 def _cell(s0, s1, p, nodes, reduction, drop, axis_name):
     """One cell; `drop` is None (no drop path) or `(key, drop_prob)`."""
     pre0 = _factorized_reduce(s0, p["pre0"], axis_name) if "w1" in p["pre0"] else \
-        _bn(pointwise(jax.nn.relu(s0), p["pre0"]["w"]), p["pre0"]["bn"], axis_name)
-    states = [pre0, _bn(pointwise(jax.nn.relu(s1), p["pre1"]["w"]), p["pre1"]["bn"], axis_name)]
+        ops.relu_conv1x1_bn(s0, p["pre0"]["w"], p["pre0"]["bn"], axis_name)
+    states = [pre0, ops.relu_conv1x1_bn(s1, p["pre1"]["w"], p["pre1"]["bn"], axis_name)]
     e = 0
     for node in nodes:
         total = 0.0
@@ -303,8 +236,8 @@ def _aux_head(x, p, axis_name):
     """AuxiliaryHeadCIFAR on a [B, 8, 8, C] map (32x32 inputs)."""
     window, strides = (1, 5, 5, 1), (1, 3, 3, 1)
     y = jax.lax.reduce_window(jax.nn.relu(x), 0.0, jax.lax.add, window, strides, "VALID") / 25.0
-    y = jax.nn.relu(_bn(pointwise(y, p["w1"]), p["bn1"], axis_name))
-    y = jax.nn.relu(_bn(_conv(y, p["w2"]), p["bn2"], axis_name))
+    y = jax.nn.relu(ops.bn(ops.pointwise(y, p["w1"]), p["bn1"], axis_name))
+    y = jax.nn.relu(ops.bn(ops.conv(y, p["w2"]), p["bn2"], axis_name))
     return jnp.mean(y, axis=(1, 2)) @ p["head"]["w"] + p["head"]["b"]
 
 
@@ -319,8 +252,8 @@ def apply(params, x, *, cfg: EvalConfig, plan: Plan, train=False, drop_prob=0.0,
     """
     if train and key is None:
         raise ValueError("darts_eval.apply(train=True) needs a PRNG key for drop path")
-    h = _conv(x, params["stem"]["w"], padding=1)
-    s0 = s1 = _bn(h, params["stem"]["bn"], axis_name)
+    h = ops.conv(x, params["stem"]["w"], padding=1)
+    s0 = s1 = ops.bn(h, params["stem"]["bn"], axis_name)
     aux = None
     for i, (cell, (_, reduction, *_)) in enumerate(zip(params["cells"], cfg.skeleton.cells)):
         drop = (jax.random.fold_in(key, i), drop_prob) if train else None
