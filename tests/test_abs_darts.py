@@ -241,3 +241,20 @@ def test_abs_shrinks_a_tiny_darts_run(tiny_config, tmp_path):
     assert r.train_step._cache_size() == 1
     angles = r.run.score(state, DARTS.sample_np(np.random.default_rng(0), 4, mask=mask), "angle")
     assert (angles > 0).all()
+
+
+@pytest.mark.slow  # ~25 s: compiles the DARTS supernet's scoring forward
+def test_accuracy_metric_shrinks_darts(tiny_config):
+    """The accuracy baseline scores `acc_num_archs` genotypes of the sampled pool on one held-out
+    batch; the shrunk mask stays valid."""
+    from jaxnas.train import recipe as recipe_lib
+
+    config = _darts(tiny_config, **{
+        "train.epochs": 2, "abs.shrink.start_epoch": 1, "abs.shrink.metric": "accuracy",
+        "abs.shrink.acc_num_archs": 8, "abs.shrink.acc_batch_size": 10,
+        "abs.shrink.samples_per_op": 2})
+    r = recipe_lib.from_config(config)
+    state, args, log = r.epoch_start(r.init(), 2)
+    mask = np.asarray(args["mask"])
+    DARTS.check_mask(mask)
+    assert mask.sum() == 28 * 8 - 20 and len(log["angle_dropped"].split()) == 20
