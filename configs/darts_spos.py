@@ -28,14 +28,19 @@ Variants (comma-separated after the scale; any combination):
             regulariser after 60% of the epochs, hinge); DARTS has no packaged ground truth, so
             `landmark.table=` must name a CSV (`arch` column of Genotype text, e.g. a
             `jaxnas standalone` run's W/table.csv) or JSON genotype -> accuracy.
+  abs       ABS angle-based shrinking as AngleNAS's DARTS code: from a fifth of the run, every 5
+            epochs (every epoch at mini), each edge of both cells drops its lowest operator
+            (28 per step), an operator (cell type, edge, op) scoring the mean angle of 1,000
+            genotypes of the current space containing it, drawn seeded; 6 steps leave 2 ops
+            per edge (AngleNAS's end point; mini's 5 epochs give 4 steps). W0 is the initial
+            supernet (AngleNAS's is after its warm-up stages, which DARTS here has not).
 `sampler=fairnas` works too (7 paths on one topology per step, `jaxnas.train.samplers`). Not in
-DARTS yet, each refused in one line by the config check: abs (the `angle` metric works), close,
-gdas (`jaxnas/train/rules.py`).
+DARTS yet, each refused in one line by the config check: close, gdas (`jaxnas/train/rules.py`).
 """
 
 from jaxnas.train.defaults import base_config, darts_scale, scale_arg
 
-VARIANTS = ("calr", "ms", "landmark")
+VARIANTS = ("abs", "calr", "ms", "landmark")
 
 
 def get_config(arg="paper"):
@@ -50,10 +55,19 @@ def get_config(arg="paper"):
         config.ms.edge = -1           # one of 0, 1, 14, 15, drawn from config.seed
     if "landmark" in variants:
         config.landmark.table = ""    # the user's genotype table (required: no packaged one)
+    if "abs" in variants:
+        s = config.abs.shrink
+        s.metric, s.drop_rule = "angle", "per_edge"
+        s.drop_per_step = 28          # one per edge of both cells (AngleNAS: 14, one cell)
+        s.num_steps = 6               # 8 ops -> 2 per edge
+        s.start_epoch, s.every_epochs = 0.2, 5
+        s.samples_per_op = 1000       # AngleNAS's sample_num
     if scale == "mini":
         config.data.resolution = 16
         config.data.pad = 2
         config.supernet.C = 4
         config.supernet.layers = 3
         config.train.epochs = 5
+        if "abs" in variants:
+            config.abs.shrink.every_epochs = 1
     return config

@@ -114,8 +114,6 @@ def _batches_split(config):
 # evaluation (NB201 ground truth) and unique_conv (NB201's live-convolution rule).
 _DARTS_SAMPLERS = ("uniform", "unique", "fairnas")
 _DARTS_REFUSED = {
-    "abs": "the DARTS angle exists (metric 'angle'), but shrinking's operator scores over "
-           "sampled genotypes and a drop rule keeping two usable inputs per node are not written",
     "close": "its GLOW blocks need per-slot mixtures of an edge's weights inside the DARTS "
              "apply (aw_nas CLOSENet on NB301), which the DARTS supernet does not have",
     "gdas": "its architecture step runs NB201's supernet with [6, 5] edge weights; the DARTS "
@@ -124,8 +122,8 @@ _DARTS_REFUSED = {
 
 
 def _space_trains(config):
-    """The DARTS space trains SPOS, fairnas, calr, ms and landmark (with a table) for now: one
-    line naming what it cannot do yet."""
+    """The DARTS space trains SPOS, fairnas, abs, calr, ms and landmark (with a table) for now:
+    one line naming what it cannot do yet."""
     if config.get("space", "nb201") != "darts":
         return None
     for name in config.get("techniques", ()):

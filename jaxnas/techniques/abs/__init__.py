@@ -7,7 +7,8 @@ from the run's space (`TrainState.space`), which every sampler reads. List it as
 `base_config(techniques=("abs",))` (formerly "angle"), its settings in `config.abs`.
 
   magnitude  the DARTS-alpha baseline (joint forward, Adam step, operator and cell scores)
-  shrink     operator scores and the reference's drop rule
+  shrink     operator scores and the drop rules (NB201's lowest-first; AngleNAS DARTS per edge)
+  sampled    architectures containing each operator, for spaces not enumerated (DARTS)
   technique  the `Technique`: `technique(config, run)`, `config_block()`
 """
 

@@ -31,6 +31,16 @@ Departures from the reference (AngleNAS NB201 code):
   * the ImageNet code's re-anchoring (W0 := Wt once more than 50 operators are dropped) has no
     NB201 counterpart (30 operators) and is not implemented; `reference_epoch` instead picks W0
     as the NB201 correlation study does.
+
+In the DARTS space (AngleNAS `DARTS/shrinking`, ported): an operator is (cell type, edge, op) of
+the `[28, 8]` mask; it scores the mean angle (AngleNAS's DARTS vector, `abs.fixed` unused) of
+`shrink.samples_per_op` genotypes of the current space containing it, drawn uniformly with
+`shrink.sample_seed` (`jaxnas.techniques.abs.sampled`); `shrink.drop_rule="per_edge"` drops each
+edge's lowest operator per step as AngleNAS does there, and either rule keeps every node two
+usable input edges (`shrink.drop_operators`). Departures: normal and reduction cells shrink
+separately (AngleNAS's ImageNet network shares one op list for all 14 cells), and `shrink.
+max_space_size` counts genotypes, not AngleNAS's product of per-edge op counts. The magnitude
+baseline is NB201's (refused in DARTS).
 """
 
 import time
@@ -44,6 +54,7 @@ from jaxnas.errors import ConfigError
 from jaxnas.evaluate import angle as angle_lib
 from jaxnas.optim import adam_l2
 from jaxnas.techniques.abs import magnitude as mag_lib
+from jaxnas.techniques.abs import sampled as sampled_lib
 from jaxnas.techniques.abs import shrink as shrink_lib
 from jaxnas.train import scorer as scorer_lib
 from jaxnas.train.technique import Technique
@@ -71,6 +82,8 @@ def config_block():
                                 # 50); in [0, 1): a fraction of train.epochs (at least 1 epoch)
             every_epochs=5,     # epochs between steps (the ImageNet code: 5)
             drop_per_step=20,   # operators dropped per step (NB201 reference: 20 of 30)
+            drop_rule="lowest",  # lowest: the globally lowest, each edge keeping its best (NB201
+                                # reference); per_edge: each edge's lowest (AngleNAS DARTS)
             max_space_size=0,   # also stop once the space has <= this many cells (0 = off;
                                 # the ImageNet code: 1e6)
             # accuracy metric: one batch of `acc_batch_size` held-out images (the reference:
@@ -78,6 +91,10 @@ def config_block():
             acc_batch_size=256,
             acc_num_archs=1000,
             acc_seed=0,
+            # spaces too large to enumerate (DARTS): per operator, `samples_per_op` architectures
+            # of the space containing it, drawn with `sample_seed` (AngleNAS DARTS: 1,000)
+            samples_per_op=1000,
+            sample_seed=0,
         ),
         # The magnitude baseline (DARTS alpha trained beside the weights, reference settings);
         # needed for shrink.metric = magnitude and for the `magnitude` scorer.
@@ -94,14 +111,18 @@ def _check(config):
         raise ConfigError(f"abs.fixed must be one of {angle_lib.FIXED}, got {c.fixed!r}")
     if s.metric not in METRICS:
         raise ConfigError(f"abs.shrink.metric must be one of {METRICS}, got {s.metric!r}")
+    if s.drop_rule not in shrink_lib.RULES:
+        raise ConfigError(f"abs.shrink.drop_rule must be one of {shrink_lib.RULES}, got "
+                          f"{s.drop_rule!r}")
     ints = {"shrink.num_steps": s.num_steps, "shrink.drop_per_step": s.drop_per_step,
-            "shrink.max_space_size": s.max_space_size, "shrink.acc_num_archs": s.acc_num_archs}
+            "shrink.max_space_size": s.max_space_size, "shrink.acc_num_archs": s.acc_num_archs,
+            "shrink.sample_seed": s.sample_seed}
     for key, value in ints.items():
         if not isinstance(value, int) or value < 0:
             raise ConfigError(f"abs.{key} must be an int >= 0, got {value!r}")
     start = epochs_of(s.start_epoch, epochs, "abs.shrink.start_epoch", minimum=1)
     reference = epochs_of(c.reference_epoch, epochs, "abs.reference_epoch")
-    for key in ("every_epochs", "acc_batch_size"):
+    for key in ("every_epochs", "acc_batch_size", "samples_per_op"):
         if not isinstance(s[key], int) or s[key] < 1:
             raise ConfigError(f"abs.shrink.{key} must be an int >= 1, got {s[key]!r}")
     if s.num_steps and s.metric == "magnitude" and not c.magnitude.train:
@@ -140,9 +161,10 @@ def technique(config, run):
     s = c.shrink
     space, net_cfg = run.space, run.net_cfg
     train_alpha = bool(c.magnitude.train)
-    if space.name != "nb201" and (train_alpha or s.metric == "angle"):
-        raise ConfigError(f"abs's angle fast path and magnitude baseline are NB201's; in the "
-                          f"{space.name} space use abs.shrink.metric='accuracy'")
+    if space.name != "nb201" and (train_alpha or s.metric == "magnitude"):
+        raise ConfigError(f"abs's magnitude baseline (DARTS alpha over NB201's edges) is "
+                          f"NB201's; in the {space.name} space use abs.shrink.metric='angle' "
+                          f"or 'accuracy' and abs.magnitude.train=False")
     alpha_tx = adam_l2(c.magnitude.lr, c.magnitude.b1, c.magnitude.b2, c.magnitude.weight_decay)
 
     def init_state(key, params):
@@ -165,8 +187,14 @@ def technique(config, run):
         """Operator scores `[edges, ops]` of the current space by `shrink.metric`."""
         if s.metric == "magnitude":
             return np.where(mask, np.asarray(mag_lib.operator_magnitude(ext["alpha"])), np.nan)
-        archs = space.mask_archs(mask)
-        if s.metric == "angle":  # all cells (one compilation for every space), then the space's
+        if space.size is None:  # not enumerable: sampled architectures containing each op
+            key = jax.random.fold_in(jax.random.key(s.sample_seed), done)
+            archs = sampled_lib.containing(space, mask, s.samples_per_op, key)
+        else:
+            archs = space.mask_archs(mask)
+        if s.metric == "angle" and space.size is None:
+            scores = run.score(state, archs, "angle")
+        elif s.metric == "angle":  # all cells (one compilation for every space), then the space's
             scores = run.score(state, space.enumerate(), "angle")[space.to_index(archs)]
         else:
             if s.acc_num_archs and len(archs) > s.acc_num_archs:
@@ -190,10 +218,11 @@ def technique(config, run):
         if done < due and not (s.max_space_size and space.mask_size(mask) <= s.max_space_size):
             started = time.perf_counter()
             scores = metric_scores(state, ext, mask, done)
-            mask, dropped = shrink_lib.drop_operators(scores, mask, s.drop_per_step)
+            mask, dropped = shrink_lib.drop_operators(scores, mask, s.drop_per_step,
+                                                      space=space, rule=s.drop_rule)
             ext["shrinks"] = jnp.int32(done + 1)
             state = state._replace(space=jnp.asarray(mask))
-            log.update(angle_dropped=shrink_lib.describe(dropped),
+            log.update(angle_dropped=shrink_lib.describe(dropped, space),
                        angle_shrink_seconds=round(time.perf_counter() - started, 3))
         if log:
             state = state._replace(extra={**state.extra, NAME: ext})
