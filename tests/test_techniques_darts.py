@@ -84,7 +84,6 @@ def test_ms_refuses_what_darts_cannot_group(tiny_config, key, value, words):
     (("abs",), "uniform", "no abs in the DARTS space"),
     (("angle",), "uniform", "no abs in the DARTS space"),  # the alias, canonical
     (("close",), "uniform", "no close in the DARTS space"),
-    (("gdas",), "uniform", "no gdas in the DARTS space"),
     ((), "unique_conv", "NB201's"),
 ])
 def test_unported_techniques_refuse_in_one_line(techniques, sampler, words):
