@@ -172,15 +172,24 @@ def test_search_gdas_on_a_darts_workdir_returns_the_derived_genotype(tiny_config
 
 @pytest.mark.slow
 def test_tiny_darts_gdas_run_trains_alpha_and_searches_it(tiny_config, tmp_path, capsys):
-    """Two tiny epochs (C=4, 3 cells, 8x8 images): a uniform warm-up epoch, then one of GDAS
-    (architecture steps move alpha); the search returns the derived genotype and the per-epoch
-    trajectory from the metrics log."""
-    from jaxnas.train import loop
+    """`jaxnas run`, two tiny epochs (C=4, 3 cells, 8x8 images): a uniform warm-up epoch, then
+    one of GDAS (architecture steps move alpha); its search, and `jaxnas search --strategy
+    gdas`, return the derived genotype and the per-epoch trajectory from the metrics log."""
+    from jaxnas.search import pipeline
+    from jaxnas.train import recipe as recipe_lib
     from jaxnas.train.open_run import open_run
 
     config = _gdas_config(tiny_config, epochs=2)
     workdir = tmp_path / "run"
-    loop.train(config, workdir, progress=False)
+    built, build = [], recipe_lib.build
+    recipe_lib.build = lambda *a, **k: built.append(build(*a, **k)) or built[-1]
+    try:
+        summary = pipeline.run(config, workdir, search={"strategy": "gdas"}, progress=False)
+    finally:
+        recipe_lib.build = build
+    # One program for both epochs: the GDAS phase, tau and held-out order are arguments.
+    assert max(r.train_step._cache_size() for r in built) == 1
+    assert list(summary["search"]) == ["gdas"] and summary["evaluate"] is None
     lines = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
     assert [r["gdas_active"] for r in lines] == [False, True]
     assert all("gdas_index" not in r for r in lines)
@@ -190,6 +199,8 @@ def test_tiny_darts_gdas_run_trains_alpha_and_searches_it(tiny_config, tmp_path,
     alpha = np.asarray(opened.state.extra[gdas.NAME]["alpha"])
     init = np.asarray(opened.recipe.init().extra[gdas.NAME]["alpha"])
     assert np.abs(alpha - init).max() > 1e-2  # one epoch of architecture steps moved it
+    assert summary["search"]["gdas"]["arch"] == DARTS.to_str(DARTS.derive(alpha))
     arch, result = _search_gdas(workdir, capsys)
     assert arch.tolist() == DARTS.derive(alpha).tolist()
     assert [s["x"] for s in result["trajectory"]] == [0, 1, 2.0]
+    assert (workdir / "search" / "gdas.png").is_file()
