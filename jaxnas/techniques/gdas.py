@@ -167,9 +167,8 @@ def technique(config, run):
         args, mask = step_args["gdas"], step_args["mask"]
         alpha = extra[NAME]["alpha"]  # this step's logits (see the docstring)
         k_gdas, k_uniform = jax.random.split(key)
-        uniform = (space.sample(k_uniform, mask) if darts  # SPOS: a uniform genotype
-                   else sample_ops(k_uniform, jnp.zeros_like(alpha), mask))
-        ops = jnp.where(args["active"], sample_ops(k_gdas, alpha, mask), uniform)
+        ops = jnp.where(args["active"], sample_ops(k_gdas, alpha, mask),
+                        space.sample(k_uniform, mask))  # warm-up: SPOS's uniform cell
         return ops[None]
 
     def update_state(tech_state, params, ctx):
