@@ -316,7 +316,8 @@ _INNER_EDGES = tuple(e for e, (_, src) in enumerate(EDGES) if src >= 2)
 
 def cell_archs(arch, cfg: SupernetConfig, dtype=jnp.int32):
     """Per-cell op arrays `[layers, 14]` of an architecture `[28]` (normal edges, then reduce),
-    or `arch` itself when it is already `[layers, 14]` (any per-edge array of `dtype`)."""
+    or `arch` itself when it is already `[layers, 14]` (any per-edge array: `dtype` None keeps
+    its own)."""
     arch = jnp.asarray(arch, dtype)
     if arch.shape == (ARCH_LEN,):
         reduce = np.array([cell[1] for cell in cfg.cells])
@@ -347,7 +348,7 @@ def apply(params, arch, x, sharing, *, cfg: SupernetConfig, edge_weights=None, a
       float32 `[B, num_classes]` logits.
     """
     archs = cell_archs(arch, cfg)
-    scales = None if edge_weights is None else cell_archs(edge_weights, cfg, jnp.float32)
+    scales = None if edge_weights is None else cell_archs(edge_weights, cfg, None)
     sharing = jnp.asarray(sharing, jnp.int32)
     h = _conv(x, params["stem"]["w"], padding=1)
     h = base_ops.batch_norm(h, **params["stem"]["bn"], axis_name=axis_name)
