@@ -4,9 +4,12 @@ Builds the run of `--config` (no data is read), compiles its train step on one b
 uint8 images at the config's batch size and resolution, then times `--steps` further steps (the
 sampled genotype changes every step; one compilation serves them all). Prints one JSON line:
 compile seconds (first step), median and interquartile step seconds, the epoch estimate at
-`--steps-per-epoch` (390 = 25k images / 64) and the machine's load average.
+`--steps-per-epoch` (390 = 25k images / 64) and the machine's load average. The run's held-out
+half is random images too (GDAS's architecture step reads it); the step is epoch 1's (GDAS
+active).
 
     python experiments/bench_darts_step.py --config configs/darts_spos.py:mini --steps 20
+    python experiments/bench_darts_step.py --config configs/darts_spos.py:mini,gdas --steps 20
 """
 
 import argparse
@@ -32,11 +35,14 @@ def main():
     parser.add_argument("--steps-per-epoch", type=int, default=390)
     args = parser.parse_args()
     config = load_config(args.config)
-    recipe = recipe_lib.build(config, recipe_lib.make_run(config, args.steps_per_epoch))
-    state = recipe.init()
-    state, step_args, _ = recipe.epoch_start(state, 0)
     b, res = config.train.batch_size, config.data.resolution
     rng = np.random.default_rng(0)
+    held_out = (rng.integers(0, 256, (10 * b, res, res, 3), dtype=np.uint8),
+                rng.integers(0, config.supernet.num_classes, 10 * b).astype(np.int32))
+    recipe = recipe_lib.build(config, recipe_lib.make_run(config, args.steps_per_epoch,
+                                                          valid_data=held_out))
+    state = recipe.init()
+    state, step_args, _ = recipe.epoch_start(state, 1)
     x = jnp.asarray(rng.integers(0, 256, (b, res, res, 3), dtype=np.uint8))
     y = jnp.asarray(rng.integers(0, config.supernet.num_classes, b))
     start = time.perf_counter()
