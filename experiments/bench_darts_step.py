@@ -2,9 +2,12 @@
 
 Each measurement runs in its own subprocess (its own compile cache and peak memory):
 
-  jaxnas  the library's jitted train step of `--config` (`recipe.train_step`: a new genotype drawn
-          uniformly inside the step, on-device augmentation, DARTS's optimizer: SGD momentum 0.9,
-          weight decay 3e-4, clip 5), on one batch of random uint8 images.
+  jaxnas  the library's jitted train step of the scale's config, `configs/darts_spos.py[:mini]`
+          (`recipe.train_step`: a new genotype drawn uniformly inside the step, on-device
+          augmentation, DARTS's optimizer: SGD momentum 0.9, weight decay 3e-4, clip 5), on one
+          batch of random uint8 images; `--config` times another config's step instead (e.g.
+          `:mini,gdas`: the weight step and GDAS's architecture step on random held-out images),
+          at epoch 1's schedule.
   torch   quark0/darts's search network (`model_search.Network`: every edge holds all 8 ops as
           DARTS's MixedOp, BN without affine) run single-path: each edge runs the one op of a
           genotype drawn uniformly per step on the host, the SPOS way of training it in PyTorch
@@ -16,8 +19,9 @@ machine's speed drifts over minutes). Reported per run: compile (first step), me
 `--steps` steps after `--warmup`, images/s, peak resident memory (ru_maxrss).
 
     python experiments/bench_darts_step.py --scale mini --rounds 3 --steps 20
-    python experiments/bench_darts_step.py --scale paper --rounds 2 --steps 5 \
-        --out experiments/results/bench_darts_step_paper.json
+    python experiments/bench_darts_step.py --scale both --rounds 3 --steps 10 \
+        --out experiments/results/bench_darts_step.json
+    python experiments/bench_darts_step.py --workers jaxnas --config configs/darts_spos.py:mini,gdas
 """
 
 import argparse
@@ -54,33 +58,35 @@ def _time(step, steps, warmup):
     return first, times
 
 
-def _summary(worker, scale, config, first, times, **extra):
+def _summary(worker, scale, config, first, times, config_path=None, **extra):
     median = float(np.median(times))
     batch = config.train.batch_size
-    return dict(worker=worker, config=CONFIGS[scale], batch=batch,
+    return dict(worker=worker, config=config_path or CONFIGS[scale], batch=batch,
                 resolution=config.data.resolution, C=config.supernet.C,
                 layers=config.supernet.layers, compile_s=round(first, 2),
                 median_step_ms=round(1e3 * median, 2), images_per_s=round(batch / median, 1),
                 peak_mib=round(peak_mib()), steps=len(times), **extra)
 
 
-def _config(scale):
+def _config(scale, path=None):
     from jaxnas.config import load_config
 
-    return load_config(CONFIGS[scale])
+    return load_config(path or CONFIGS[scale])
 
 
-def run_jaxnas(scale, steps, warmup):
+def run_jaxnas(scale, steps, warmup, config_path=None):
     import jax
     import jax.numpy as jnp
 
     from jaxnas.train import recipe as recipe_lib
 
-    config = _config(scale)
-    recipe = recipe_lib.build(config, recipe_lib.make_run(config, 1000))
-    state, step_args, _ = recipe.epoch_start(recipe.init(), 0)
+    config = _config(scale, config_path)
     b, res = config.train.batch_size, config.data.resolution
     rng = np.random.default_rng(0)
+    held_out = (rng.integers(0, 256, (10 * b, res, res, 3), dtype=np.uint8),
+                rng.integers(0, config.supernet.num_classes, 10 * b).astype(np.int32))
+    recipe = recipe_lib.build(config, recipe_lib.make_run(config, 1000, valid_data=held_out))
+    state, step_args, _ = recipe.epoch_start(recipe.init(), 1)
     x = jnp.asarray(rng.integers(0, 256, (b, res, res, 3), dtype=np.uint8))
     y = jnp.asarray(rng.integers(0, config.supernet.num_classes, b))
     box = [state]
@@ -90,11 +96,12 @@ def run_jaxnas(scale, steps, warmup):
         jax.block_until_ready(metrics)
 
     first, times = _time(step, steps, warmup)
-    return _summary("jaxnas", scale, config, first, times, backend=jax.default_backend(),
-                    jax=jax.__version__)
+    return _summary("jaxnas", scale, config, first, times, config_path,
+                    backend=jax.default_backend(), jax=jax.__version__)
 
 
-def run_torch(scale, steps, warmup):
+def run_torch(scale, steps, warmup, config_path=None):
+    del config_path  # always DARTS's search network trained single-path (SPOS)
     import torch
 
     sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
@@ -132,6 +139,7 @@ WORKERS = {"jaxnas": run_jaxnas, "torch": run_torch}
 def spawn(worker, scale, args):
     cmd = [sys.executable, __file__, "--worker", worker, "--scale", scale,
            "--steps", str(args.steps), "--warmup", str(args.warmup)]
+    cmd += ["--config", args.config] if args.config else []
     out = subprocess.run(cmd, capture_output=True, text=True, env=os.environ)
     if out.returncode:
         lines = out.stderr.strip().splitlines() or [f"exit status {out.returncode}"]
@@ -147,11 +155,12 @@ def main():
     p.add_argument("--warmup", type=int, default=2, help="untimed steps after the first")
     p.add_argument("--rounds", type=int, default=1, help="alternate the workers this many times")
     p.add_argument("--workers", default="jaxnas,torch")
+    p.add_argument("--config", help="the jaxnas worker times this config's step instead")
     p.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     p.add_argument("--out", help="also write the results as JSON here")
     args = p.parse_args()
     if args.worker:
-        print(json.dumps(WORKERS[args.worker](args.scale, args.steps, args.warmup)))
+        print(json.dumps(WORKERS[args.worker](args.scale, args.steps, args.warmup, args.config)))
         return
     workers = args.workers.split(",")
     results = []

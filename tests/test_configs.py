@@ -11,9 +11,11 @@ from jaxnas.train import recipe as recipe_lib, standalone_config
 
 CONFIGS = sorted((Path(__file__).parents[1] / "configs").glob("*.py"))
 VARIANTS = {"nb201_close": ("paper,structure", "mini,structure", "mini,faithful_schedule"),
-            "darts_spos": ("paper,calr,ms", "mini,calr", "mini,ms", "paper,abs", "mini,abs,ms")}
+            "darts_spos": ("paper,calr,ms", "mini,calr", "mini,ms", "paper,abs", "mini,abs,ms",
+                           "paper,gdas", "mini,gdas,ms")}
 # (C, cells) of each space's networks at each scale
 SCALES = {"nb201": {"paper": (16, 5), "mini": (8, 1)}, "darts": {"paper": (16, 8), "mini": (4, 3)}}
+OWN_SCALES = {"paper,gdas": (16, 6)}  # AutoDL's DARTS-space GDAS search network: 6 cells
 FINAL_SCALES = {"paper": (36, 20), "mini": (8, 5)}  # DARTS's evaluation network
 CASES = [(p, arg) for p in CONFIGS for arg in ("paper", "mini", *VARIANTS.get(p.stem, ()))]
 
@@ -31,7 +33,8 @@ def test_config_builds(path, arg):
     recipe = recipe_lib.from_config(config, data=False, steps_per_epoch=390)
     assert recipe.run.total_steps == 390 * config.train.epochs
     cells = config.supernet.layers if config.space == "darts" else config.supernet.N
-    assert (config.supernet.C, cells) == SCALES[config.space][arg.split(",")[0]]
+    want = OWN_SCALES.get(arg, SCALES[config.space][arg.split(",")[0]])
+    assert (config.supernet.C, cells) == want
 
 
 def test_the_paper_scale_is_the_default():

@@ -206,7 +206,7 @@ def test_darts_search_and_evaluate_commands_on_a_darts_workdir(darts_workdir, tm
     assert cli.main(["search", "--workdir", str(workdir), "--strategy", "random", "--budget",
                      "3", "--no-progress"]) == 0
     capsys.readouterr()
-    for argv, words in ((["--strategy", "gdas"], "gdas"),):  # (angle works in DARTS now)
+    for argv, words in ((["--strategy", "gdas"], "gdas"),):  # the run trained no gdas logits
         assert cli.main(["search", "--workdir", str(workdir), "--no-progress", *argv]) == 2
         err = capsys.readouterr().err
         assert words in err and err.count("\n") == 1

@@ -82,7 +82,6 @@ def test_ms_refuses_what_darts_cannot_group(tiny_config, key, value, words):
 
 @pytest.mark.parametrize("techniques, sampler, words", [
     (("close",), "uniform", "no close in the DARTS space"),
-    (("gdas",), "uniform", "no gdas in the DARTS space"),
     ((), "unique_conv", "NB201's"),
 ])
 def test_unported_techniques_refuse_in_one_line(techniques, sampler, words):

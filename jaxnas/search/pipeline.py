@@ -29,7 +29,7 @@ from pathlib import Path
 
 from jaxnas.errors import ConfigError
 from jaxnas.search.settings import settings
-from jaxnas.search.workdir import check_strategy, search_workdir
+from jaxnas.search.workdir import search_workdir
 from jaxnas.train import checkpoint, loop
 from jaxnas.train.evaluation import evaluate_workdir
 from jaxnas.train.open_run import run_info
@@ -74,7 +74,6 @@ def run(config, workdir, *, search=None, progress=True):
     """
     workdir = Path(workdir)
     opts = settings(config, **dict(search or {}))
-    check_strategy(opts["strategy"], config)
     selects, narrows = _declared(config, workdir)
     if opts["strategy"] == "gdas" and not selects:
         raise ConfigError("search.strategy='gdas' needs gdas in config.techniques")

@@ -172,6 +172,12 @@ def plot(result, path):
         ax.set_ylabel(f"supernet {result.get('metric') or 'score'}")
         ax.legend(loc="lower right")
     if not truth:  # DARTS: no ground truth to plot
+        ax = axes[0]
+        if not scored:  # GDAS's choices: how far each is from the found genotype
+            final = darts.str_to_arch(result["found"]["arch"])
+            ax.plot(n, [int((darts.str_to_arch(s["arch"]) != final).sum()) for s in steps],
+                    "o-", drawstyle="steps-post")
+            ax.set_ylabel("edges unlike the found cell")
         ax.set_xlabel(x_label)
         found = result["found"]
         fig.suptitle(f"{result['strategy']}: {found['compact']}\n(no ground truth for this "

@@ -5,9 +5,8 @@ scoring interface (`jaxnas.train.scorer.make_score`, metric `accuracy` on the he
 or a data-free one such as `angle`), inside the run's space (the bool `[6, 5]` masks that its
 techniques keep in the train state, e.g. an ABS-shrunk space), in the run's `config.space`
 (NB201 cells, or DARTS genotypes: the result then names the `Genotype(...)` text and has no
-ground truth). GDAS reads the architecture
-logits the run trained (`search.gdas` must be among its techniques) and its per-epoch choices
-from `metrics.jsonl`.
+ground truth). GDAS, in either space, reads the architecture logits the run trained
+(`search.gdas` must be among its techniques) and its per-epoch choices from `metrics.jsonl`.
 
 Scores are cached in `W/search/scores-<metric>-step<S>.json` as they come, so a search that is
 interrupted replays (same seed, same proposals) to where it stopped without rescoring.
@@ -30,26 +29,21 @@ from jaxnas.train.open_run import load_config, open_run
 from jaxnas.train.scorer import make_score
 
 
-def check_strategy(strategy, config):
-    """ConfigError for GDAS outside NB201: its technique trains NB201's [6, 5] logits (GDAS in
-    DARTS, 28 edges x 8 ops with top-2 inputs per node, is not ported)."""
-    space = config.get("space", "nb201")
-    if strategy == "gdas" and space != "nb201":
-        raise ConfigError(f"search strategy gdas trains and reads NB201's [6, 5] architecture "
-                          f"logits; GDAS in the {space!r} space is not ported: use random or "
-                          f"evolution")
-
-
-def _gdas_trajectory(workdir, final, step, steps_per_epoch):
+def _gdas_trajectory(workdir, final, step, steps_per_epoch, space):
     """`(epochs trained, cell)` pairs: the cell GDAS would return after each epoch, from the
-    metrics log (each line records it at its epoch's start), then the current one."""
+    metrics log (each line records it at its epoch's start: NB201 by index, DARTS by Genotype
+    text), then the current one."""
     points = []
     path = Path(workdir) / "metrics.jsonl"
     if path.is_file():
         for line in path.read_text().splitlines():
             record = json.loads(line)
-            if "gdas_index" in record and record.get("step", 0) <= step:
+            if record.get("step", 0) > step:
+                continue
+            if "gdas_index" in record:
                 points.append((record["epoch"] - 1, nb201.index_to_arch(int(record["gdas_index"]))))
+            elif "gdas_arch" in record and space.name != "nb201":
+                points.append((record["epoch"] - 1, space.from_str(record["gdas_arch"])))
     points.append((step / steps_per_epoch, final))
     return points
 
@@ -70,7 +64,6 @@ def search_workdir(workdir, *, strategy=None, budget=None, metric=None, seed=Non
     strategy = opts["strategy"]
     out = Path(out) if out else workdir / "search" / f"{strategy}.json"
     start = time.perf_counter()
-    check_strategy(strategy, config)
     if strategy == "gdas":
         opened = open_run(workdir, data=data, needs_data=False, config=config)
         recipe, state = opened.recipe, opened.state
@@ -80,9 +73,11 @@ def search_workdir(workdir, *, strategy=None, budget=None, metric=None, seed=Non
                               f"gdas in config.techniques to train GDAS's architecture logits")
         arch, details = recipe.found(state)
         step = int(state.step)
-        points = _gdas_trajectory(workdir, arch, step, recipe.run.steps_per_epoch)
+        points = _gdas_trajectory(workdir, arch, step, recipe.run.steps_per_epoch,
+                                  recipe.run.space)
         report = result.report(arch, strategy="gdas", archs=[a for _, a in points],
                                x=[e for e, _ in points], mask=space_of(state),
+                               space=recipe.run.space,
                                x_label="epochs trained", step=step, workdir=str(workdir),
                                seconds=time.perf_counter() - start, **details)
         result.write(report, out)

@@ -51,6 +51,11 @@ class Space(Protocol):
         """A neighbour of one architecture under `mask` (evolution's mutation): NB201 one edge's
         op; DARTS one used edge's op, or one input of a node moved (a valid genotype)."""
 
+    def derive(self, alpha, mask=None) -> np.ndarray:
+        """The architecture that weights `alpha` (float `mask_shape`, e.g. GDAS's logits)
+        select under `mask`: NB201 each edge's largest; DARTS each node's two strongest edges,
+        each with its best non-`none` op."""
+
     def allowed(self, archs, mask) -> Any:
         """bool `[n]`: which architectures use only what `mask` allows (numpy or jittable)."""
 

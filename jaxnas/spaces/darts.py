@@ -515,6 +515,37 @@ def flops(arch, C=36, layers=20, resolution=32, num_classes=10) -> int:
 # ----------------------------------------------------------------------------- the Space
 
 
+def derive(alpha, mask=None) -> np.ndarray:
+    """The genotype architecture weights `alpha` (float `[28, 8]`: normal edges, then reduce)
+    select, as DARTS's and GDAS's `genotype()`: with `p = softmax(alpha)` over each edge's
+    allowed ops, every node keeps its two incoming edges of largest non-`none` `p`, each running
+    its non-`none` op of largest `p` (ties: the earlier edge, the earlier op). Under `mask` the
+    node's best pair the mask allows (largest stronger edge, then largest weaker one); without
+    one this is DARTS's top two. Always a valid genotype (int32 `[28]`)."""
+    allowed = check_mask(None if mask is None else np.asarray(mask, bool))
+    alpha = np.asarray(alpha, np.float64)
+    if alpha.shape != (ARCH_LEN, NUM_OPS):
+        raise ArchError(f"DARTS architecture weights must have shape [{ARCH_LEN}, {NUM_OPS}], "
+                        f"got {list(alpha.shape)}")
+    logits = np.where(allowed, alpha, -np.inf)
+    top = np.max(logits, axis=-1, keepdims=True)
+    e = np.where(allowed, np.exp(logits - np.where(np.isfinite(top), top, 0.0)), 0.0)
+    p = e / np.maximum(e.sum(-1, keepdims=True), np.finfo(np.float64).tiny)
+    real = np.where(allowed[:, 1:], p[:, 1:], -1.0)  # non-`none` ops; -1: not allowed
+    best_op = np.argmax(real, axis=-1) + 1
+    strength = np.max(real, axis=-1)
+    arch = np.zeros(ARCH_LEN, np.int32)
+    for i, weights in enumerate(_node_weights(allowed)):
+        c, node = divmod(i, NUM_NODES)
+        keys = [(max(strength[c * NUM_EDGES + a], strength[c * NUM_EDGES + b]),
+                 min(strength[c * NUM_EDGES + a], strength[c * NUM_EDGES + b]))
+                if w else (-np.inf, -np.inf) for (a, b), w in zip(_PAIRS[node], weights)]
+        pair = _PAIRS[node][max(range(len(keys)), key=lambda q: (keys[q], -q))]
+        for k in pair:
+            arch[c * NUM_EDGES + k] = best_op[c * NUM_EDGES + k]
+    return arch
+
+
 def _pair_tables():
     """Static tables for jittable sampling: per (cell-node) `[8, 10]` padded pair edges, and the
     edges each pair leaves unused."""
@@ -593,6 +624,10 @@ class DartsSpace:
     def mutate(self, rng, arch, *, mask=None):
         """A uniform neighbour (`mutate`): one op changed or one input moved."""
         return mutate(rng, arch, mask=mask)
+
+    def derive(self, alpha, mask=None):
+        """The genotype of architecture weights `alpha` `[28, 8]` (`derive`)."""
+        return derive(alpha, mask)
 
     def allowed(self, archs, mask):
         if isinstance(archs, np.ndarray):

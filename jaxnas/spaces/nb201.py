@@ -301,6 +301,14 @@ def check_mask(mask) -> np.ndarray:
     return allowed
 
 
+def derive(alpha, mask=None) -> np.ndarray:
+    """The cell architecture weights `alpha` (float `[6, 5]`) select: per edge the allowed op of
+    largest weight (GDAS's and DARTS's NB201 derivation; int32 `[6]`)."""
+    alpha = np.asarray(alpha, np.float64)
+    allowed = check_mask(None if mask is None else np.asarray(mask, bool))
+    return np.argmax(np.where(allowed, alpha, -np.inf), axis=-1).astype(np.int32)
+
+
 def in_space(indices, mask) -> np.ndarray:
     """bool `[n]`: which NB201 `indices` use only ops the space `mask` (bool `[6, 5]`) allows."""
     archs = all_archs()[np.asarray(indices, np.int64)]
@@ -540,6 +548,9 @@ class NB201Space:
 
     def mutate(self, rng, arch, *, mask=None):
         return mutate(rng, arch, mask=mask)
+
+    def derive(self, alpha, mask=None):
+        return derive(alpha, mask)
 
     def allowed(self, archs, mask):
         if isinstance(archs, np.ndarray):

@@ -310,20 +310,22 @@ def _edge_scan(states, arch, weights, edges, stride, axis_name, inputs=None, sca
                None if scale is None else scale[idx])
 
 
-def _cell(s0, s1, arch, weights, cell_params, reduction, axis_name):
-    """One cell: arch int `[14]`, `weights` the pools gathered for its 14 edges."""
+def _cell(s0, s1, arch, weights, cell_params, reduction, axis_name, scale=None):
+    """One cell: arch int `[14]`, `weights` the pools gathered for its 14 edges, `scale` float
+    `[14]` (or None) the edges' output weights."""
     inputs = jnp.stack([_preprocess(s0, cell_params["pre0"], axis_name),
                         _preprocess(s1, cell_params["pre1"], axis_name)])
     if not reduction:
         states = jnp.concatenate([inputs, jnp.zeros((4,) + inputs.shape[1:], inputs.dtype)])
-        states = _edge_scan(states, arch, weights, range(NUM_EDGES), 1, axis_name)
+        states = _edge_scan(states, arch, weights, range(NUM_EDGES), 1, axis_name, scale=scale)
         nodes = states[2:]
     else:  # the stride-2 edges read only the inputs: run them first, then the rest in order
         b, h, w, c = inputs.shape[1:]
         nodes = jnp.zeros((4, b, (h + 1) // 2, (w + 1) // 2, c), inputs.dtype)
-        nodes = _edge_scan(nodes, arch, weights, _INPUT_EDGES, 2, axis_name, inputs=inputs)
+        nodes = _edge_scan(nodes, arch, weights, _INPUT_EDGES, 2, axis_name, inputs=inputs,
+                           scale=scale)
         states = jnp.concatenate([jnp.zeros((2,) + nodes.shape[1:], nodes.dtype), nodes])
-        nodes = _edge_scan(states, arch, weights, _INNER_EDGES, 1, axis_name)[2:]
+        nodes = _edge_scan(states, arch, weights, _INNER_EDGES, 1, axis_name, scale=scale)[2:]
     return jnp.concatenate(list(nodes), axis=-1)
 
 
@@ -331,10 +333,11 @@ _INPUT_EDGES = tuple(e for e, (_, src) in enumerate(EDGES) if src < 2)
 _INNER_EDGES = tuple(e for e, (_, src) in enumerate(EDGES) if src >= 2)
 
 
-def cell_archs(arch, cfg: SupernetConfig):
+def cell_archs(arch, cfg: SupernetConfig, dtype=jnp.int32):
     """Per-cell op arrays `[layers, 14]` of an architecture `[28]` (normal edges, then reduce),
-    or `arch` itself when it is already `[layers, 14]`."""
-    arch = jnp.asarray(arch, jnp.int32)
+    or `arch` itself when it is already `[layers, 14]` (any per-edge array: `dtype` None keeps
+    its own)."""
+    arch = jnp.asarray(arch, dtype)
     if arch.shape == (ARCH_LEN,):
         reduce = np.array([cell[1] for cell in cfg.cells])
         return jnp.where(reduce[:, None], arch[None, NUM_EDGES:], arch[None, :NUM_EDGES])
@@ -344,7 +347,7 @@ def cell_archs(arch, cfg: SupernetConfig):
     return arch
 
 
-def apply(params, arch, x, sharing, *, cfg: SupernetConfig, axis_name=None):
+def apply(params, arch, x, sharing, *, cfg: SupernetConfig, edge_weights=None, axis_name=None):
     """Logits of the sub-network `arch` of the supernet on images `x`.
 
     Args:
@@ -354,12 +357,17 @@ def apply(params, arch, x, sharing, *, cfg: SupernetConfig, axis_name=None):
       x: float `[B, H, W, 3]` normalised images (H, W multiples of 4).
       sharing: int `[layers, 14, 8]` sharing map (`vanilla_sharing`).
       cfg: the static `SupernetConfig` (bind it with functools.partial before jitting).
+      edge_weights: optional float `[28]` or `[layers, 14]`, laid out as `arch`: each edge's
+        output is multiplied by its weight. GDAS passes the straight-through hard Gumbel-softmax
+        weight of the sampled op (one in value), so the loss reaches the architecture logits
+        while each edge still runs only its op.
       axis_name: mapped axis for synchronised batch-norm statistics; None on one device.
 
     Returns:
       float32 `[B, num_classes]` logits.
     """
     archs = cell_archs(arch, cfg)
+    scales = None if edge_weights is None else cell_archs(edge_weights, cfg, None)
     sharing = jnp.asarray(sharing, jnp.int32)
     h = ops.conv(x, params["stem"]["w"], padding=1)
     h = ops.bn(h, params["stem"]["bn"], axis_name)
@@ -368,7 +376,8 @@ def apply(params, arch, x, sharing, *, cfg: SupernetConfig, axis_name=None):
         pool = params["pools"][group]
         weights = {op: {name: a[sharing[i, :, OPS.index(op)]] for name, a in arrays.items()}
                    for op, arrays in pool.items()}
-        s0, s1 = s1, _cell(s0, s1, archs[i], weights, params["cells"][i], reduction, axis_name)
+        s0, s1 = s1, _cell(s0, s1, archs[i], weights, params["cells"][i], reduction, axis_name,
+                           None if scales is None else scales[i])
     return jnp.mean(s1, axis=(1, 2)) @ params["head"]["w"] + params["head"]["b"]
 
 

@@ -1,24 +1,32 @@
 """GDAS (Dong & Yang, CVPR 2019) as a training technique: Gumbel-softmax architecture search.
 
-Architecture logits `alpha` (float `[6, 5]`, one row per edge, shared by every cell) are trained
-jointly with the supernet, as AutoDL's NB201 GDAS (`exps/NAS-Bench-201-algos/GDAS.py`,
-`TinyNetworkGDAS`):
+Architecture logits `alpha` (float `Space.mask_shape`: NB201 `[6, 5]`, one row per edge; DARTS
+`[28, 8]`, the normal cell's 14 edges then the reduction cell's, i.e. `[2, 14, 8]` flattened),
+shared by every cell of a kind, are trained jointly with the supernet, as AutoDL's GDAS
+(`exps/NAS-Bench-201-algos/GDAS.py` with `TinyNetworkGDAS` for NB201, `NASNetworkGDAS` for
+DARTS):
 
   * weight step: the architecture is drawn from `softmax(alpha)` per edge (the argmax of the
     Gumbel-perturbed `log_softmax(alpha)`, which the temperature does not change) and the
-    supernet takes the base's SGD step on a training batch;
+    supernet takes the base's SGD step on a training batch. In DARTS every edge runs its drawn
+    op (`none` included) and each node sums all its incoming edges, as GDAS's search cell;
   * architecture step (after it, inside the same jitted step): on a held-out batch (augmented as
     the training batches), a hard Gumbel-softmax sample per edge,
     `h = one_hot(argmax p) - stop_gradient(p) + p`, `p = softmax((log_softmax(alpha) + g) / tau)`,
-    runs only the sampled op, its output scaled by `h[sampled]` (one in value) plus the other
-    ops' `h` (zero in value, as `forward_gdas` adds them), and Adam (lr 3e-4, betas (0.5, 0.999),
-    L2 weight decay 1e-3 added to the gradient as torch's Adam does) updates `alpha`;
-  * `tau` falls linearly from 10 to 0.1 over the GDAS epochs, one value per epoch.
+    runs only the sampled op, its output scaled by `h[sampled]` (one in value); NB201 adds the
+    other ops' `h` (zero in value, as `forward_gdas` does there), DARTS does not (AutoDL's
+    NASNet `MixedOp.forward_gdas`). Adam (lr 3e-4, betas (0.5, 0.999), L2 weight decay 1e-3
+    added to the gradient as torch's Adam does) updates `alpha`;
+  * `tau` falls linearly from 10 to 0.1 over the GDAS epochs, one value per epoch (AutoDL's
+    DARTS-space script `NASNet-space-search-by-GDAS.sh` uses the same settings as NB201's).
 
-The found cell is `argmax(alpha)` per edge among the allowed ops (`derive`). The runtime mask
-`step_args["mask"]` (ABS shrinking) restricts both samples and the result. `warmup_epochs` first
-trains uniformly (SPOS) without architecture steps, as the Landmark paper's GDAS runs (its
-landmark terms combine with this technique like with the base).
+The found cell is `Space.derive(alpha)` among the allowed ops (`derive`): NB201 the argmax per
+edge; DARTS per node the two incoming edges of largest non-`none` softmax weight, each with its
+best non-`none` op (DARTS's derivation: a valid genotype; AutoDL's NASNet GDAS instead keeps the
+two largest (op, input) pairs, which can name one input twice). The runtime mask
+`step_args["mask"]` (ABS shrinking) restricts both samples and the result. `warmup_epochs`
+first trains uniformly (SPOS; in DARTS uniform genotypes) without architecture steps, as the
+Landmark paper's GDAS runs (its landmark terms combine with this technique like with the base).
 
 Departures from the reference: the weight step runs the sampled cell plainly (the reference
 multiplies each edge by its hard weight, one up to rounding, and discards alpha's gradient of
@@ -42,7 +50,8 @@ from jaxnas.config import epochs_of
 from jaxnas.data import augment
 from jaxnas.errors import ConfigError
 from jaxnas.optim import adam_l2
-from jaxnas.spaces import nb201
+from jaxnas.spaces import NB201
+from jaxnas.supernet import darts as darts_supernet
 from jaxnas.supernet import nb201 as supernet
 from jaxnas.train.technique import Technique
 
@@ -73,26 +82,27 @@ def masked(alpha, mask=None):
 
 
 def sample_ops(key, alpha, mask=None):
-    """int32 `[6]`: per edge an op drawn from `softmax(alpha)` over the allowed ops."""
+    """int32 `[E]`: per edge an op drawn from `softmax(alpha)` over the allowed ops."""
     return jax.random.categorical(key, masked(alpha, mask)).astype(jnp.int32)
 
 
 def hard_gumbel(key, alpha, tau, mask=None):
-    """GDAS's straight-through hard Gumbel-softmax: `(ops int32[6], hard float[6, 5])`.
+    """GDAS's straight-through hard Gumbel-softmax: `(ops int32[E], hard float[E, K])` for
+    logits `[E, K]` (NB201 `[6, 5]`, DARTS `[28, 8]`).
 
     `hard` is one-hot in value at `ops`, with the gradient of the tempered softmax.
     """
     logits = jax.nn.log_softmax(masked(alpha, mask), axis=-1)
     probs = jax.nn.softmax((logits + jax.random.gumbel(key, logits.shape)) / tau, axis=-1)
     ops = jnp.argmax(probs, axis=-1).astype(jnp.int32)
-    one_hot = jax.nn.one_hot(ops, nb201.NUM_OPS, dtype=probs.dtype)
+    one_hot = jax.nn.one_hot(ops, probs.shape[-1], dtype=probs.dtype)
     return ops, one_hot - lax.stop_gradient(probs) + probs
 
 
 def edge_affine(ops, hard):
-    """Per-edge `(weights, offsets)` for `nb201.apply`: the sampled op's hard weight (one in
-    value) and the sum of the other ops' (zero in value)."""
-    chosen = jax.nn.one_hot(ops, nb201.NUM_OPS, dtype=bool)
+    """Per-edge `(weights, offsets)` for the supernet's `apply`: the sampled op's hard weight
+    (one in value) and the sum of the other ops' (zero in value; DARTS's forward drops them)."""
+    chosen = jax.nn.one_hot(ops, hard.shape[-1], dtype=bool)
     return jnp.sum(jnp.where(chosen, hard, 0.0), -1), jnp.sum(jnp.where(chosen, 0.0, hard), -1)
 
 
@@ -113,11 +123,10 @@ def arch_step(alpha, opt_state, tx, key, tau, mask, forward, x, labels):
     return optax.apply_updates(alpha, updates), opt_state, loss
 
 
-def derive(alpha, mask=None) -> np.ndarray:
-    """The found cell: per edge the allowed op of largest alpha (int32 `[6]`)."""
-    alpha = np.asarray(alpha, np.float64)
-    allowed = nb201.check_mask(None if mask is None else np.asarray(mask, bool))
-    return np.argmax(np.where(allowed, alpha, -np.inf), axis=-1).astype(np.int32)
+def derive(alpha, mask=None, space=NB201) -> np.ndarray:
+    """The found cell of logits `alpha` in `space` (`Space.derive`): NB201 per edge the allowed
+    op of largest alpha (int32 `[6]`); DARTS per node the two strongest edges (a genotype)."""
+    return space.derive(jax.device_get(alpha), None if mask is None else jax.device_get(mask))
 
 
 def tau_at(epoch, *, epochs, warmup_epochs, tau_max, tau_min):
@@ -143,13 +152,11 @@ def technique(config, run):
     if warmup >= epochs:
         raise ConfigError(f"gdas.warmup_epochs must lie in 0..{epochs - 1} (train.epochs="
                           f"{epochs}), got {c.warmup_epochs}")
-    if run.space.name != "nb201":
-        raise ConfigError(f"gdas's architecture step runs the NB201 supernet; the {run.space.name} "
-                          f"space has no GDAS forward yet")
     tx = adam_l2(c.arch_lr, *tuple(c.arch_betas), c.arch_weight_decay)
     batch_size, spe = config.train.batch_size, run.steps_per_epoch
     pad, flip = config.data.pad, config.data.flip
-    net_cfg = run.net_cfg
+    net_cfg, space = run.net_cfg, run.space
+    darts = space.name == "darts"
 
     def init_state(key, params):
         del params
@@ -161,7 +168,7 @@ def technique(config, run):
         alpha = extra[NAME]["alpha"]  # this step's logits (see the docstring)
         k_gdas, k_uniform = jax.random.split(key)
         ops = jnp.where(args["active"], sample_ops(k_gdas, alpha, mask),
-                        sample_ops(k_uniform, jnp.zeros_like(alpha), mask))
+                        space.sample(k_uniform, mask))  # warm-up: SPOS's uniform cell
         return ops[None]
 
     def update_state(tech_state, params, ctx):
@@ -169,6 +176,9 @@ def technique(config, run):
         net = lax.stop_gradient(params["supernet"])
 
         def forward(ops, x, weights, offsets):
+            if darts:  # AutoDL's NASNet cell scales the sampled op only (no offsets)
+                return darts_supernet.apply(net, ops, x, ctx.step_args["sharing"], cfg=net_cfg,
+                                            edge_weights=weights)
             return supernet.apply(net, ops, x, ctx.step_args["sharing"], cfg=net_cfg,
                                   edge_weights=weights, edge_offsets=offsets)
 
@@ -186,7 +196,8 @@ def technique(config, run):
 
     def found(state):
         alpha = jax.device_get(state.extra[NAME]["alpha"])
-        arch = derive(alpha, None if state.space is None else jax.device_get(state.space))
+        arch = derive(alpha, None if state.space is None else jax.device_get(state.space),
+                      space)
         return arch, {"alpha": np.asarray(alpha).round(6).tolist()}
 
     def epoch_start(state, epoch):
@@ -201,8 +212,10 @@ def technique(config, run):
                 "order": jnp.asarray(order[:spe * batch_size], jnp.int32),
                 "tau": jnp.float32(tau), "active": jnp.asarray(active)}
         arch, _ = found(state)
-        log = {"gdas_tau": tau, "gdas_active": bool(active),
-               "gdas_index": nb201.arch_to_index(arch), "gdas_arch": nb201.arch_to_str(arch)}
+        log = {"gdas_tau": tau, "gdas_active": bool(active)}
+        if space.size is not None:  # official indices (NB201)
+            log["gdas_index"] = int(space.to_index(arch[None])[0])
+        log["gdas_arch"] = space.to_str(arch)
         return state, {"gdas": args}, log
 
     return Technique(name=NAME, init_state=init_state, sampler=sampler,

@@ -116,14 +116,12 @@ _DARTS_SAMPLERS = ("uniform", "unique", "fairnas")
 _DARTS_REFUSED = {
     "close": "its GLOW blocks need per-slot mixtures of an edge's weights inside the DARTS "
              "apply (aw_nas CLOSENet on NB301), which the DARTS supernet does not have",
-    "gdas": "its architecture step runs NB201's supernet with [6, 5] edge weights; the DARTS "
-            "form (one of a node's input pairs, Gumbel over 14 edges) is not written",
 }
 
 
 def _space_trains(config):
-    """The DARTS space trains SPOS, fairnas, abs, calr, ms and landmark (with a table) for now:
-    one line naming what it cannot do yet."""
+    """The DARTS space trains SPOS, fairnas, abs, calr, ms, landmark (with a table) and gdas
+    for now: one line naming what it cannot do yet."""
     if config.get("space", "nb201") != "darts":
         return None
     for name in config.get("techniques", ()):
