@@ -13,10 +13,12 @@ trains on half of the CIFAR-10 training set, as the cifar10-valid split here). E
 one genotype drawn uniformly (`jaxnas.spaces.darts`): SPOS's sampling in place of DARTS's
 architecture parameters.
 mini: C=4, 3 cells (one normal cell and the two reduction cells), 16x16 images, 5 epochs, the
-same optimizer (about 4.4 minutes per epoch on 2 shared CPU cores, experiments/README.md).
+same optimizer (an epoch's 390 train steps take about 15 s on the idle 2-core CPU; section 16
+of experiments/README.md).
 Ranking evaluation is off at both scales: jaxnas has no DARTS ground truth yet (rank a trained
 run against genotypes you trained: `jaxnas evaluate --gt TABLE.csv`). `jaxnas run` trains, then
-searches (`search.strategy` random or evolution) and returns a `Genotype(...)`.
+searches (`search.strategy` random or evolution; gdas after the `gdas` variant) and returns a
+`Genotype(...)`.
 
 Variants (comma-separated after the scale; any combination):
   calr      CaLR (DYNAS): LR 0.025 * (1 - t/T) ** gamma, gamma log-linear in [1/4, 4] in the
