@@ -78,3 +78,28 @@ def tiny_config(tiny_folder, tmp_path):
     config.train.batch_size = 20
     config.lock()
     return config
+
+
+@pytest.fixture
+def checkpointed_run(tmp_path):
+    """`(config) -> (workdir, state)`: a run directory for `config` holding its initial state as
+    the checkpoint of step 1 (what `jaxnas search` / `evaluate` read), without a training step
+    (compiling a DARTS train step takes a minute here)."""
+    import json
+
+    from jaxnas import config as config_lib
+    from jaxnas.train import checkpoint, recipe as recipe_lib
+
+    def make(config):
+        workdir = tmp_path / "run"
+        workdir.mkdir()
+        (workdir / "config.json").write_text(config_lib.to_json(config))
+        recipe = recipe_lib.from_config(config)
+        (workdir / "run.json").write_text(json.dumps(
+            {"steps_per_epoch": recipe.run.steps_per_epoch, "devices": 1, "processes": 1,
+             "per_device_batch": config.train.batch_size}))
+        state = recipe.init()
+        checkpoint.Checkpointer(workdir).save(state._replace(step=state.step + 1))
+        return workdir, state
+
+    return make

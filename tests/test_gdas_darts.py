@@ -168,26 +168,17 @@ def _search_gdas(workdir, capsys):
     return arch, result
 
 
-def test_search_gdas_on_a_darts_workdir_returns_the_derived_genotype(tiny_config, tmp_path,
-                                                                     capsys):
+def test_search_gdas_on_a_darts_workdir_returns_the_derived_genotype(tiny_config,
+                                                                     checkpointed_run, capsys):
     """A DARTS GDAS run's checkpoint (no training step: DARTS's train step compiles for a
     minute here; the slow test trains): the search returns `derive(alpha)`."""
-    from jaxnas import config as config_lib
-    from jaxnas.train import checkpoint, recipe as recipe_lib, rules
+    from jaxnas.train import rules
 
     config = _gdas_config(tiny_config, epochs=1)
     rules.check(config, paths=False)  # gdas is no longer refused in DARTS
-    workdir = tmp_path / "run"
-    workdir.mkdir()
-    (workdir / "config.json").write_text(config_lib.to_json(config))
-    recipe = recipe_lib.from_config(config)
-    (workdir / "run.json").write_text(json.dumps(
-        {"steps_per_epoch": recipe.run.steps_per_epoch, "devices": 1, "processes": 1,
-         "per_device_batch": 20}))
-    state = recipe.init()
+    workdir, state = checkpointed_run(config)
     alpha = np.asarray(state.extra[gdas.NAME]["alpha"])
     assert alpha.shape == (darts.ARCH_LEN, darts.NUM_OPS)
-    checkpoint.Checkpointer(workdir).save(state._replace(step=state.step + 1))
     arch, result = _search_gdas(workdir, capsys)
     assert arch.tolist() == DARTS.derive(alpha).tolist()
     assert np.allclose(result["alpha"], alpha.round(6), atol=1e-6)

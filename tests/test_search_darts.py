@@ -166,23 +166,10 @@ def _darts_config(tiny_config):
 
 
 @pytest.fixture
-def darts_workdir(tiny_config, tmp_path):
-    """A DARTS run directory holding its initial weights as a checkpoint (no training step:
-    compiling DARTS's train step takes a minute here; the slow test trains)."""
-    from jaxnas import config as config_lib
-    from jaxnas.train import checkpoint, recipe as recipe_lib
-
+def darts_workdir(tiny_config, checkpointed_run):
+    """A DARTS run directory holding its initial weights as a checkpoint."""
     config = _darts_config(tiny_config)
-    workdir = tmp_path / "run"
-    workdir.mkdir()
-    (workdir / "config.json").write_text(config_lib.to_json(config))
-    recipe = recipe_lib.from_config(config)
-    (workdir / "run.json").write_text(json.dumps(
-        {"steps_per_epoch": recipe.run.steps_per_epoch, "devices": 1, "processes": 1,
-         "per_device_batch": 20}))
-    state = recipe.init()
-    checkpoint.Checkpointer(workdir).save(state._replace(step=state.step + 1))
-    return config, workdir
+    return config, checkpointed_run(config)[0]
 
 
 def test_darts_search_and_evaluate_commands_on_a_darts_workdir(darts_workdir, tmp_path, capsys):
