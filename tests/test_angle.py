@@ -434,6 +434,24 @@ def test_abs_run_end_to_end(abs_config, tmp_path):
     assert not mask[np.arange(6), all_archs()[whole["indices"]]].all(axis=1).all()
 
 
+def test_resumed_run_shrinks_without_recompiling(abs_config, tmp_path, monkeypatch):
+    """A run resumed from a checkpoint and shrunk at its next epoch compiles its train step once:
+    the restored state and the shrunk mask are placed alike."""
+    from jaxnas import config as config_lib
+    from jaxnas.train import loop, recipe
+
+    first = config_lib.from_json(config_lib.to_json(abs_config))
+    config_lib.apply_overrides(first, ["train.epochs=1"])
+    loop.train(first, tmp_path, progress=False)
+    built, make = [], recipe.from_config
+    monkeypatch.setattr(recipe, "from_config", lambda *a, **k: built.append(make(*a, **k))
+                        or built[-1])
+    loop.train(abs_config, tmp_path, resume=True, progress=False)
+    lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == 2 and "angle_dropped" in lines[1]
+    assert built[0].train_step._cache_size() == 1
+
+
 @pytest.mark.slow
 def test_magnitude_baseline_end_to_end(abs_config, tmp_path):
     """DARTS alpha trained beside the weights (joint forward, Adam, held-out batches)."""

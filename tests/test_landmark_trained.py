@@ -46,12 +46,14 @@ def test_needs_a_folder_without_a_workdir(tiny_folder, tmp_path):
         recipe.from_config(c, data=False, steps_per_epoch=1)
 
 
-def _fake_trainer(calls):
+def _fake_trainer(calls, bars=None):
     """A stand-alone trainer that writes each listed cell's NB201 x-valid accuracy as its
-    table (the plumbing, not the training, is under test here)."""
+    table (the plumbing, not the training, is under test here); `bars` gets its `progress`."""
     truth = L.read_table()
 
     def train(config, workdir, *, resume=False, progress=True):
+        if bars is not None:
+            bars.append(progress)
         names = [line for line in open(config.archs.file).read().splitlines() if line]
         calls.append((Path(workdir).name, names, config))
         rows = []
@@ -106,6 +108,41 @@ def test_rounds_train_their_additions_and_rebuilds_read_the_tables(tmp_path, mon
     assert len(calls) == 2
     again, _, log = build().epoch_start(state, 3)       # and resumes past the round
     assert len(calls) == 2 and "landmark_added" not in log
+
+
+def test_landmark_training_follows_the_runs_progress_setting(tmp_path, monkeypatch):
+    """`jaxnas train --no-progress` (`loop.train(progress=False)`) reaches the landmarks'
+    stand-alone trainer, the initial set's and each round's."""
+    from jaxnas.train import recipe as recipe_lib
+
+    calls, bars = [], []
+    monkeypatch.setattr(standalone, "train", _fake_trainer(calls, bars))
+    c = defaults.base_config(techniques=("landmark",))
+    c.supernet.C, c.supernet.N = 4, 1
+    c.data.resolution, c.data.pad = 8, 1
+    c.train.epochs, c.train.batch_size = 4, 8
+    c.eval.batch_size = 8
+    c.landmark.update(dict(table="train", warmup_epochs=1, num=4, eval_reserve=8, rounds=2,
+                           top_k=2, round_pool=12, round_batches=1))
+    c.lock()
+    rng = np.random.default_rng(0)
+    data = [(rng.integers(0, 256, (n, 8, 8, 3), dtype=np.uint8),
+             rng.integers(0, 10, n).astype(np.int32)) for n in (16, 40)]
+    run = recipe_lib.make_run(c, 2, *data, workdir=tmp_path, progress=False)
+    recipe = recipe_lib.build(c, run)
+    recipe.epoch_start(recipe.init(), 3)                 # round 2 trains its additions
+    assert [folder for folder, _, _ in calls] == ["initial", "round2"] and bars == [False] * 2
+
+    class Built(Exception):
+        pass
+
+    def from_config(config, **kwargs):
+        bars.append(kwargs.get("progress", True))
+        raise Built
+    monkeypatch.setattr(recipe_lib, "from_config", from_config)
+    with pytest.raises(Built):
+        loop.train(c, tmp_path / "run", progress=False)
+    assert bars[-1] is False
 
 
 @pytest.mark.slow

@@ -15,7 +15,7 @@ from jaxnas.supernet import nb201, pools
 from jaxnas.data import load_data
 from jaxnas.optim import cosine_schedule, sgd_torch
 from jaxnas.train import checkpoint, loop, recipe as recipe_lib, samplers, state as state_lib
-from jaxnas.train import step as step_lib
+from jaxnas.train import open_run, step as step_lib
 from jaxnas.train.technique import Run
 
 
@@ -48,6 +48,29 @@ def test_train_step_compiles_once(tiny_config):
         archs.add(int(metrics["loss"] * 1e6))
     assert step._cache_size() == 1  # sharing maps and sampler masks are runtime arrays
     assert int(state.step) == 6 and len(archs) > 1
+
+
+def test_restored_state_does_not_recompile_the_train_step(tiny_config, tmp_path):
+    """A restored state is placed as a fresh one: the step compiled before the checkpoint serves
+    it, also once the space changes as ABS changes it (`jnp.asarray(mask)`)."""
+    r = recipe_lib.from_config(tiny_config)
+    images, labels = (x[:20] for x in r.run.train_data)
+    state, args, _ = r.epoch_start(r.init(), 1)
+    state = r.train_step(state, images, labels, args)[0]
+    ckpt = checkpoint.Checkpointer(tmp_path)
+    ckpt.save(state)
+    ckpt.close()
+    template = r.init()
+    restored = open_run.restore_latest(tmp_path, r)
+    assert ([getattr(x, "committed", None) for x in jax.tree.leaves(restored)]
+            == [getattr(x, "committed", None) for x in jax.tree.leaves(template)])
+    state, args, _ = r.epoch_start(restored, 2)
+    state = r.train_step(state, images, labels, args)[0]
+    mask = np.ones((6, 5), bool)
+    mask[0, 1] = False
+    state, args, _ = r.epoch_start(state._replace(space=jnp.asarray(mask)), 2)
+    state = r.train_step(state, images, labels, args)[0]
+    assert r.train_step._cache_size() == 1 and int(state.step) == 3
 
 
 def assert_resume_equivalent(config, tmp_path, monkeypatch, cut_at):

@@ -241,6 +241,7 @@ class Checkpointer:
         if not _same_shapes(state, template):
             problems[step] = "its arrays do not have this config's shapes"
             return None
+        state = jax.tree.map(_placed_as, state, template)
         return state if upgrade is None else upgrade(state)
 
     def _read(self, step, abstract, problems):
@@ -394,6 +395,15 @@ def _reason(e):
         return os.strerror(int(code.group(1)))
     first = text.splitlines()[0] if text else type(e).__name__
     return first if len(first) <= 160 else first[:157] + "..."
+
+
+def _placed_as(restored, like):
+    """`restored` placed as `like`: orbax's arrays are committed to a device, and a fresh state's
+    (and `jnp.asarray` masks) are not, so the jitted train step would compile again for them."""
+    if (isinstance(like, jax.Array) and not like.committed and isinstance(restored, jax.Array)
+            and not jax.dtypes.issubdtype(restored.dtype, jax.dtypes.prng_key)):
+        return jax.device_put(np.asarray(restored))
+    return restored
 
 
 def _same_shapes(state, template):

@@ -77,7 +77,7 @@ def train(config, workdir, *, resume=False, progress=True):
 
 def _train(config, workdir, resume, progress):
     workdir, resume = _prepare_workdir(config, workdir, resume)
-    recipe = recipe_lib.from_config(config, workdir=workdir)
+    recipe = recipe_lib.from_config(config, workdir=workdir, progress=progress)
     run = recipe.run
     train_x, train_y = run.train_data
     bs, steps_per_epoch = config.train.batch_size, run.steps_per_epoch

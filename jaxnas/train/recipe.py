@@ -131,10 +131,11 @@ def _load(config, run):
     return tuple(techniques)
 
 
-def make_run(config, steps_per_epoch, train_data=None, valid_data=None, workdir=None):
+def make_run(config, steps_per_epoch, train_data=None, valid_data=None, workdir=None,
+             progress=True):
     """The `Run` handle of `config` before its techniques are built."""
     return Run(config, supernet_config(config), steps_per_epoch,
-               steps_per_epoch * config.train.epochs, train_data, valid_data, workdir)
+               steps_per_epoch * config.train.epochs, train_data, valid_data, workdir, progress)
 
 
 def build(config, run: Run) -> Recipe:
@@ -260,11 +261,12 @@ def _exclude(techniques, state):
     return keys if keys.dtype.kind in "US" else keys.astype(np.int64)
 
 
-def from_config(config, *, data=True, steps_per_epoch=None, workdir=None):
+def from_config(config, *, data=True, steps_per_epoch=None, workdir=None, progress=True):
     """Check `config`, load its data (the cifar10-valid halves) and build its recipe.
 
     With `data=False` nothing is loaded (data-free scoring of a stored run); `steps_per_epoch`
     must then be given. `workdir`: the run's folder, for techniques that keep files there.
+    `progress`: whether techniques show progress bars (`Run.progress`).
     """
     defaults.check(config, paths=data)
     train_data = valid_data = None
@@ -273,4 +275,5 @@ def from_config(config, *, data=True, steps_per_epoch=None, workdir=None):
         steps_per_epoch = num_batches(len(train_data[0]), config.train.batch_size)
     elif steps_per_epoch is None:
         raise ConfigError("steps_per_epoch is needed to build a run without its data")
-    return build(config, make_run(config, steps_per_epoch, train_data, valid_data, workdir))
+    return build(config, make_run(config, steps_per_epoch, train_data, valid_data, workdir,
+                                  progress))

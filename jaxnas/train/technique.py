@@ -70,12 +70,14 @@ class Run:
     `config.space`), `steps_per_epoch`, `total_steps`, `paths_per_step` (architectures the base
     sampler `config.sampler` draws per step: FairNAS 5), `train_data` and `valid_data` (host
     `(uint8 images, int32 labels)` or None), `workdir` (the run's folder, where a technique may
-    keep files of its own, e.g. trained landmarks; None when the run is built without one).
+    keep files of its own, e.g. trained landmarks; None when the run is built without one),
+    `progress` (whether the run shows progress bars, e.g. while landmarks train).
     """
 
     def __init__(self, config, net_cfg, steps_per_epoch, total_steps, train_data=None,
-                 valid_data=None, workdir=None):
+                 valid_data=None, workdir=None, progress=True):
         self.config, self.net_cfg, self.workdir = config, net_cfg, workdir
+        self.progress = progress
         self.steps_per_epoch, self.total_steps = steps_per_epoch, total_steps
         self.train_data, self.valid_data = train_data, valid_data
         self.space = spaces.get(config.space)

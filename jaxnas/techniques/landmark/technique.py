@@ -156,7 +156,8 @@ def technique(config, run, *, table=None, round_score=None):
     if table is None and c.table == trained.TRAIN:
         train_root = trained.directory(config, run)
         cells = trained.initial_cells(config, run.space, seed)
-        truth = trained.train_cells(config, run.space, cells, train_root / "initial")
+        truth = trained.train_cells(config, run.space, cells, train_root / "initial",
+                                    progress=run.progress)
     else:
         truth = lm_lib.read_table(c.table if table is None else table, c.metric, space)
     initial = lm_lib.select(truth, c.num, c.select, seed=seed, distance=c.distance,
@@ -226,7 +227,7 @@ def technique(config, run, *, table=None, round_score=None):
                                          isomorphic=c.exclude_isomorphic)
                 folder = trained.round_folder(train_root, int(current.rounds_done) + 2)
                 new = trained.train_cells(config, run.space, run.space.from_index(chosen),
-                                          folder)
+                                          folder, progress=run.progress)
                 truth = trained.merged([truth, new])
             current, added = rounds_lib.add_top_k(current, scores, pool, truth, c.top_k,
                                                   isomorphic=c.exclude_isomorphic)
