@@ -223,6 +223,20 @@ def test_darts_search_and_evaluate_commands_on_a_darts_workdir(darts_workdir, tm
     assert "line 3" in err and "\n" not in err.strip()
 
 
+def test_darts_summary_of_a_gdas_search_has_no_score():
+    """GDAS's found genotype is derived, not scored: the summary says so (it raised a TypeError
+    formatting the missing score)."""
+    from jaxnas.search import pipeline
+
+    arch = darts.GENOTYPES["DARTS_V2"]
+    found = {"arch": DARTS.to_str(arch), "compact": str(darts.to_compact(arch)), "score": None,
+             "ground_truth": None, "result": "W/search/gdas.json", "plot": None}
+    summary = {"workdir": "W", "epochs": 5, "step": 1950, "evaluate": None, "train": {},
+               "search": {"gdas": found}, "seconds": {"train": 60, "evaluate": 0, "search": 1}}
+    text = pipeline.format_summary(summary)
+    assert found["arch"] in text and "no supernet score" in text
+
+
 @pytest.mark.slow
 def test_darts_run_trains_searches_and_summarises(tiny_config, tmp_path):
     """`jaxnas run` in DARTS: SPOS train -> search -> summary (no ground truth, said so)."""

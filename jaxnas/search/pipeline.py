@@ -168,7 +168,9 @@ def format_summary(summary):
     for strategy, f in summary["search"].items():
         if "compact" in f:  # DARTS
             lines.append(f"  found ({strategy}): {f['arch']}")
-            lines.append(f"    NB301 compact {f['compact']}; supernet score {f['score']:.2f}")
+            score = "no supernet score (GDAS's derived genotype)" if f["score"] is None else \
+                f"supernet score {f['score']:.2f}"
+            lines.append(f"    NB301 compact {f['compact']}; {score}")
             lines.append(f"    true accuracy unknown: no ground truth for the DARTS space "
                          f"(train the genotype stand-alone); {f['result']}"
                          + (f", plot {f['plot']}" if f.get("plot") else ""))
