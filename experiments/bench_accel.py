@@ -11,6 +11,10 @@ At paper scale (C=16, N=5, 32x32, batch 64) by default, each measurement in its 
   xautodl the PyTorch NB201 reference step (`bench_step.py`'s xautodl worker, on the GPU when
         PyTorch sees one); its epoch time is `--epoch-steps` times its median step. Where torch
         or xautodl is not installed the table says so and the run goes on.
+  darts_step, darts_torch  the SPOS step in the DARTS space (`experiments/bench_darts_step.py`:
+        DARTS's search network, C=16, 8 cells, 32x32, batch 64 unless `--darts-C`,
+        `--darts-layers`, `--darts-resolution`), jaxnas's and the PyTorch DARTS network trained
+        single-path (on the GPU when PyTorch sees one); the same fields as the steps above.
   scoring `score_archs` (batches of 256, `--score-batches` per cell) on `--score-cells` random
         cells after a compiling warm-up call, extrapolated to all 15,625 cells through the seconds
         per distinct (dead-edge pruned) cell; if that estimate fits `--score-budget-s`, all
@@ -18,9 +22,11 @@ At paper scale (C=16, N=5, 32x32, batch 64) by default, each measurement in its 
 
 Device memory is the device's `peak_bytes_in_use` (`jax.devices()[0].memory_stats()`) where the
 backend reports it, else the worker process's peak resident memory (`memory_source` says which).
-The whole run takes about 5 minutes on one H100 (under 8); `--quick` (fewer steps, 64 scored cells,
-extrapolated) runs on the CPU in minutes, and tiny sizes (`--C 4 --N 1 --resolution 8`) in
-seconds of compute (`tests/test_bench_accel.py`). Prints a table, writes JSON (`--out`).
+The whole run was sized at about 5 minutes on one H100 (under 8; the DARTS rows, added later,
+add two compilations and 2 x 25 steps, unmeasured on a GPU); `--quick` (fewer steps, 64 scored
+cells, extrapolated) runs on the CPU in minutes, and tiny sizes (`--C 4 --N 1 --resolution 8
+--darts-C 4 --darts-layers 3 --darts-resolution 8`) in seconds of compute
+(`tests/test_bench_accel.py`). Prints a table, writes JSON (`--out`).
 
     python experiments/bench_accel.py --out accel.json                  # on the accelerator
     python experiments/bench_accel.py --platform cpu --quick --out cpu.json
@@ -37,9 +43,11 @@ import time
 
 import numpy as np
 
+import bench_darts_step
 import bench_step
 
-WORKERS = ("step_switch", "step_masked", "epoch", "xautodl", "scoring")
+WORKERS = ("step_switch", "step_masked", "epoch", "xautodl", "darts_step", "darts_torch",
+           "scoring")
 SCALE = "accel"  # the bench_step scale entry this script registers from --C/--N/--resolution
 ALL_CELLS = 15625
 
@@ -86,6 +94,31 @@ def run_xautodl(args):
     return dict(r, epoch_s=args.epoch_steps * r["median_step_ms"] / 1e3)
 
 
+def _darts_sizes(args):
+    return dict(C=args.darts_C, layers=args.darts_layers, resolution=args.darts_resolution)
+
+
+def run_darts_step(args):
+    """The DARTS-space SPOS step of jaxnas."""
+    r = bench_darts_step.run_jaxnas("paper", args.steps, args.warmup, sizes=_darts_sizes(args))
+    return dict(r, epoch_s=args.epoch_steps * r["median_step_ms"] / 1e3, **memory(),
+                **device_info())
+
+
+def run_darts_torch(args):
+    """The PyTorch DARTS search network trained single-path."""
+    r = bench_darts_step.run_torch("paper", args.steps, args.warmup, sizes=_darts_sizes(args))
+    return dict(r, epoch_s=args.epoch_steps * r["median_step_ms"] / 1e3)
+
+
+def has_torch():
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def run_scoring(args):
     """`score_archs` on a random subset of cells; all 15,625 when the estimate fits the budget."""
     import jax
@@ -129,14 +162,15 @@ def worker(name, args):
     register_scale(args)
     if name.startswith("step_"):
         return run_step(args, name.split("_", 1)[1])
-    return {"epoch": run_epoch, "xautodl": run_xautodl, "scoring": run_scoring}[name](args)
+    return {"epoch": run_epoch, "xautodl": run_xautodl, "darts_step": run_darts_step,
+            "darts_torch": run_darts_torch, "scoring": run_scoring}[name](args)
 
 
 def spawn(name, args, env):
     """Run worker `name` in a fresh process; its result dict (or `error`)."""
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", name]
     for key in ("C", "N", "resolution", "steps", "warmup", "epoch_steps", "score_cells",
-                "score_batches", "score_budget_s"):
+                "score_batches", "score_budget_s", "darts_C", "darts_layers", "darts_resolution"):
         cmd += [f"--{key.replace('_', '-')}", str(getattr(args, key))]
     start = time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -190,6 +224,9 @@ def parse(argv=None):
     p.add_argument("--C", type=int, default=16)
     p.add_argument("--N", type=int, default=5)
     p.add_argument("--resolution", type=int, default=32)
+    p.add_argument("--darts-C", type=int, default=16)
+    p.add_argument("--darts-layers", type=int, default=8)
+    p.add_argument("--darts-resolution", type=int, default=32)
     p.add_argument("--steps", type=int, default=None, help="timed steps (default 20, quick 5)")
     p.add_argument("--warmup", type=int, default=None, help="untimed steps (default 5, quick 1)")
     p.add_argument("--epoch-steps", type=int, default=None,
@@ -225,11 +262,14 @@ def main(argv=None):
             results[name] = dict(worker=name, skipped="skipped (--skip)")
         elif name == "xautodl" and not bench_step.has_xautodl():
             results[name] = dict(worker=name, skipped="torch/xautodl not installed")
+        elif name == "darts_torch" and not has_torch():
+            results[name] = dict(worker=name, skipped="torch not installed")
         else:
             results[name] = spawn(name, args, env)
         print(f"{name}: done in {results[name].get('wall_s', 0):.0f} s", file=sys.stderr,
               flush=True)
-    sizes = dict(C=args.C, N=args.N, resolution=args.resolution, batch=bench_step.BATCH)
+    sizes = dict(C=args.C, N=args.N, resolution=args.resolution, batch=bench_step.BATCH,
+                 darts=_darts_sizes(args))
     print(f"\n{sizes}, platform {args.platform}\n")
     print(table(results))
     report = dict(command=" ".join(["python"] + sys.argv), platform=args.platform,

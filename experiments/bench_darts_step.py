@@ -68,19 +68,26 @@ def _summary(worker, scale, config, first, times, config_path=None, **extra):
                 peak_mib=round(peak_mib()), steps=len(times), **extra)
 
 
-def _config(scale, path=None):
+def _config(scale, path=None, sizes=None):
+    """The scale's config (or `path`'s), with `sizes` ({C, layers, resolution}) replacing the
+    network's size when given."""
     from jaxnas.config import load_config
 
-    return load_config(path or CONFIGS[scale])
+    config = load_config(path or CONFIGS[scale])
+    if sizes:
+        config.supernet.C, config.supernet.layers = sizes["C"], sizes["layers"]
+        config.data.resolution = sizes["resolution"]
+        config.data.pad = max(1, sizes["resolution"] // 8)
+    return config
 
 
-def run_jaxnas(scale, steps, warmup, config_path=None):
+def run_jaxnas(scale, steps, warmup, config_path=None, sizes=None):
     import jax
     import jax.numpy as jnp
 
     from jaxnas.train import recipe as recipe_lib
 
-    config = _config(scale, config_path)
+    config = _config(scale, config_path, sizes)
     b, res = config.train.batch_size, config.data.resolution
     rng = np.random.default_rng(0)
     held_out = (rng.integers(0, 256, (10 * b, res, res, 3), dtype=np.uint8),
@@ -100,7 +107,8 @@ def run_jaxnas(scale, steps, warmup, config_path=None):
                     backend=jax.default_backend(), jax=jax.__version__)
 
 
-def run_torch(scale, steps, warmup, config_path=None):
+def run_torch(scale, steps, warmup, config_path=None, sizes=None):
+    """The PyTorch side, on the GPU when PyTorch sees one (then synchronised per step)."""
     del config_path  # always DARTS's search network trained single-path (SPOS)
     import torch
 
@@ -111,14 +119,15 @@ def run_torch(scale, steps, warmup, config_path=None):
     from jaxnas.train import recipe as recipe_lib
 
     torch.manual_seed(0)
-    config = _config(scale)
-    net = Network(recipe_lib.supernet_config(config))
+    config = _config(scale, sizes=sizes)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    net = Network(recipe_lib.supernet_config(config)).to(device)
     o = config.optim
     opt = torch.optim.SGD(net.parameters(), o.lr, momentum=o.momentum, nesterov=o.nesterov,
                           weight_decay=o.weight_decay)
     b, res = config.train.batch_size, config.data.resolution
-    x = torch.randn(b, 3, res, res)
-    y = torch.randint(0, config.supernet.num_classes, (b,))
+    x = torch.randn(b, 3, res, res, device=device)
+    y = torch.randint(0, config.supernet.num_classes, (b,), device=device)
     space, rng = spaces.get("darts"), np.random.default_rng(0)
 
     def step():
@@ -127,10 +136,12 @@ def run_torch(scale, steps, warmup, config_path=None):
         torch.nn.functional.cross_entropy(net(x, arch), y).backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), o.clip)
         opt.step()
+        if device == "cuda":
+            torch.cuda.synchronize()
 
     first, times = _time(step, steps, warmup)
     return _summary("torch", scale, config, first, times, torch=torch.__version__,
-                    threads=torch.get_num_threads())
+                    threads=torch.get_num_threads(), device=device)
 
 
 WORKERS = {"jaxnas": run_jaxnas, "torch": run_torch}

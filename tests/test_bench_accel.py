@@ -29,7 +29,7 @@ def report(tmp_path_factory):
     cmd = [sys.executable, str(ROOT / "experiments" / "bench_accel.py"), "--platform", "cpu",
            "--quick", "--C", "4", "--N", "1", "--resolution", "8", "--steps", "2",
            "--warmup", "1", "--epoch-steps", "3", "--score-cells", "6", "--score-batches", "1",
-           "--out", str(out)]
+           "--darts-C", "4", "--darts-layers", "3", "--darts-resolution", "8", "--out", str(out)]
     run = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "| step_switch |" in run.stdout and "| scoring |" in run.stdout
@@ -42,9 +42,10 @@ def _finite_positive(value):
 
 def test_header(report):
     assert report["quick"] is True and report["platform"] == "cpu"
-    assert report["sizes"] == {"C": 4, "N": 1, "resolution": 8, "batch": 64}
+    assert report["sizes"] == {"C": 4, "N": 1, "resolution": 8, "batch": 64,
+                               "darts": {"C": 4, "layers": 3, "resolution": 8}}
     assert set(report["results"]) == {"step_switch", "step_masked", "epoch", "xautodl",
-                                      "scoring"}
+                                      "darts_step", "darts_torch", "scoring"}
 
 
 @pytest.mark.parametrize("name,impl", [("step_switch", "edge=switch"),
@@ -73,6 +74,23 @@ def test_xautodl_ran_or_says_why(report):
     else:
         assert "error" not in r, r
         assert r["epoch_s"] == pytest.approx(3 * r["median_step_ms"] / 1e3)
+
+
+def test_darts_steps(report):
+    """The DARTS-space step at the tiny DARTS sizes, jaxnas's and (where torch is) PyTorch's."""
+    r = report["results"]["darts_step"]
+    assert "error" not in r, r
+    assert (r["C"], r["layers"], r["resolution"], r["steps"]) == (4, 3, 8, 2)
+    assert r["platform"] == "cpu" and r["memory_source"] in ("device", "process_rss")
+    assert all(_finite_positive(r[k]) for k in ("compile_s", "median_step_ms", "images_per_s",
+                                                "peak_bytes", "epoch_s"))
+    t = report["results"]["darts_torch"]
+    if "skipped" in t:
+        assert t["skipped"] == "torch not installed"
+    else:
+        assert "error" not in t, t
+        assert (t["C"], t["layers"], t["resolution"], t["device"]) == (4, 3, 8, "cpu")
+        assert t["epoch_s"] == pytest.approx(3 * t["median_step_ms"] / 1e3)
 
 
 def test_scoring_extrapolates_in_quick_mode(report):
