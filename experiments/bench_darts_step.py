@@ -30,10 +30,11 @@ import os
 import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
+
+from bench_step import time_steps
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # this checkout's jaxnas
@@ -42,20 +43,6 @@ CONFIGS = {"mini": "configs/darts_spos.py:mini", "paper": "configs/darts_spos.py
 
 def peak_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _time(step, steps, warmup):
-    """(first step seconds, timed step seconds) of `step()` (it blocks until done)."""
-    t = time.perf_counter()
-    step()
-    first = time.perf_counter() - t
-    times = []
-    for i in range(warmup + steps):
-        t = time.perf_counter()
-        step()
-        if i >= warmup:
-            times.append(time.perf_counter() - t)
-    return first, times
 
 
 def _summary(worker, scale, config, first, times, config_path=None, **extra):
@@ -102,7 +89,7 @@ def run_jaxnas(scale, steps, warmup, config_path=None, sizes=None):
         box[0], metrics = recipe.train_step(box[0], x, y, step_args)
         jax.block_until_ready(metrics)
 
-    first, times = _time(step, steps, warmup)
+    first, times = time_steps(step, steps, warmup)
     return _summary("jaxnas", scale, config, first, times, config_path,
                     backend=jax.default_backend(), jax=jax.__version__)
 
@@ -139,7 +126,7 @@ def run_torch(scale, steps, warmup, config_path=None, sizes=None):
         if device == "cuda":
             torch.cuda.synchronize()
 
-    first, times = _time(step, steps, warmup)
+    first, times = time_steps(step, steps, warmup)
     return _summary("torch", scale, config, first, times, torch=torch.__version__,
                     threads=torch.get_num_threads(), device=device)
 

@@ -44,6 +44,21 @@ def peak_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def time_steps(step, steps, warmup):
+    """`(first, times)`: seconds of the first call of `step()` (compilation included) and of each
+    of `steps` calls after `warmup` more; `step` returns when its work is done."""
+    t = time.perf_counter()
+    step()
+    first = time.perf_counter() - t
+    times = []
+    for i in range(warmup + steps):
+        t = time.perf_counter()
+        step()
+        if i >= warmup:
+            times.append(time.perf_counter() - t)
+    return first, times
+
+
 def summary(name, scale, first, times, **extra):
     median = float(np.median(times))
     return dict(worker=name, scale=scale, compile_s=first, median_step_ms=1e3 * median,
@@ -169,15 +184,7 @@ def run_xautodl(scale, steps, warmup, settings, **setup):
         if device == "cuda":
             torch.cuda.synchronize()
 
-    t = time.perf_counter()
-    step()
-    first = time.perf_counter() - t
-    times = []
-    for i in range(warmup + steps):
-        t = time.perf_counter()
-        step()
-        if i >= warmup:
-            times.append(time.perf_counter() - t)
+    first, times = time_steps(step, steps, warmup)
     return summary("xautodl", scale, first, times, torch=torch.__version__,
                    threads=torch.get_num_threads(), device=device)
 
