@@ -81,6 +81,33 @@ def tiny_config(tiny_folder, tmp_path):
 
 
 @pytest.fixture
+def tiny_with(tiny_config):
+    """`(techniques, space="nb201", **changes) -> config`: a copy of `tiny_config` with
+    `techniques` (their blocks completed), in the DARTS space at C=4, 3 cells when `space` is
+    "darts", then dotted-key `changes` (`**{"ms.edge": 3}`) set."""
+    from jaxnas.train import defaults
+
+    def make(techniques, space="nb201", **changes):
+        config = tiny_config.copy_and_resolve_references()
+        if space == "darts":
+            config = defaults.darts_scale(config)
+        with config.unlocked():
+            if space == "darts":
+                config.supernet.C, config.supernet.layers = 4, 3
+                config.train.batch_size = 20
+            config.techniques = tuple(techniques)
+            defaults.complete(config)
+            for key, value in changes.items():
+                *parents, last = key.split(".")
+                node = config
+                for p in parents:
+                    node = node[p]
+                node[last] = value
+        return config
+
+    return make
+
+@pytest.fixture
 def checkpointed_run(tmp_path):
     """`(config) -> (workdir, state)`: a run directory for `config` holding its initial state as
     the checkpoint of step 1 (what `jaxnas search` / `evaluate` read), without a training step

@@ -16,23 +16,9 @@ from jaxnas.techniques.abs import sampled as P
 from jaxnas.techniques.abs import shrink as S
 
 
-def _darts(tiny_config, **changes):
+def _darts(tiny_with, **changes):
     """The tiny config in the DARTS space (C=4, 3 cells, 8x8 images) with abs."""
-    from jaxnas.train import defaults
-
-    config = defaults.darts_scale(tiny_config.copy_and_resolve_references())
-    with config.unlocked():
-        config.supernet.C, config.supernet.layers = 4, 3
-        config.train.batch_size = 20
-        config.techniques = ("abs",)
-        defaults.complete(config)
-        for key, value in changes.items():
-            *parents, last = key.split(".")
-            node = config
-            for p in parents:
-                node = node[p]
-            node[last] = value
-    return config
+    return tiny_with(("abs",), "darts", **changes)
 
 
 def _random_mask(rng, steps=60):
@@ -160,10 +146,10 @@ def test_sampled_genotypes_contain_each_operator_and_lie_in_the_space():
     ({"abs.shrink.metric": "magnitude", "abs.magnitude.train": True}, "magnitude baseline"),
     ({"abs.magnitude.train": True}, "magnitude baseline"),
 ])
-def test_bad_settings_refuse_in_one_line(tiny_config, changes, words):
+def test_bad_settings_refuse_in_one_line(tiny_with, changes, words):
     from jaxnas.train import recipe as recipe_lib
 
-    config = _darts(tiny_config, **changes)
+    config = _darts(tiny_with, **changes)
     with pytest.raises(ConfigError) as err:
         recipe_lib.from_config(config, data=False, steps_per_epoch=3)
     assert words in str(err.value) and "\n" not in str(err.value)
@@ -175,12 +161,12 @@ def _sampled(state, step_args):
     return np.asarray(DARTS.sample(jax.random.split(key, 4)[0], step_args["mask"]))
 
 
-def test_epoch_start_shrinks_on_schedule_without_training(tiny_config):
+def test_epoch_start_shrinks_on_schedule_without_training(tiny_with):
     """The technique's hook alone (no train step compiled): nothing before `start_epoch`, one
     valid shrink (the lowest rule, `drop_per_step` ops) when due, none again in that epoch."""
     from jaxnas.train import recipe as recipe_lib
 
-    config = _darts(tiny_config, **{
+    config = _darts(tiny_with, **{
         "train.epochs": 4, "abs.shrink.start_epoch": 2, "abs.shrink.drop_per_step": 40,
         "abs.shrink.samples_per_op": 4})
     r = recipe_lib.from_config(config, data=False, steps_per_epoch=3)
@@ -200,7 +186,7 @@ def test_epoch_start_shrinks_on_schedule_without_training(tiny_config):
 
 
 @pytest.mark.slow  # ~65 s on 2 shared cores (a DARTS step compiled, 2 epochs trained)
-def test_abs_shrinks_a_tiny_darts_run(tiny_config, tmp_path):
+def test_abs_shrinks_a_tiny_darts_run(tiny_with, tmp_path):
     """Angle shrinking with AngleNAS's per-edge rule at the start of epoch 2 of a tiny run: the
     logged mask shrinks by one op per edge and the checkpoint keeps it (a resumed epoch does not
     shrink again); in a fresh run of the same recipe every genotype the step draws lies in the
@@ -208,7 +194,7 @@ def test_abs_shrinks_a_tiny_darts_run(tiny_config, tmp_path):
     from jaxnas.train import loop, recipe as recipe_lib
     from jaxnas.train.open_run import restore_latest
 
-    config = _darts(tiny_config, **{
+    config = _darts(tiny_with, **{
         "train.epochs": 2, "abs.shrink.start_epoch": 1, "abs.shrink.num_steps": 2,
         "abs.shrink.drop_per_step": 28, "abs.shrink.drop_rule": "per_edge",
         "abs.shrink.samples_per_op": 8})
@@ -244,12 +230,12 @@ def test_abs_shrinks_a_tiny_darts_run(tiny_config, tmp_path):
 
 
 @pytest.mark.slow  # ~25 s: compiles the DARTS supernet's scoring forward
-def test_accuracy_metric_shrinks_darts(tiny_config):
+def test_accuracy_metric_shrinks_darts(tiny_with):
     """The accuracy baseline scores `acc_num_archs` genotypes of the sampled pool on one held-out
     batch; the shrunk mask stays valid."""
     from jaxnas.train import recipe as recipe_lib
 
-    config = _darts(tiny_config, **{
+    config = _darts(tiny_with, **{
         "train.epochs": 2, "abs.shrink.start_epoch": 1, "abs.shrink.metric": "accuracy",
         "abs.shrink.acc_num_archs": 8, "abs.shrink.acc_batch_size": 10,
         "abs.shrink.samples_per_op": 2})

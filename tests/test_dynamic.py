@@ -235,33 +235,17 @@ def _pools_rule(arch):
     return jnp.minimum((arch == 4).sum(), 2)
 
 
-def _config(tiny_config, techniques, **changes):
-    from jaxnas.train.defaults import complete
-
-    config = tiny_config.copy_and_resolve_references()
-    with config.unlocked():
-        config.techniques = techniques
-        complete(config)
-        for key, value in changes.items():
-            node = config
-            *parents, last = key.split(".")
-            for p in parents:
-                node = node[p]
-            node[last] = value
-    return config
-
-
 def _recipe(config, steps_per_epoch=10):
     from jaxnas.train import recipe
 
     return recipe.from_config(config, data=False, steps_per_epoch=steps_per_epoch)
 
 
-def test_spos_calr_ms_chain_is_the_reference_optimizer(tiny_config):
+def test_spos_calr_ms_chain_is_the_reference_optimizer(tiny_with):
     """clip -> decay -> separated momentum (group = op on edge 3) -> lr0 -> CaLR factor."""
     from jaxnas.techniques.calr import complexity_fn
 
-    config = _config(tiny_config, ("dynamic.calr", "dynamic.ms"), **{"ms.edge": 3})
+    config = tiny_with(("dynamic.calr", "dynamic.ms"), **{"ms.edge": 3})
     r = _recipe(config)  # 2 epochs x 10 steps
     assert float(r.schedule(7)) == pytest.approx(0.025)  # the cosine is gone
     params = {"supernet": _params()}
@@ -305,12 +289,12 @@ def test_calr_complexities_at_paper_scale():
     assert 0.0 < worst < 0.03
 
 
-def test_calr_loss_weight_for_fairnas(tiny_config):
+def test_calr_loss_weight_for_fairnas(tiny_with):
     from jaxnas.techniques import calr
     from jaxnas.train.technique import Run
 
-    config = _config(tiny_config, ("dynamic.calr",), sampler="fairnas",
-                     **{"calr.complexity": "conv_weights", "supernet.C": 16, "supernet.N": 5})
+    config = tiny_with(("dynamic.calr",), sampler="fairnas",
+                       **{"calr.complexity": "conv_weights", "supernet.C": 16, "supernet.N": 5})
     run = Run(config=config, net_cfg=_recipe(config).run.net_cfg, steps_per_epoch=50,
               total_steps=100)
     assert run.paths_per_step == 5  # FairNAS: calr's "auto" mode weights the loss
@@ -324,42 +308,41 @@ def test_calr_loss_weight_for_fairnas(tiny_config):
     # Explicit "lr" mode with FairNAS is allowed; bad values are ConfigErrors.
     from jaxnas.errors import ConfigError
     with pytest.raises(ConfigError, match="calr.mode"):
-        calr.technique(_config(tiny_config, ("dynamic.calr",), **{"calr.mode": "x"}), run)
+        calr.technique(tiny_with(("dynamic.calr",), **{"calr.mode": "x"}), run)
     with pytest.raises(ConfigError, match="calr.complexity"):
-        calr.technique(_config(tiny_config, ("dynamic.calr",), **{"calr.complexity": "x"}), run)
+        calr.technique(tiny_with(("dynamic.calr",), **{"calr.complexity": "x"}), run)
 
 
-def test_ms_rules(tiny_config):
+def test_ms_rules(tiny_with):
     from jaxnas.techniques import ms
     from jaxnas.errors import ConfigError
 
     arch = jnp.array([4, 4, 4, 0, 2, 3], jnp.int32)
-    run = _recipe(_config(tiny_config, ())).run
+    run = _recipe(tiny_with(())).run
     for rule, groups, expected in [("edge_op", 5, 0), ("test_dynamic:_pools_rule", 3, 2)]:
-        config = _config(tiny_config, ("dynamic.ms",), **{"ms.rule": rule, "ms.edge": 3,
-                                                         "ms.num_groups": groups})
+        config = tiny_with(("dynamic.ms",), **{"ms.rule": rule, "ms.edge": 3,
+                                               "ms.num_groups": groups})
         fn, num_groups, _ = ms.group_rule(config, run)
         assert num_groups == groups and int(fn(arch)) == expected
-    config = _config(tiny_config, ("dynamic.ms",), **{"ms.rule": "complexity"})
+    config = tiny_with(("dynamic.ms",), **{"ms.rule": "complexity"})
     fn, _, edge = ms.group_rule(config, run)
     assert edge is None
     assert int(fn(jnp.zeros(6, jnp.int32))) == 0 and int(fn(jnp.full(6, 3))) == 4
     for rule, groups, match in [("test_dynamic:_pools_rule", 2, "outside"),
                                 ("nowhere:fn", 5, "cannot be loaded"), ("bogus", 5, "ms.rule"),
                                 ("edge_op", 4, "5 groups")]:
-        config = _config(tiny_config, ("dynamic.ms",), **{"ms.rule": rule,
-                                                         "ms.num_groups": groups})
+        config = tiny_with(("dynamic.ms",), **{"ms.rule": rule, "ms.num_groups": groups})
         with pytest.raises(ConfigError, match=match):
             ms.group_rule(config, run)
 
 
-def test_fairnas_calr_ms_trains_without_recompiling(tiny_config):
+def test_fairnas_calr_ms_trains_without_recompiling(tiny_with):
     """FairNAS + CaLR (loss weight) + MS end to end on tiny data: 5 paths sharing the op of the
     split edge, one compilation, only the sampled groups' momentum touched."""
     from jaxnas.train import recipe as recipe_lib
 
-    config = _config(tiny_config, ("dynamic.calr", "dynamic.ms"), sampler="fairnas",
-                     **{"ms.edge": 2, "optim.clip": None, "optim.min_lr": 0.025})
+    config = tiny_with(("dynamic.calr", "dynamic.ms"), sampler="fairnas",
+                       **{"ms.edge": 2, "optim.clip": None, "optim.min_lr": 0.025})
     r = recipe_lib.from_config(config)
     assert "clip" not in r.tx.init({"w": jnp.ones(1)})
     assert float(r.schedule(3)) == pytest.approx(0.025)
@@ -378,7 +361,7 @@ def test_fairnas_calr_ms_trains_without_recompiling(tiny_config):
     assert r.train_step._cache_size() == 1
 
 
-def test_fairnas_path_loops_give_the_same_step(tiny_config):
+def test_fairnas_path_loops_give_the_same_step(tiny_with):
     """The 5 paths' gradients accumulated in a scan or unrolled: the same update (up to float
     summation order); an unknown loop is a ConfigError."""
     from jaxnas.errors import ConfigError
@@ -386,7 +369,7 @@ def test_fairnas_path_loops_give_the_same_step(tiny_config):
 
     results = {}
     for loop in ("scan", "unroll"):
-        r = _recipe(_config(tiny_config, (), sampler="fairnas", **{"train.path_loop": loop}))
+        r = _recipe(tiny_with((), sampler="fairnas", **{"train.path_loop": loop}))
         state, step_args, _ = r.epoch_start(r.init(), 1)
         x = np.random.default_rng(0).integers(0, 256, (8, 8, 8, 3), dtype=np.uint8)
         y = np.arange(8, dtype=np.int32) % 10
@@ -398,7 +381,7 @@ def test_fairnas_path_loops_give_the_same_step(tiny_config):
     assert step_lib.resolved_path_loop("auto", "cpu") == "unroll"
     assert step_lib.resolved_path_loop("auto", "gpu") == "scan"
     with pytest.raises(ConfigError, match="path_loop"):
-        _recipe(_config(tiny_config, (), sampler="fairnas", **{"train.path_loop": "vmap"}))
+        _recipe(tiny_with((), sampler="fairnas", **{"train.path_loop": "vmap"}))
 
 
 def test_momentum_memory_is_g_copies():

@@ -67,21 +67,26 @@ def _fake_trainer(calls, bars=None):
     return train
 
 
-def test_rounds_train_their_additions_and_rebuilds_read_the_tables(tmp_path, monkeypatch):
-    from jaxnas.train import recipe as recipe_lib
-    from jaxnas.train.technique import Run
-
-    calls = []
-    monkeypatch.setattr(standalone, "train", _fake_trainer(calls))
+def _rounds_config(**landmark):
+    """A 4-epoch C4 N1 8x8 landmark config training 4 landmarks, then a second round of 2."""
     c = defaults.base_config(techniques=("landmark",))
     c.supernet.C, c.supernet.N = 4, 1
     c.data.resolution, c.data.pad = 8, 1
     c.train.epochs, c.train.batch_size = 4, 8
     c.eval.batch_size = 8
     c.landmark.update(dict(table="train", warmup_epochs=1, num=4, eval_reserve=8, rounds=2,
-                           top_k=2, round_pool=12, round_batches=1,
-                           train_overrides=("train.epochs=7",)))
+                           top_k=2, round_pool=12, round_batches=1, **landmark))
     c.lock()
+    return c
+
+
+def test_rounds_train_their_additions_and_rebuilds_read_the_tables(tmp_path, monkeypatch):
+    from jaxnas.train import recipe as recipe_lib
+    from jaxnas.train.technique import Run
+
+    calls = []
+    monkeypatch.setattr(standalone, "train", _fake_trainer(calls))
+    c = _rounds_config(train_overrides=("train.epochs=7",))
     rng = np.random.default_rng(0)
     data = [(rng.integers(0, 256, (n, 8, 8, 3), dtype=np.uint8),
              rng.integers(0, 10, n).astype(np.int32)) for n in (16, 40)]
@@ -117,14 +122,7 @@ def test_landmark_training_follows_the_runs_progress_setting(tmp_path, monkeypat
 
     calls, bars = [], []
     monkeypatch.setattr(standalone, "train", _fake_trainer(calls, bars))
-    c = defaults.base_config(techniques=("landmark",))
-    c.supernet.C, c.supernet.N = 4, 1
-    c.data.resolution, c.data.pad = 8, 1
-    c.train.epochs, c.train.batch_size = 4, 8
-    c.eval.batch_size = 8
-    c.landmark.update(dict(table="train", warmup_epochs=1, num=4, eval_reserve=8, rounds=2,
-                           top_k=2, round_pool=12, round_batches=1))
-    c.lock()
+    c = _rounds_config()
     rng = np.random.default_rng(0)
     data = [(rng.integers(0, 256, (n, 8, 8, 3), dtype=np.uint8),
              rng.integers(0, 10, n).astype(np.int32)) for n in (16, 40)]

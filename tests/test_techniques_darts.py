@@ -12,23 +12,10 @@ from jaxnas.optim.momentum_separation import group_traces
 from jaxnas.spaces import DARTS
 
 
-def _darts(tiny_config, techniques, **changes):
-    """The tiny config in the DARTS space (C=4, 3 cells, 8x8 images) with `techniques`."""
-    from jaxnas.train import defaults
-
-    config = defaults.darts_scale(tiny_config.copy_and_resolve_references())
-    with config.unlocked():
-        config.supernet.C, config.supernet.layers = 4, 3
-        config.train.epochs, config.train.batch_size = 1, 20
-        config.techniques = techniques
-        defaults.complete(config)
-        for key, value in changes.items():
-            *parents, last = key.split(".")
-            node = config
-            for p in parents:
-                node = node[p]
-            node[last] = value
-    return config
+def _darts(tiny_with, techniques, **changes):
+    """The tiny config in the DARTS space (C=4, 3 cells, 8x8 images) with `techniques`, one
+    epoch."""
+    return tiny_with(techniques, "darts", **{"train.epochs": 1, **changes})
 
 
 def _epoch(recipe, state, epoch=1):
@@ -70,11 +57,11 @@ def _sampled(state, step_args):
     ("ms.edge", 3, "(0, 1, 14, 15)"),
     ("ms.rule", "complexity", "not enumerable"),
 ])
-def test_ms_refuses_what_darts_cannot_group(tiny_config, key, value, words):
+def test_ms_refuses_what_darts_cannot_group(tiny_with, key, value, words):
     from jaxnas.train import recipe as recipe_lib
 
     changes = {"ms.num_groups": 7, "ms.edge": 0, key: value}
-    config = _darts(tiny_config, ("ms",), **changes)
+    config = _darts(tiny_with, ("ms",), **changes)
     with pytest.raises(ConfigError, match="ms\\.") as err:
         recipe_lib.from_config(config, data=False, steps_per_epoch=3)
     assert words in str(err.value) and "\n" not in str(err.value)
@@ -107,7 +94,7 @@ def _standalone_table(path, archs, accs):
     return path
 
 
-def test_calr_ms_landmark_train_a_tiny_darts_epoch(tiny_config, tmp_path):
+def test_calr_ms_landmark_train_a_tiny_darts_epoch(tiny_with, tmp_path):
     """One tiny DARTS epoch of CaLR + MS + landmark (one run, one compilation):
 
     * MS on edge 14 (the reduction cell's node-2 input 0, used by every genotype): each step
@@ -126,7 +113,7 @@ def test_calr_ms_landmark_train_a_tiny_darts_epoch(tiny_config, tmp_path):
     table_archs = DARTS.sample_np(np.random.default_rng(3), 6)
     accs = [71.5, 60.25, 80.0, 55.0, 90.5, 66.0]
     table = _standalone_table(tmp_path / "table.csv", table_archs, accs)
-    config = _darts(tiny_config, ("calr", "ms", "landmark"), **{
+    config = _darts(tiny_with, ("calr", "ms", "landmark"), **{
         "ms.edge": 14, "ms.num_groups": 7,
         "landmark.table": str(table), "landmark.num": 4, "landmark.warmup_epochs": 0,
         "landmark.schedule": "constant", "landmark.coef": 1.0, "landmark.loss": "softplus",
@@ -273,12 +260,12 @@ def test_fairnas_in_darts_is_fair_on_one_topology():
 
 
 @pytest.mark.slow  # ~20 s of compiling; the sampler's fairness is tested above without it
-def test_fairnas_calr_ms_train_a_tiny_darts_epoch(tiny_config):
+def test_fairnas_calr_ms_train_a_tiny_darts_epoch(tiny_with):
     """FairNAS (7 paths, scanned) + CaLR (loss weights) + MS on edge 0: the paths share the op
     of edge 0, so each step touches one momentum group; one compilation."""
     from jaxnas.train import recipe as recipe_lib
 
-    config = _darts(tiny_config, ("calr", "ms"), sampler="fairnas", **{
+    config = _darts(tiny_with, ("calr", "ms"), sampler="fairnas", **{
         "ms.edge": 0, "ms.num_groups": 7, "train.path_loop": "scan", "optim.clip": None})
     r = recipe_lib.from_config(config)
     assert r.run.paths_per_step == 7
