@@ -1,7 +1,7 @@
 """Search spaces behind one protocol (`base.Space`): encodings, official indices, isomorphism,
 sampling under a space mask and complexity.
 
-  base    the `Space` protocol
+  base    the `Space` protocol, and `EdgeOpSpace`, what one-op-per-edge spaces share
   nb201   NAS-Bench-201's cell space (functions, and `SPACE`, its `Space`)
   darts   the DARTS / NAS-Bench-301 cell space (functions, and `SPACE`, its `Space`)
 """

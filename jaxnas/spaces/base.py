@@ -23,6 +23,7 @@ class Space(Protocol):
     ops: tuple              # op names, index order
     arch_shape: tuple       # shape of one architecture (int32)
     mask_shape: tuple       # shape of a space mask (bool): (edges, ops)
+    edge_names: tuple       # a label per mask row, for logs (NB201 "2<-1", DARTS "reduce:3<-0")
     size: Optional[int]     # number of architectures when finite and enumerable, else None
     split_edges: tuple      # edges every architecture uses, and the ops they take, each equally
     split_ops: tuple        # often under uniform sampling (momentum separation's "edge_op")
@@ -96,3 +97,22 @@ class Space(Protocol):
 
     def from_index(self, indices) -> np.ndarray:
         """Architectures of official indices."""
+
+
+class EdgeOpSpace:
+    """What every space whose architecture is one op per mask row (NB201, DARTS) does alike:
+    subclasses set `mask_shape` (`[edges, ops]`) and keep their own rules."""
+
+    def full_mask(self):
+        """The mask of the whole space (every op allowed everywhere)."""
+        return np.ones(self.mask_shape, bool)
+
+    def allowed(self, archs, mask):
+        """bool `[n]`: whether each row of `archs` takes only ops `mask` allows (numpy in,
+        numpy out; jax arrays in, jittable)."""
+        rows = np.arange(self.mask_shape[0])
+        if isinstance(archs, np.ndarray):
+            return np.asarray(mask)[rows, archs].all(axis=-1)
+        import jax.numpy as jnp  # numpy-only users of the spaces never load jax
+
+        return jnp.asarray(mask)[rows, archs].all(axis=-1)

@@ -41,6 +41,7 @@ import itertools
 import numpy as np
 
 from jaxnas.errors import ArchError, ConfigError
+from jaxnas.spaces.base import EdgeOpSpace
 
 OPS = ("none", "max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3", "sep_conv_5x5",
        "dil_conv_3x3", "dil_conv_5x5")
@@ -566,21 +567,19 @@ def _pair_tables():
     return first, second, valid, others
 
 
-class DartsSpace:
+class DartsSpace(EdgeOpSpace):
     """The DARTS cell space behind the `jaxnas.spaces.base.Space` protocol (use `SPACE`)."""
 
     name = "darts"
     ops = OPS
     arch_shape = (ARCH_LEN,)
     mask_shape = (ARCH_LEN, NUM_OPS)
+    edge_names = tuple(f"{cell}:{to}<-{src}" for cell in CELLS for to, src in EDGES)
     size = None  # ~1.1e18 architectures: not enumerated
     # Edges every genotype uses (node 2's inputs in both cells) and the ops they take, each
     # equally often under uniform sampling: momentum separation's "edge_op" groups.
     split_edges = (0, 1, NUM_EDGES, NUM_EDGES + 1)
     split_ops = tuple(range(1, NUM_OPS))
-
-    def full_mask(self):
-        return np.ones(self.mask_shape, bool)
 
     def check_mask(self, mask):
         return check_mask(mask)
@@ -628,13 +627,6 @@ class DartsSpace:
     def derive(self, alpha, mask=None):
         """The genotype of architecture weights `alpha` `[28, 8]` (`derive`)."""
         return derive(alpha, mask)
-
-    def allowed(self, archs, mask):
-        if isinstance(archs, np.ndarray):
-            return np.asarray(mask)[np.arange(ARCH_LEN), archs].all(axis=-1)
-        import jax.numpy as jnp
-
-        return jnp.asarray(mask)[jnp.arange(ARCH_LEN), archs].all(axis=-1)
 
     def complexity(self, net_cfg, resolution):
         """FLOPs and parameters (millions) of `NetworkCIFAR` at `net_cfg`'s C, layers and

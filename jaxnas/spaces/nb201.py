@@ -44,6 +44,7 @@ import random
 import numpy as np
 
 from jaxnas.errors import ArchError, ConfigError
+from jaxnas.spaces.base import EdgeOpSpace
 
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 NUM_OPS = 5
@@ -487,19 +488,17 @@ def complexity_table(C=16, N=5, resolution=32, num_classes=10):
 # ----------------------------------------------------------------------------- the Space
 
 
-class NB201Space:
+class NB201Space(EdgeOpSpace):
     """NAS-Bench-201 behind the `jaxnas.spaces.base.Space` protocol (stateless; use `SPACE`)."""
 
     name = "nb201"
     ops = OPS
     arch_shape = (NUM_EDGES,)
     mask_shape = (NUM_EDGES, NUM_OPS)
+    edge_names = tuple(f"{to}<-{src}" for to, src in EDGES)
     size = NUM_ARCHS
     split_edges = tuple(range(NUM_EDGES))  # momentum separation's "edge_op": any edge, any op
     split_ops = tuple(range(NUM_OPS))
-
-    def full_mask(self):
-        return np.ones(self.mask_shape, bool)
 
     def check_mask(self, mask):
         return check_mask(mask)
@@ -551,13 +550,6 @@ class NB201Space:
 
     def derive(self, alpha, mask=None):
         return derive(alpha, mask)
-
-    def allowed(self, archs, mask):
-        if isinstance(archs, np.ndarray):
-            return np.asarray(mask)[np.arange(NUM_EDGES), archs].all(axis=-1)
-        import jax.numpy as jnp
-
-        return jnp.asarray(mask)[jnp.arange(NUM_EDGES), archs].all(axis=-1)
 
     def complexity(self, net_cfg, resolution):
         import jax.numpy as jnp

@@ -22,7 +22,6 @@ Masks, their sizes and text form are the space's (`Space.mask_to_str`).
 import numpy as np
 
 from jaxnas.errors import ArchError
-from jaxnas.spaces import darts as darts_space
 from jaxnas.spaces import nb201 as nb201_space
 
 RULES = ("lowest", "per_edge")
@@ -83,10 +82,5 @@ def drop_operators(scores, mask, num, *, space=nb201_space.SPACE, rule="lowest")
 
 def describe(dropped, space=nb201_space.SPACE) -> str:
     """Dropped operators as text, e.g. "1<-0:none 3<-2:avg_pool_3x3" (NB201) or
-    "normal:2<-0:none reduce:5<-4:sep_conv_3x3" (DARTS)."""
-    if space.name == "darts":
-        n = darts_space.NUM_EDGES
-        return " ".join(f"{darts_space.CELLS[e // n]}:{darts_space.EDGES[e % n][0]}<-"
-                        f"{darts_space.EDGES[e % n][1]}:{space.ops[o]}" for e, o in dropped)
-    edges = nb201_space.EDGES
-    return " ".join(f"{edges[e][0]}<-{edges[e][1]}:{space.ops[o]}" for e, o in dropped)
+    "normal:2<-0:none reduce:5<-4:sep_conv_3x3" (DARTS): `Space.edge_names`, then the op."""
+    return " ".join(f"{space.edge_names[e]}:{space.ops[o]}" for e, o in dropped)
