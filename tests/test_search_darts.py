@@ -209,6 +209,8 @@ def test_darts_search_and_evaluate_commands_on_a_darts_workdir(darts_workdir, tm
     assert report["n"] == 4 and report["space"] == "darts" and report["archs_text"] == genotypes
     assert "table.csv" in report["ground_truth"]
     opened = open_run(workdir)
+    assert opened.recipe.run.progress  # --no-progress reaches the techniques of an opened run
+    assert not open_run(workdir, needs_data=False, progress=False).recipe.run.progress
     images, labels = opened.recipe.run.valid_data
     direct = make_score(opened.recipe, images=images, labels=labels, batch_size=10,
                         num_batches=1, progress=False)(opened.state, np.stack(

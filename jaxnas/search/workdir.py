@@ -65,7 +65,8 @@ def search_workdir(workdir, *, strategy=None, budget=None, metric=None, seed=Non
     out = Path(out) if out else workdir / "search" / f"{strategy}.json"
     start = time.perf_counter()
     if strategy == "gdas":
-        opened = open_run(workdir, data=data, needs_data=False, config=config)
+        opened = open_run(workdir, data=data, needs_data=False, config=config,
+                          progress=progress)
         recipe, state = opened.recipe, opened.state
         if recipe.found is None:
             raise ConfigError(f"{workdir} was not trained with a technique that selects a cell "
@@ -83,7 +84,8 @@ def search_workdir(workdir, *, strategy=None, budget=None, metric=None, seed=Non
         result.write(report, out)
         return report
 
-    opened = open_run(workdir, data=data, needs_data=opts["metric"] == "accuracy", config=config)
+    opened = open_run(workdir, data=data, needs_data=opts["metric"] == "accuracy", config=config,
+                      progress=progress)
     recipe, state = opened.recipe, opened.state
     space = recipe.run.space
     images, labels = recipe.run.valid_data or (None, None)

@@ -65,7 +65,8 @@ def evaluate_workdir(workdir, *, archs=200, seed=0, gt=None, data=None, num_batc
     fields = protocols.fields(protocol, dataset, gt)  # an unknown or unshipped name fails here
     if skip_batches < 0:
         raise ConfigError(f"--skip-batches must be >= 0, got {skip_batches}")
-    opened = open_lib.open_run(Path(workdir), data=data, needs_data=metric == "accuracy")
+    opened = open_lib.open_run(Path(workdir), data=data, needs_data=metric == "accuracy",
+                                progress=progress)
     config, recipe, state = opened.config, opened.recipe, opened.state
     num_batches = num_batches or config.eval.num_batches
     images, labels = recipe.run.valid_data or (None, None)

@@ -59,12 +59,13 @@ def restore_latest(workdir, recipe):
         ckpt.close()
 
 
-def open_run(workdir, *, data=None, needs_data=True, config=None):
+def open_run(workdir, *, data=None, needs_data=True, config=None, progress=True):
     """Open the run in `workdir` at its newest checkpoint.
 
     `data` replaces the stored `data.source`; with `needs_data=False` no images are loaded
     (data-free scoring, GDAS's result) when the run recorded its steps per epoch. `config`
-    (already loaded) skips reading it again."""
+    (already loaded) skips reading it again. `progress`: whether the techniques show progress
+    bars while the run is built (trained landmarks finishing their table)."""
     workdir = Path(workdir)
     config = load_config(workdir) if config is None else config
     if not checkpoint.steps(workdir):
@@ -73,5 +74,6 @@ def open_run(workdir, *, data=None, needs_data=True, config=None):
         config_lib.apply_overrides(config, [f"data.source={data}"])
     steps_per_epoch = run_info(workdir).get("steps_per_epoch")
     recipe = recipe_lib.from_config(config, data=needs_data or not steps_per_epoch,
-                                    steps_per_epoch=steps_per_epoch, workdir=workdir)
+                                    steps_per_epoch=steps_per_epoch, workdir=workdir,
+                                    progress=progress)
     return OpenedRun(workdir, config, recipe, restore_latest(workdir, recipe))
