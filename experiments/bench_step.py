@@ -18,6 +18,8 @@ peak resident memory of the process (ru_maxrss), and the jaxnas/xautodl throughp
     python experiments/bench_step.py --scale mini --steps 30
     python experiments/bench_step.py --rounds 3 --steps 30 --out experiments/results/bench_step.json
     python experiments/bench_step.py --set edge_impl=masked   # another formulation
+    python experiments/bench_step.py --scale paper --rounds 2 --compile-cache /tmp/xla_cache
+        # JAX's persistent compilation cache: round 1 compiles and stores, later rounds load
     python experiments/bench_step.py --scale mini --config configs/nb201_close.py:mini \
         --epoch 31            # CLOSE with 4 active GLOW blocks instead of SPOS
     python experiments/bench_step.py --scale mini --config configs/nb201_spos_calr_ms.py:mini \
@@ -116,7 +118,8 @@ def run_jaxnas(scale, steps, warmup, settings, **setup):
         if i >= warmup:
             times.append(time.perf_counter() - t)
     return summary("jaxnas", scale, first, times, backend=jax.default_backend(), impl=jax_impl(config),
-                   xla_flags=os.environ.get("XLA_FLAGS", ""))
+                   xla_flags=os.environ.get("XLA_FLAGS", ""),
+                   compile_cache=os.environ.get("JAX_COMPILATION_CACHE_DIR", ""))
 
 
 def jax_impl(config):
@@ -210,7 +213,10 @@ def spawn(worker, scale, args):
         cmd += ["--set", item]
     for item in args.override:
         cmd += ["--override", item]
-    out = subprocess.run(cmd, capture_output=True, text=True, env=os.environ)
+    env = dict(os.environ)
+    if args.compile_cache:
+        env["JAX_COMPILATION_CACHE_DIR"] = args.compile_cache
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if out.returncode:
         lines = out.stderr.strip().splitlines() or [f"exit status {out.returncode}"]
         return dict(worker=worker, scale=scale, error=lines[-1])
@@ -245,6 +251,10 @@ def main():
                         "(0: the config's last epoch)")
     p.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
                    help="config override, as `jaxnas train` takes them")
+    p.add_argument("--compile-cache", metavar="DIR",
+                   help="run the jaxnas workers with JAX's persistent compilation cache in DIR "
+                        "(JAX_COMPILATION_CACHE_DIR): an empty DIR's first round compiles and "
+                        "stores the step, later rounds load it")
     p.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     p.add_argument("--out", help="also write the results as JSON here")
     args = p.parse_args()
