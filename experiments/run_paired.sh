@@ -7,24 +7,27 @@
 # Usage: bash experiments/run_paired.sh CONFIG NAME DATA [WORKDIR_ROOT] [key=value ...]
 #   e.g. bash experiments/run_paired.sh configs/nb201_spos.py:mini spos ../shared/data/cifar10-jpeg
 # SEEDS="0 1 2 3 4" by default; a finished seed (its report exists) is skipped, an interrupted one
-# resumes from its last checkpoint.
+# resumes from its last checkpoint. GT=TABLE.csv ranks each seed against that ground-truth table's
+# cells instead (`jaxnas evaluate --gt`; the DARTS space, which ships none, e.g. a `jaxnas
+# standalone` table) and trains without in-training ranking.
 set -euo pipefail
 config=${1:?config file}; name=${2:?result name}; data=${3:?image folder or tfds:cifar10}
 root=${4:-runs/paired}; shift $(( $# < 4 ? $# : 4 ))
 out=experiments/results/paired/$name
 mkdir -p "$out"
 {
-  echo "SEEDS=\"${SEEDS:-0 1 2 3 4}\" NUM_BATCHES=${NUM_BATCHES:-4} bash experiments/run_paired.sh $config $name $data $root $*"
+  echo "SEEDS=\"${SEEDS:-0 1 2 3 4}\" NUM_BATCHES=${NUM_BATCHES:-4} GT=${GT:-} bash experiments/run_paired.sh $config $name $data $root $*"
   echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 } > "$out/command.txt"
 for seed in ${SEEDS:-0 1 2 3 4}; do
   wd=$root/$name/seed$seed
   if [ ! -f "$out/seed$seed.final.json" ]; then
     if [ -d "$wd/checkpoints" ]; then resume=--resume; else resume=; fi
+    if [ -n "${GT:-}" ]; then every=0; cells=(--gt "$GT"); else every=10; cells=(--archs 1000); fi
     jaxnas train --config "$config" --workdir "$wd" --data "$data" --no-progress $resume \
-      seed=$seed eval.every_epochs=10 "$@"
-    jaxnas evaluate --workdir "$wd" --data "$data" --archs 1000 --num-batches "${NUM_BATCHES:-4}" \
-      --out "$out/seed$seed.final.json"
+      seed=$seed eval.every_epochs=$every "$@"
+    jaxnas evaluate --workdir "$wd" --data "$data" "${cells[@]}" \
+      --num-batches "${NUM_BATCHES:-4}" --out "$out/seed$seed.final.json"
   fi
   cp "$wd/metrics.jsonl" "$out/seed$seed.jsonl"
 done

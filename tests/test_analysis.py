@@ -71,6 +71,52 @@ def test_compare_pairs_seeds_on_common_cells(tmp_path):
     assert "### arm vs base (3 paired seeds)" in text and "**paired difference**" in text
 
 
+def _table_arm(folder, noise, truth, seeds=(0, 1, 2), table="stand-alone table t.csv"):
+    """Reports ranked against a stand-alone table of genotype texts (as DARTS's `--gt`): the
+    cells are `archs_text`, each report carries the table's values (`truth`)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    cells = sorted(truth)
+    for s in seeds:
+        rng = np.random.default_rng(100 + s)
+        scores = [truth[c] + noise * rng.standard_normal() for c in cells]
+        (folder / f"seed{s}.final.json").write_text(json.dumps(dict(
+            archs_text=cells, scores=scores, truth=[truth[c] for c in cells], archs="table",
+            seed=0, images_per_arch=256, gt="valid_acc", space="darts", gt_table=table,
+            ground_truth=f"{table} (valid_acc)", seconds=1.0)))
+    return folder
+
+
+def test_compare_against_a_stand_alone_table(tmp_path):
+    """Arms ranked against a table (any space) are compared against that table's values, not
+    NB201's; different tables, a report without values and --within-space are refused."""
+    from jaxnas.analysis import compare
+
+    rng = np.random.default_rng(0)
+    truth = {f"Genotype(cell={i})": float(v) for i, v in enumerate(rng.uniform(50, 70, 40))}
+    base = _table_arm(tmp_path / "base", 20.0, truth)
+    arm = _table_arm(tmp_path / "arm", 1.0, truth)
+    report = compare.compare(base, [arm])
+    rows = report["arms"]["arm"]["rows"]
+    reports = json.loads((arm / "seed1.final.json").read_text())
+    cells = reports["archs_text"]
+    assert rows[1]["arm_kendall_tau"] == pytest.approx(
+        stats.kendalltau(reports["scores"], [truth[c] for c in cells])[0])
+    assert rows[1]["cells"] == 40 and report["arms"]["arm"]["found"] == []
+    assert report["ground_truth"]["text"].startswith("stand-alone table t.csv")
+    assert "Found cells: not compared" in compare.markdown(report)
+    with pytest.raises(UsageError, match="within-space"):
+        compare.compare(base, [arm], within_space=True)
+    other = _table_arm(tmp_path / "other", 1.0, truth, table="stand-alone table u.csv")
+    with pytest.raises(UsageError, match="gt_table"):
+        compare.compare(base, [other])
+    for p in arm.glob("seed*.final.json"):
+        r = json.loads(p.read_text())
+        del r["truth"]
+        p.write_text(json.dumps(r))
+    with pytest.raises(UsageError, match="no per-cell ground truth"):
+        compare.compare(base, [arm])
+
+
 @pytest.mark.parametrize("change, message", [
     (dict(seeds=(0, 1)), "unpaired seeds"),
     (dict(images_per_arch=1024), "images_per_arch"),

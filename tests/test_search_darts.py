@@ -208,6 +208,9 @@ def test_darts_search_and_evaluate_commands_on_a_darts_workdir(darts_workdir, tm
     report = json.loads(out.read_text())
     assert report["n"] == 4 and report["space"] == "darts" and report["archs_text"] == genotypes
     assert "table.csv" in report["ground_truth"]
+    assert report["ground_truth"].startswith("stand-alone table ")  # named once, not twice
+    assert report["ground_truth"].count("stand-alone table") == 1
+    assert report["truth"] == [60.0, 70.0, 65.0, 55.0]  # the table's values travel with it
     opened = open_run(workdir)
     assert opened.recipe.run.progress  # --no-progress reaches the techniques of an opened run
     assert not open_run(workdir, needs_data=False, progress=False).recipe.run.progress

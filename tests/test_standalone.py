@@ -166,6 +166,8 @@ def test_table_is_a_ground_truth_for_ranking(uninterrupted, tmp_path):
 
     report = ranking(score, None, 200, table=table)
     assert report["num_archs"] == 3 and report["archs"] == "table"
+    assert report["ground_truth"].count("stand-alone table") == 1
+    assert report["truth"] == pytest.approx([truth[i] for i in report["indices"]])  # compare
     assert sorted(report["indices"]) == sorted(truth)
     assert report["kendall_tau"] == pytest.approx(1.0)
     excluded = ranking(score, None, 200, table=table, exclude=[table.indices[0]])

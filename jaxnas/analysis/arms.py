@@ -95,9 +95,24 @@ def scores(report):
     return report.get("scores", report.get("supernet_acc"))
 
 
+def cell_keys(report):
+    """The cells a `jaxnas evaluate` report scored: NB201 indices, or the architectures' text
+    in a space without official indices (DARTS genotypes)."""
+    return report["indices"] if "indices" in report else report["archs_text"]
+
+
 def cell_scores(report):
-    """`{index: score}` of a `jaxnas evaluate` report."""
-    return dict(zip(report["indices"], scores(report)))
+    """`{cell: score}` of a `jaxnas evaluate` report (cells as `cell_keys`)."""
+    return dict(zip(cell_keys(report), scores(report)))
+
+
+def cell_truth(report):
+    """`{cell: ground truth}` of a report ranked against a stand-alone table (`gt_table`), whose
+    values it carries; UsageError for such a report written before it carried them."""
+    if "truth" not in report:
+        raise UsageError(f"a report ranked against {report['gt_table']} holds no per-cell "
+                         "ground truth (written by an older jaxnas): run jaxnas evaluate again")
+    return dict(zip(cell_keys(report), report["truth"]))
 
 
 def final_space(log):

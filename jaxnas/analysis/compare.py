@@ -6,7 +6,9 @@ line), its ranking metrics recomputed on the cells both scored, and the per-seed
 summarised by their mean and 95% Student-t interval, saying plainly whether it includes zero.
 The found cell (the run's search result, else its best-scored cell) is compared by its
 ground-truth test accuracy. The ground truth is the column the reports name (`gt`), of the
-dataset they name (cifar10-valid by default), under the protocol they name.
+dataset they name (cifar10-valid by default), under the protocol they name; or, for reports
+ranked against a stand-alone table (`jaxnas evaluate --gt TABLE.csv`, any space), the values
+of that table they carry (found cells are then not compared).
 """
 
 from pathlib import Path
@@ -18,8 +20,29 @@ from jaxnas.errors import UsageError
 from jaxnas.evaluate import protocols
 
 
+def _table_truth(reports):
+    """`{cell: value}` of the stand-alone table the reports were ranked against (each report
+    carries its cells' values), and its name; UsageError when they disagree."""
+    truth = {}
+    for r in reports:
+        for cell, value in arms_lib.cell_truth(r).items():
+            if truth.setdefault(cell, value) != value:
+                raise UsageError(f"the reports give cell {cell} two ground-truth values "
+                                 f"({truth[cell]} and {value}): not one table")
+    first = reports[0]
+    return truth, {"protocol": first.get("protocol", "default"), "dataset": "stand-alone table",
+                   "column": first.get("gt", "valid_acc"), "text": first["ground_truth"]}
+
+
 def _truth(reports):
-    """The ground-truth column `[15625]` the reports were ranked against, and its name."""
+    """The ground truth the reports were ranked against, and its name: NB201's column `[15625]`
+    (by index), or `{cell: value}` of the stand-alone table they name (`gt_table`)."""
+    tables = {r.get("gt_table") for r in reports}
+    if len(tables) > 1:
+        raise UsageError(f"the reports use different ground truths: "
+                         f"{sorted(str(t) for t in tables)}")
+    if tables != {None}:
+        return _table_truth(reports)
     keys = {(r.get("protocol", "default"), r.get("dataset", protocols.DEFAULT_DATASET),
              r.get("gt", "valid_acc")) for r in reports}
     if len(keys) > 1:
@@ -45,9 +68,16 @@ def compare(base_path, arm_paths, *, common_seeds=False, within_space=False,
     reports = [x[s].final for path, seeds in paired_seeds.items() for s in seeds
                for x in (base, loaded[path])]
     truth, ground_truth = _truth(reports)
-    found_truth = protocols.truth_column("default", ground_truth["dataset"], "test")
+    table = isinstance(truth, dict)
+    if table and within_space:
+        raise UsageError("--within-space reads NB201 spaces; these reports rank a stand-alone "
+                         "table's cells")
+    # a found cell is judged by NB201's test accuracy; a table's cells have no such column here
+    found_truth = None if table else protocols.truth_column("default", ground_truth["dataset"],
+                                                            "test")
     out = {"base": str(base_path), "ground_truth": ground_truth,
-           "found_truth": f"{ground_truth['dataset']} test_acc", "within_space": within_space,
+           "found_truth": None if table else f"{ground_truth['dataset']} test_acc",
+           "within_space": within_space,
            "images_per_arch": reports[0].get("images_per_arch"), "arms": {}}
     for path, arm in loaded.items():
         seeds = paired_seeds[path]
@@ -55,12 +85,13 @@ def compare(base_path, arm_paths, *, common_seeds=False, within_space=False,
         a = {s: arms_lib.cell_scores(arm[s].final) for s in seeds}
         keep = {s: arms_lib.space_cells(arm[s].log) for s in seeds} if within_space else None
         rows, summary = paired.compare(b, a, truth, keep, names)
-        found, found_ci = paired.found_rows(base, arm, found_truth, seeds)
+        found, found_ci = ([], None) if table else paired.found_rows(base, arm, found_truth,
+                                                                     seeds)
         out["arms"][path.name] = {
             "path": str(path), "seeds": seeds, "rows": rows, "summary": summary,
             "found": found, "found_summary": found_ci,
             "verdict": {m: verdict(ci) for m, ci in summary.items()}
-            | {"found_test_acc": verdict(found_ci, 2)}}
+            | ({} if table else {"found_test_acc": verdict(found_ci, 2)})}
     return out
 
 
@@ -73,8 +104,12 @@ def markdown(report):
              + (", cells inside each arm's final space" if report["within_space"] else ""), ""]
     for name, arm in report["arms"].items():
         lines.append(paired.markdown(name, base, arm["rows"], arm["summary"]))
-        lines.append(paired.found_markdown(name, base, arm["found"], arm["found_summary"],
-                                           report["found_truth"]))
+        if report["found_truth"] is None:
+            lines.append("Found cells: not compared (the ground truth is a stand-alone table, "
+                         "which need not hold them).\n")
+        else:
+            lines.append(paired.found_markdown(name, base, arm["found"], arm["found_summary"],
+                                               report["found_truth"]))
         lines += [f"* {m}: {v}" for m, v in arm["verdict"].items()] + [""]
     return "\n".join(lines)
 

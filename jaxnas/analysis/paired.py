@@ -17,16 +17,19 @@ from jaxnas.evaluate.ranking import ranking_report
 METRICS = ("kendall_tau", "sparse_kendall_tau", "p_at_top_5")
 ALL_METRICS = ("kendall_tau", "sparse_kendall_tau", "spearman_rho", "p_at_top_5",
                "p_at_top_10")
-_SAME = ("archs", "seed", "images_per_arch", "gt", "metric", "protocol", "dataset", "space")
+_SAME = ("archs", "seed", "images_per_arch", "gt", "metric", "protocol", "dataset", "space",
+         "gt_table")
 
 
-def metrics(scores, indices, truth):
-    """`ranking_report` of `{index: score}` on `indices` against the `[15625]` `truth`."""
-    return ranking_report(np.array([scores[i] for i in indices]), truth[indices])
+def metrics(scores, cells, truth):
+    """`ranking_report` of `{cell: score}` on `cells` against `truth`: the `[15625]` NB201
+    column (cells are indices) or `{cell: value}` of a stand-alone table."""
+    return ranking_report(np.array([scores[c] for c in cells]),
+                          np.array([truth[c] for c in cells], np.float64))
 
 
 def compare(base, arm, truth, keep=None, names=METRICS):
-    """Per-seed metrics of both arms (`{seed: {index: score}}`) on their common cells (those of
+    """Per-seed metrics of both arms (`{seed: {cell: score}}`) on their common cells (those of
     `keep[seed]` when given) and the paired differences: `(rows, {metric: mean_ci})`."""
     rows = []
     for seed in sorted(set(base) & set(arm)):
@@ -66,7 +69,7 @@ def check_pairing(base_name, base, arm_name, arm, *, common_seeds=False):
             if key in rb and key in ra and rb[key] != ra[key]:
                 raise UsageError(f"seed {seed}: {arm_name} has {key}={ra[key]!r}, {base_name} "
                                  f"{key}={rb[key]!r}: not the same evaluation")
-        ib, ia = set(rb["indices"]), set(ra["indices"])
+        ib, ia = set(arms_lib.cell_keys(rb)), set(arms_lib.cell_keys(ra))
         extra = len(ib | ia) - len(ib & ia)  # an excluded cell, and its replacement if any
         if extra > 2 * (rb.get("excluded", 0) + ra.get("excluded", 0)):
             raise UsageError(f"seed {seed}: {arm_name} and {base_name} scored different cell "

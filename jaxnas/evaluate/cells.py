@@ -47,9 +47,10 @@ def ranking(score, state, which, *, seed=0, gt="valid", metric="accuracy", exclu
     report.update(metric=metric, gt=GT_METRICS[gt], archs=str(which), seed=seed,
                   excluded=int(indices.size - kept.size), protocol="default",
                   ground_truth=protocols.describe_truth("default", split=gt))
-    if table is not None:
+    if table is not None:  # the table's values travel with the report (`jaxnas compare`)
         report.update(archs="table", gt_table=table.source, gt_epochs=table.epochs,
-                      ground_truth=f"stand-alone table {table.source} ({GT_METRICS[gt]})")
+                      ground_truth=f"{table.source} ({GT_METRICS[gt]})",
+                      truth=[float(t) for t in truth[kept]])
     if mask is not None:
         report["space"] = nb201.mask_to_str(mask)
     return report
@@ -76,7 +77,8 @@ def arch_table_ranking(score, state, table, *, gt="valid", metric="accuracy", ma
                   scores=[float(a) for a in scores], metric=metric, gt=GT_METRICS[gt],
                   archs="table", excluded=int((~keep).sum()), protocol="default",
                   space=table.space, gt_table=table.source, gt_epochs=table.epochs,
-                  ground_truth=f"stand-alone table {table.source} ({GT_METRICS[gt]})")
+                  ground_truth=f"{table.source} ({GT_METRICS[gt]})",
+                  truth=[float(t) for t in truth[keep]])
     return report
 
 
