@@ -106,6 +106,8 @@ def test_calr_ms_landmark_train_a_tiny_darts_epoch(tiny_with, tmp_path):
       drop the landmarks by their Genotype text;
     * the base's data-free angle metric (AngleNAS's DARTS vector): 0 at the initial weights,
       positive after the epoch."""
+    from jaxnas.evaluate.cells import arch_table_ranking
+    from jaxnas.evaluate.groundtruth import read_arch_table
     from jaxnas.techniques import landmark as L
     from jaxnas.techniques.calr import complexity_fn
     from jaxnas.train import recipe as recipe_lib
@@ -154,6 +156,10 @@ def test_calr_ms_landmark_train_a_tiny_darts_epoch(tiny_with, tmp_path):
                                        atol=1e-7)
     assert factor < 1.0 and r.train_step._cache_size() == 1
     assert sorted(r.exclude(state).tolist()) == sorted(keys.tolist())
+    ranked = arch_table_ranking(lambda s, a, m: np.arange(len(a), dtype=float), state,
+                                read_arch_table(table, DARTS), exclude=r.exclude(state))
+    assert ranked["num_archs"] == 2 and ranked["excluded"] == 4  # the landmarks left out
+    assert not set(ranked["archs_text"]) & set(keys.tolist())
     archs = DARTS.sample_np(np.random.default_rng(2), 6)
     assert (r.run.score(initial, archs, "angle") == 0).all()
     assert (r.run.score(state, archs, "angle") > 0).all()

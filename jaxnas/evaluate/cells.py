@@ -57,16 +57,18 @@ def ranking(score, state, which, *, seed=0, gt="valid", metric="accuracy", exclu
 
 
 def arch_table_ranking(score, state, table, *, gt="valid", metric="accuracy", mask=None,
-                       space=None):
+                       space=None, exclude=()):
     """Score the architectures of a `groundtruth.ArchTable` (a space without official indices,
-    e.g. DARTS genotypes; within `mask` when given) and rank them against its `gt` column."""
+    e.g. DARTS genotypes; within `mask` when given; without those whose canonical text is in
+    `exclude`, e.g. landmarks) and rank them against its `gt` column."""
     if gt not in GT_METRICS:
         raise ConfigError(f"gt must be one of {sorted(GT_METRICS)}, got {gt!r}")
     archs, truth = table.archs, table.get(GT_METRICS[gt])
     keep = np.ones(len(archs), bool) if mask is None else space.allowed(archs, mask)
+    keep &= ~np.isin(np.array(table.texts, dtype=object), np.array(list(exclude), dtype=object))
     if keep.sum() < 2:
         raise ConfigError(f"only {int(keep.sum())} architecture(s) of the ground-truth table "
-                          f"remain to rank (those outside the space are left out)")
+                          f"remain to rank (those outside the space and landmarks are left out)")
     start = time.perf_counter()
     scores = np.asarray(score(state, archs[keep], metric), np.float64)
     seconds = time.perf_counter() - start

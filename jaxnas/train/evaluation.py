@@ -86,7 +86,7 @@ def evaluate_workdir(workdir, *, archs=200, seed=0, gt=None, data=None, num_batc
             raise ConfigError(f"ranking a {space.name} run needs a ground-truth table of its "
                               f"architectures (jaxnas evaluate --gt TABLE.csv); none ships")
         report = arch_table_ranking(score, state, table, gt=gt or "valid", metric=metric,
-                                    mask=mask, space=space)
+                                    mask=mask, space=space, exclude=recipe.exclude(state))
     elif protocol == "default":
         report = ranking(score, state, archs, seed=seed, gt=gt or "valid", metric=metric,
                          exclude=recipe.exclude(state), mask=mask, table=table)
