@@ -15,10 +15,11 @@ architecture parameters.
 mini: C=4, 3 cells (one normal cell and the two reduction cells), 16x16 images, 5 epochs, the
 same optimizer (an epoch's 390 train steps take about 15 s on the idle 2-core CPU; section 16
 of experiments/README.md).
-Ranking evaluation is off at both scales: jaxnas has no DARTS ground truth yet (rank a trained
-run against genotypes you trained: `jaxnas evaluate --gt TABLE.csv`). `jaxnas run` trains, then
-searches (`search.strategy` random or evolution; gdas after the `gdas` variant) and returns a
-`Genotype(...)`.
+Ranking evaluation is off at both scales: no DARTS ground truth ships (rank a trained run
+against genotypes you trained: `jaxnas evaluate --gt TABLE.csv`, e.g. the table of
+`jaxnas standalone --config configs/standalone.py:mini,darts`, this supernet's networks).
+`jaxnas run` trains, then searches (`search.strategy` random or evolution; gdas after the
+`gdas` variant) and returns a `Genotype(...)`.
 
 Variants (comma-separated after the scale; any combination):
   calr      CaLR (DYNAS): LR 0.025 * (1 - t/T) ** gamma, gamma log-linear in [1/4, 4] in the

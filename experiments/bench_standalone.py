@@ -13,21 +13,25 @@ Each measurement runs in its own subprocess (its own compile cache and peak memo
             Nesterov lr 0.1 momentum 0.9 weight decay 5e-4 (NB201's recipe), one cell after
             another.
 
-Cells: the first cells of `jaxnas evaluate`'s 200 fixed evaluation cells (seed 0, index order).
+Cells: the first cells of `jaxnas evaluate`'s 200 fixed evaluation cells (seed 0, index order);
+with `--space darts`, the first genotypes `jaxnas standalone --archs N` draws (seed 0), in
+DARTS's search network (`configs/standalone.py:SCALE,darts`; no PyTorch worker).
 `alone` and `xautodl` time `--cells` of them and average (an architecture's cost depends on its
 ops); `stack_vmap` pays every op on every edge (a batched `switch` is a select), whatever the cells.
 Reported per worker: compile time (first step), median step time over `--steps` steps after
 `--warmup`, images/s, seconds per cell-step, peak resident memory (ru_maxrss), for a stack also
 XLA's buffer sizes of the compiled step; and cells trained per hour of this machine at the
-scale's epochs (mini 50, paper 200) and 97 steps per epoch (25,000 training images, batch 256;
-evaluation, under 1% of a cell's cost, not counted). Random images (speed does not depend on
-pixel values). Each worker is pinned to one core (`--core`, taskset), so its rate is cells
-per CPU-hour (on a shared, oversubscribed machine a 2-thread PyTorch step also swung from
-0.14 s to 1 s with its threads spinning); the machine is shared, so `--rounds` alternates the
-workers and the summary takes medians over rounds.
+config's epochs and batch (`configs/standalone.py`: NB201 mini 50 and paper 200 epochs of 97
+steps, 25,000 training images at batch 256; DARTS mini 20 and paper 50 of 390 at batch 64;
+evaluation not counted). Random images (speed does not depend on pixel values). Each worker
+is pinned to one core (`--core`, taskset), so its rate is cells per CPU-hour (on a shared,
+oversubscribed machine a 2-thread PyTorch step also swung from 0.14 s to 1 s with its threads
+spinning); the machine is shared, so `--rounds` alternates the workers and the summary takes
+medians over rounds.
 
     python experiments/bench_standalone.py --scale mini --k 2 8 --loops vmap unroll \
         --rounds 2 --out experiments/results/bench_standalone_mini.json
+    python experiments/bench_standalone.py --space darts --scale mini --k 2 --loops unroll
 """
 
 import argparse
@@ -44,39 +48,59 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's jaxnas
 from bench_step import SCALES, has_xautodl, peak_mib  # noqa: E402  (shared helpers)
 
-BATCH = 256
-STEPS_PER_EPOCH = 25_000 // BATCH
-EPOCHS = {"mini": 50, "paper": 200}
+TRAIN_IMAGES = 25_000  # the cifar10-valid training half
+SPACE = "nb201"  # `--space`: set by main before anything reads it
+
+
+def setting(scale):
+    """The stand-alone config of `SPACE` at `scale` (`configs/standalone.py`)."""
+    from jaxnas.config import load_config
+
+    root = Path(__file__).resolve().parents[1]
+    variant = ",darts" if SPACE == "darts" else ""
+    return load_config(f"{root}/configs/standalone.py:{scale}{variant}")
+
+
+def epoch_shape(scale):
+    """(batch, steps per epoch, epochs) of the config at `scale`."""
+    t = setting(scale).train
+    return t.batch_size, TRAIN_IMAGES // t.batch_size, t.epochs
 
 
 def cells(n):
-    """The first `n` of the 200 fixed evaluation cells, as NB201 strings."""
+    """The first `n` cells: NB201's 200 fixed evaluation cells, DARTS's seeded genotypes."""
     from jaxnas import spaces
     from jaxnas.evaluate.scoring import evaluation_archs
+    from jaxnas.train import standalone
 
-    space = spaces.get("nb201")
-    return [space.to_str(a) for a in space.from_index(evaluation_archs(200, seed=0)[:n])]
+    space = spaces.get(SPACE)
+    if SPACE == "nb201":
+        archs = space.from_index(evaluation_archs(200, seed=0)[:n])
+    else:
+        config = setting("mini")
+        config.archs.num = n
+        archs = standalone.select_archs(config, space)
+    return [space.to_str(a) for a in archs]
 
 
 def batch(scale, k, seed=0):
-    """Random uint8 images `[k, BATCH, R, R, 3]` and labels `[k, BATCH]`."""
+    """Random uint8 images `[k, B, R, R, 3]` and labels `[k, B]` at the config's batch B."""
     rng = np.random.default_rng(seed)
-    r = SCALES[scale]["resolution"]
-    return (rng.integers(0, 256, (k, BATCH, r, r, 3), dtype=np.uint8),
-            rng.integers(0, 10, (k, BATCH)).astype(np.int32))
+    r, b = setting(scale).data.resolution, epoch_shape(scale)[0]
+    return (rng.integers(0, 256, (k, b, r, r, 3), dtype=np.uint8),
+            rng.integers(0, 10, (k, b)).astype(np.int32))
 
 
 def jax_setup(scale):
     from jaxnas import spaces
-    from jaxnas.supernet import nb201
-    from jaxnas.train import standalone_config, standalone_step as sstep
+    from jaxnas.train import standalone, standalone_step as sstep
 
-    s = SCALES[scale]
-    space = spaces.get("nb201")
-    network = sstep.network_for(space, nb201.SupernetConfig(C=s["C"], N=s["N"]))
-    tx, _ = sstep.optimizer(standalone_config.base_config().optim,
-                            STEPS_PER_EPOCH * EPOCHS[scale])
-    return space, network, tx, s["pad"]
+    config = setting(scale)
+    space = spaces.get(SPACE)
+    network = sstep.network_for(space, standalone.net_config(config))
+    _, spe, epochs = epoch_shape(scale)
+    tx, _ = sstep.optimizer(config.optim, spe * epochs)
+    return space, network, tx, config.data.pad
 
 
 def timed(step, steps, warmup, sync):
@@ -95,9 +119,11 @@ def timed(step, steps, warmup, sync):
 
 def summary(worker, scale, k, first, median, **extra):
     per_cell_step = median / k
-    cell_s = per_cell_step * STEPS_PER_EPOCH * EPOCHS[scale]
-    return dict(worker=worker, scale=scale, k=k, compile_s=first, median_step_s=median,
-                images_per_s=k * BATCH / median, seconds_per_cell_step=per_cell_step,
+    batch_size, spe, epochs = epoch_shape(scale)
+    cell_s = per_cell_step * spe * epochs
+    return dict(worker=worker, space=SPACE, scale=scale, k=k, compile_s=first,
+                median_step_s=median, images_per_s=k * batch_size / median,
+                seconds_per_cell_step=per_cell_step,
                 cells_per_cpu_hour=3600 / cell_s, hours_per_cell=cell_s / 3600,
                 peak_mib=peak_mib(), **extra)
 
@@ -171,8 +197,9 @@ def run_xautodl(scale, k, n_cells, steps, warmup):
 
     torch.manual_seed(0)
     s = SCALES[scale]
-    x = torch.randn(BATCH, 3, s["resolution"], s["resolution"])
-    y = torch.randint(0, 10, (BATCH,))
+    batch_size = epoch_shape(scale)[0]
+    x = torch.randn(batch_size, 3, s["resolution"], s["resolution"])
+    y = torch.randint(0, 10, (batch_size,))
     firsts, medians = [], []
     for name in cells(n_cells):
         net = TinyNetwork(s["C"], s["N"], Structure.str2structure(name), 10)
@@ -203,8 +230,9 @@ WORKERS = {"stack_vmap": run_stack,
 
 def spawn(worker, scale, k, args):
     pin = ["taskset", "-c", str(args.core)] if args.core >= 0 else []
-    cmd = pin + [sys.executable, __file__, "--worker", worker, "--scale", scale, "--k", str(k),
-           "--cells", str(args.cells), "--steps", str(args.steps), "--warmup", str(args.warmup)]
+    cmd = pin + [sys.executable, __file__, "--worker", worker, "--space", SPACE, "--scale",
+                 scale, "--k", str(k), "--cells", str(args.cells), "--steps", str(args.steps),
+                 "--warmup", str(args.warmup)]
     out = subprocess.run(cmd, capture_output=True, text=True, env=os.environ)
     if out.returncode:
         lines = out.stderr.strip().splitlines() or [f"exit status {out.returncode}"]
@@ -223,6 +251,8 @@ def report(r):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--space", choices=("nb201", "darts"), default="nb201",
+                   help="darts: genotypes in DARTS's search network (no PyTorch worker)")
     p.add_argument("--scale", choices=("mini", "paper", "both"), default="both")
     p.add_argument("--k", type=int, nargs="+", default=[8], help="stack sizes to time")
     p.add_argument("--loops", nargs="+", default=["vmap", "map"], choices=("vmap", "map", "unroll"),
@@ -237,12 +267,16 @@ def main():
     p.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     p.add_argument("--out", help="also write the results as JSON here")
     args = p.parse_args()
+    global SPACE
+    SPACE = args.space
     if args.worker:
         print(json.dumps(WORKERS[args.worker](args.scale, args.k[0], args.cells, args.steps,
                                               args.warmup)))
         return
     workers = [(f"stack_{loop}", k) for loop in args.loops for k in args.k] + [("alone", 1)]
-    if has_xautodl():
+    if SPACE != "nb201":
+        pass  # xautodl's networks are NB201's
+    elif has_xautodl():
         workers.append(("xautodl", 1))
     else:
         print("torch/xautodl not installed: jaxnas only", file=sys.stderr)
@@ -258,15 +292,16 @@ def main():
                 if "error" not in r:
                     rates[worker, k].append(r["cells_per_cpu_hour"])
         medians = {f"{w}_k{k}": float(np.median(v)) for (w, k), v in rates.items() if v}
-        best.append(dict(scale=scale, epochs=EPOCHS[scale], rounds=args.rounds,
+        batch_size, spe, epochs = epoch_shape(scale)
+        best.append(dict(space=SPACE, scale=scale, epochs=epochs, batch=batch_size,
+                         steps_per_epoch=spe, rounds=args.rounds,
                          cells_per_cpu_hour_median=medians))
-        print(f"{scale}: cells per hour (median of {args.rounds} rounds, {EPOCHS[scale]} "
+        print(f"{scale}: cells per hour (median of {args.rounds} rounds, {epochs} "
               f"epochs): " + ", ".join(f"{n} {v:.2f}" for n, v in medians.items()), flush=True)
     if args.out:
         with open(args.out, "w") as f:
             json.dump(dict(command=" ".join([os.path.basename(sys.executable)] + sys.argv),
-                           cpus=os.cpu_count(), batch=BATCH, steps_per_epoch=STEPS_PER_EPOCH,
-                           results=results, summary=best), f, indent=1)
+                           cpus=os.cpu_count(), results=results, summary=best), f, indent=1)
 
 
 if __name__ == "__main__":

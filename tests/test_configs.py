@@ -12,7 +12,8 @@ from jaxnas.train import recipe as recipe_lib, standalone_config
 CONFIGS = sorted((Path(__file__).parents[1] / "configs").glob("*.py"))
 VARIANTS = {"nb201_close": ("paper,structure", "mini,structure", "mini,faithful_schedule"),
             "darts_spos": ("paper,calr,ms", "mini,calr", "mini,ms", "paper,abs", "mini,abs,ms",
-                           "paper,gdas", "mini,gdas,ms")}
+                           "paper,gdas", "mini,gdas,ms"),
+            "standalone": ("paper,darts", "mini,darts")}
 # (C, cells) of each space's networks at each scale
 SCALES = {"nb201": {"paper": (16, 5), "mini": (8, 1)}, "darts": {"paper": (16, 8), "mini": (4, 3)}}
 OWN_SCALES = {"paper,gdas": (16, 6)}  # AutoDL's DARTS-space GDAS search network: 6 cells
@@ -25,7 +26,11 @@ def test_config_builds(path, arg):
     config = load_config(path, arg)
     if standalone_config.is_standalone(config):  # `jaxnas standalone`: checked, no recipe
         standalone_config.check(config, paths=False)
-        if config.space == "darts":  # `jaxnas final`: DARTS's evaluation network
+        kind = standalone_config.config_type(config)
+        if kind == "darts_search":  # the DARTS supernet's networks, at its scales
+            assert (config.network.C, config.network.layers) == SCALES["darts"][
+                arg.split(",")[0]]
+        elif kind == "darts":  # `jaxnas final`: DARTS's evaluation network
             assert (config.network.C, config.network.layers) == FINAL_SCALES[arg]
         else:
             assert (config.network.C, config.network.N) == SCALES["nb201"][arg]

@@ -16,9 +16,13 @@ the result of an uninterrupted run. The workdir holds config.json, run.json (K, 
 cells.txt (the cells in training order), metrics.jsonl (one line per stack and epoch),
 table.csv and checkpoints/.
 
-A DARTS config (`space="darts"`, `standalone_config.darts_config`) trains DARTS's evaluation
-network of each genotype, one genotype per compiled program (K=1; `jaxnas final`), on the whole
-training split when `data.split="full"`.
+A DARTS search-network config (`network.kind="search"`, `standalone_config.
+darts_search_config`) trains each genotype in DARTS's search network, the network the DARTS
+supernet shares weights between, K genotypes a stack as NB201's cells (a ground truth for the
+DARTS supernet, rows keyed by canonical Genotype text). A DARTS evaluation config
+(`standalone_config.darts_config`) trains DARTS's evaluation network of each genotype, one
+genotype per compiled program (K=1; `jaxnas final`), on the whole training split when
+`data.split="full"`.
 """
 
 import functools
@@ -38,7 +42,7 @@ from jaxnas import config as config_lib, spaces
 from jaxnas.data import cifar10_valid_split, load_dataset, num_batches
 from jaxnas.errors import ArchError, CheckpointError, ConfigError, DivergenceError
 from jaxnas.evaluate import groundtruth, scoring
-from jaxnas.supernet import darts_eval, nb201
+from jaxnas.supernet import darts, darts_eval, nb201
 from jaxnas.train import checkpoint, standalone_config as sconfig, standalone_step as sstep
 from jaxnas.train import workdir as workdir_lib
 
@@ -168,9 +172,9 @@ def programs(space_name, net_cfg, optim, total_steps, pad, flip, loop="auto", ar
              cutout=0, training=()):
     """`(init, train_step, eval_step, schedule)` of networks of `space_name` at `net_cfg`
     trained `total_steps` with the optimizer settings `optim` (a tuple of items), kept for the
-    process: a second run (a resume, a benchmark) reuses the compiled steps. DARTS's network
-    is one genotype's (`arch`, its text) with its `training` settings (items of
-    `standalone_step.darts_network`'s keywords) and `cutout`."""
+    process: a second run (a resume, a benchmark) reuses the compiled steps. DARTS's evaluation
+    network (an `EvalConfig`) is one genotype's (`arch`, its text) with its `training` settings
+    (items of `standalone_step.darts_network`'s keywords) and `cutout`."""
     network = sstep.network_for(spaces.get(space_name), net_cfg, arch, **dict(training))
     tx, schedule = sstep.optimizer(ml_collections.ConfigDict(dict(optim)), total_steps)
     return (sstep.make_init(network, tx),
@@ -179,19 +183,24 @@ def programs(space_name, net_cfg, optim, total_steps, pad, flip, loop="auto", ar
 
 
 def net_config(config):
-    """The static network config of a stand-alone config (NB201's supernet config, or the
-    DARTS evaluation network's `darts_eval.EvalConfig`)."""
+    """The static network config of a stand-alone config: NB201's supernet config, the DARTS
+    search network's `darts.SupernetConfig` or the DARTS evaluation network's
+    `darts_eval.EvalConfig` (`standalone_config.config_type`)."""
     n = config.network
-    if config.space == "darts":
+    ctype = sconfig.config_type(config)
+    if ctype == "darts_search":
+        return darts.SupernetConfig(C=n.C, layers=n.layers, num_classes=n.num_classes)
+    if ctype == "darts":
         return darts_eval.EvalConfig(C=n.C, layers=n.layers, num_classes=n.num_classes,
                                      auxiliary=n.auxiliary)
     return nb201.SupernetConfig(**n.to_dict())
 
 
 def programs_of(config, steps_per_epoch, arch=None):
-    """`programs` for `config` with `steps_per_epoch` (DARTS: for the genotype `arch`)."""
+    """`programs` for `config` with `steps_per_epoch` (DARTS's evaluation network: for the
+    genotype `arch`)."""
     extra = {}
-    if config.space == "darts":
+    if sconfig.per_genotype(config):
         n = config.network
         training = dict(auxiliary_weight=float(n.auxiliary_weight),
                         drop_path_prob=float(n.drop_path_prob),
@@ -282,7 +291,7 @@ def _train(config, workdir, resume, progress, archs=None):
                           f"the {len(train_x)} training images")
     spg = spe * t.epochs  # steps per stack
     net_cfg = net_config(config)
-    per_genotype = config.space == "darts"  # its programs are one genotype's
+    per_genotype = sconfig.per_genotype(config)  # its programs are one genotype's
     init, train_step, eval_step, schedule = programs_of(
         config, spe, archs[0] if per_genotype else None)
 

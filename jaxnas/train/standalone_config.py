@@ -1,12 +1,15 @@
 """The stand-alone trainer's configs: every key, its default and its rule.
 
-Two config types, told apart by `space`: NB201's (`base_config`) and DARTS's evaluation network
-(`darts_config`, the final training of a genotype, `jaxnas final`). NB201's defaults are
-NAS-Bench-201's stand-alone recipe (AutoDL `configs/nas-benchmark/hyper-opts/
-200E.config`): SGD with Nesterov momentum 0.9, lr 0.1 cosine to 0, weight decay 5e-4, batch 256,
-200 epochs, no gradient clipping, C=16 N=5 on 32x32 images with random crop (pad 4) and flips.
-`mini_scale` is the CPU-sized scale of the mini supernet configs, `file.py:mini` (C8 N1 16x16,
-pad 2).
+Three config types (`config_type`), told apart by `space` and `network.kind`: NB201's
+(`base_config`), DARTS's evaluation network (`darts_config`, the final training of a genotype,
+`jaxnas final`; no `network.kind`) and DARTS's search network (`darts_search_config`,
+`network.kind="search"`: the networks the DARTS supernet shares weights between, a ground truth
+for ranking it). NB201's defaults are NAS-Bench-201's stand-alone recipe (AutoDL
+`configs/nas-benchmark/hyper-opts/200E.config`): SGD with Nesterov momentum 0.9, lr 0.1 cosine
+to 0, weight decay 5e-4, batch 256, 200 epochs, no gradient clipping, C=16 N=5 on 32x32 images
+with random crop (pad 4) and flips. `mini_scale` is the CPU-sized scale of the NB201 mini
+supernet configs, `file.py:mini` (C8 N1 16x16, pad 2); `darts_mini_scale` the DARTS mini
+supernet's (C4, 3 cells, 16x16, pad 2).
 """
 
 import ml_collections
@@ -20,6 +23,7 @@ from jaxnas.schema import (Rule, boolean, check_rules, count, data_source, error
 from jaxnas.train import rules, standalone_step
 
 KIND = "standalone"
+SEARCH = "search"  # `network.kind` of DARTS's search-network config (`darts_search_config`)
 
 
 def base_config():
@@ -71,9 +75,55 @@ def darts_config():
     return c
 
 
-def base_config_for(space):
-    """The config type of `space`: `darts_config()` for "darts", else `base_config()`."""
-    return darts_config() if space == "darts" else base_config()
+def darts_search_config():
+    """DARTS's search network (`jaxnas.supernet.darts`: BN without affine parameters, a BN after
+    the pools, FactorizedReduce skips) with one fixed genotype and the vanilla sharing map, each
+    (cell, edge) its own weights: the network the DARTS supernet trains a path of, trained
+    alone from its own initialisation, as NB201's stand-alone networks are the NB201 supernet's.
+    The genotype is a runtime array: one compiled step serves every genotype, K at once, like
+    NB201's. Trained on the cifar10-valid training half, ranked by the held-out half.
+
+    The recipe is the DARTS supernet's (`defaults.darts_scale`, quark0/darts
+    `cnn/train_search.py`): SGD lr 0.025 cosine to 0.001, momentum 0.9 without Nesterov, weight
+    decay 3e-4, gradient norm clipped at 5, batch 64, 50 epochs, with the supernet's
+    augmentation (random crop, pad 4 at 32x32, and flips). No stand-alone recipe is published
+    for this network; NB201's (lr 0.1, batch 256, no clipping) was tuned for NB201's network
+    with affine BNs, while these are the settings the weights being ranked were trained with
+    and those DARTS trains its own networks with (lr 0.025, clip 5 in `cnn/train.py` too)."""
+    c = ml_collections.ConfigDict()
+    c.kind = KIND
+    c.seed = 0
+    c.space = "darts"
+    c.archs = dict(num=100, seed=0, file="")
+    c.data = dict(source="tfds:cifar10", resolution=32, pad=4, flip=True, cache_dir="")
+    # kind "search": this config type (`darts_config` has no kind: the evaluation network)
+    c.network = dict(kind=SEARCH, C=16, layers=8, num_classes=10)
+    c.optim = dict(lr=0.025, min_lr=0.001, momentum=0.9, nesterov=False, weight_decay=3e-4,
+                   clip=5.0)
+    c.train = dict(epochs=50, batch_size=64, k=0, max_k=64, memory_fraction=0.5, loop="auto",
+                   eval_batch_size=256, checkpoint_every_minutes=10.0, keep_checkpoints=2)
+    return c
+
+
+def config_type(config):
+    """"nb201", "darts" (the evaluation network) or "darts_search" (`network.kind="search"`)."""
+    if config.get("space") != "darts":
+        return "nb201"
+    network = config.get("network")
+    kind = network.get("kind") if isinstance(network, ml_collections.ConfigDict) else None
+    return "darts" if kind is None else "darts_search"
+
+
+def base_config_for(config):
+    """The defaults of `config`'s type (`config_type`)."""
+    return {"nb201": base_config, "darts": darts_config,
+            "darts_search": darts_search_config}[config_type(config)]()
+
+
+def per_genotype(config):
+    """Whether `config`'s network structure is its genotype (DARTS's evaluation network): one
+    compiled program per genotype, K=1."""
+    return config_type(config) == "darts"
 
 
 def mini_scale(config):
@@ -82,6 +132,16 @@ def mini_scale(config):
     config.data.pad = 2
     config.network.C = 8
     config.network.N = 1
+    return config
+
+
+def darts_mini_scale(config):
+    """C=4, 3 cells, 16x16 images (pad 2): the DARTS mini supernet's scale
+    (`configs/darts_spos.py:mini`)."""
+    config.data.resolution = 16
+    config.data.pad = 2
+    config.network.C = 4
+    config.network.layers = 3
     return config
 
 
@@ -128,6 +188,18 @@ DARTS_RULES = {
 }
 
 
+DARTS_SEARCH_RULES = {
+    **{k: v for k, v in RULES.items() if not k.startswith("network.")},
+    "network.kind": Rule(f"{SEARCH!r} (the evaluation network is darts_config(), without "
+                         f"this key)", lambda v: v == SEARCH),
+    "network.C": positive_int(),
+    "network.layers": int_in(3),
+    "network.num_classes": int_in(2),
+}
+
+TYPE_RULES = {"nb201": RULES, "darts": DARTS_RULES, "darts_search": DARTS_SEARCH_RULES}
+
+
 def _check_darts(config):
     """The DARTS network's cross-key rules, one line each."""
     n, d = config.network, config.data
@@ -135,7 +207,7 @@ def _check_darts(config):
         raise error("network.C", n.C, "an even number (FactorizedReduce halves the channels)")
     if d.resolution % 4:
         raise error("data.resolution", d.resolution, "a multiple of 4 (two reductions)")
-    if n.auxiliary and d.resolution < 32:
+    if n.get("auxiliary") and d.resolution < 32:
         raise ConfigError(f"config key 'data.resolution' is {d.resolution}; the auxiliary head "
                           f"(network.auxiliary=True) needs at least 32 (it pools 5x5 stride 3 "
                           f"and convolves 2x2 the 8x8 map after the second reduction)")
@@ -157,14 +229,14 @@ def check(config, *, values=True, paths=True):
     if not is_standalone(config):
         raise ConfigError("not a stand-alone config (no kind='standalone'); start from "
                           "jaxnas.train.standalone_config.base_config()")
-    darts = config.get("space") == "darts"
-    config_lib.check_keys(config, base_config_for(config.get("space")))
+    ctype = config_type(config)
+    config_lib.check_keys(config, base_config_for(config))
     if values:
-        base = DARTS_RULES if darts else RULES
+        base = TYPE_RULES[ctype]
         rules = base if paths else {**base, "data.source": data_source(paths=False)}
         check_rules(config, rules)
         spaces.get(config.space)
-        if darts:
+        if ctype != "nb201":
             _check_darts(config)
     return config
 
@@ -176,7 +248,10 @@ def override(config, overrides):
 
 
 def scale(config):
-    """The scale's short name in tables, e.g. `C8-N1-16px` (DARTS: `C36-L20-32px`)."""
-    if config.space == "darts":
-        return f"C{config.network.C}-L{config.network.layers}-{config.data.resolution}px"
+    """The scale's short name in tables, e.g. `C8-N1-16px` (DARTS: `C36-L20-32px`, its search
+    network `C4-L3-16px-search`)."""
+    ctype = config_type(config)
+    if ctype != "nb201":
+        suffix = "-search" if ctype == "darts_search" else ""
+        return f"C{config.network.C}-L{config.network.layers}-{config.data.resolution}px{suffix}"
     return f"C{config.network.C}-N{config.network.N}-{config.data.resolution}px"

@@ -6,11 +6,13 @@ network k of a stack trains exactly as it would alone. Architectures are runtime
 set of K cells reuses the compiled step.
 
 A space's stand-alone network is its supernet with a fixed architecture and a private sharing
-map (`NETWORKS`: NB201's is the vanilla map, one slot per (cell, edge), so no two edges share a
-weight). A space with a supernet adds an entry here and everything else works through the
-`Space` protocol. DARTS's is its evaluation network (`jaxnas.supernet.darts_eval`), whose
-structure is the genotype: one network (and one program) per genotype, trained with DARTS's
-auxiliary loss, drop path and cutout.
+map (`NETWORKS`: the vanilla map, one slot per (cell, edge), so no two edges share a weight):
+NB201's supernet, or DARTS's search network (`darts_search_network`, the genotype `[28]` a
+runtime array). A space with a supernet adds an entry here and everything else works through
+the `Space` protocol. DARTS also has its evaluation network (`jaxnas.supernet.darts_eval`,
+`darts_network`), whose structure is the genotype: one network (and one program) per genotype,
+trained with DARTS's auxiliary loss, drop path and cutout; `network_for` picks it for a
+`darts_eval.EvalConfig`.
 
 Batch norm uses batch statistics in training and evaluation alike (the supernet has no running
 statistics), so evaluation batches should be large (256 by default).
@@ -27,8 +29,9 @@ import optax
 from jaxnas.data import augment, cutout as cutout_images, normalize
 from jaxnas.errors import ConfigError
 from jaxnas.optim import cosine_schedule, sgd_torch
+from jaxnas.spaces.darts import NUM_EDGES as DARTS_EDGES
 from jaxnas.spaces.nb201 import NUM_EDGES
-from jaxnas.supernet import darts_eval, nb201, pools
+from jaxnas.supernet import darts, darts_eval, nb201, pools
 
 
 class Network(NamedTuple):
@@ -52,6 +55,20 @@ def nb201_network(net_cfg: nb201.SupernetConfig) -> Network:
         return nb201.apply(params, arch, x, jnp.asarray(sharing), cfg=cfg)
 
     return Network(lambda key: nb201.init(key, cfg), apply)
+
+
+def darts_search_network(net_cfg: darts.SupernetConfig) -> Network:
+    """DARTS's stand-alone search network: the DARTS supernet (`jaxnas.supernet.darts`) at
+    `net_cfg`'s width and depth with the vanilla sharing map (every (cell, edge) its own
+    weights); `arch` is the genotype, int `[28]`, a runtime array (one program for every
+    genotype)."""
+    cfg = dataclasses.replace(net_cfg, slots_per_cell=DARTS_EDGES)
+    sharing = darts.vanilla_sharing(cfg)
+
+    def apply(params, arch, x):
+        return darts.apply(params, arch, x, jnp.asarray(sharing), cfg=cfg)
+
+    return Network(lambda key: darts.init(key, cfg), apply)
 
 
 def darts_network(net_cfg: darts_eval.EvalConfig, arch, *, auxiliary_weight=0.4,
@@ -79,16 +96,17 @@ def darts_network(net_cfg: darts_eval.EvalConfig, arch, *, auxiliary_weight=0.4,
     return Network(lambda key: darts_eval.init(key, net_cfg, plan), apply, loss)
 
 
-NETWORKS = {"nb201": nb201_network, "darts": darts_network}
+NETWORKS = {"nb201": nb201_network, "darts": darts_search_network}
 
 
 def network_for(space, net_cfg, arch=None, **training) -> Network:
-    """The stand-alone network of `space` (a `Space`) at `net_cfg`; DARTS's also takes the
-    genotype `arch` and its training settings (`darts_network`)."""
+    """The stand-alone network of `space` (a `Space`) at `net_cfg` (`NETWORKS`); a
+    `darts_eval.EvalConfig` gives DARTS's evaluation network of the genotype `arch` with its
+    training settings (`darts_network`)."""
     if space.name not in NETWORKS:
         raise ConfigError(f"space {space.name!r} has no stand-alone network; known: "
                           f"{sorted(NETWORKS)}")
-    if space.name == "darts":
+    if isinstance(net_cfg, darts_eval.EvalConfig):
         return darts_network(net_cfg, arch, **training)
     return NETWORKS[space.name](net_cfg)
 
@@ -110,7 +128,7 @@ class StackState(NamedTuple):
 
 
 def optimizer(optim_cfg, total_steps):
-    """NB201's stand-alone recipe as configured: SGD (Nesterov) with L2 weight decay, cosine
+    """The configured stand-alone recipe: SGD (Nesterov or not) with L2 weight decay, cosine
     from `lr` to `min_lr` over `total_steps`, optional gradient clipping."""
     o = optim_cfg
     schedule = cosine_schedule(o.lr, o.min_lr, total_steps)
