@@ -31,7 +31,8 @@ Variants (comma-separated after the scale; any combination):
   landmark  landmark regularisation with the NB201 configs' settings (30 random landmarks, the
             regulariser after 60% of the epochs, hinge); DARTS has no packaged ground truth, so
             `landmark.table=` must name a CSV (`arch` column of Genotype text, e.g. a
-            `jaxnas standalone` run's W/table.csv) or JSON genotype -> accuracy.
+            `jaxnas standalone` run's W/table.csv) or JSON genotype -> accuracy, or be
+            `train`: the landmarks trained stand-alone in DARTS's search network first.
   abs       ABS angle-based shrinking as AngleNAS's DARTS code: from a fifth of the run, every 5
             epochs (every epoch at mini), each edge of both cells drops its lowest operator
             (28 per step), an operator (cell type, edge, op) scoring the mean angle of 1,000

@@ -178,3 +178,54 @@ def test_same_cells_as_the_looked_up_selection(tiny_folder, tmp_path, select):
     looked_up = L.select(L.read_table(), 30, select, seed=3, distance=c.landmark.distance,
                          roots=c.landmark.roots)
     np.testing.assert_array_equal(space.SPACE.to_index(cells), looked_up)
+
+
+def _darts_config(tiny_with, **landmark):
+    """The tiny DARTS run (C4, 3 cells, 8x8) training its 2 landmarks stand-alone."""
+    return tiny_with(("landmark",), space="darts", **{
+        "train.epochs": 2, "eval.batch_size": 10,
+        **{f"landmark.{k}": v for k, v in dict(table="train", warmup_epochs=1, num=2,
+                                                  eval_reserve=10, batch_size=10,
+                                                  train_overrides=TRAIN, **landmark).items()}})
+
+
+def test_darts_landmarks_train_in_the_search_network(tiny_with):
+    """In DARTS the landmarks train as genotypes of DARTS's search network at the run's size
+    (the networks its supernet shares weights between), with its images, seed and epochs."""
+    from jaxnas.train import rules, standalone_config
+
+    c = _darts_config(tiny_with)
+    rules.check(c, paths=False)  # 'train' is a DARTS landmark table now
+    s = trained.standalone_config_for(c, "cells.txt")
+    assert standalone_config.config_type(s) == "darts_search"
+    assert (s.network.C, s.network.layers, s.data.resolution, s.data.pad) == (4, 3, 8, 1)
+    assert (s.seed, s.train.epochs, s.train.batch_size, s.archs.file) == (0, 1, 20, "cells.txt")
+    assert standalone_config.scale(s) == "C4-L3-8px-search"
+    from jaxnas.spaces import DARTS
+
+    cells = trained.initial_cells(c, DARTS, seed=0)
+    assert cells.shape == (2, 28) and len({DARTS.to_str(a) for a in cells}) == 2
+
+
+@pytest.mark.slow
+def test_darts_trained_landmarks_regularise_a_run(tiny_with, tmp_path):
+    """A tiny DARTS landmark run trains its 2 landmarks first (a stand-alone table keyed by
+    Genotype text), regularises with their held-out accuracy, and rankings leave them out."""
+    from jaxnas.spaces import DARTS
+    from jaxnas.train.open_run import open_run
+
+    c = _darts_config(tiny_with)
+    loop.train(c, tmp_path / "run", progress=False)
+    rows = groundtruth.read_standalone_rows(tmp_path / "run" / "landmarks" / "initial" /
+                                            standalone.TABLE)
+    cells = trained.initial_cells(c, DARTS, c.seed)
+    assert [r["arch"] for r in rows] == [DARTS.to_str(a) for a in cells]
+    assert all(r["scale"] == "C4-L3-8px-search" and r["epochs"] == 1 for r in rows)
+    opened = open_run(tmp_path / "run", progress=False)
+    state = opened.state.extra["landmark"]
+    keys = L.indices_of(state, DARTS)
+    acc = {r["arch"]: r["valid_acc"] for r in rows}
+    np.testing.assert_allclose(np.asarray(state.acc)[:2], [acc[k] for k in keys], rtol=1e-6)
+    assert sorted(opened.recipe.exclude(opened.state).tolist()) == sorted(acc)
+    lines = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").open()]
+    assert [x["landmarks"] for x in lines] == [2, 2]

@@ -120,8 +120,8 @@ _DARTS_REFUSED = {
 
 
 def _space_trains(config):
-    """The DARTS space trains SPOS, fairnas, abs, calr, ms, landmark (with a table) and gdas
-    for now: one line naming what it cannot do yet."""
+    """The DARTS space trains SPOS, fairnas, abs, calr, ms, landmark (with a table, or trained
+    landmarks) and gdas for now: one line naming what it cannot do yet."""
     if config.get("space", "nb201") != "darts":
         return None
     for name in config.get("techniques", ()):
@@ -130,10 +130,11 @@ def _space_trains(config):
             return ("techniques", tuple(config.techniques),
                     f"no {name} in the DARTS space ({why})")
     names = [registry.ALIASES.get(n, n) for n in config.get("techniques", ())]
-    if "landmark" in names and not str(config.landmark.table).endswith((".csv", ".json")):
-        return ("landmark.table", config.landmark.table, "a .csv or .json table genotype -> "
-                "accuracy in the DARTS space (no packaged ground truth; e.g. a `jaxnas "
-                "standalone` run's W/table.csv)")
+    if "landmark" in names and config.landmark.table != "train" and \
+            not str(config.landmark.table).endswith((".csv", ".json")):
+        return ("landmark.table", config.landmark.table, "'train' (landmarks trained "
+                "stand-alone) or a .csv or .json table genotype -> accuracy in the DARTS space "
+                "(no packaged ground truth; e.g. a `jaxnas standalone` run's W/table.csv)")
     if config.sampler not in _DARTS_SAMPLERS:
         return ("sampler", config.sampler, f"one of {_DARTS_SAMPLERS} in the DARTS space "
                 f"(unique_conv's live-convolution rule is NB201's)")

@@ -120,6 +120,27 @@ def base_config_for(config):
             "darts_search": darts_search_config}[config_type(config)]()
 
 
+# Per space: the stand-alone config of the networks its supernet shares weights between, and
+# the `supernet.*` keys that size them (trained landmarks, `landmark.table="train"`).
+SUPERNET_NETWORKS = {"nb201": (base_config, ("C", "N", "num_classes")),
+                     "darts": (darts_search_config, ("C", "layers", "num_classes"))}
+
+
+def for_supernet(run_config):
+    """The stand-alone config of the networks `run_config`'s supernet (a `jaxnas train` config)
+    shares weights between, sized as that supernet (width, depth, classes) with its images
+    (source, resolution, crop padding, flips, cache), seed and epochs; the space's own recipe."""
+    make, keys = SUPERNET_NETWORKS[run_config.get("space", "nb201")]
+    s = make()
+    s.seed = run_config.seed
+    for key in ("source", "resolution", "pad", "flip", "cache_dir"):
+        s.data[key] = run_config.data[key]
+    for key in keys:
+        s.network[key] = run_config.supernet[key]
+    s.train.epochs = run_config.train.epochs
+    return s
+
+
 def per_genotype(config):
     """Whether `config`'s network structure is its genotype (DARTS's evaluation network): one
     compiled program per genotype, K=1."""

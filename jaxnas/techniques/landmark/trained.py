@@ -2,8 +2,10 @@
 
 With `landmark.table="train"` the landmark set's accuracies come from training each landmark
 cell alone (`jaxnas.train.standalone`) at the run's scale: its network width and depth, its
-images (resolution, crop padding, flips, data source) and its seed, with NAS-Bench-201's
-stand-alone recipe (SGD Nesterov lr 0.1 cosine, weight decay 5e-4, batch 256) for the run's
+images (resolution, crop padding, flips, data source) and its seed, with the space's stand-alone
+recipe (NB201: NAS-Bench-201's, SGD Nesterov lr 0.1 cosine, weight decay 5e-4, batch 256; DARTS:
+the genotype in DARTS's search network with the DARTS supernet's SGD,
+`standalone_config.darts_search_config`) for the run's
 `train.epochs`; `landmark.train_overrides` changes any stand-alone key, e.g.
 `("train.epochs=20", "train.k=4")`. This is the landmark paper's pipeline in real use, where no
 benchmark table exists (a new dataset, a new scale): the landmarks' held-out accuracy
@@ -78,15 +80,8 @@ def initial_cells(config, space, seed) -> np.ndarray:
 def standalone_config_for(config, cells_file):
     """The stand-alone trainer's config at the run's scale for the cells listed in `cells_file`
     (checked: ConfigError naming a bad `landmark.train_overrides` key or value)."""
-    s = standalone_config.base_config()
-    s.seed = config.seed
-    s.space = config.get("space", "nb201")
+    s = standalone_config.for_supernet(config)
     s.archs.file = str(cells_file)
-    for key in ("source", "resolution", "pad", "flip", "cache_dir"):
-        s.data[key] = config.data[key]
-    for key in ("C", "N", "num_classes"):
-        s.network[key] = config.supernet[key]
-    s.train.epochs = config.train.epochs
     standalone_config.override(s, config.landmark.train_overrides)
     return standalone_config.check(s, paths=bool(cells_file))
 
