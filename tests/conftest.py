@@ -130,3 +130,44 @@ def checkpointed_run(tmp_path):
         return workdir, state
 
     return make
+
+
+@pytest.fixture
+def interrupted_standalone(monkeypatch):
+    """`(config, workdir) -> rows`: `jaxnas standalone` on `config`, killed (KeyboardInterrupt)
+    at its 5th progress update (stack 2's second step with stacks of 2 one-step epochs, after
+    a step checkpoint: `train.checkpoint_every_minutes=0`); returns the table's rows at the
+    interrupt and leaves the workdir to be resumed."""
+    from jaxnas.evaluate import groundtruth
+    from jaxnas.train import standalone
+
+    def run(config, workdir):
+        original = standalone.tqdm
+
+        class Dying(original):
+            def update(self, n=1):
+                self.calls = getattr(self, "calls", 0) + 1
+                if self.calls == 5:
+                    raise KeyboardInterrupt
+                return super().update(n)
+
+        monkeypatch.setattr(standalone, "tqdm", Dying)
+        with pytest.raises(KeyboardInterrupt):
+            standalone.train(config, workdir, progress=False)
+        monkeypatch.setattr(standalone, "tqdm", original)
+        assert standalone.checkpoint.steps(workdir)[0] == 5  # saved at the interrupt
+        return groundtruth.read_standalone_rows(workdir / "table.csv")
+
+    return run
+
+
+def assert_same_table(got_path, want_path):
+    """Two stand-alone tables hold the same cells in order with equal losses and accuracies."""
+    from jaxnas.evaluate import groundtruth
+
+    got = groundtruth.read_standalone_rows(got_path)
+    want = groundtruth.read_standalone_rows(want_path)
+    assert [r["arch"] for r in got] == [r["arch"] for r in want]
+    for g, w in zip(got, want):
+        for column in ("train_loss", "valid_loss", "test_loss", "valid_acc", "test_acc"):
+            assert g[column] == pytest.approx(w[column], rel=1e-5, abs=1e-5), column

@@ -16,6 +16,8 @@ from jaxnas.evaluate.cells import ranking
 from jaxnas.techniques.landmark import read_table
 from jaxnas.train import standalone, standalone_config, standalone_step as sstep
 
+from conftest import assert_same_table  # noqa: E402 (a helper, not a fixture)
+
 CELLS = ("|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|avg_pool_3x3~0|none~1|nor_conv_3x3~2|",
          "|nor_conv_1x1~0|+|none~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|none~2|",
          "|avg_pool_3x3~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|nor_conv_1x1~0|none~1|skip_connect~2|")
@@ -123,35 +125,16 @@ def test_table_rows_and_one_compilation(uninterrupted):
 
 
 def test_resume_ends_with_the_uninterrupted_table(uninterrupted, tiny_folder, tmp_path,
-                                                  monkeypatch):
+                                                  interrupted_standalone):
     """Killed in the second stack's epoch (after a step checkpoint), then resumed."""
     config = _config(tiny_folder, tmp_path, checkpoint_every_minutes=0.0)
     config.archs.file = _cells_file(tmp_path)
-    original = standalone.tqdm
-
-    class Dying(original):
-        def update(self, n=1):
-            self.calls = getattr(self, "calls", 0) + 1
-            if self.calls == 5:  # stack 2, after its second step
-                raise KeyboardInterrupt
-            return super().update(n)
-
-    monkeypatch.setattr(standalone, "tqdm", Dying)
-    with pytest.raises(KeyboardInterrupt):
-        standalone.train(config, tmp_path / "run", progress=False)
-    monkeypatch.setattr(standalone, "tqdm", original)
-    rows = groundtruth.read_standalone_rows(tmp_path / "run" / "table.csv")
+    rows = interrupted_standalone(config, tmp_path / "run")
     assert [r["arch"] for r in rows] == list(CELLS[:2])  # stack 1 finished
-    assert standalone.checkpoint.steps(tmp_path / "run")[0] == 5  # saved at the interrupt
     with pytest.raises(Exception, match="already holds"):
         standalone.train(config, tmp_path / "run", progress=False)
     standalone.train(config, tmp_path / "run", resume=True, progress=False)
-    resumed = groundtruth.read_standalone_rows(tmp_path / "run" / "table.csv")
-    expected = groundtruth.read_standalone_rows(uninterrupted[0] / "table.csv")
-    assert [r["arch"] for r in resumed] == [r["arch"] for r in expected]
-    for got, want in zip(resumed, expected):
-        for column in ("train_loss", "valid_loss", "test_loss", "valid_acc", "test_acc"):
-            assert got[column] == pytest.approx(want[column], rel=1e-5, abs=1e-5), column
+    assert_same_table(tmp_path / "run" / "table.csv", uninterrupted[0] / "table.csv")
 
 
 def test_table_is_a_ground_truth_for_ranking(uninterrupted, tmp_path):

@@ -19,6 +19,8 @@ from jaxnas.supernet import darts
 from jaxnas.techniques.landmark import read_table
 from jaxnas.train import standalone, standalone_config, standalone_step as sstep
 
+from conftest import assert_same_table  # noqa: E402 (a helper, not a fixture)
+
 SPACE = spaces.get("darts")
 STEPS = 3  # steps per epoch of the tiny runs: 60 training images, batch 20
 
@@ -120,32 +122,12 @@ def test_table_keyed_by_genotype_text_and_one_compilation(uninterrupted):
 
 @pytest.mark.slow  # trains: compiling and the run take 30-80 s on the shared CPU
 def test_resume_ends_with_the_uninterrupted_table(uninterrupted, tiny_folder, tmp_path,
-                                                  monkeypatch):
+                                                  interrupted_standalone):
     """Killed in the second stack's epoch (after a step checkpoint), then resumed."""
     config = _config(tiny_folder, tmp_path, checkpoint_every_minutes=0.0)
-    original = standalone.tqdm
-
-    class Dying(original):
-        def update(self, n=1):
-            self.calls = getattr(self, "calls", 0) + 1
-            if self.calls == 5:  # stack 2, after its second step
-                raise KeyboardInterrupt
-            return super().update(n)
-
-    monkeypatch.setattr(standalone, "tqdm", Dying)
-    with pytest.raises(KeyboardInterrupt):
-        standalone.train(config, tmp_path / "run", progress=False)
-    monkeypatch.setattr(standalone, "tqdm", original)
-    rows = groundtruth.read_standalone_rows(tmp_path / "run" / "table.csv")
-    assert len(rows) == 2  # stack 1 finished
-    assert standalone.checkpoint.steps(tmp_path / "run")[0] == 5  # saved at the interrupt
+    assert len(interrupted_standalone(config, tmp_path / "run")) == 2  # stack 1 finished
     standalone.train(config, tmp_path / "run", resume=True, progress=False)
-    resumed = groundtruth.read_standalone_rows(tmp_path / "run" / "table.csv")
-    expected = groundtruth.read_standalone_rows(uninterrupted[0] / "table.csv")
-    assert [r["arch"] for r in resumed] == [r["arch"] for r in expected]
-    for got, want in zip(resumed, expected):
-        for column in ("train_loss", "valid_loss", "test_loss", "valid_acc", "test_acc"):
-            assert got[column] == pytest.approx(want[column], rel=1e-5, abs=1e-5), column
+    assert_same_table(tmp_path / "run" / "table.csv", uninterrupted[0] / "table.csv")
 
 
 @pytest.mark.slow  # trains: compiling and the run take 30-80 s on the shared CPU
