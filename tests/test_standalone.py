@@ -16,7 +16,7 @@ from jaxnas.evaluate.cells import ranking
 from jaxnas.techniques.landmark import read_table
 from jaxnas.train import standalone, standalone_config, standalone_step as sstep
 
-from conftest import assert_same_table  # noqa: E402 (a helper, not a fixture)
+from conftest import assert_same_table  # a plain helper beside the fixtures
 
 CELLS = ("|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|avg_pool_3x3~0|none~1|nor_conv_3x3~2|",
          "|nor_conv_1x1~0|+|none~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|none~2|",

@@ -19,7 +19,7 @@ from jaxnas.supernet import darts
 from jaxnas.techniques.landmark import read_table
 from jaxnas.train import standalone, standalone_config, standalone_step as sstep
 
-from conftest import assert_same_table  # noqa: E402 (a helper, not a fixture)
+from conftest import assert_same_table  # a plain helper beside the fixtures
 
 SPACE = spaces.get("darts")
 STEPS = 3  # steps per epoch of the tiny runs: 60 training images, batch 20
