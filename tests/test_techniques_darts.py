@@ -68,8 +68,8 @@ def test_ms_refuses_what_darts_cannot_group(tiny_with, key, value, words):
 
 
 @pytest.mark.parametrize("techniques, sampler, words", [
-    (("close",), "uniform", "no close in the DARTS space"),
     ((), "unique_conv", "NB201's"),
+    (("close",), "unique_conv", "NB201's"),  # close itself is ported (tests/test_close_darts.py)
 ])
 def test_unported_techniques_refuse_in_one_line(techniques, sampler, words):
     from jaxnas.train import defaults, rules

@@ -113,15 +113,12 @@ def _batches_split(config):
 # What a DARTS run may not use yet: techniques not ported (why, in one line each), ranking
 # evaluation (NB201 ground truth) and unique_conv (NB201's live-convolution rule).
 _DARTS_SAMPLERS = ("uniform", "unique", "fairnas")
-_DARTS_REFUSED = {
-    "close": "its GLOW blocks need per-slot mixtures of an edge's weights inside the DARTS "
-             "apply (aw_nas CLOSENet on NB301), which the DARTS supernet does not have",
-}
+_DARTS_REFUSED = {}
 
 
 def _space_trains(config):
-    """The DARTS space trains SPOS, fairnas, abs, calr, ms, landmark (with a table) and gdas
-    for now: one line naming what it cannot do yet."""
+    """The DARTS space trains SPOS, fairnas, abs, calr, ms, landmark (with a table), gdas and
+    close for now: one line naming what it cannot do yet."""
     if config.get("space", "nb201") != "darts":
         return None
     for name in config.get("techniques", ()):
@@ -134,6 +131,10 @@ def _space_trains(config):
         return ("landmark.table", config.landmark.table, "a .csv or .json table genotype -> "
                 "accuracy in the DARTS space (no packaged ground truth; e.g. a `jaxnas "
                 "standalone` run's W/table.csv)")
+    if (config.sharing == "vanilla" and config.supernet.slots_per_cell < 14
+            and "close" not in names):
+        return ("supernet.slots_per_cell", config.supernet.slots_per_cell, "at least 14 in the "
+                "DARTS space with sharing='vanilla' (one slot per edge; close sets its own)")
     if config.sampler not in _DARTS_SAMPLERS:
         return ("sampler", config.sampler, f"one of {_DARTS_SAMPLERS} in the DARTS space "
                 f"(unique_conv's live-convolution rule is NB201's)")
