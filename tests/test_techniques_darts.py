@@ -1,5 +1,5 @@
 """Techniques in the DARTS space: CaLR, momentum separation and landmark train a tiny epoch;
-the ones not ported refuse in one line."""
+what DARTS cannot do refuses in one line (CLOSE: tests/test_close_darts.py)."""
 
 import jax
 import jax.numpy as jnp
