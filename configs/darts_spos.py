@@ -49,13 +49,26 @@ Variants (comma-separated after the scale; any combination):
             clip 5. Its search network differs from this supernet (DARTS's) in small ways: a
             BN + ReLU before the global pooling (AutoDL's `lastact`) and no BN after the pools.
             Each step is a weight step and an architecture step, about twice an SPOS step.
-`sampler=fairnas` works too (7 paths on one topology per step, `jaxnas.train.samplers`). Not in
-DARTS yet, refused in one line by the config check: close (`jaxnas/train/rules.py`).
+  close     CLOSE (`jaxnas.techniques.close`) as aw_nas's NB301 CloseNet: per cell a pool of
+            k_max GLOW blocks (a reduction cell two: its edges from the inputs read stride-2
+            blocks at the same GATE index), an edge's block drawn per sampled genotype by the
+            GATE (GCNFlowArchEmbedder of the NB301 configs `nb301/node_cl-*_lr-4_mlp-200x3_wit`:
+            node/op/hidden 32, GCN [64]*4, MLP 200x3, tau 5; one decision per genotype edge,
+            a normal and a reduction group); blocks added with WIT inheritance. The curriculum
+            is the released `cl-246` + SRT one (k_max 4, blocks at epochs 1, 201, 401, 601 of
+            1000, LR restart at 401) scaled to DARTS's 50 epochs: blocks at 1, 11, 21, 31,
+            restart at 21; the optimizer is the DARTS base's (the reference: SGD 0.05, plateau,
+            batch 256, 1000 epochs), so CLOSE and SPOS differ only in the method, as in
+            configs/nb201_close.py. mini: k_max 3, blocks at epochs 1, 3, 5, restart at 5 (the
+            third block's epoch, as 401 in the reference). Each step runs every active block on
+            each genotype edge (cost ~ level x an SPOS step's cell ops).
+`sampler=fairnas` works too (7 paths on one topology per step, `jaxnas.train.samplers`).
 """
 
+from jaxnas.techniques.close.technique import curriculum
 from jaxnas.train.defaults import base_config, darts_scale, scale_arg
 
-VARIANTS = ("abs", "calr", "ms", "landmark", "gdas")
+VARIANTS = ("abs", "calr", "ms", "landmark", "gdas", "close")
 
 
 def get_config(arg="paper"):
@@ -83,6 +96,13 @@ def get_config(arg="paper"):
         config.train.batch_size = 256
         config.optim.nesterov = True
         config.optim.weight_decay = 5e-4
+    if "close" in variants:  # the NB301 GATE sizes (aw_nas nb301/node_cl-* configs)
+        config.close.gate.update(dict(op_emb_dim=32, node_emb_dim=32, hid_dim=32,
+                                      gcn_out_dims=(64,) * 4, mlp_dims=(200, 200, 200)))
+        if scale == "mini":
+            curriculum(config, (1, 3, 5), (5,), k_max=3)
+        else:
+            curriculum(config, (1, 11, 21, 31), (21,), k_max=4)
     if scale == "mini":
         config.data.resolution = 16
         config.data.pad = 2

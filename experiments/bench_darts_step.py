@@ -7,7 +7,8 @@ Each measurement runs in its own subprocess (its own compile cache and peak memo
           augmentation, DARTS's optimizer: SGD momentum 0.9, weight decay 3e-4, clip 5), on one
           batch of random uint8 images; `--config` times another config's step instead (e.g.
           `:mini,gdas`: the weight step and GDAS's architecture step on random held-out images),
-          at epoch 1's schedule.
+          at epoch 1's schedule, or `--epoch N`'s (the epoch hooks of 1..N run first: e.g.
+          `:mini,close` at its third block, `--epoch 5`).
   torch   quark0/darts's search network (`model_search.Network`: every edge holds all 8 ops as
           DARTS's MixedOp, BN without affine) run single-path: each edge runs the one op of a
           genotype drawn uniformly per step on the host, the SPOS way of training it in PyTorch
@@ -22,6 +23,8 @@ machine's speed drifts over minutes). Reported per run: compile (first step), me
     python experiments/bench_darts_step.py --scale both --rounds 3 --steps 10 \
         --out experiments/results/bench_darts_step.json
     python experiments/bench_darts_step.py --workers jaxnas --config configs/darts_spos.py:mini,gdas
+    python experiments/bench_darts_step.py --workers jaxnas \
+        --config configs/darts_spos.py:mini,close --epoch 5
 """
 
 import argparse
@@ -68,7 +71,7 @@ def _config(scale, path=None, sizes=None):
     return config
 
 
-def run_jaxnas(scale, steps, warmup, config_path=None, sizes=None):
+def run_jaxnas(scale, steps, warmup, config_path=None, sizes=None, epoch=1):
     import jax
     import jax.numpy as jnp
 
@@ -80,7 +83,9 @@ def run_jaxnas(scale, steps, warmup, config_path=None, sizes=None):
     held_out = (rng.integers(0, 256, (10 * b, res, res, 3), dtype=np.uint8),
                 rng.integers(0, config.supernet.num_classes, 10 * b).astype(np.int32))
     recipe = recipe_lib.build(config, recipe_lib.make_run(config, 1000, valid_data=held_out))
-    state, step_args, _ = recipe.epoch_start(recipe.init(), 1)
+    state = recipe.init()
+    for e in range(1, epoch + 1):  # every epoch's hooks: e.g. CLOSE's blocks up to `epoch`'s
+        state, step_args, _ = recipe.epoch_start(state, e)
     x = jnp.asarray(rng.integers(0, 256, (b, res, res, 3), dtype=np.uint8))
     y = jnp.asarray(rng.integers(0, config.supernet.num_classes, b))
     box = [state]
@@ -90,7 +95,7 @@ def run_jaxnas(scale, steps, warmup, config_path=None, sizes=None):
         jax.block_until_ready(metrics)
 
     first, times = time_steps(step, steps, warmup)
-    return _summary("jaxnas", scale, config, first, times, config_path,
+    return _summary("jaxnas", scale, config, first, times, config_path, epoch=epoch,
                     backend=jax.default_backend(), jax=jax.__version__)
 
 
@@ -138,6 +143,7 @@ def spawn(worker, scale, args):
     cmd = [sys.executable, __file__, "--worker", worker, "--scale", scale,
            "--steps", str(args.steps), "--warmup", str(args.warmup)]
     cmd += ["--config", args.config] if args.config else []
+    cmd += ["--epoch", str(args.epoch)] if args.epoch != 1 else []
     out = subprocess.run(cmd, capture_output=True, text=True, env=os.environ)
     if out.returncode:
         lines = out.stderr.strip().splitlines() or [f"exit status {out.returncode}"]
@@ -154,11 +160,15 @@ def main():
     p.add_argument("--rounds", type=int, default=1, help="alternate the workers this many times")
     p.add_argument("--workers", default="jaxnas,torch")
     p.add_argument("--config", help="the jaxnas worker times this config's step instead")
+    p.add_argument("--epoch", type=int, default=1,
+                   help="the jaxnas worker times the step of this epoch (hooks of 1..N first)")
     p.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     p.add_argument("--out", help="also write the results as JSON here")
     args = p.parse_args()
     if args.worker:
-        print(json.dumps(WORKERS[args.worker](args.scale, args.steps, args.warmup, args.config)))
+        extra = {"epoch": args.epoch} if args.worker == "jaxnas" else {}
+        print(json.dumps(WORKERS[args.worker](args.scale, args.steps, args.warmup, args.config,
+                                              **extra)))
         return
     workers = args.workers.split(",")
     results = []

@@ -12,7 +12,7 @@ from jaxnas.train import recipe as recipe_lib, standalone_config
 CONFIGS = sorted((Path(__file__).parents[1] / "configs").glob("*.py"))
 VARIANTS = {"nb201_close": ("paper,structure", "mini,structure", "mini,faithful_schedule"),
             "darts_spos": ("paper,calr,ms", "mini,calr", "mini,ms", "paper,abs", "mini,abs,ms",
-                           "paper,gdas", "mini,gdas,ms"),
+                           "paper,gdas", "mini,gdas,ms", "paper,close", "mini,close"),
             "standalone": ("paper,darts", "mini,darts")}
 # (C, cells) of each space's networks at each scale
 SCALES = {"nb201": {"paper": (16, 5), "mini": (8, 1)}, "darts": {"paper": (16, 8), "mini": (4, 3)}}

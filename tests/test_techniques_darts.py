@@ -1,5 +1,5 @@
 """Techniques in the DARTS space: CaLR, momentum separation and landmark train a tiny epoch;
-the ones not ported refuse in one line."""
+what DARTS cannot do refuses in one line (CLOSE: tests/test_close_darts.py)."""
 
 import jax
 import jax.numpy as jnp
@@ -68,8 +68,8 @@ def test_ms_refuses_what_darts_cannot_group(tiny_with, key, value, words):
 
 
 @pytest.mark.parametrize("techniques, sampler, words", [
-    (("close",), "uniform", "no close in the DARTS space"),
     ((), "unique_conv", "NB201's"),
+    (("close",), "unique_conv", "NB201's"),  # close itself is ported (tests/test_close_darts.py)
 ])
 def test_unported_techniques_refuse_in_one_line(techniques, sampler, words):
     from jaxnas.train import defaults, rules

@@ -16,6 +16,8 @@ through the sharing map into a per-(cell type, edge, op) table, and an architect
 the fixed part plus each edge's entry times the number of its live paths to node 5.
 """
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -105,6 +107,18 @@ _tables_jit = jax.jit(angle_tables, static_argnames=("cfg",))
 
 
 def all_angles(ref, cur, archs, sharing, *, cfg):
-    """Angles of DARTS genotypes `archs` `[n, 28]` between supernet params `ref` and `cur`."""
+    """Angles of DARTS genotypes `archs` `[n, 28]` between supernet params `ref` and `cur`;
+    `sharing` one map `[layers, 14, 8]`, or one per genotype `[n, layers, 14, 8]` (CLOSE's
+    GATE-assigned blocks: a table per genotype)."""
+    if np.ndim(sharing) == 4:
+        return _per_arch_angles(ref, cur, jnp.asarray(archs, jnp.int32), sharing, cfg=cfg)
     fixed, table = _tables_jit(ref, cur, sharing, cfg=cfg)
     return angles_from_tables(fixed, table, archs)
+
+
+@functools.partial(jax.jit, static_argnames=("cfg",))
+def _per_arch_angles(ref, cur, archs, sharing, *, cfg):
+    def one(arch, arch_sharing):
+        fixed, table = angle_tables(ref, cur, arch_sharing, cfg=cfg)
+        return angles_from_tables(fixed, table, arch[None])[0]
+    return jax.vmap(one)(archs, jnp.asarray(sharing, jnp.int32))

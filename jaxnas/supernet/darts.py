@@ -295,37 +295,41 @@ def _edge_loop(stride, axis_name, separate, weighted):
     return run
 
 
-def _edge_scan(states, arch, weights, edges, stride, axis_name, inputs=None, scale=None):
+def _edge_scan(states, arch, weights, edges, stride, axis_name, inputs=None, scale=None,
+               slots=1):
     """Run `edges` (positions in `EDGES`, in order) over the states (`_edge_loop`): edge e adds
     its op on state `src` to state `to` of the stacked `states` (read from `inputs` instead
     when given: the stride-2 edges of a reduction cell read its inputs; `to` then counts from
     the first node), times `scale[e]` when given. Adding in edge order is DARTS's summation
-    order."""
-    idx = np.array(edges)
+    order. With `slots` K > 1, `arch`, `weights` and `scale` hold K virtual edges per edge
+    (edge-major, see `apply`'s `slot_mix`), which run one after another."""
+    idx = np.array([e * slots + k for e in edges for k in range(slots)])
     offset = 0 if inputs is None else 2
-    to = jnp.asarray([EDGES[e][0] - offset for e in edges], jnp.int32)
-    src = jnp.asarray([EDGES[e][1] for e in edges], jnp.int32)
+    to = jnp.asarray([EDGES[e][0] - offset for e in edges for _ in range(slots)], jnp.int32)
+    src = jnp.asarray([EDGES[e][1] for e in edges for _ in range(slots)], jnp.int32)
     run = _edge_loop(stride, axis_name, inputs is not None, scale is not None)
     return run(states, inputs, arch[idx], to, src, jax.tree.map(lambda a: a[idx], weights),
                None if scale is None else scale[idx])
 
 
-def _cell(s0, s1, arch, weights, cell_params, reduction, axis_name, scale=None):
-    """One cell: arch int `[14]`, `weights` the pools gathered for its 14 edges, `scale` float
-    `[14]` (or None) the edges' output weights."""
+def _cell(s0, s1, arch, weights, cell_params, reduction, axis_name, scale=None, slots=1):
+    """One cell: arch int `[14 * slots]`, `weights` the pools gathered for its 14 edges (times
+    `slots` virtual edges each), `scale` float `[14 * slots]` (or None) their output weights."""
     inputs = jnp.stack([_preprocess(s0, cell_params["pre0"], axis_name),
                         _preprocess(s1, cell_params["pre1"], axis_name)])
     if not reduction:
         states = jnp.concatenate([inputs, jnp.zeros((4,) + inputs.shape[1:], inputs.dtype)])
-        states = _edge_scan(states, arch, weights, range(NUM_EDGES), 1, axis_name, scale=scale)
+        states = _edge_scan(states, arch, weights, range(NUM_EDGES), 1, axis_name, scale=scale,
+                            slots=slots)
         nodes = states[2:]
     else:  # the stride-2 edges read only the inputs: run them first, then the rest in order
         b, h, w, c = inputs.shape[1:]
         nodes = jnp.zeros((4, b, (h + 1) // 2, (w + 1) // 2, c), inputs.dtype)
         nodes = _edge_scan(nodes, arch, weights, _INPUT_EDGES, 2, axis_name, inputs=inputs,
-                           scale=scale)
+                           scale=scale, slots=slots)
         states = jnp.concatenate([jnp.zeros((2,) + nodes.shape[1:], nodes.dtype), nodes])
-        nodes = _edge_scan(states, arch, weights, _INNER_EDGES, 1, axis_name, scale=scale)[2:]
+        nodes = _edge_scan(states, arch, weights, _INNER_EDGES, 1, axis_name, scale=scale,
+                           slots=slots)[2:]
     return jnp.concatenate(list(nodes), axis=-1)
 
 
@@ -336,18 +340,39 @@ _INNER_EDGES = tuple(e for e, (_, src) in enumerate(EDGES) if src >= 2)
 def cell_archs(arch, cfg: SupernetConfig, dtype=jnp.int32):
     """Per-cell op arrays `[layers, 14]` of an architecture `[28]` (normal edges, then reduce),
     or `arch` itself when it is already `[layers, 14]` (any per-edge array: `dtype` None keeps
-    its own)."""
+    its own). Trailing axes are kept: `[28, K]` gives `[layers, 14, K]`."""
     arch = jnp.asarray(arch, dtype)
-    if arch.shape == (ARCH_LEN,):
-        reduce = np.array([cell[1] for cell in cfg.cells])
-        return jnp.where(reduce[:, None], arch[None, NUM_EDGES:], arch[None, :NUM_EDGES])
-    if arch.shape != (cfg.layers, NUM_EDGES):
+    if arch.shape[:1] == (ARCH_LEN,) and arch.shape[1:] != (NUM_EDGES,):
+        reduce = np.array([cell[1] for cell in cfg.cells]).reshape((-1,) + (1,) * arch.ndim)
+        return jnp.where(reduce, arch[None, NUM_EDGES:], arch[None, :NUM_EDGES])
+    if arch.shape[:2] != (cfg.layers, NUM_EDGES):
         raise ConfigError(f"DARTS architecture must have shape [{ARCH_LEN}] or "
                           f"[{cfg.layers}, {NUM_EDGES}], got {list(arch.shape)}")
     return arch
 
 
-def apply(params, arch, x, sharing, *, cfg: SupernetConfig, edge_weights=None, axis_name=None):
+def _virtual_edges(archs, sharing, scales, slot_mix, cfg):
+    """Per cell, K virtual edges per edge (edge-major, so edges still run in order of their
+    target, as `_edge_loop`'s gradient needs): virtual edge (e, k) runs op `archs[e]` when slot
+    k is active (else `none`, which costs nothing), reads slot `sharing[e, op, k]` and is scaled
+    by `weights[e, k]` (times the edge weight). Returns `(archs, sharing, scales)` with 14 K
+    edges per cell."""
+    k = sharing.shape[-1]
+    shape = (cfg.layers, NUM_EDGES, k)
+    weights, active = slot_mix
+    weights = jnp.broadcast_to(cell_archs(weights, cfg, None), shape)
+    active = jnp.asarray(active, bool)
+    active = jnp.broadcast_to(active if active.ndim == 1 else cell_archs(active, cfg, None),
+                              shape)
+    if scales is not None:
+        weights = weights * scales[..., None]
+    archs = jnp.where(active, archs[..., None], _NONE).reshape(cfg.layers, NUM_EDGES * k)
+    sharing = jnp.swapaxes(sharing, 2, 3).reshape(cfg.layers, NUM_EDGES * k, NUM_OPS)
+    return archs, sharing, weights.reshape(cfg.layers, NUM_EDGES * k)
+
+
+def apply(params, arch, x, sharing, *, cfg: SupernetConfig, edge_weights=None, slot_mix=None,
+          axis_name=None):
     """Logits of the sub-network `arch` of the supernet on images `x`.
 
     Args:
@@ -355,12 +380,19 @@ def apply(params, arch, x, sharing, *, cfg: SupernetConfig, edge_weights=None, a
       arch: int `[28]` (normal cell edges, then reduction cell edges; `jaxnas.spaces.darts`)
         or per cell `[layers, 14]`. Any op per edge runs, genotype or not.
       x: float `[B, H, W, 3]` normalised images (H, W multiples of 4).
-      sharing: int `[layers, 14, 8]` sharing map (`vanilla_sharing`).
+      sharing: int `[layers, 14, 8]` sharing map (`vanilla_sharing`); with `slot_mix`,
+        `[layers, 14, 8, K]`: K candidate slots per (cell, edge, op).
       cfg: the static `SupernetConfig` (bind it with functools.partial before jitting).
       edge_weights: optional float `[28]` or `[layers, 14]`, laid out as `arch`: each edge's
         output is multiplied by its weight. GDAS passes the straight-through hard Gumbel-softmax
         weight of the sampled op (one in value), so the loss reaches the architecture logits
         while each edge still runs only its op.
+      slot_mix: optional `(weights, active)`: float `[28, K]` or `[layers, 14, K]`, and bool of
+        that shape or `[K]`. Each edge outputs `sum_k weights[e, k] * op(x; slot k)` over the
+        active slots (CLOSENet's straight-through GATE, one-hot in value: the forward value is
+        the chosen slot's path, and every active slot's output reaches the gradient of its
+        weight). Every active slot runs (cost proportional to the active slots), as virtual
+        edges of the edge loop; with `edge_weights` too, both multiply.
       axis_name: mapped axis for synchronised batch-norm statistics; None on one device.
 
     Returns:
@@ -369,6 +401,10 @@ def apply(params, arch, x, sharing, *, cfg: SupernetConfig, edge_weights=None, a
     archs = cell_archs(arch, cfg)
     scales = None if edge_weights is None else cell_archs(edge_weights, cfg, None)
     sharing = jnp.asarray(sharing, jnp.int32)
+    slots = 1
+    if slot_mix is not None:
+        slots = sharing.shape[-1]
+        archs, sharing, scales = _virtual_edges(archs, sharing, scales, slot_mix, cfg)
     h = ops.conv(x, params["stem"]["w"], padding=1)
     h = ops.bn(h, params["stem"]["bn"], axis_name)
     s0 = s1 = h
@@ -377,7 +413,7 @@ def apply(params, arch, x, sharing, *, cfg: SupernetConfig, edge_weights=None, a
         weights = {op: {name: a[sharing[i, :, OPS.index(op)]] for name, a in arrays.items()}
                    for op, arrays in pool.items()}
         s0, s1 = s1, _cell(s0, s1, archs[i], weights, params["cells"][i], reduction, axis_name,
-                           None if scales is None else scales[i])
+                           None if scales is None else scales[i], slots)
     return jnp.mean(s1, axis=(1, 2)) @ params["head"]["w"] + params["head"]["b"]
 
 

@@ -86,7 +86,8 @@ def search_block():
 def migrate(stored):
     """A stored config.json as the current base config names it: runs from before techniques
     composed (`method`), renamed techniques and blocks (`registry.ALIASES`), ABS's start space
-    (`angle.space`) now the base's `space_mask`."""
+    (`angle.space`) now the base's `space_mask`, DARTS runs from before the DARTS supernet
+    read `supernet.slots_per_cell` (vanilla sharing: 14)."""
     method = stored.pop("method", None)
     if method is not None and "techniques" not in stored:
         stored["techniques"] = [] if method == "spos" else [method]
@@ -99,6 +100,11 @@ def migrate(stored):
     abs_block = stored.get("abs")
     if isinstance(abs_block, dict) and "space" in abs_block:
         stored.setdefault("space_mask", abs_block.pop("space"))
+    net = stored.get("supernet")
+    if (stored.get("space") == "darts" and "close" not in stored["techniques"]
+            and stored.get("sharing", "vanilla") == "vanilla" and isinstance(net, dict)
+            and net.get("slots_per_cell", 14) < 14):
+        net["slots_per_cell"] = 14  # DARTS read no slots_per_cell before CLOSE: one per edge
     return stored
 
 
@@ -193,6 +199,7 @@ def darts_scale(config):
     momentum 0.9 without Nesterov, weight decay 3e-4, gradient clip 5, 50 epochs). Ranking
     evaluation is off (no DARTS ground truth)."""
     config.space = "darts"
+    config.supernet.slots_per_cell = 14  # one per edge (the vanilla supernet)
     config.supernet.C = 16
     config.supernet.layers = 8
     config.optim.lr = 0.025

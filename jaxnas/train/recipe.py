@@ -54,10 +54,12 @@ class Recipe(NamedTuple):
 
 def supernet_config(config):
     """The static supernet config of `config.space`: NB201's from every `supernet` key but
-    `layers`; DARTS's from C, layers and num_classes (one pool slot per edge)."""
+    `layers`; DARTS's from C, layers, num_classes and slots_per_cell (`darts_scale`: 14, one
+    per edge)."""
     s = config.supernet.to_dict()
     if config.get("space", "nb201") == "darts":
-        return darts.SupernetConfig(C=s["C"], layers=s["layers"], num_classes=s["num_classes"])
+        return darts.SupernetConfig(C=s["C"], layers=s["layers"], num_classes=s["num_classes"],
+                                    slots_per_cell=s["slots_per_cell"])
     s.pop("layers", None)
     return nb201.SupernetConfig(**s)
 
@@ -72,6 +74,10 @@ def sharing_map(config):
     """The static sharing map named by `config.sharing` (a runtime array for the step)."""
     if config.get("space", "nb201") == "darts":
         net_cfg = supernet_config(config)
+        if config.sharing == "vanilla" and net_cfg.slots_per_cell < darts.NUM_EDGES:
+            # Fewer slots than edges: a technique owns the pools (CLOSE's GLOW blocks, allowed
+            # by `rules`) and replaces the forward and subnet that read this map.
+            return darts.cell_sharing(net_cfg)
         if config.sharing == "vanilla":
             return darts.vanilla_sharing(net_cfg)
         if config.sharing == "cell":

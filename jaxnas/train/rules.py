@@ -110,31 +110,26 @@ def _batches_split(config):
     return None
 
 
-# What a DARTS run may not use yet: techniques not ported (why, in one line each), ranking
-# evaluation (NB201 ground truth) and unique_conv (NB201's live-convolution rule).
+# What a DARTS run may not use: ranking evaluation during training (NB201 ground truth) and
+# unique_conv (NB201's live-convolution rule). Every technique is ported.
 _DARTS_SAMPLERS = ("uniform", "unique", "fairnas")
-_DARTS_REFUSED = {
-    "close": "its GLOW blocks need per-slot mixtures of an edge's weights inside the DARTS "
-             "apply (aw_nas CLOSENet on NB301), which the DARTS supernet does not have",
-}
 
 
 def _space_trains(config):
-    """The DARTS space trains SPOS, fairnas, abs, calr, ms, landmark (with a table, or trained
-    landmarks) and gdas for now: one line naming what it cannot do yet."""
+    """What the DARTS space needs of a config (every technique trains there; landmark with a
+    table or trained landmarks): one line naming what it cannot do."""
     if config.get("space", "nb201") != "darts":
         return None
-    for name in config.get("techniques", ()):
-        why = _DARTS_REFUSED.get(registry.ALIASES.get(name, name))
-        if why is not None:
-            return ("techniques", tuple(config.techniques),
-                    f"no {name} in the DARTS space ({why})")
     names = [registry.ALIASES.get(n, n) for n in config.get("techniques", ())]
     if "landmark" in names and config.landmark.table != "train" and \
             not str(config.landmark.table).endswith((".csv", ".json")):
         return ("landmark.table", config.landmark.table, "'train' (landmarks trained "
                 "stand-alone) or a .csv or .json table genotype -> accuracy in the DARTS space "
                 "(no packaged ground truth; e.g. a `jaxnas standalone` run's W/table.csv)")
+    if (config.sharing == "vanilla" and config.supernet.slots_per_cell < 14
+            and "close" not in names):
+        return ("supernet.slots_per_cell", config.supernet.slots_per_cell, "at least 14 in the "
+                "DARTS space with sharing='vanilla' (one slot per edge; close sets its own)")
     if config.sampler not in _DARTS_SAMPLERS:
         return ("sampler", config.sampler, f"one of {_DARTS_SAMPLERS} in the DARTS space "
                 f"(unique_conv's live-convolution rule is NB201's)")

@@ -1,8 +1,10 @@
 """CLOSE / CLOSENet (Zhou, Ning et al., ECCV 2022): curriculum learning on the sharing extent.
 
-`gate` assigns edges to GLOW blocks, `curriculum` grows the number of active blocks with WIT
-inheritance, `masking` keeps not-yet-active blocks out of the optimizer, and `technique` combines
-them into the `close` technique (`config.techniques = ("close",)`).
+`gate` assigns edges to GLOW blocks (NB201; `gate_darts` in the DARTS space, whose pool layout
+and sharing maps are `pools_darts`), `curriculum` grows the number of active blocks with WIT
+inheritance, `masking` keeps not-yet-active blocks out of the optimizer, `layouts` holds each
+space's parts, and `technique` combines them into the `close` technique
+(`config.techniques = ("close",)`).
 """
 
 from jaxnas.techniques.close.curriculum import (

@@ -50,26 +50,39 @@ def _check_level(level, k_max, low=1):
         raise ConfigError(f"curriculum level must be an int in [{low}, {k_max}], got {level!r}")
 
 
-def add_block(supernet_params, gate_params, level, *, num_cells_per_stage, k_max):
+def _block_slots(n, level, k_max, slots_per_cell, num_cells):
+    """Slots of block `level` (1-based) in a pool of `n` slots, `slots_per_cell` per cell, each
+    cell's slots being groups of `k_max` blocks (NB201: one group; DARTS: two, the stride-1 and
+    the stride-2 pool); ConfigError when `n` does not fit."""
+    if n % slots_per_cell or (num_cells is not None and n != num_cells * slots_per_cell):
+        cells = f"{num_cells} cells" if num_cells is not None else "whole cells"
+        raise ConfigError(f"pool has {n} slots, expected {cells} x {slots_per_cell} slots "
+                          f"({k_max} blocks per group)")
+    return np.flatnonzero(np.arange(n) % slots_per_cell % k_max == level - 1)
+
+
+def add_block(supernet_params, gate_params, level, *, k_max, slots_per_cell=None,
+              num_cells_per_stage=None):
     """Activate block `level` (1-based, >= 2) with WIT inheritance; returns new params.
 
-    For every pool leaf and every cell c: `pool[c*k_max + level-1] += pool[c*k_max + level-2]`.
-    For the GATE's last MLP layer (`w` is `[in, k_max]`): `w[:, level-1] += w[:, level-2]` and the
-    same for the bias, so the new block's logit starts near the previous block's. Shapes are
-    unchanged. Other leaves are returned as they are.
+    For every pool leaf, every cell and every group of `k_max` blocks among the cell's
+    `slots_per_cell` slots (default `k_max`: one group; DARTS reduction cells have two):
+    `pool[s] += pool[s - 1]` for the slots s of block `level`, i.e. NB201's
+    `pool[c*k_max + level-1] += pool[c*k_max + level-2]`. For the GATE's last MLP layer (`w` is
+    `[in, k_max]`): `w[:, level-1] += w[:, level-2]` and the same for the bias, so the new
+    block's logit starts near the previous block's. Shapes are unchanged. Other leaves are
+    returned as they are. `num_cells_per_stage` (NB201) also checks each pool's cell count.
     """
     _check_level(level, k_max, low=2)
-    pools = supernet_params["pools"]
-    rows = np.arange(num_cells_per_stage) * k_max
-    new, prev = rows + level - 1, rows + level - 2
+    spc = k_max if slots_per_cell is None else slots_per_cell
+    if spc % k_max:
+        raise ConfigError(f"slots_per_cell ({spc}) must be a multiple of k_max ({k_max})")
 
     def grow(pool):
-        if pool.shape[0] != num_cells_per_stage * k_max:
-            raise ConfigError(f"pool has {pool.shape[0]} slots, expected "
-                              f"{num_cells_per_stage} cells x {k_max} blocks")
-        return pool.at[new].add(pool[prev])
+        new = _block_slots(pool.shape[0], level, k_max, spc, num_cells_per_stage)
+        return pool.at[new].add(pool[new - 1])
 
-    supernet_params = {**supernet_params, "pools": jax.tree.map(grow, pools)}
+    supernet_params = {**supernet_params, "pools": jax.tree.map(grow, supernet_params["pools"])}
     head = gate_params["mlp"][-1]
     head = {"w": head["w"].at[:, level - 1].add(head["w"][:, level - 2]),
             "b": head["b"].at[level - 1].add(head["b"][level - 2])}

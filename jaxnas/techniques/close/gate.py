@@ -98,15 +98,16 @@ class GateConfig:
             raise ConfigError(f"gate.gcn_init must be one of {GCN_INITS}, got {self.gcn_init!r}")
 
 
-def _uniform(key, shape, bound):
+def uniform_init(key, shape, bound):
+    """float32 U(-bound, bound)."""
     return jax.random.uniform(key, shape, jnp.float32, -bound, bound)
 
 
-def _linear(key, d_in, d_out):
+def torch_linear(key, d_in, d_out):
     """PyTorch's nn.Linear init, U(+-1/sqrt(fan_in)) for weight and bias; `w` is `[in, out]`."""
     kw, kb = jax.random.split(key)
     bound = 1.0 / math.sqrt(d_in)
-    return {"w": _uniform(kw, (d_in, d_out), bound), "b": _uniform(kb, (d_out,), bound)}
+    return {"w": uniform_init(kw, (d_in, d_out), bound), "b": uniform_init(kb, (d_out,), bound)}
 
 
 def init_gate(key, cfg: GateConfig):
@@ -125,17 +126,17 @@ def init_gate(key, cfg: GateConfig):
         if cfg.gcn_init == "variance":
             w = math.sqrt(2.0 / d_in) * jax.random.normal(kw, (d_in, d_out))
         else:
-            w = _uniform(kw, (d_in, d_out), 1.0 / math.sqrt(d_out))
+            w = uniform_init(kw, (d_in, d_out), 1.0 / math.sqrt(d_out))
         gcn.append({"w": w,
-                    "attn": _linear(ka, cfg.op_emb_dim, d_out)})
+                    "attn": torch_linear(ka, cfg.op_emb_dim, d_out)})
         d_in = d_out
     dims = (2 * d_in,) + tuple(cfg.mlp_dims) + (cfg.k_max,)
-    mlp = [_linear(k, a, b)
+    mlp = [torch_linear(k, a, b)
            for k, a, b in zip(jax.random.split(k_mlp, len(dims) - 1), dims[:-1], dims[1:])]
     return {
         "input_node": jax.random.normal(k_in, (cfg.node_emb_dim,)),
         "op_emb": jax.random.normal(k_op, (NUM_OPS, cfg.op_emb_dim)),
-        "x_hidden": _linear(k_hid, cfg.node_emb_dim, cfg.hid_dim),
+        "x_hidden": torch_linear(k_hid, cfg.node_emb_dim, cfg.hid_dim),
         "gcn": gcn,
         "mlp": mlp,
     }
@@ -202,11 +203,17 @@ def gate_logits(params, arch, cfg: GateConfig, *, key=None, train):
 
 def _mlp_logits(params, arch, cfg, *, key=None, train):
     h = node_embeddings(params, arch, cfg)
-    y = jnp.concatenate([h[_FROM], h[_TO]], axis=-1)
+    return edge_mlp(params["mlp"], jnp.concatenate([h[_FROM], h[_TO]], axis=-1), cfg,
+                    key=key, train=train)
+
+
+def edge_mlp(mlp, y, cfg: GateConfig, *, key=None, train):
+    """The GATE's head `[..., k_max]` on edge features `y` (ReLU hidden layers; dropout at rate
+    `cfg.mlp_dropout` after each in training, which needs `key`)."""
     use_dropout = train and cfg.mlp_dropout > 0
     if use_dropout and key is None:
         raise ValueError("gate_logits(train=True) needs a PRNG key for dropout")
-    *hidden, last = params["mlp"]
+    *hidden, last = mlp
     keys = jax.random.split(key, len(hidden)) if use_dropout else [None] * len(hidden)
     for layer, k in zip(hidden, keys):
         y = jax.nn.relu(y @ layer["w"] + layer["b"])
@@ -247,14 +254,23 @@ def gate(params, arch, level, key, cfg: GateConfig, *, train, noise=True):
         raise ValueError("gate needs a PRNG key for Gumbel noise or dropout")
     k_drop, k_noise = jax.random.split(key) if key is not None else (None, None)
     logits = gate_logits(params, arch, cfg, key=k_drop, train=train)
-    in_level = jnp.arange(cfg.k_max) < level
+    return straight_through(logits, level, k_noise, cfg.tau, train=train, noise=noise)
+
+
+def straight_through(logits, level, key, tau, *, train, noise=True):
+    """The block choice of `gate` from logits `[E, k_max]`: `(weights, active, blocks)`.
+
+    Logits beyond `level` are -inf; `key` draws the Gumbel noise (when `noise`); see `gate`.
+    """
+    k_max = logits.shape[-1]
+    in_level = jnp.arange(k_max) < level
     z = jnp.where(in_level, logits, -jnp.inf)
     if noise:
-        u = jax.random.uniform(k_noise, z.shape)
+        u = jax.random.uniform(key, z.shape)
         z = z - jnp.log(-jnp.log(u + 1e-20) + 1e-20)
-    p = jax.nn.softmax(z / cfg.tau, axis=-1)
+    p = jax.nn.softmax(z / tau, axis=-1)
     blocks = jnp.argmax(p, axis=-1).astype(jnp.int32)
-    hard = jax.nn.one_hot(blocks, cfg.k_max, dtype=jnp.float32)
+    hard = jax.nn.one_hot(blocks, k_max, dtype=jnp.float32)
     if not train:
         return hard, hard > 0, blocks
     weights = hard + (p - jax.lax.stop_gradient(p))

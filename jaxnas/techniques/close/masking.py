@@ -29,22 +29,26 @@ def _is_pool(path):
     return any(isinstance(k, jax.tree_util.DictKey) and k.key == "pools" for k in path)
 
 
-def block_mask(params, level, *, num_cells_per_stage, k_max):
+def block_mask(params, level, *, k_max, slots_per_cell=None, num_cells_per_stage=None):
     """Bool masks, one per leaf of `params`, broadcastable to it: True where updates apply.
 
-    Leaves under a `"pools"` dict key (the supernet's slot-stacked pools, slot `c*k_max + b` being
-    cell c's block b) are masked along the slot axis by `b < level`; every other leaf (stem,
+    Leaves under a `"pools"` dict key (the supernet's slot-stacked pools, `slots_per_cell` slots
+    per cell, default `k_max`, in groups of `k_max` blocks: slot `c*k_max + b` being NB201 cell
+    c's block b) are masked along the slot axis by `b < level`; every other leaf (stem,
     reductions, head, GATE parameters) gets True. `level` may be traced; `params` may be the
     supernet parameters or any tree containing them (e.g. `{"supernet": ..., "gate": ...}`).
+    `num_cells_per_stage` (NB201) also checks each pool's cell count.
     """
-    active = jnp.arange(num_cells_per_stage * k_max) % k_max < level
+    spc = k_max if slots_per_cell is None else slots_per_cell
 
     def leaf_mask(path, leaf):
         if not _is_pool(path):
             return jnp.ones((), bool)
-        if leaf.shape[0] != active.shape[0]:
-            raise ConfigError(f"pool {jax.tree_util.keystr(path)} has {leaf.shape[0]} slots, "
-                              f"expected {num_cells_per_stage} cells x {k_max} blocks")
+        n = leaf.shape[0]
+        if n % spc or (num_cells_per_stage is not None and n != num_cells_per_stage * spc):
+            raise ConfigError(f"pool {jax.tree_util.keystr(path)} has {n} slots, expected "
+                              f"whole cells of {spc} slots ({k_max} blocks per group)")
+        active = jnp.arange(n) % spc % k_max < level
         return active.reshape(active.shape + (1,) * (leaf.ndim - 1))
 
     return jax.tree_util.tree_map_with_path(leaf_mask, params)

@@ -1,17 +1,20 @@
 """CLOSE as a technique: CLOSENet forward, frozen inactive blocks, curriculum hooks, gated scoring.
 
-Parameters gain `"gate"`; listing the technique gives the supernet `slots_per_cell = k_max`
-(`prepare`: each cell's pool holds its `k_max` GLOW blocks). Per step, the GATE assigns every edge of the sampled cell a block by
-straight-through Gumbel-softmax, and all active blocks run with the gate weights (one-hot in
-value), so the gate learns from the task loss. The level (active blocks) is a runtime int32 and
-the optimizer's block mask a runtime pytree: adding a block never recompiles.
+One flow for the NB201 and DARTS spaces; what differs (the GATE, the pool layout, the sharing
+maps) is the space's `layouts.Layout`. Parameters gain `"gate"`; listing the technique gives the
+supernet the pool slots of its GLOW blocks (`prepare`: NB201 `k_max` per cell, DARTS `2 k_max`,
+a reduction cell's stride-2 blocks beside its stride-1 ones). Per step, the GATE assigns every
+edge of the sampled cell a block by straight-through Gumbel-softmax, and all active blocks run
+with the gate weights (one-hot in value), so the gate learns from the task loss. The level
+(active blocks) is a runtime int32 and the optimizer's block mask a runtime pytree: adding a
+block never recompiles.
 
 At the start of each epoch in `cl_schedule` a block is activated with WIT inheritance; at each
 epoch in `restart_epochs` the momentum is reset and the cosine learning rate restarts (SRT);
 `close.lr_schedule="plateau"` uses the reference's ReduceLROnPlateau instead (`close.plateau`).
 Scoring runs the gate in evaluation mode once per architecture (Gumbel noise on as in the
-reference, seeded per architecture index; `close.eval_noise=False` for argmax of the logits) and
-scores the chosen blocks single-path.
+reference, seeded per architecture: NB201 its index, DARTS a CRC-32 of its ops;
+`close.eval_noise=False` for argmax of the logits) and scores the chosen blocks single-path.
 
 Cells are drawn by the base's sampler; the CLOSE configs set the reference's,
 `sampler="unique_conv"` (aw_nas's `deiso` + `check_valid`: uniform over the 6,321 non-isomorphic
@@ -22,7 +25,8 @@ base default, all 15,625 cells) trained the committed CLOSE mini results.
 with weight decay, and in practice blind to the cell (its flow-GCN shrinks the node states ~5x
 per layer, it gets exactly zero gradient while one block is active yet is decayed, and once it
 learns, only its last bias moves), so blocks are assigned by the evaluation noise. "structure"
-departs from the reference so that the assignment depends on the cell:
+(NB201 only: its centring reads NB201 reference cells) departs from the reference so that the
+assignment depends on the cell:
 
   * layer norm between the GCN layers (`GateConfig.gcn_norm`): node states keep unit scale, the
     encoder gets gradients ~100x larger relative to the MLP's (at init: 1.0 vs 0.01 of them);
@@ -44,14 +48,13 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxnas.techniques.close.curriculum import (add_block, check_schedule, level_at, levels_added,
-                                     sharing_extent)
-from jaxnas.techniques.close.gate import GateConfig, close_sharing, gate, init_gate
-from jaxnas.techniques.close.masking import block_mask, freeze_edits, reset_group, restart_opt_state
-from jaxnas.techniques.close.plateau import lr_scale, reduce_on_plateau
 from jaxnas.errors import ConfigError
 from jaxnas.optim import cosine_schedule
-from jaxnas.supernet import nb201
+from jaxnas.techniques.close.curriculum import add_block, check_schedule, level_at, levels_added
+from jaxnas.techniques.close.gate import GateConfig
+from jaxnas.techniques.close.layouts import layout
+from jaxnas.techniques.close.masking import block_mask, freeze_edits, reset_group, restart_opt_state
+from jaxnas.techniques.close.plateau import lr_scale, reduce_on_plateau
 from jaxnas.train.technique import Technique, append
 
 NAME = "close"
@@ -81,14 +84,21 @@ def config_block():
 
 
 def prepare(config):
-    """What CLOSE needs of the base config: one pool slot per GLOW block."""
-    config.supernet.slots_per_cell = config.close.k_max
+    """What CLOSE needs of the base config: the pool slots of its GLOW blocks (NB201 one per
+    block, DARTS two: `layouts`)."""
+    config.supernet.slots_per_cell = _slots(config)
+
+
+def _slots(config):
+    return layout(config.get("space", "nb201")).slots_per_cell(config.close.k_max)
 
 
 def curriculum(config, cl_schedule, restart_epochs, k_max=4):
-    """Set a run's CLOSE curriculum in its config: `k_max` GLOW blocks per cell (the pool slots),
-    blocks added at the epochs of `cl_schedule`, SRT restarts at `restart_epochs`."""
-    config.supernet.slots_per_cell = config.close.k_max = k_max
+    """Set a run's CLOSE curriculum in its config: `k_max` GLOW blocks per cell (and their pool
+    slots, `prepare`), blocks added at the epochs of `cl_schedule`, SRT restarts at
+    `restart_epochs`."""
+    config.close.k_max = k_max
+    config.supernet.slots_per_cell = _slots(config)
     config.close.cl_schedule = tuple(cl_schedule)
     config.close.restart_epochs = tuple(restart_epochs)
     return config
@@ -113,9 +123,12 @@ def gate_config(close_cfg):
 
 def _check(config):
     c = config.close
-    if config.supernet.slots_per_cell != c.k_max:  # prepare() sets it; a later edit undid it
-        raise ConfigError(f"close needs supernet.slots_per_cell == close.k_max (one pool slot per "
-                          f"GLOW block), got {config.supernet.slots_per_cell} and {c.k_max}")
+    space = config.get("space", "nb201")
+    if config.supernet.slots_per_cell != _slots(config):  # prepare() sets it; an edit undid it
+        per_block = "2 x close.k_max in DARTS" if space == "darts" else "close.k_max"
+        raise ConfigError(f"close needs supernet.slots_per_cell == {per_block} (the pool slots "
+                          f"of its GLOW blocks), got {config.supernet.slots_per_cell} and "
+                          f"k_max {c.k_max}")
     schedule = check_schedule(c.cl_schedule, c.k_max)
     restarts = tuple(c.restart_epochs)
     if any(not isinstance(e, int) or e < 2 for e in restarts):
@@ -126,6 +139,9 @@ def _check(config):
     if c.lr_schedule not in LR_SCHEDULES:
         raise ConfigError(f"close.lr_schedule must be one of {LR_SCHEDULES}, "
                           f"got {c.lr_schedule!r}")
+    if c.gate_variant == "structure" and not layout(space).structure:
+        raise ConfigError(f"close.gate_variant='structure' (centred over NB201 reference cells) "
+                          f"is not ported to the {space} space; use 'faithful'")
     if c.gate_variant == "structure":
         group = config.optim.groups.get("gate")
         if group is None:
@@ -158,12 +174,10 @@ def optimizer_edits(config, steps_per_epoch):
 def technique(config, run):
     """The CLOSE `Technique` for `config` (see `configs/nb201_close*.py`)."""
     schedule, restarts = _check(config)
-    if run.space.name != "nb201":
-        raise ConfigError(f"close's GATE reads NB201 cells; the {run.space.name} space has no "
-                          f"GATE yet")
+    space = layout(run.space.name)
     net_cfg = run.net_cfg
     gate_cfg = gate_config(config.close)
-    n, k_max = net_cfg.N, gate_cfg.k_max
+    k_max, slots = gate_cfg.k_max, net_cfg.slots_per_cell
     spe = run.steps_per_epoch
     o = config.optim
     if config.close.lr_schedule == "plateau":
@@ -172,12 +186,12 @@ def technique(config, run):
         lr = cosine_schedule(o.lr, o.min_lr, run.total_steps,
                              restarts=[(e - 1) * spe for e in restarts])
     structure = config.close.gate_variant == "structure"
-    train_sharing = jnp.asarray(close_sharing(None, n, k_max))
+    train_sharing = jnp.asarray(space.train_sharing(net_cfg, k_max))
 
     def forward(params, arch, x, key, step_args):
-        weights, active, _ = gate(params["gate"], arch, step_args["level"], key, gate_cfg,
-                                  train=True)
-        return nb201.apply(params["supernet"], arch, x, train_sharing, cfg=net_cfg,
+        weights, active, _ = space.gate(params["gate"], arch, step_args["level"], key, gate_cfg,
+                                        train=True)
+        return space.apply(params["supernet"], arch, x, train_sharing, cfg=net_cfg,
                            slot_mix=(weights, active))
 
     def epoch_start(state, epoch):
@@ -187,36 +201,36 @@ def technique(config, run):
             added = levels_added(epoch, schedule)
             for level in added:
                 params["supernet"], params["gate"] = add_block(
-                    params["supernet"], params["gate"], level, num_cells_per_stage=n, k_max=k_max)
+                    params["supernet"], params["gate"], level, k_max=k_max, slots_per_cell=slots)
             if epoch in restarts:
                 opt_state = restart_opt_state(opt_state)  # also a fresh plateau rule
             if structure and (2 in added or epoch in restarts):
                 opt_state = reset_group(opt_state, "gate")  # the GATE's optimizer starts now
         level = level_at(epoch, schedule)
         step_args = {"level": jnp.int32(level),
-                     "opt": {"block_mask": block_mask(params, level, num_cells_per_stage=n,
-                                                      k_max=k_max)}}
-        log = {"sharing": sharing_extent(level, net_cfg)}
+                     "opt": {"block_mask": block_mask(params, level, k_max=k_max,
+                                                      slots_per_cell=slots)}}
+        log = {"sharing": space.extent(level, net_cfg, k_max)}
         if config.close.lr_schedule == "plateau":
             log["lr_scale"] = lr_scale(opt_state, config.close.plateau.factor)
         return state._replace(params=params, opt_state=opt_state), step_args, log
 
     assign = jax.jit(jax.vmap(
-        lambda p, arch, level, key: gate(p, arch, level, key, gate_cfg, train=False,
-                                         noise=config.close.eval_noise)[2],
+        lambda p, arch, level, key: space.gate(p, arch, level, key, gate_cfg, train=False,
+                                               noise=config.close.eval_noise)[2],
         in_axes=(None, 0, None, 0)))
 
     def subnet(params, archs, epoch):
         archs = np.asarray(archs, np.int32)
         base = jax.random.key(config.close.eval_seed)
-        keys = jax.vmap(lambda i: jax.random.fold_in(base, i))(run.space.to_index(archs))
+        keys = jax.vmap(lambda i: jax.random.fold_in(base, i))(space.arch_seeds(run.space, archs))
         level = jnp.int32(level_at(max(1, epoch), schedule))
         blocks = np.asarray(assign(params["gate"], archs, level, keys))
-        return params["supernet"], close_sharing(blocks[:, None, :], n, k_max)
+        return params["supernet"], space.eval_sharing(blocks, net_cfg, k_max)
 
     return Technique(
         name=NAME,
-        init_params=lambda key: {"gate": init_gate(key, gate_cfg)},
+        init_params=lambda key: {"gate": space.init_gate(key, gate_cfg)},
         forward=forward,
         optimizer=optimizer_edits(config, spe),
         schedule=lr,
