@@ -101,7 +101,7 @@ def migrate(stored):
     if isinstance(abs_block, dict) and "space" in abs_block:
         stored.setdefault("space_mask", abs_block.pop("space"))
     net = stored.get("supernet")
-    if (stored.get("space") == "darts" and "close" not in stored["techniques"]
+    if (stored.get("space") == "darts" and "close" not in stored.get("techniques", ())
             and stored.get("sharing", "vanilla") == "vanilla" and isinstance(net, dict)
             and net.get("slots_per_cell", 14) < 14):
         net["slots_per_cell"] = 14  # DARTS read no slots_per_cell before CLOSE: one per edge
