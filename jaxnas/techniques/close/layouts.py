@@ -12,11 +12,12 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
+import jaxnas.techniques.close.gate_darts as gate_darts  # the module, not the package: no cycle
+import jaxnas.techniques.close.pools_darts as pools_darts
 from jaxnas.errors import ConfigError
 from jaxnas.supernet import darts, nb201
-from jaxnas.techniques.close import gate_darts, pools_darts
-from jaxnas.techniques.close.gate import close_sharing, gate, init_gate
 from jaxnas.techniques.close.curriculum import sharing_extent
+from jaxnas.techniques.close.gate import close_sharing, gate, init_gate
 
 
 class Layout(NamedTuple):
