@@ -236,6 +236,16 @@ def report(scale, r):
               f"{r['peak_mib']:6.0f} MiB  {r.get('impl', '')}")
 
 
+def cpu_model():
+    """The CPU's model name (Linux), so that results name the machine they were measured on."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next((line.split(":", 1)[1].strip() for line in f
+                         if line.startswith("model name")), "")
+    except OSError:
+        return ""
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--scale", choices=("mini", "paper", "both"), default="both")
@@ -289,7 +299,9 @@ def main():
     if args.out:
         with open(args.out, "w") as f:
             json.dump(dict(command=" ".join([os.path.basename(sys.executable)] + sys.argv),
-                           cpus=os.cpu_count(), results=results), f, indent=1)
+                           cpus=os.cpu_count(), cpu_model=cpu_model(),
+                           load_average=[round(v, 2) for v in os.getloadavg()],
+                           results=results), f, indent=1)
 
 
 if __name__ == "__main__":
