@@ -110,6 +110,27 @@ def torch_linear(key, d_in, d_out):
     return {"w": uniform_init(kw, (d_in, d_out), bound), "b": uniform_init(kb, (d_out,), bound)}
 
 
+def init_layers(k_gcn, k_mlp, cfg: GateConfig, gcn_init="reference"):
+    """The GATE's flow-GCN layers and per-edge MLP head, `(gcn, mlp)`, shared by the NB201 and
+    DARTS GATEs: per layer a node transform `w` `[in, out]` without bias (`gcn_init`
+    "reference": U(+-1/sqrt(out)); "variance": N(0, 2/in)) and an op attention linear
+    `[op_emb, out]`; the head's linears from `2 x gcn_out_dims[-1]` through `mlp_dims` to
+    `k_max`."""
+    gcn, d_in = [], cfg.hid_dim
+    for k, d_out in zip(jax.random.split(k_gcn, len(cfg.gcn_out_dims)), cfg.gcn_out_dims):
+        kw, ka = jax.random.split(k)
+        if gcn_init == "variance":
+            w = math.sqrt(2.0 / d_in) * jax.random.normal(kw, (d_in, d_out))
+        else:
+            w = uniform_init(kw, (d_in, d_out), 1.0 / math.sqrt(d_out))
+        gcn.append({"w": w, "attn": torch_linear(ka, cfg.op_emb_dim, d_out)})
+        d_in = d_out
+    dims = (2 * d_in,) + tuple(cfg.mlp_dims) + (cfg.k_max,)
+    mlp = [torch_linear(k, a, b)
+           for k, a, b in zip(jax.random.split(k_mlp, len(dims) - 1), dims[:-1], dims[1:])]
+    return gcn, mlp
+
+
 def init_gate(key, cfg: GateConfig):
     """Fresh GATE parameters, initialised as in aw_nas.
 
@@ -119,20 +140,7 @@ def init_gate(key, cfg: GateConfig):
     parameter.
     """
     k_in, k_op, k_hid, k_gcn, k_mlp = jax.random.split(key, 5)
-    gcn = []
-    d_in = cfg.hid_dim
-    for k, d_out in zip(jax.random.split(k_gcn, len(cfg.gcn_out_dims)), cfg.gcn_out_dims):
-        kw, ka = jax.random.split(k)
-        if cfg.gcn_init == "variance":
-            w = math.sqrt(2.0 / d_in) * jax.random.normal(kw, (d_in, d_out))
-        else:
-            w = uniform_init(kw, (d_in, d_out), 1.0 / math.sqrt(d_out))
-        gcn.append({"w": w,
-                    "attn": torch_linear(ka, cfg.op_emb_dim, d_out)})
-        d_in = d_out
-    dims = (2 * d_in,) + tuple(cfg.mlp_dims) + (cfg.k_max,)
-    mlp = [torch_linear(k, a, b)
-           for k, a, b in zip(jax.random.split(k_mlp, len(dims) - 1), dims[:-1], dims[1:])]
+    gcn, mlp = init_layers(k_gcn, k_mlp, cfg, cfg.gcn_init)
     return {
         "input_node": jax.random.normal(k_in, (cfg.node_emb_dim,)),
         "op_emb": jax.random.normal(k_op, (NUM_OPS, cfg.op_emb_dim)),

@@ -26,15 +26,13 @@ inheritance serves both spaces. `GateConfig`'s `gcn_norm`, `gcn_init` and `cente
 `structure` departures) are not read here.
 """
 
-import math
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jaxnas.spaces.darts import CELLS, EDGES, NUM_EDGES, NUM_INPUTS, NUM_NODES, NUM_OPS
-from jaxnas.techniques.close.gate import (GateConfig, edge_mlp, straight_through, torch_linear,
-                                          uniform_init)
+from jaxnas.techniques.close.gate import (GateConfig, edge_mlp, init_layers, straight_through,
+                                          torch_linear)
 
 NUM_GROUPS = len(CELLS)
 _ALL_NODES = NUM_NODES + 2
@@ -48,15 +46,7 @@ def init_gate(key, cfg: GateConfig):
     """Fresh parameters, initialised as aw_nas: embeddings N(0, 1) (the non-input nodes' zero),
     linears PyTorch's default, GCN node transforms U(+-1/sqrt(out)) without bias."""
     k_in, k_op, k_hid, k_gcn, k_mlp = jax.random.split(key, 5)
-    gcn, d_in = [], cfg.hid_dim
-    for k, d_out in zip(jax.random.split(k_gcn, len(cfg.gcn_out_dims)), cfg.gcn_out_dims):
-        kw, ka = jax.random.split(k)
-        gcn.append({"w": uniform_init(kw, (d_in, d_out), 1.0 / math.sqrt(d_out)),
-                    "attn": torch_linear(ka, cfg.op_emb_dim, d_out)})
-        d_in = d_out
-    dims = (2 * d_in,) + tuple(cfg.mlp_dims) + (cfg.k_max,)
-    mlp = [torch_linear(k, a, b)
-           for k, a, b in zip(jax.random.split(k_mlp, len(dims) - 1), dims[:-1], dims[1:])]
+    gcn, mlp = init_layers(k_gcn, k_mlp, cfg)  # aw_nas's init; `gcn_init` is not read here
     return {
         "input_nodes": jax.random.normal(k_in, (NUM_GROUPS, 2, cfg.node_emb_dim)),
         "other_node": jnp.zeros((NUM_GROUPS, cfg.node_emb_dim)),
