@@ -171,3 +171,32 @@ def assert_same_table(got_path, want_path):
     for g, w in zip(got, want):
         for column in ("train_loss", "valid_loss", "test_loss", "valid_acc", "test_acc"):
             assert g[column] == pytest.approx(w[column], rel=1e-5, abs=1e-5), column
+
+
+def train_stacks(init, step, space, archs, orders, steps=3):
+    """Parameters of stand-alone stacks after `steps` steps, one per stack in `orders` (tuples
+    of indices into `archs`), each architecture its own 8x8 data (batch 20) wherever it sits."""
+    import jax
+    import numpy as np
+
+    from jaxnas.train import standalone, standalone_step
+
+    rng = np.random.default_rng(0)
+    data = [(rng.integers(0, 256, (steps, 20, 8, 8, 3), dtype=np.uint8),
+             rng.integers(0, 10, (steps, 20)).astype(np.int32)) for _ in archs]
+    out = []
+    for order in orders:
+        codes = [standalone.cell_code(space, archs[i]) for i in order]
+        state = init(np.stack([archs[i] for i in order]), standalone_step.cell_keys(0, codes), 0)
+        for s in range(steps):
+            state, _ = step(state, np.stack([data[i][0][s] for i in order]),
+                            np.stack([data[i][1][s] for i in order]))
+        out.append(jax.tree.map(np.asarray, state.params))
+    return out
+
+
+def stack_slot(tree, i):
+    """Network `i`'s leaves of a stack's parameters."""
+    import jax
+
+    return [x[i] for x in jax.tree.leaves(tree)]

@@ -14,9 +14,9 @@ from jaxnas.errors import GroundTruthError
 from jaxnas.evaluate import groundtruth
 from jaxnas.evaluate.cells import ranking
 from jaxnas.techniques.landmark import read_table
-from jaxnas.train import standalone, standalone_config, standalone_step as sstep
+from jaxnas.train import standalone, standalone_config
 
-from conftest import assert_same_table  # a plain helper beside the fixtures
+from conftest import assert_same_table, stack_slot, train_stacks  # helpers beside fixtures
 
 CELLS = ("|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|avg_pool_3x3~0|none~1|nor_conv_3x3~2|",
          "|nor_conv_1x1~0|+|none~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|none~2|",
@@ -45,41 +45,27 @@ def _programs(tiny_folder, tmp_path, **train):
 
 
 def _train_stacks(init, step, orders):
-    """Parameters after 3 steps of each stack of cells in `orders` (each cell its own data)."""
+    """Parameters after 3 steps of each stack of `CELLS` indices in `orders`."""
     space = spaces.get("nb201")
-    rng = np.random.default_rng(0)
-    data = {name: (rng.integers(0, 256, (3, 20, 8, 8, 3), dtype=np.uint8),
-                   rng.integers(0, 10, (3, 20)).astype(np.int32)) for name in CELLS}
-    out = []
-    for order in orders:
-        archs = np.stack([space.from_str(n) for n in order])
-        codes = [standalone.cell_code(space, a) for a in archs]
-        state = init(archs, sstep.cell_keys(0, codes), 0)
-        for s in range(3):
-            state, _ = step(state, np.stack([data[n][0][s] for n in order]),
-                            np.stack([data[n][1][s] for n in order]))
-        out.append(jax.tree.map(np.asarray, state.params))
-    return out
-
-
-def _slot(tree, i):
-    return [x[i] for x in jax.tree.leaves(tree)]
+    return train_stacks(init, step, space, [space.from_str(n) for n in CELLS], orders)
 
 
 def test_a_network_in_a_stack_trains_as_it_would_alone(tiny_folder, tmp_path):
     """Slot a of stack [a, b] ends with the parameters of a trained alone (a stack of one:
     the plain, unbatched update) and of a in the other slot ([b, a])."""
     init, step, _, _ = _programs(tiny_folder, tmp_path)
-    a, b = CELLS[:2]
+    a, b = 0, 1
     together, swapped = _train_stacks(init, step, [(a, b), (b, a)])
     assert step._cache_size() == 1  # new architectures are runtime arrays
     alone_a, alone_b = _train_stacks(init, step, [(a,), (b,)])  # a stack of one
-    for x, y, z in zip(_slot(together, 0), _slot(swapped, 1), _slot(alone_a, 0)):
+    for x, y, z in zip(stack_slot(together, 0), stack_slot(swapped, 1),
+                       stack_slot(alone_a, 0)):
         np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(x, z, rtol=1e-4, atol=1e-5)
-    for x, z in zip(_slot(together, 1), _slot(alone_b, 0)):
+    for x, z in zip(stack_slot(together, 1), stack_slot(alone_b, 0)):
         np.testing.assert_allclose(x, z, rtol=1e-4, atol=1e-5)
-    assert not np.allclose(_slot(together, 0)[0], _slot(together, 1)[0])  # own initialisation
+    # each network its own initialisation
+    assert not np.allclose(stack_slot(together, 0)[0], stack_slot(together, 1)[0])
 
 
 @pytest.mark.slow
@@ -88,7 +74,7 @@ def test_vmapped_stack_trains_as_the_unrolled_one(tiny_folder, tmp_path):
     the CPU's (`unroll`) does."""
     init, step, _, _ = _programs(tiny_folder, tmp_path)
     vinit, vstep, _, _ = _programs(tiny_folder, tmp_path, loop="vmap")
-    order = [CELLS[:2]]
+    order = [(0, 1)]
     for x, y in zip(jax.tree.leaves(_train_stacks(init, step, order)[0]),
                     jax.tree.leaves(_train_stacks(vinit, vstep, order)[0])):
         np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-5)

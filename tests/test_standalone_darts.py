@@ -19,7 +19,7 @@ from jaxnas.supernet import darts
 from jaxnas.techniques.landmark import read_table
 from jaxnas.train import standalone, standalone_config, standalone_step as sstep
 
-from conftest import assert_same_table  # a plain helper beside the fixtures
+from conftest import assert_same_table, stack_slot, train_stacks  # helpers beside fixtures
 
 SPACE = spaces.get("darts")
 STEPS = 3  # steps per epoch of the tiny runs: 60 training images, batch 20
@@ -38,27 +38,6 @@ def _genotypes(n=3):
     c = standalone_config.darts_search_config()
     c.archs.num = n
     return standalone.select_archs(c, SPACE)
-
-
-def _train_stacks(init, step, orders, archs):
-    """Parameters after 3 steps of each stack (indices into `archs`), each genotype its own
-    data."""
-    rng = np.random.default_rng(0)
-    data = [(rng.integers(0, 256, (STEPS, 20, 8, 8, 3), dtype=np.uint8),
-             rng.integers(0, 10, (STEPS, 20)).astype(np.int32)) for _ in archs]
-    out = []
-    for order in orders:
-        codes = [standalone.cell_code(SPACE, archs[i]) for i in order]
-        state = init(archs[list(order)], sstep.cell_keys(0, codes), 0)
-        for s in range(STEPS):
-            state, _ = step(state, np.stack([data[i][0][s] for i in order]),
-                            np.stack([data[i][1][s] for i in order]))
-        out.append(jax.tree.map(np.asarray, state.params))
-    return out
-
-
-def _slot(tree, i):
-    return [x[i] for x in jax.tree.leaves(tree)]
 
 
 def test_search_network_is_the_supernet_with_vanilla_sharing():
@@ -136,13 +115,15 @@ def test_stack_slots_are_independent_and_one_compilation(tiny_folder, tmp_path):
     a third genotype reuses the compiled step (genotypes are runtime arrays)."""
     init, step, _, _ = standalone.programs_of(_config(tiny_folder, tmp_path), STEPS)
     archs = _genotypes()
-    together, swapped, other = _train_stacks(init, step, [(0, 1), (1, 0), (2, 0)], archs)
+    together, swapped, other = train_stacks(init, step, SPACE, archs,
+                                            [(0, 1), (1, 0), (2, 0)])
     assert step._cache_size() == 1
-    for x, y in zip(_slot(together, 0), _slot(swapped, 1)):
+    for x, y in zip(stack_slot(together, 0), stack_slot(swapped, 1)):
         np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
-    for x, y in zip(_slot(together, 0), _slot(other, 1)):
+    for x, y in zip(stack_slot(together, 0), stack_slot(other, 1)):
         np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
-    assert not np.allclose(_slot(together, 0)[0], _slot(together, 1)[0])  # own initialisation
+    # each network its own initialisation
+    assert not np.allclose(stack_slot(together, 0)[0], stack_slot(together, 1)[0])
 
 
 @pytest.mark.slow  # ~30 s more: compiles the step of a stack of one
@@ -150,10 +131,10 @@ def test_a_genotype_in_a_stack_trains_as_it_would_alone(tiny_folder, tmp_path):
     init, step, _, _ = standalone.programs_of(_config(tiny_folder, tmp_path), STEPS)
     init1, step1, _, _ = standalone.programs_of(_config(tiny_folder, tmp_path, k=1), STEPS)
     archs = _genotypes()
-    (together,) = _train_stacks(init, step, [(0, 1)], archs)
-    alone = _train_stacks(init1, step1, [(0,), (1,)], archs)
+    (together,) = train_stacks(init, step, SPACE, archs, [(0, 1)])
+    alone = train_stacks(init1, step1, SPACE, archs, [(0,), (1,)])
     for j in range(2):
-        for x, z in zip(_slot(together, j), _slot(alone[j], 0)):
+        for x, z in zip(stack_slot(together, j), stack_slot(alone[j], 0)):
             np.testing.assert_allclose(x, z, rtol=1e-4, atol=1e-5)
 
 
