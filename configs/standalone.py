@@ -12,7 +12,8 @@ batch 256):
 paper: NAS-Bench-201's scale (C=16, N=5, 32x32, 200 epochs).
 mini: the networks the mini supernets share weights between (C=8, N=1, 16x16 images, pad 2),
 50 epochs, the mini supernets' epochs (experiments/README.md section 17 says how the count was
-chosen with a pilot).
+chosen with a pilot), with each cell's held-out accuracy every 10 epochs in metrics.jsonl (its
+learning curve: whether 50 epochs converge, read from every cell).
 
 darts: DARTS genotypes in DARTS's search network, the networks the DARTS supernet shares
 weights between (`standalone_config.darts_search_config`: the DARTS supernet's SGD, lr 0.025
@@ -26,7 +27,8 @@ mini,darts: the DARTS mini supernet's scale (`configs/darts_spos.py:mini`: C=4, 
 images, pad 2), 20 epochs of 390 steps: four times the mini supernet's 5 epochs, since a
 stand-alone network must be trained far enough to rank, and what 100 genotypes cost on this
 CPU in well under a day (experiments/README.md section 17, "DARTS genotypes in the search
-network": the pilot's step time, genotypes per CPU-hour; convergence not checked yet).
+network": the pilot's step time, genotypes per CPU-hour), with the held-out accuracy every 5
+epochs in metrics.jsonl (whether 20 epochs converge).
 """
 
 from jaxnas.train.defaults import scale_arg
@@ -43,9 +45,11 @@ def get_config(arg="paper"):
         if scale == "mini":
             config = darts_mini_scale(config)
             config.train.epochs = 20
+            config.train.eval_every_epochs = 5
         return config
     if scale == "paper":
         return base_config()
     config = mini_scale(base_config())
     config.train.epochs = 50
+    config.train.eval_every_epochs = 10
     return config

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from jaxnas.analysis import arms, checkpoints, paired, plots, shrunk, tables
+from jaxnas.analysis import arms, checkpoints, paired, plots, proxy, shrunk, tables
 from jaxnas.analysis.gate import sharing_by_distance
 from jaxnas.analysis.stats import diff_row, format_ci, mean_ci, verdict
 from jaxnas.errors import UsageError
-from jaxnas.evaluate.groundtruth import load_table
+from jaxnas.evaluate.groundtruth import load_table, write_standalone_table
 from jaxnas.spaces import nb201
 
 PAIRED = Path(__file__).resolve().parents[1] / "experiments" / "results" / "paired"
@@ -115,6 +115,49 @@ def test_compare_against_a_stand_alone_table(tmp_path):
         p.write_text(json.dumps(r))
     with pytest.raises(UsageError, match="no per-cell ground truth"):
         compare.compare(base, [arm])
+
+
+def test_proxy_separates_the_supernet_from_its_table(tmp_path):
+    """A stand-alone table's tau against NB201 (with a bootstrap interval holding it), and an
+    arm ranked against both on the cells its reports and the table share: an arm that scores
+    exactly the table's values ranks perfectly against it and only as well as it against
+    NB201."""
+    cells = nb201.unique_indices()[:300]
+    values = TRUTH[cells] + 3.0 * np.random.default_rng(0).standard_normal(cells.size)
+    rows = [{"arch": nb201.arch_to_str(nb201.index_to_arch(int(i))), "index": int(i), "train_acc": 50.0,
+             "train_loss": 1.0, "valid_acc": float(v), "valid_loss": 1.0, "test_acc": 50.0,
+             "test_loss": 1.0, "params": 1.0, "flops": 1.0, "epochs": 50, "seed": 0,
+             "scale": "C8-N1-16px"} for i, v in zip(cells, values)]
+    write_standalone_table(rows, tmp_path / "t.csv")
+    table, truth = proxy.table_values(tmp_path / "t.csv"), proxy.nb201_values()
+    a = proxy.agreement(table, truth)
+    assert a["cells"] == 300
+    assert a["kendall_tau"] == pytest.approx(stats.kendalltau(values, TRUTH[cells])[0])
+    assert a["tau_ci95"][0] < a["kendall_tau"] < a["tau_ci95"][1]
+    assert proxy.agreement(table, truth, seed=0) == a  # a seeded interval
+    other = nb201.unique_indices()[300:350]  # scored by the arm, not in the table
+    folder = tmp_path / "arm"
+    folder.mkdir()
+    scored = np.concatenate([cells[:200], other])
+    scores = np.concatenate([values[:200], TRUTH[other]])
+    (folder / "seed0.final.json").write_text(json.dumps(_report(scored, scores)))
+    (row,) = proxy.arm_rows(folder, table, truth)
+    assert row["cells"] == 200 and row["tau_table"] == pytest.approx(1.0)
+    assert row["tau_nb201"] == pytest.approx(row["table_tau_nb201"])
+    assert row["tau_nb201"] == pytest.approx(
+        stats.kendalltau(values[:200], TRUTH[cells[:200]])[0])
+    assert proxy.arm_summary([row])["seeds"] == [0]
+    lines = [{"epoch": 10, "archs": ["a", "b", "c"], "valid_acc": [1.0, 2.0, 3.0]},
+             {"epoch": 10, "archs": ["a", "b", "c"], "valid_acc": [3.0, 2.0, 1.0]},  # resumed
+             {"epoch": 11, "loss": 1.0}, {"epoch": 20, "archs": ["a", "b", "c"],
+                                          "valid_acc": [1.0, None, 2.0]}]
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    curves = proxy.curves(tmp_path / "metrics.jsonl")
+    assert curves == {"a": {10: 3.0, 20: 1.0}, "b": {10: 2.0}, "c": {10: 1.0, 20: 2.0}}
+    (c10,) = proxy.convergence(curves, {"a": 30.0, "b": 20.0, "c": 10.0, "d": 0.0})
+    assert (c10["epoch"], c10["cells"], c10["tau_final"]) == (10, 3, pytest.approx(1.0))
+    with pytest.raises(UsageError, match="1 cell"):
+        proxy.agreement({1: 1.0}, truth)
 
 
 @pytest.mark.parametrize("change, message", [
@@ -279,3 +322,45 @@ def test_jaxnas_compare_command(tmp_path, capsys):
     assert cli.main(["compare", str(tmp_path / "short"), "--base", str(tmp_path / "base")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "unpaired seeds" in err
+
+
+def test_ceiling_experiment_cells_and_report(tmp_path):
+    """`experiments/ceiling.py`: the 300 cells hold the 200 fixed evaluation cells and 133 of
+    the paired arms' 1,000, split into two parts; `save` / `restore` carry a part's progress;
+    `report` reads a partial table and ranks the committed arms against it."""
+    import importlib.util
+
+    from jaxnas.evaluate.scoring import evaluation_archs
+
+    path = Path(__file__).resolve().parents[1] / "experiments" / "ceiling.py"
+    spec = importlib.util.spec_from_file_location("ceiling", path)
+    ceiling = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ceiling)
+    ceiling.write_cells(tmp_path / "w")
+    a, b, seed1 = ((tmp_path / "w" / f"cells_{n}.txt").read_text().split()
+                   for n in ("a", "b", "seed1"))
+    idx = {nb201.arch_to_index(nb201.str_to_arch(s)) for s in a + b}
+    assert len(a) + len(b) == len(idx) == 300 and seed1 == (a[:3] + [
+        x for pair in zip(a[3:], b) for x in pair])[:100]
+    assert set(evaluation_archs(200).tolist()) <= idx
+    assert len(idx & set(evaluation_archs(1000).tolist())) == 133
+    part = tmp_path / "w" / "seed0_a"
+    part.mkdir()
+    rng = np.random.default_rng(1)
+    cells = [nb201.arch_to_index(nb201.str_to_arch(s)) for s in a[:40]]
+    write_standalone_table([{
+        "arch": s, "index": i, "train_acc": 60.0, "train_loss": 1.0,
+        "valid_acc": float(TRUTH[i] + 2 * rng.standard_normal()), "valid_loss": 1.0,
+        "test_acc": 60.0, "test_loss": 1.0, "params": float(i), "flops": 1.0, "epochs": 50,
+        "seed": 0, "scale": "C8-N1-16px"} for s, i in zip(a[:40], cells)], part / "table.csv")
+    (part / "cells.txt").write_text("".join(s + "\n" for s in a))
+    ceiling.copy_parts(tmp_path / "w", tmp_path / "results", overwrite=True)
+    ceiling.copy_parts(tmp_path / "results", tmp_path / "fresh", overwrite=False)
+    assert (tmp_path / "fresh" / "seed0_a" / "cells.txt").read_text().split() == a
+    assert (tmp_path / "fresh" / "seed0_a" / "table.csv").is_file()
+    report = ceiling.report(tmp_path / "fresh", paired=PAIRED)
+    assert report["cells_seed0"] == 40 and "seed 0 40 of 300" in ceiling.markdown(report)
+    assert report["table_vs_nb201"]["cells"] == 40
+    spos = report["arms"]["spos"]  # the committed SPOS arm: its cells among the 40
+    assert spos["seeds"] == [0, 1, 2, 3, 4]
+    assert spos["cells"] == len(set(cells) & set(evaluation_archs(1000).tolist()))

@@ -236,6 +236,10 @@ def test_bad_genotype_and_config_are_one_line(tiny_folder, tmp_path, capsys):
         final.read_genotype(tmp_path / "two.txt")
     with pytest.raises(ConfigError):
         darts_eval.EvalConfig(C=5, layers=5)
+    config = standalone_config.darts_config()
+    config.train.eval_every_epochs = 10  # nothing held out with data.split="full"
+    with pytest.raises(ConfigError, match="eval_every_epochs.*nothing is held out"):
+        standalone_config.check(config, paths=False)
 
 
 def test_shipped_configs_are_darts_recipe():

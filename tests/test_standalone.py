@@ -123,6 +123,26 @@ def test_resume_ends_with_the_uninterrupted_table(uninterrupted, tiny_folder, tm
     assert_same_table(tmp_path / "run" / "table.csv", uninterrupted[0] / "table.csv")
 
 
+def test_learning_curves_hold_the_held_out_accuracy(uninterrupted, tiny_folder, tmp_path):
+    """`train.eval_every_epochs=1`: each epoch's metrics line holds each real network's
+    held-out loss and accuracy (here the one epoch's: the table's own numbers; the run's
+    results are the uninterrupted run's); the key may change on resume (it changes no
+    result)."""
+    config = _config(tiny_folder, tmp_path, checkpoint_every_minutes=0.0, eval_every_epochs=1)
+    config.archs.file = _cells_file(tmp_path)
+    standalone.train(config, tmp_path / "run", progress=False)
+    assert_same_table(tmp_path / "run" / "table.csv", uninterrupted[0] / "table.csv")
+    lines = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [x["archs"] for x in lines] == [list(CELLS[:2]), list(CELLS[2:])]
+    rows = groundtruth.read_standalone_rows(tmp_path / "run" / "table.csv")
+    assert [a for x in lines for a in x["valid_acc"]] == [r["valid_acc"] for r in rows]
+    assert [a for x in lines for a in x["valid_loss"]] == [r["valid_loss"] for r in rows]
+    config.train.eval_every_epochs = 2
+    standalone.train(config, tmp_path / "run", resume=True, progress=False)  # nothing left
+    lines = (uninterrupted[0] / "metrics.jsonl").read_text()
+    assert "valid_acc" not in lines  # off by default
+
+
 def test_table_is_a_ground_truth_for_ranking(uninterrupted, tmp_path):
     table = groundtruth.read_standalone_table(uninterrupted[0] / "table.csv")
     assert table.dataset == "standalone" and table.epochs == 1

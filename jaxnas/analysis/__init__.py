@@ -8,6 +8,8 @@
   `checkpoints` the train state at every stored epoch boundary of a run
   `shrunk`      quality of an ABS-shrunk space against the ground truth
   `gate`        how a trained CLOSE GATE assigns GLOW blocks
+  `proxy`       how far a stand-alone table can be trusted: against NB201, seed against seed,
+                learning curves, and supernet arms ranked against both (the mini ceiling)
 
 The `experiments/` scripts of the same names are thin command-line callers of these modules.
 """

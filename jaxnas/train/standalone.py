@@ -13,7 +13,8 @@ with trained alone. Checkpoints are written at every epoch's end and every
 `train.checkpoint_every_minutes` (and on Ctrl-C or SIGTERM); with `resume=True` finished cells are
 read back from the table and the current stack restarts from its newest checkpoint, ending with
 the result of an uninterrupted run. The workdir holds config.json, run.json (K, steps per epoch),
-cells.txt (the cells in training order), metrics.jsonl (one line per stack and epoch),
+cells.txt (the cells in training order), metrics.jsonl (one line per stack and epoch; with
+`train.eval_every_epochs` some lines also hold each cell's held-out accuracy, its learning curve),
 table.csv and checkpoints/.
 
 A DARTS search-network config (`network.kind="search"`, `standalone_config.
@@ -321,6 +322,10 @@ def _train(config, workdir, resume, progress, archs=None):
     bar = tqdm(total=len(archs) * t.epochs, unit="cell-epoch", dynamic_ncols=True,
                disable=not progress, initial=len(done) * t.epochs, bar_format=BAR)
     live = [None]  # the stack's newest state (the step donates the previous one)
+
+    def held_out(state):  # each network's (loss, accuracy) on the held-out half
+        return sstep.evaluate_stack(eval_step, state.params, state.archs, *valid,
+                                    t.eval_batch_size)
     try:
         with workdir_lib.sigterm_interrupts():
             for g, members in enumerate(stacks):
@@ -343,7 +348,7 @@ def _train(config, workdir, resume, progress, archs=None):
                 live[0] = state
                 state = _train_stack(live, g, len(members), codes, config, spe, train_x,
                                      train_y, train_step, schedule, ckpt, bar, workdir, names,
-                                     padded)
+                                     padded, held_out)
                 rows = _rows(state, members, archs, names, space, complexity, eval_step, valid,
                              test, config, spe)
                 done.update({r["arch"]: r for r in rows})
@@ -383,9 +388,11 @@ def _donated(state):
 
 
 def _train_stack(live, g, real, codes, config, spe, train_x, train_y, train_step, schedule,
-                 ckpt, bar, workdir, names, padded):
+                 ckpt, bar, workdir, names, padded, held_out):
     """Train one stack from `live[0]` to its last step, keeping `live[0]` the newest state (an
-    interrupt saves it); returns that state, its `sums` the last epoch's."""
+    interrupt saves it); returns that state, its `sums` the last epoch's. Every
+    `train.eval_every_epochs` epochs, the epoch's metrics line also holds each network's
+    `held_out(state)` loss and accuracy."""
     state = live[0]
     t = config.train
     start = g * spe * t.epochs
@@ -416,6 +423,12 @@ def _train_stack(live, g, real, codes, config, spe, train_x, train_y, train_step
                   "lr": float(schedule((epoch + 1) * spe - 1)), "seconds": seconds,
                   "images_per_second": real * (spe - skip) * bs / seconds,
                   "loss": float(sums[:, 0].mean()), "acc": float(sums[:, 1].mean())}
+        every = t.eval_every_epochs
+        if every and (epoch + 1) % every == 0:
+            v_loss, v_acc = held_out(state)
+            record.update(archs=[names[i] for i in padded[:real]],
+                          valid_loss=[none_if_nan(v) for v in v_loss[:real]],
+                          valid_acc=[none_if_nan(v) for v in v_acc[:real]])
         with open(workdir / METRICS, "a") as f:
             f.write(json.dumps(record) + "\n")
         ckpt.save(state)

@@ -41,10 +41,13 @@ def base_config():
     c.optim = dict(lr=0.1, min_lr=0.0, momentum=0.9, nesterov=True, weight_decay=5e-4, clip=None)
     # k: networks trained at once (0 = as many as `memory_fraction` of the free memory holds,
     # at most `max_k`); checkpoints at every epoch's end and every `checkpoint_every_minutes`.
+    # eval_every_epochs: every that many epochs (0: never) the held-out accuracy and loss of
+    # each network join the epoch's line of metrics.jsonl: a learning curve per cell.
     # loop: how a stack's step runs its K networks, "vmap" (batched: every edge runs every op),
     # "map" (one after another inside the step) or "auto" (map on the CPU, vmap elsewhere).
     c.train = dict(epochs=200, batch_size=256, k=0, max_k=64, memory_fraction=0.5, loop="auto",
-                   eval_batch_size=256, checkpoint_every_minutes=10.0, keep_checkpoints=2)
+                   eval_batch_size=256, eval_every_epochs=0, checkpoint_every_minutes=10.0,
+                   keep_checkpoints=2)
     return c
 
 
@@ -71,7 +74,8 @@ def darts_config():
     c.optim = dict(lr=0.025, min_lr=0.0, momentum=0.9, nesterov=False, weight_decay=3e-4,
                    clip=5.0)
     c.train = dict(epochs=600, batch_size=96, k=1, max_k=1, memory_fraction=0.5, loop="auto",
-                   eval_batch_size=256, checkpoint_every_minutes=10.0, keep_checkpoints=2)
+                   eval_batch_size=256, eval_every_epochs=0, checkpoint_every_minutes=10.0,
+                   keep_checkpoints=2)
     return c
 
 
@@ -101,7 +105,8 @@ def darts_search_config():
     c.optim = dict(lr=0.025, min_lr=0.001, momentum=0.9, nesterov=False, weight_decay=3e-4,
                    clip=5.0)
     c.train = dict(epochs=50, batch_size=64, k=0, max_k=64, memory_fraction=0.5, loop="auto",
-                   eval_batch_size=256, checkpoint_every_minutes=10.0, keep_checkpoints=2)
+                   eval_batch_size=256, eval_every_epochs=0, checkpoint_every_minutes=10.0,
+                   keep_checkpoints=2)
     return c
 
 
@@ -187,6 +192,7 @@ RULES = {
                                   and not isinstance(v, bool) and 0 < v <= 1),
     "train.loop": one_of(*standalone_step.LOOPS),
     "train.eval_batch_size": positive_int(),
+    "train.eval_every_epochs": count(),
     "train.checkpoint_every_minutes": finite_nonnegative(),
     "train.keep_checkpoints": positive_int(),
 }
@@ -228,6 +234,10 @@ def _check_darts(config):
         raise error("network.C", n.C, "an even number (FactorizedReduce halves the channels)")
     if d.resolution % 4:
         raise error("data.resolution", d.resolution, "a multiple of 4 (two reductions)")
+    if config.train.eval_every_epochs and d.get("split", "valid") == "full":
+        raise ConfigError(f"config key 'train.eval_every_epochs' is "
+                          f"{config.train.eval_every_epochs}; allowed: 0 with data.split='full' "
+                          f"(nothing is held out to evaluate)")
     if n.get("auxiliary") and d.resolution < 32:
         raise ConfigError(f"config key 'data.resolution' is {d.resolution}; the auxiliary head "
                           f"(network.auxiliary=True) needs at least 32 (it pools 5x5 stride 3 "
@@ -236,7 +246,8 @@ def _check_darts(config):
 
 # Keys whose change does not change what a checkpoint or a finished row means.
 RESUMABLE_KEYS = ("data.source", "data.cache_dir", "train.checkpoint_every_minutes",
-                  "train.keep_checkpoints", "train.max_k", "train.memory_fraction")
+                  "train.keep_checkpoints", "train.max_k", "train.memory_fraction",
+                  "train.eval_every_epochs")
 
 
 def is_standalone(config):

@@ -1,0 +1,214 @@
+"""The mini ceiling (issue 30 item 3): NB201 cells trained stand-alone at the mini scale, and
+what they say about NB201 and about every paired supernet arm.
+
+The run spans many sessions of a 2-core machine (about 65 CPU-hours), so its progress lives in
+the repository: `experiments/ceiling.sh` trains in `workdirs/ceiling/` and `save` copies each
+part's small files (cells, config, table, metrics log; no checkpoints) to
+`experiments/results/ceiling/`; on a fresh clone `restore` puts them back, and `--resume` skips
+every cell its table holds (a cell cut off mid-training starts again).
+
+    python experiments/ceiling.py cells workdirs/ceiling        # the cell lists (deterministic)
+    python experiments/ceiling.py save workdirs/ceiling experiments/results/ceiling
+    python experiments/ceiling.py restore experiments/results/ceiling workdirs/ceiling
+    python experiments/ceiling.py report experiments/results/ceiling
+
+The 300 cells: NB201's 200 fixed evaluation cells (`jaxnas evaluate --archs 200`) and 100 drawn
+(seeded) from the paired arms' 1,000 evaluation cells (`--archs 1000`) outside them, so 133
+cells carry every paired arm's stored scores. Training order: the three pilot cells (whose
+100-epoch runs check convergence), the 133, then the rest, split between two parts (one core
+each). The second seed trains the first 100 of that order.
+"""
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # this checkout's jaxnas
+
+PILOT = (11711, 12414, 12994)  # experiments/README.md section 17: NB201 valid 91.2, 88.3, 69.0
+PARTS = ("seed0_a", "seed0_b", "seed1", "pilot_e100")
+KEPT = ("cells.txt", "config.json", "run.json", "table.csv", "metrics.jsonl")
+
+
+def order():
+    """The 300 cells' NB201 indices in training order (see the module docstring)."""
+    from jaxnas.evaluate import scoring
+
+    fixed, paired = scoring.evaluation_archs(200), scoring.evaluation_archs(1000)
+    extra = np.random.default_rng([0, 1]).choice(np.setdiff1d(paired, fixed), 100,
+                                                 replace=False)
+    both = [int(i) for i in np.intersect1d(fixed, paired) if i not in PILOT]
+    rest = [int(i) for i in fixed if i not in set(both) | set(PILOT)]
+    cells = [*PILOT, *both, *map(int, extra), *rest]
+    assert len(cells) == len(set(cells)) == 300
+    return cells
+
+
+def write_cells(out):
+    from jaxnas import spaces
+
+    space = spaces.get("nb201")
+    names = [space.to_str(a) for a in space.from_index(np.array(order()))]
+    lists = {"a": names[:3] + names[3::2], "b": names[4::2], "seed1": names[:100],
+             "pilot": names[:3]}
+    out.mkdir(parents=True, exist_ok=True)
+    for name, cells in lists.items():
+        (out / f"cells_{name}.txt").write_text("".join(n + "\n" for n in cells))
+    print(f"wrote {', '.join(f'cells_{n}.txt ({len(c)})' for n, c in lists.items())} in {out}")
+
+
+def copy_parts(src, dst, *, overwrite):
+    for part in PARTS:
+        if not (src / part / "cells.txt").is_file():
+            continue
+        (dst / part).mkdir(parents=True, exist_ok=True)
+        for name in KEPT:
+            if (src / part / name).is_file() and (overwrite or not (dst / part / name).exists()):
+                shutil.copy2(src / part / name, dst / part / name)
+        print(f"{src / part} -> {dst / part}")
+
+
+def _rows(path):
+    from jaxnas.evaluate import groundtruth
+
+    return groundtruth.read_standalone_rows(path) if path.is_file() else []
+
+
+def report(results, paired=ROOT / "experiments" / "results" / "paired"):
+    """The ceiling's numbers from the tables in `results` so far, with every arm in `paired`
+    (a folder of `run_paired.sh` result folders): JSON-ready dict."""
+    from jaxnas.analysis import proxy
+
+    nb201 = proxy.nb201_values()
+    seed0 = {}
+    for part in ("seed0_a", "seed0_b"):
+        seed0.update({r["index"]: r for r in _rows(results / part / "table.csv")})
+    seed1 = {r["index"]: r for r in _rows(results / "seed1" / "table.csv")}
+    pilot = {r["index"]: r for r in _rows(results / "pilot_e100" / "table.csv")}
+    out = {"cells_seed0": len(seed0), "cells_seed1": len(seed1), "planned": [300, 100]}
+    if len(seed0) < 3:
+        return out
+    valid = {i: r["valid_acc"] for i, r in seed0.items()}
+    params = {i: r["params"] for i, r in seed0.items()}
+    out["table_vs_nb201"] = proxy.agreement(valid, nb201)
+    fixed = sorted(set(valid) & set(_fixed().tolist()))
+    out["table_vs_nb201_fixed200"] = proxy.agreement(valid, nb201, fixed)
+    out["params_vs_nb201"] = proxy.agreement(params, nb201, sorted(valid))
+    out["params_vs_table"] = proxy.agreement(params, valid)
+    if len(set(seed1) & set(seed0)) >= 3:
+        out["seed1_vs_seed0"] = proxy.agreement({i: r["valid_acc"] for i, r in seed1.items()},
+                                                valid)
+    by_arch = {}
+    for part in ("seed0_a", "seed0_b"):
+        by_arch.update(proxy.curves(results / part / "metrics.jsonl"))
+    out["convergence"] = proxy.convergence(_by_index(by_arch), valid, nb201)
+    out["pilot_curves"] = {str(i): c for i, c in _by_index(
+        proxy.curves(results / "pilot_e100" / "metrics.jsonl")).items()}
+    out["pilot"] = [{"index": i, "nb201_valid": nb201[i],
+                     "valid_acc_50": seed0[i]["valid_acc"] if i in seed0 else None,
+                     "valid_acc_100": r["valid_acc"], "train_acc_50":
+                     seed0[i]["train_acc"] if i in seed0 else None,
+                     "train_acc_100": r["train_acc"]} for i, r in sorted(pilot.items())]
+    arms = {}
+    for folder in sorted(Path(paired).iterdir()):
+        if folder.is_dir() and any(folder.glob("seed*.final.json")):
+            summary = proxy.arm_summary(proxy.arm_rows(folder, valid, nb201))
+            if summary:
+                arms[folder.name] = summary
+    out["arms"] = arms
+    return out
+
+
+def _by_index(by_arch):
+    from jaxnas.spaces import nb201
+
+    return {nb201.arch_to_index(nb201.str_to_arch(a)): v for a, v in by_arch.items()}
+
+
+def _fixed():
+    from jaxnas.evaluate import scoring
+
+    return scoring.evaluation_archs(200)
+
+
+def _tau(a):
+    lo, hi = a["tau_ci95"]
+    return f"{a['kendall_tau']:.3f} [{lo:.3f}, {hi:.3f}] (n={a['cells']})"
+
+
+def markdown(r):
+    lines = [(f"Cells trained: seed 0 {r['cells_seed0']} of {r['planned'][0]}, seed 1 "
+              f"{r['cells_seed1']} of {r['planned'][1]}."), ""]
+    if "table_vs_nb201" not in r:
+        return "\n".join(lines) + "\n"
+    lines += ["| ranking | Kendall tau [95% bootstrap interval] (cells) |", "|---|---|",
+              f"| mini stand-alone held-out acc vs NB201 x-valid | {_tau(r['table_vs_nb201'])} |",
+              f"| same, the 200 fixed cells only | {_tau(r['table_vs_nb201_fixed200'])} |",
+              f"| parameter count vs NB201 x-valid (same cells) | {_tau(r['params_vs_nb201'])} |",
+              f"| parameter count vs the mini table | {_tau(r['params_vs_table'])} |"]
+    if "seed1_vs_seed0" in r:
+        lines.append(f"| seed 1 vs seed 0 of the mini table | {_tau(r['seed1_vs_seed0'])} |")
+    if r["pilot"]:
+        lines += ["", "Convergence (pilot cells, held-out / training accuracy):", "",
+                  "| cell | NB201 x-valid | 50 epochs | 100 epochs |", "|---|---|---|---|"]
+        for p in r["pilot"]:
+            at50 = ("-" if p["valid_acc_50"] is None
+                    else f"{p['valid_acc_50']:.2f} / {p['train_acc_50']:.2f}")
+            lines.append(f"| {p['index']} | {p['nb201_valid']:.2f} | {at50} | "
+                         f"{p['valid_acc_100']:.2f} / {p['train_acc_100']:.2f} |")
+    if r.get("pilot_curves"):
+        epochs = sorted({int(e) for c in r["pilot_curves"].values() for e in c})
+        lines += ["", "Pilot cells at 100 epochs, held-out accuracy by epoch:", "",
+                  "| cell | " + " | ".join(map(str, epochs)) + " |",
+                  "|---|" + "---|" * len(epochs)]
+        for cell, c in r["pilot_curves"].items():
+            c = {int(e): v for e, v in c.items()}
+            lines.append(f"| {cell} | " + " | ".join(
+                f"{c[e]:.2f}" if e in c else "-" for e in epochs) + " |")
+    if r.get("convergence"):
+        lines += ["", "Held-out accuracy during training (cells with a curve; the table's "
+                  "column is epoch 50):", "",
+                  "| epoch | cells | tau vs epoch 50 | tau vs NB201 x-valid |", "|---|---|---|---|"]
+        lines += [f"| {c['epoch']} | {c['cells']} | {c['tau_final']:.3f} | "
+                  f"{c['tau_truth']:.3f} |" for c in r["convergence"]]
+    if r["arms"]:
+        lines += ["", ("Paired arms (mean over seeds, on the cells both the arm's reports and "
+                       "the table hold):"), "",
+                  ("| arm | seeds | cells | tau vs NB201 | tau vs mini table | mini table vs "
+                   "NB201 |"), "|---|---|---|---|---|---|"]
+        for name, a in r["arms"].items():
+            lines.append(f"| {name} | {len(a['seeds'])} | {a['cells']:.0f} | "
+                         f"{a['tau_nb201']:.3f} | {a['tau_table']:.3f} | "
+                         f"{a['table_tau_nb201']:.3f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("cells").add_argument("out", type=Path)
+    for name in ("save", "restore"):
+        p = sub.add_parser(name)
+        p.add_argument("src", type=Path)
+        p.add_argument("dst", type=Path)
+    sub.add_parser("report").add_argument("results", type=Path)
+    args = parser.parse_args(argv)
+    if args.command == "cells":
+        write_cells(args.out)
+    elif args.command in ("save", "restore"):
+        # save overwrites the committed copy; restore never overwrites a live workdir's files
+        copy_parts(args.src, args.dst, overwrite=args.command == "save")
+    else:
+        r = report(args.results)
+        (args.results / "report.json").write_text(json.dumps(r, indent=1) + "\n")
+        (args.results / "report.md").write_text(markdown(r))
+        print(markdown(r), end="")
+
+
+if __name__ == "__main__":
+    main()
