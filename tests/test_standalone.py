@@ -4,6 +4,7 @@ the table it writes is a ground truth `jaxnas evaluate --gt` reads."""
 
 import re
 import json
+import shutil
 
 import jax
 import numpy as np
@@ -127,7 +128,7 @@ def test_learning_curves_hold_the_held_out_accuracy(uninterrupted, tiny_folder, 
     """`train.eval_every_epochs=1`: each epoch's metrics line holds each real network's
     held-out loss and accuracy (here the one epoch's: the table's own numbers; the run's
     results are the uninterrupted run's); the key may change on resume (it changes no
-    result)."""
+    result), and a resume from the table alone (no checkpoints) trains nothing finished."""
     config = _config(tiny_folder, tmp_path, checkpoint_every_minutes=0.0, eval_every_epochs=1)
     config.archs.file = _cells_file(tmp_path)
     standalone.train(config, tmp_path / "run", progress=False)
@@ -138,7 +139,9 @@ def test_learning_curves_hold_the_held_out_accuracy(uninterrupted, tiny_folder, 
     assert [a for x in lines for a in x["valid_acc"]] == [r["valid_acc"] for r in rows]
     assert [a for x in lines for a in x["valid_loss"]] == [r["valid_loss"] for r in rows]
     config.train.eval_every_epochs = 2
+    shutil.rmtree(tmp_path / "run" / "checkpoints")  # a copy of the run's small files only
     standalone.train(config, tmp_path / "run", resume=True, progress=False)  # nothing left
+    assert len((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()) == 2
     lines = (uninterrupted[0] / "metrics.jsonl").read_text()
     assert "valid_acc" not in lines  # off by default
 
