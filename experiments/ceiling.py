@@ -90,7 +90,8 @@ def report(results, paired=ROOT / "experiments" / "results" / "paired"):
         seed0.update({r["index"]: r for r in _rows(results / part / "table.csv")})
     seed1 = {r["index"]: r for r in _rows(results / "seed1" / "table.csv")}
     pilot = {r["index"]: r for r in _rows(results / "pilot_e100" / "table.csv")}
-    out = {"cells_seed0": len(seed0), "cells_seed1": len(seed1), "planned": [300, 100]}
+    out = {"cells_seed0": len(seed0), "cells_seed1": len(seed1), "planned": [300, 100],
+           "rate": _rate(results)}
     if len(seed0) < 3:
         return out
     valid = {i: r["valid_acc"] for i, r in seed0.items()}
@@ -124,6 +125,30 @@ def report(results, paired=ROOT / "experiments" / "results" / "paired"):
     return out
 
 
+def _rate(results):
+    """Training seconds of each finished 50-epoch cell: its median epoch (robust to a paused or
+    shared core) times its epochs, evaluation not counted; count, median, mean, range, and the
+    cells per CPU-hour of one pinned process they mean."""
+    seconds = []
+    for part in ("seed0_a", "seed0_b", "seed1"):
+        path, table = results / part / "metrics.jsonl", results / part / "table.csv"
+        if not path.is_file() or not table.is_file():
+            continue
+        epochs = {}
+        for line in path.read_text().splitlines():
+            r = json.loads(line)
+            epochs[(r["stack"], r["epoch"])] = r["seconds"]
+        for stack in range(1, len(_rows(table)) + 1):  # finished stacks of one cell (K=1)
+            times = [t for (s, _), t in epochs.items() if s == stack]
+            if times:
+                seconds.append(float(np.median(times)) * len(times))
+    if not seconds:
+        return None
+    return {"cells": len(seconds), "median_s": float(np.median(seconds)),
+            "mean_s": float(np.mean(seconds)), "min_s": float(min(seconds)),
+            "max_s": float(max(seconds)), "cells_per_cpu_hour": 3600 / float(np.mean(seconds))}
+
+
 def _by_index(by_arch):
     from jaxnas.spaces import nb201
 
@@ -144,6 +169,12 @@ def _tau(a):
 def markdown(r):
     lines = [(f"Cells trained: seed 0 {r['cells_seed0']} of {r['planned'][0]}, seed 1 "
               f"{r['cells_seed1']} of {r['planned'][1]}."), ""]
+    if r.get("rate"):
+        t = r["rate"]
+        lines += [(f"Training time per finished cell ({t['cells']} cells; its median epoch x 50, "
+                   f"evaluation not counted): median {t['median_s'] / 60:.1f} min, range "
+                   f"{t['min_s'] / 60:.1f}-{t['max_s'] / 60:.1f} min; "
+                   f"{t['cells_per_cpu_hour']:.2f} cells per CPU-hour."), ""]
     if "table_vs_nb201" not in r:
         return "\n".join(lines) + "\n"
     lines += ["| ranking | Kendall tau [95% bootstrap interval] (cells) |", "|---|---|",
