@@ -1,11 +1,12 @@
 """The mini ceiling (issue 30 item 3): NB201 cells trained stand-alone at the mini scale, and
 what they say about NB201 and about every paired supernet arm.
 
-The run spans many sessions of a 2-core machine (about 65 CPU-hours), so its progress lives in
+The run spans many sessions of a 2-core machine (about 80 CPU-hours), so its progress lives in
 the repository: `experiments/ceiling.sh` trains in `workdirs/ceiling/` and `save` copies each
 part's small files (cells, config, table, metrics log; no checkpoints) to
 `experiments/results/ceiling/`; on a fresh clone `restore` puts them back, and `--resume` skips
-every cell its table holds (a cell cut off mid-training starts again).
+every cell its table holds (a cell cut off mid-training starts again). Both copy a part only
+where the source is further along than the destination.
 
     python experiments/ceiling.py cells workdirs/ceiling        # the cell lists (deterministic)
     python experiments/ceiling.py save workdirs/ceiling experiments/results/ceiling
@@ -62,13 +63,26 @@ def write_cells(out):
     print(f"wrote {', '.join(f'cells_{n}.txt ({len(c)})' for n, c in lists.items())} in {out}")
 
 
-def copy_parts(src, dst, *, overwrite):
+def _progress(part):
+    """(finished cells, metrics lines) of a part's folder: which copy is further along."""
+    def count(path):
+        return len(path.read_text().splitlines()) if path.is_file() else 0
+    return count(part / "table.csv"), count(part / "metrics.jsonl")
+
+
+def copy_parts(src, dst):
+    """Copy each part's small files from `src` to `dst` where `src` is further along (more
+    finished cells, or as many and more metrics lines), so neither `save` nor `restore` ever
+    replaces progress with less of it (e.g. a live workdir, or results saved elsewhere)."""
     for part in PARTS:
         if not (src / part / "cells.txt").is_file():
             continue
+        if (dst / part / "cells.txt").is_file() and _progress(src / part) <= _progress(dst / part):
+            print(f"{dst / part} is as far along as {src / part}: kept")
+            continue
         (dst / part).mkdir(parents=True, exist_ok=True)
         for name in KEPT:
-            if (src / part / name).is_file() and (overwrite or not (dst / part / name).exists()):
+            if (src / part / name).is_file():
                 shutil.copy2(src / part / name, dst / part / name)
         print(f"{src / part} -> {dst / part}")
 
@@ -232,8 +246,7 @@ def main(argv=None):
     if args.command == "cells":
         write_cells(args.out)
     elif args.command in ("save", "restore"):
-        # save overwrites the committed copy; restore never overwrites a live workdir's files
-        copy_parts(args.src, args.dst, overwrite=args.command == "save")
+        copy_parts(args.src, args.dst)
     else:
         r = report(args.results)
         (args.results / "report.json").write_text(json.dumps(r, indent=1) + "\n")

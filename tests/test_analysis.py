@@ -354,10 +354,14 @@ def test_ceiling_experiment_cells_and_report(tmp_path):
         "test_acc": 60.0, "test_loss": 1.0, "params": float(i), "flops": 1.0, "epochs": 50,
         "seed": 0, "scale": "C8-N1-16px"} for s, i in zip(a[:40], cells)], part / "table.csv")
     (part / "cells.txt").write_text("".join(s + "\n" for s in a))
-    ceiling.copy_parts(tmp_path / "w", tmp_path / "results", overwrite=True)
-    ceiling.copy_parts(tmp_path / "results", tmp_path / "fresh", overwrite=False)
+    ceiling.copy_parts(tmp_path / "w", tmp_path / "results")
+    ceiling.copy_parts(tmp_path / "results", tmp_path / "fresh")
     assert (tmp_path / "fresh" / "seed0_a" / "cells.txt").read_text().split() == a
-    assert (tmp_path / "fresh" / "seed0_a" / "table.csv").is_file()
+    assert (tmp_path / "fresh" / "seed0_a" / "table.csv").read_text() == \
+        (part / "table.csv").read_text()
+    (part / "table.csv").write_text((part / "table.csv").read_text().splitlines()[0] + "\n")
+    ceiling.copy_parts(tmp_path / "w", tmp_path / "fresh")  # less progress: not copied
+    assert (tmp_path / "fresh" / "seed0_a" / "table.csv").read_text().count("\n") == 41
     report = ceiling.report(tmp_path / "fresh", paired=PAIRED)
     assert report["cells_seed0"] == 40 and "seed 0 40 of 300" in ceiling.markdown(report)
     assert report["table_vs_nb201"]["cells"] == 40
