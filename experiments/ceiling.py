@@ -219,8 +219,10 @@ def markdown(r):
         lines += ["", "Held-out accuracy during training (cells with a curve; the table's "
                   "column is epoch 50):", "",
                   "| epoch | cells | tau vs epoch 50 | tau vs NB201 x-valid |", "|---|---|---|---|"]
-        lines += [f"| {c['epoch']} | {c['cells']} | {c['tau_final']:.3f} | "
-                  f"{c['tau_truth']:.3f} |" for c in r["convergence"]]
+        last = max(c["epoch"] for c in r["convergence"])
+        lines += [f"| {c['epoch']}{' (the table)' if c['epoch'] == last else ''} | "
+                  f"{c['cells']} | {c['tau_final']:.3f} | {c['tau_truth']:.3f} |"
+                  for c in r["convergence"]]
     if r["arms"]:
         lines += ["", ("Paired arms (mean over seeds, on the cells both the arm's reports and "
                        "the table hold):"), "",
