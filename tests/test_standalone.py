@@ -139,7 +139,10 @@ def test_learning_curves_hold_the_held_out_accuracy(uninterrupted, tiny_folder, 
     assert [a for x in lines for a in x["valid_acc"]] == [r["valid_acc"] for r in rows]
     assert [a for x in lines for a in x["valid_loss"]] == [r["valid_loss"] for r in rows]
     config.train.eval_every_epochs = 2
-    shutil.rmtree(tmp_path / "run" / "checkpoints")  # a copy of the run's small files only
+    shutil.rmtree(tmp_path / "run" / "checkpoints")  # a copy of the run's small files only,
+    moved = tmp_path / "elsewhere.txt"  # with the same cells listed in another file
+    moved.write_text((tmp_path / "cells.txt").read_text())
+    config.archs.file = str(moved)
     standalone.train(config, tmp_path / "run", resume=True, progress=False)  # nothing left
     assert len((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()) == 2
     lines = (uninterrupted[0] / "metrics.jsonl").read_text()

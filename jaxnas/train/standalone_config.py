@@ -245,9 +245,11 @@ def _check_darts(config):
 
 
 # Keys whose change does not change what a checkpoint or a finished row means.
-RESUMABLE_KEYS = ("data.source", "data.cache_dir", "train.checkpoint_every_minutes",
-                  "train.keep_checkpoints", "train.max_k", "train.memory_fraction",
-                  "train.eval_every_epochs")
+# `archs.file` is among them: the workdir's cells.txt is compared with the cells themselves, so a
+# copy of the run resumes from another checkout's list of the same cells.
+RESUMABLE_KEYS = ("data.source", "data.cache_dir", "archs.file",
+                  "train.checkpoint_every_minutes", "train.keep_checkpoints", "train.max_k",
+                  "train.memory_fraction", "train.eval_every_epochs")
 
 
 def is_standalone(config):
