@@ -30,6 +30,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # this checkout's jaxnas
+from jaxnas.analysis import proxy
+from jaxnas.evaluate import groundtruth, scoring
+from jaxnas.spaces import nb201
 
 PILOT = (11711, 12414, 12994)  # experiments/README.md section 17: NB201 valid 91.2, 88.3, 69.0
 PARTS = ("seed0_a", "seed0_b", "seed1", "pilot_e100")
@@ -38,8 +41,6 @@ KEPT = ("cells.txt", "config.json", "run.json", "table.csv", "metrics.jsonl")
 
 def order():
     """The 300 cells' NB201 indices in training order (see the module docstring)."""
-    from jaxnas.evaluate import scoring
-
     fixed, paired = scoring.evaluation_archs(200), scoring.evaluation_archs(1000)
     extra = np.random.default_rng([0, 1]).choice(np.setdiff1d(paired, fixed), 100,
                                                  replace=False)
@@ -51,10 +52,7 @@ def order():
 
 
 def write_cells(out):
-    from jaxnas import spaces
-
-    space = spaces.get("nb201")
-    names = [space.to_str(a) for a in space.from_index(np.array(order()))]
+    names = [nb201.arch_to_str(nb201.index_to_arch(i)) for i in order()]
     lists = {"a": names[:3] + names[3::2], "b": names[4::2], "seed1": names[:100],
              "pilot": names[:3]}
     out.mkdir(parents=True, exist_ok=True)
@@ -88,16 +86,12 @@ def copy_parts(src, dst):
 
 
 def _rows(path):
-    from jaxnas.evaluate import groundtruth
-
     return groundtruth.read_standalone_rows(path) if path.is_file() else []
 
 
 def report(results, paired=ROOT / "experiments" / "results" / "paired"):
     """The ceiling's numbers from the tables in `results` so far, with every arm in `paired`
     (a folder of `run_paired.sh` result folders): JSON-ready dict."""
-    from jaxnas.analysis import proxy
-
     nb201 = proxy.nb201_values()
     seed0 = {}
     for part in ("seed0_a", "seed0_b"):
@@ -111,7 +105,7 @@ def report(results, paired=ROOT / "experiments" / "results" / "paired"):
     valid = {i: r["valid_acc"] for i, r in seed0.items()}
     params = {i: r["params"] for i, r in seed0.items()}
     out["table_vs_nb201"] = proxy.agreement(valid, nb201)
-    fixed = sorted(set(valid) & set(_fixed().tolist()))
+    fixed = sorted(set(valid) & set(scoring.evaluation_archs(200).tolist()))
     out["table_vs_nb201_fixed200"] = proxy.agreement(valid, nb201, fixed)
     out["params_vs_nb201"] = proxy.agreement(params, nb201, sorted(valid))
     out["params_vs_table"] = proxy.agreement(params, valid)
@@ -164,15 +158,7 @@ def _rate(results):
 
 
 def _by_index(by_arch):
-    from jaxnas.spaces import nb201
-
     return {nb201.arch_to_index(nb201.str_to_arch(a)): v for a, v in by_arch.items()}
-
-
-def _fixed():
-    from jaxnas.evaluate import scoring
-
-    return scoring.evaluation_archs(200)
 
 
 def _tau(a):
@@ -216,8 +202,8 @@ def markdown(r):
             lines.append(f"| {cell} | " + " | ".join(
                 f"{c[e]:.2f}" if e in c else "-" for e in epochs) + " |")
     if r.get("convergence"):
-        lines += ["", "Held-out accuracy during training (cells with a curve; the table's "
-                  "column is epoch 50):", "",
+        lines += ["", ("Held-out accuracy during training (cells with a curve; the table's "
+                       "column is epoch 50):"), "",
                   "| epoch | cells | tau vs epoch 50 | tau vs NB201 x-valid |", "|---|---|---|---|"]
         last = max(c["epoch"] for c in r["convergence"])
         lines += [f"| {c['epoch']}{' (the table)' if c['epoch'] == last else ''} | "

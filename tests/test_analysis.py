@@ -1,6 +1,7 @@
 """jaxnas.analysis: paired intervals, pairing checks, tables, plots, shrunk spaces, GATE usage
 statistics, on synthetic inputs, and one committed result folder regenerated when present."""
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from jaxnas.analysis.gate import sharing_by_distance
 from jaxnas.analysis.stats import diff_row, format_ci, mean_ci, verdict
 from jaxnas.errors import UsageError
 from jaxnas.evaluate.groundtruth import load_table, write_standalone_table
+from jaxnas.evaluate.scoring import evaluation_archs
 from jaxnas.spaces import nb201
 
 PAIRED = Path(__file__).resolve().parents[1] / "experiments" / "results" / "paired"
@@ -328,10 +330,6 @@ def test_ceiling_experiment_cells_and_report(tmp_path):
     """`experiments/ceiling.py`: the 300 cells hold the 200 fixed evaluation cells and 133 of
     the paired arms' 1,000, split into two parts; `save` / `restore` carry a part's progress;
     `report` reads a partial table and ranks the committed arms against it."""
-    import importlib.util
-
-    from jaxnas.evaluate.scoring import evaluation_archs
-
     path = Path(__file__).resolve().parents[1] / "experiments" / "ceiling.py"
     spec = importlib.util.spec_from_file_location("ceiling", path)
     ceiling = importlib.util.module_from_spec(spec)

@@ -41,7 +41,7 @@ def nb201_values(column="valid_acc", dataset=protocols.DEFAULT_DATASET):
 def _tau_ci(x, y, seed):
     if x.size < 3:
         return [float("nan"), float("nan")]
-    result = stats.bootstrap((x, y), lambda a, b: stats.kendalltau(a, b)[0], paired=True,
+    result = stats.bootstrap((x, y), kendall_tau, paired=True,
                              vectorized=False, n_resamples=RESAMPLES, method="percentile",
                              random_state=np.random.default_rng(seed))
     return [float(result.confidence_interval.low), float(result.confidence_interval.high)]

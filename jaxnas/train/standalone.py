@@ -323,9 +323,15 @@ def _train(config, workdir, resume, progress, archs=None):
                disable=not progress, initial=len(done) * t.epochs, bar_format=BAR)
     live = [None]  # the stack's newest state (the step donates the previous one)
 
-    def held_out(state):  # each network's (loss, accuracy) on the held-out half
-        return sstep.evaluate_stack(eval_step, state.params, state.archs, *valid,
-                                    t.eval_batch_size)
+    last = [None, None]  # (step, result) of the newest held-out evaluation
+
+    def held_out(state):
+        """Each network's (loss, accuracy) on the held-out half, once per step: the last
+        epoch's curve point and the table row share one evaluation."""
+        if last[0] != int(state.step):
+            last[:] = int(state.step), sstep.evaluate_stack(
+                eval_step, state.params, state.archs, *valid, t.eval_batch_size)
+        return last[1]
     try:
         with workdir_lib.sigterm_interrupts():
             for g, members in enumerate(stacks):
@@ -349,8 +355,8 @@ def _train(config, workdir, resume, progress, archs=None):
                 state = _train_stack(live, g, len(members), codes, config, spe, train_x,
                                      train_y, train_step, schedule, ckpt, bar, workdir, names,
                                      padded, held_out)
-                rows = _rows(state, members, archs, names, space, complexity, eval_step, valid,
-                             test, config, spe)
+                rows = _rows(state, members, archs, names, space, complexity, eval_step,
+                             held_out, test, config, spe)
                 done.update({r["arch"]: r for r in rows})
                 groundtruth.write_standalone_table(
                     [done[n] for n in names if n in done], workdir / TABLE)
@@ -442,12 +448,13 @@ def none_if_nan(value):
     return None if np.isnan(value) else value
 
 
-def _rows(state, members, archs, names, space, complexity, eval_step, valid, test, config, spe):
+def _rows(state, members, archs, names, space, complexity, eval_step, held_out, test, config,
+          spe):
     """The table rows of a finished stack's real networks."""
     real = len(members)
     bs = config.train.eval_batch_size
     train = np.asarray(jax.device_get(state.sums))[:real] / spe
-    v_loss, v_acc = sstep.evaluate_stack(eval_step, state.params, state.archs, *valid, bs)
+    v_loss, v_acc = held_out(state)
     t_loss, t_acc = sstep.evaluate_stack(eval_step, state.params, state.archs, *test, bs)
     cplx = jax.device_get(complexity(jnp.asarray(archs[members])))
     has_index = space.size is not None
