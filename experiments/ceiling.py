@@ -20,23 +20,20 @@ cells carry every paired arm's stored scores. Training order: the three pilot ce
 each). The second seed trains the first 100 of that order.
 """
 
-import argparse
-import json
-import shutil
 import sys
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # this checkout's jaxnas
+sys.path[:0] = [str(ROOT), str(ROOT / "experiments")]  # this checkout's jaxnas, standalone_parts
 from jaxnas.analysis import proxy
 from jaxnas.evaluate import groundtruth, scoring
 from jaxnas.spaces import nb201
+import standalone_parts
 
 PILOT = (11711, 12414, 12994)  # experiments/README.md section 17: NB201 valid 91.2, 88.3, 69.0
 PARTS = ("seed0_a", "seed0_b", "seed1", "pilot_e100")
-KEPT = ("cells.txt", "config.json", "run.json", "table.csv", "metrics.jsonl")
 
 
 def order():
@@ -59,30 +56,6 @@ def write_cells(out):
     for name, cells in lists.items():
         (out / f"cells_{name}.txt").write_text("".join(n + "\n" for n in cells))
     print(f"wrote {', '.join(f'cells_{n}.txt ({len(c)})' for n, c in lists.items())} in {out}")
-
-
-def _progress(part):
-    """(finished cells, metrics lines) of a part's folder: which copy is further along."""
-    def count(path):
-        return len(path.read_text().splitlines()) if path.is_file() else 0
-    return count(part / "table.csv"), count(part / "metrics.jsonl")
-
-
-def copy_parts(src, dst):
-    """Copy each part's small files from `src` to `dst` where `src` is further along (more
-    finished cells, or as many and more metrics lines), so neither `save` nor `restore` ever
-    replaces progress with less of it (e.g. a live workdir, or results saved elsewhere)."""
-    for part in PARTS:
-        if not (src / part / "cells.txt").is_file():
-            continue
-        if (dst / part / "cells.txt").is_file() and _progress(src / part) <= _progress(dst / part):
-            print(f"{dst / part} is as far along as {src / part}: kept")
-            continue
-        (dst / part).mkdir(parents=True, exist_ok=True)
-        for name in KEPT:
-            if (src / part / name).is_file():
-                shutil.copy2(src / part / name, dst / part / name)
-        print(f"{src / part} -> {dst / part}")
 
 
 def _rows(path):
@@ -134,27 +107,9 @@ def report(results, paired=ROOT / "experiments" / "results" / "paired"):
 
 
 def _rate(results):
-    """Training seconds of each finished 50-epoch cell: its median epoch (robust to a paused or
-    shared core) times its epochs, evaluation not counted; count, median, mean, range, and the
-    cells per CPU-hour of one pinned process they mean."""
-    seconds = []
-    for part in ("seed0_a", "seed0_b", "seed1"):
-        path, table = results / part / "metrics.jsonl", results / part / "table.csv"
-        if not path.is_file() or not table.is_file():
-            continue
-        epochs = {}
-        for line in path.read_text().splitlines():
-            r = json.loads(line)
-            epochs[(r["stack"], r["epoch"])] = r["seconds"]
-        for stack in range(1, len(_rows(table)) + 1):  # finished stacks of one cell (K=1)
-            times = [t for (s, _), t in epochs.items() if s == stack]
-            if times:
-                seconds.append(float(np.median(times)) * len(times))
-    if not seconds:
-        return None
-    return {"cells": len(seconds), "median_s": float(np.median(seconds)),
-            "mean_s": float(np.mean(seconds)), "min_s": float(min(seconds)),
-            "max_s": float(max(seconds)), "cells_per_cpu_hour": 3600 / float(np.mean(seconds))}
+    """`standalone_parts.rate` of the finished 50-epoch cells of both seeds."""
+    return standalone_parts.rate([s for part in ("seed0_a", "seed0_b", "seed1")
+                                  for s in standalone_parts.training_seconds(results / part)])
 
 
 def _by_index(by_arch):
@@ -222,24 +177,14 @@ def markdown(r):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("cells").add_argument("out", type=Path)
-    for name in ("save", "restore"):
-        p = sub.add_parser(name)
-        p.add_argument("src", type=Path)
-        p.add_argument("dst", type=Path)
-    sub.add_parser("report").add_argument("results", type=Path)
+    parser, sub = standalone_parts.parser(__doc__)
     args = parser.parse_args(argv)
     if args.command == "cells":
         write_cells(args.out)
     elif args.command in ("save", "restore"):
-        copy_parts(args.src, args.dst)
+        standalone_parts.copy_parts(args.src, args.dst, PARTS)
     else:
-        r = report(args.results)
-        (args.results / "report.json").write_text(json.dumps(r, indent=1) + "\n")
-        (args.results / "report.md").write_text(markdown(r))
-        print(markdown(r), end="")
+        standalone_parts.write_report(args.results, report(args.results), markdown)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@ from jaxnas.analysis import arms, checkpoints, paired, plots, proxy, shrunk, tab
 from jaxnas.analysis.gate import sharing_by_distance
 from jaxnas.analysis.stats import diff_row, format_ci, mean_ci, verdict
 from jaxnas.errors import UsageError
-from jaxnas.evaluate.groundtruth import load_table, write_standalone_table
+from jaxnas.evaluate.groundtruth import (load_table, read_standalone_rows,
+                                        write_standalone_table)
 from jaxnas.evaluate.scoring import evaluation_archs
 from jaxnas.spaces import nb201
 
@@ -326,14 +327,20 @@ def test_jaxnas_compare_command(tmp_path, capsys):
     assert err.count("\n") == 1 and "unpaired seeds" in err
 
 
+def _experiment(name):
+    """An `experiments/` script loaded as a module."""
+    path = Path(__file__).resolve().parents[1] / "experiments" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_ceiling_experiment_cells_and_report(tmp_path):
     """`experiments/ceiling.py`: the 300 cells hold the 200 fixed evaluation cells and 133 of
     the paired arms' 1,000, split into two parts; `save` / `restore` carry a part's progress;
     `report` reads a partial table and ranks the committed arms against it."""
-    path = Path(__file__).resolve().parents[1] / "experiments" / "ceiling.py"
-    spec = importlib.util.spec_from_file_location("ceiling", path)
-    ceiling = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(ceiling)
+    ceiling = _experiment("ceiling")
     ceiling.write_cells(tmp_path / "w")
     a, b, seed1 = ((tmp_path / "w" / f"cells_{n}.txt").read_text().split()
                    for n in ("a", "b", "seed1"))
@@ -352,13 +359,14 @@ def test_ceiling_experiment_cells_and_report(tmp_path):
         "test_acc": 60.0, "test_loss": 1.0, "params": float(i), "flops": 1.0, "epochs": 50,
         "seed": 0, "scale": "C8-N1-16px"} for s, i in zip(a[:40], cells)], part / "table.csv")
     (part / "cells.txt").write_text("".join(s + "\n" for s in a))
-    ceiling.copy_parts(tmp_path / "w", tmp_path / "results")
-    ceiling.copy_parts(tmp_path / "results", tmp_path / "fresh")
+    ceiling.standalone_parts.copy_parts(tmp_path / "w", tmp_path / "results", ceiling.PARTS)
+    ceiling.standalone_parts.copy_parts(tmp_path / "results", tmp_path / "fresh", ceiling.PARTS)
     assert (tmp_path / "fresh" / "seed0_a" / "cells.txt").read_text().split() == a
     assert (tmp_path / "fresh" / "seed0_a" / "table.csv").read_text() == \
         (part / "table.csv").read_text()
     (part / "table.csv").write_text((part / "table.csv").read_text().splitlines()[0] + "\n")
-    ceiling.copy_parts(tmp_path / "w", tmp_path / "fresh")  # less progress: not copied
+    # less progress: not copied
+    ceiling.standalone_parts.copy_parts(tmp_path / "w", tmp_path / "fresh", ceiling.PARTS)
     assert (tmp_path / "fresh" / "seed0_a" / "table.csv").read_text().count("\n") == 41
     report = ceiling.report(tmp_path / "fresh", paired=PAIRED)
     assert report["cells_seed0"] == 40 and "seed 0 40 of 300" in ceiling.markdown(report)
@@ -366,3 +374,41 @@ def test_ceiling_experiment_cells_and_report(tmp_path):
     spos = report["arms"]["spos"]  # the committed SPOS arm: its cells among the 40
     assert spos["seeds"] == [0, 1, 2, 3, 4]
     assert spos["cells"] == len(set(cells) & set(evaluation_archs(1000).tolist()))
+
+
+def test_darts_tau_experiment_cells_table_and_report(tmp_path):
+    """`experiments/darts_tau.py` (issue 29 item 6): 130 distinct genotypes split into the
+    evaluation table's two parts, the landmarks' and a second seed's first 20; `table` refuses
+    an unfinished evaluation table and joins a finished one; `report` reads partial tables."""
+    darts_tau = _experiment("darts_tau")
+    work = tmp_path / "w"
+    darts_tau.write_cells(work)
+    lists = {p: (work / f"genotypes_{p}.txt").read_text().splitlines()
+             for p in ("a", "b", "lm", "seed1")}
+    assert [len(v) for v in lists.values()] == [65, 35, 30, 20]
+    assert len(set(lists["a"] + lists["b"] + lists["lm"])) == 130
+    assert lists["seed1"] == lists["a"][:20]
+    rng = np.random.default_rng(0)
+
+    def fill(part, names):
+        (work / part).mkdir(exist_ok=True)
+        (work / part / "cells.txt").write_text("".join(n + "\n" for n in names))
+        write_standalone_table([{
+            "arch": n, "index": None, "train_acc": 60.0, "train_loss": 1.0,
+            "valid_acc": float(50 + 10 * rng.random()), "valid_loss": 1.0, "test_acc": 60.0,
+            "test_loss": 1.0, "params": float(rng.random()), "flops": float(rng.random()),
+            "epochs": 20,
+            "seed": 0, "scale": "C4-L3-16px-search"} for n in names], work / part / "table.csv")
+
+    fill("gt_a", lists["a"])
+    fill("gt_b", lists["b"][:10])
+    with pytest.raises(UsageError, match="gt_b: 10 of 35"):
+        darts_tau.write_table(work, work / "gt.csv")
+    fill("gt_b", lists["b"])
+    darts_tau.write_table(work, work / "gt.csv")
+    assert len(read_standalone_rows(work / "gt.csv")) == 100
+    darts_tau.standalone_parts.copy_parts(work, tmp_path / "results", darts_tau.PARTS)
+    report = darts_tau.report(tmp_path / "results", paired=tmp_path / "no_arms")
+    assert report["trained"]["gt_a"] == [65, 65] and report["trained"]["gt_lm"] == [0, 30]
+    assert report["params_vs_table"]["cells"] == 100 and "arms" not in report
+    assert "gt_b 35 of 35" in darts_tau.markdown(report)

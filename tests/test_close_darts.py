@@ -264,9 +264,10 @@ def test_angle_reads_each_genotypes_blocks(net):
 # ------------------------------------------------------------------ config and training
 
 
-def _close(tiny_with, epochs=2, **changes):
-    """The tiny DARTS config with CLOSE: 3 blocks, one more each epoch, small GATE."""
-    config = tiny_with(("close",), "darts", **{
+def _close(tiny_with, epochs=2, techniques=("close",), **changes):
+    """The tiny DARTS config with CLOSE (and other `techniques`): 3 blocks, one more each
+    epoch, small GATE."""
+    config = tiny_with(techniques, "darts", **{
         "train.epochs": epochs, "close.k_max": K, "supernet.slots_per_cell": 2 * K,
         "close.cl_schedule": (1, 2, 3), "close.gate.op_emb_dim": 8,
         "close.gate.node_emb_dim": 8, "close.gate.hid_dim": 8,
@@ -358,3 +359,35 @@ def test_tiny_darts_close_run_adds_blocks_in_one_compilation_resumes_and_searche
                      "--tournament", "2"]) == 0
     headline = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     DARTS.check(DARTS.from_str(headline["arch"]), batched=False)
+
+
+@pytest.mark.slow
+def test_tiny_darts_abs_close_pair_shrinks_grows_and_compiles_once(tiny_with, tmp_path,
+                                                                   monkeypatch, capsys):
+    """ABS and CLOSE trained together in DARTS: over three tiny epochs CLOSE adds a block each
+    epoch while ABS drops one op per edge at the start of epochs 2 and 3 (its angles read
+    CLOSE's per-genotype sharing maps); one compilation of the step for every mask and sharing
+    level, finite losses, and `jaxnas search` returns a genotype of the shrunk space."""
+    from jaxnas import cli
+    from jaxnas.train import loop, step as step_lib
+
+    config = _close(tiny_with, epochs=3, techniques=("abs", "close"), **{
+        "abs.shrink.start_epoch": 1, "abs.shrink.num_steps": 2, "abs.shrink.every_epochs": 1,
+        "abs.shrink.drop_per_step": 28, "abs.shrink.drop_rule": "per_edge",
+        "abs.shrink.samples_per_op": 8})
+    steps = []
+    make = step_lib.make_train_step
+    monkeypatch.setattr(step_lib, "make_train_step",
+                        lambda *a, **k: steps.append(make(*a, **k)) or steps[-1])
+    loop.train(config, tmp_path, progress=False)
+    log = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["sharing"]["level"] for r in log] == [1, 2, 3]
+    assert "angle_dropped" not in log[0]
+    assert [len(r["angle_dropped"].split()) for r in log[1:]] == [28, 28]
+    assert all(np.isfinite(r["loss"]) for r in log) and steps[0]._cache_size() == 1
+    mask = DARTS.mask_from_str(log[2]["angle_space"])
+    assert (mask.sum(1) == 6).all()
+    assert cli.main(["search", "--workdir", str(tmp_path), "--strategy", "random",
+                     "--budget", "4", "--no-progress"]) == 0
+    headline = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert DARTS.allowed(DARTS.from_str(headline["arch"])[None], mask).all()

@@ -1,0 +1,165 @@
+"""Issue 29 item 6: the DARTS mini supernet's Kendall tau against stand-alone-trained
+genotypes, SPOS and landmark regularisation paired over 5 seeds (experiments/README.md
+section 17, "DARTS genotypes in the search network").
+
+130 distinct canonical genotypes (`jaxnas standalone --config configs/standalone.py:mini,darts
+--archs 130`'s draw) are trained stand-alone in DARTS's search network at the mini supernet's
+scale: the first 100 are the evaluation table (parts `gt_a`, `gt_b`: one core each), the other
+30 the landmark arm's ground truth (`gt_lm`), so both arms are ranked on the same 100. The
+first 20 are trained again with seed 1 (`gt_seed1`): the table's own noise. The run spans
+sessions of a 2-core machine (about 16 hours), so its progress lives in the repository
+(`standalone_parts`: `save` / `restore` copy each part's small files, never replacing progress
+with less); the supernet arms keep their reports in `experiments/results/paired/darts_*`.
+
+    bash experiments/darts_tau.sh DATA                       # all of it, resumable
+    python experiments/darts_tau.py cells workdirs/darts_tau   # the genotype lists
+    python experiments/darts_tau.py save workdirs/darts_tau experiments/results/darts_tau
+    python experiments/darts_tau.py restore experiments/results/darts_tau workdirs/darts_tau
+    python experiments/darts_tau.py table workdirs/darts_tau   # gt.csv: gt_a + gt_b, finished
+    python experiments/darts_tau.py report experiments/results/darts_tau
+"""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "experiments")]  # this checkout's jaxnas, standalone_parts
+from jaxnas import spaces
+from jaxnas.analysis import compare, proxy
+from jaxnas.config import load_config
+from jaxnas.errors import UsageError
+from jaxnas.evaluate import groundtruth
+from jaxnas.train import standalone
+import standalone_parts
+
+PLAN = {"gt_a": (0, 65), "gt_b": (65, 100), "gt_lm": (100, 130), "gt_seed1": (0, 20)}
+PARTS = tuple(PLAN)
+EVAL_PARTS = ("gt_a", "gt_b")
+PAIRED = ROOT / "experiments" / "results" / "paired"
+ARMS = ("darts_spos", "darts_landmark")
+
+
+def genotypes():
+    """The 130 genotypes' canonical texts in training order."""
+    config = load_config("configs/standalone.py:mini,darts")
+    config.archs.num = 130
+    space = spaces.get("darts")
+    return [space.to_str(a) for a in standalone.select_archs(config, space)]
+
+
+def write_cells(out):
+    names = genotypes()
+    out.mkdir(parents=True, exist_ok=True)
+    for part, (lo, hi) in PLAN.items():
+        (out / f"genotypes_{part.removeprefix('gt_')}.txt").write_text(
+            "".join(n + "\n" for n in names[lo:hi]))
+    print(f"wrote the genotype lists of {', '.join(PARTS)} in {out}")
+
+
+def _rows(path):
+    return groundtruth.read_standalone_rows(path) if path.is_file() else []
+
+
+def write_table(work, out):
+    """The evaluation table (`gt_a` then `gt_b`) as one CSV; UsageError while either part is
+    unfinished (an arm ranked on part of it would not pair with one ranked on all)."""
+    rows = []
+    for part in EVAL_PARTS:
+        lo, hi = PLAN[part]
+        got = _rows(work / part / "table.csv")
+        if len(got) < hi - lo:
+            raise UsageError(f"{work / part}: {len(got)} of {hi - lo} genotypes trained")
+        rows += got
+    groundtruth.write_standalone_table(rows, out)
+    print(f"wrote {out} ({len(rows)} genotypes)")
+
+
+def report(results, paired=PAIRED):
+    """The numbers so far: JSON-ready dict."""
+    out = {"trained": {p: [len(_rows(results / p / "table.csv")), hi - lo]
+                       for p, (lo, hi) in PLAN.items()}}
+    out["rate"] = standalone_parts.rate([s for p in PARTS for s in
+                                         standalone_parts.training_seconds(results / p)])
+    table = [r for p in EVAL_PARTS for r in _rows(results / p / "table.csv")]
+    if len(table) < 3:
+        return out
+    valid = {r["arch"]: r["valid_acc"] for r in table}
+    out["valid_acc"] = {"min": min(valid.values()), "median": float(np.median(list(
+        valid.values()))), "max": max(valid.values())}
+    for column in ("params", "flops"):
+        out[f"{column}_vs_table"] = proxy.agreement({r["arch"]: r[column] for r in table},
+                                                    valid)
+    curves = {}
+    for part in EVAL_PARTS:
+        curves.update(proxy.curves(results / part / "metrics.jsonl"))
+    out["convergence"] = proxy.convergence(curves, valid)
+    seed1 = {r["arch"]: r["valid_acc"] for r in _rows(results / "gt_seed1" / "table.csv")}
+    if len(set(seed1) & set(valid)) >= 3:
+        out["seed1_vs_seed0"] = proxy.agreement(seed1, valid)
+    if all(any((paired / a).glob("seed*.final.json")) for a in ARMS):
+        try:  # paired over the seeds both arms have finished (at least 2)
+            out["arms"] = compare.compare(paired / ARMS[0], [paired / ARMS[1]],
+                                          common_seeds=True)
+        except UsageError as error:
+            out["arms_pending"] = str(error)
+    return out
+
+
+def _tau(a):
+    lo, hi = a["tau_ci95"]
+    return f"{a['kendall_tau']:.3f} [{lo:.3f}, {hi:.3f}] (n={a['cells']})"
+
+
+def markdown(r):
+    lines = ["Genotypes trained: " + ", ".join(f"{p} {n} of {m}" for p, (n, m)
+                                                in r["trained"].items()) + ".", ""]
+    if r.get("rate"):
+        t = r["rate"]
+        lines += [(f"Training time per genotype ({t['cells']} genotypes; its median epoch "
+                   f"x 20, evaluation not counted): median {t['median_s'] / 60:.1f} min, range "
+                   f"{t['min_s'] / 60:.1f}-{t['max_s'] / 60:.1f} min; "
+                   f"{t['cells_per_cpu_hour']:.2f} genotypes per CPU-hour."), ""]
+    if "valid_acc" not in r:
+        return "\n".join(lines) + "\n"
+    v = r["valid_acc"]
+    lines += [(f"Held-out accuracy of the evaluation table: {v['min']:.2f} to {v['max']:.2f}, "
+               f"median {v['median']:.2f}."), "",
+              "| ranking | Kendall tau [95% bootstrap interval] (genotypes) |", "|---|---|",
+              f"| parameter count vs the table | {_tau(r['params_vs_table'])} |",
+              f"| FLOPs vs the table | {_tau(r['flops_vs_table'])} |"]
+    if "seed1_vs_seed0" in r:
+        lines.append(f"| seed 1 vs seed 0 of the table | {_tau(r['seed1_vs_seed0'])} |")
+    if r["convergence"]:
+        last = max(c["epoch"] for c in r["convergence"])
+        lines += ["", "Held-out accuracy during training (the table's column is the last):", "",
+                  "| epoch | genotypes | tau vs the table |", "|---|---|---|"]
+        lines += [f"| {c['epoch']}{' (the table)' if c['epoch'] == last else ''} | "
+                  f"{c['cells']} | {c['tau_final']:.3f} |" for c in r["convergence"]]
+    if "arms" in r:
+        lines += ["", compare.markdown(r["arms"])]
+    elif "arms_pending" in r:
+        lines += ["", f"Supernet arms: not compared yet ({r['arms_pending']})."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    parser, sub = standalone_parts.parser(__doc__)
+    sub.add_parser("table").add_argument("work", type=Path)
+    args = parser.parse_args(argv)
+    if args.command == "cells":
+        write_cells(args.out)
+    elif args.command in ("save", "restore"):
+        standalone_parts.copy_parts(args.src, args.dst, PARTS)
+    elif args.command == "table":
+        try:
+            write_table(args.work, args.work / "gt.csv")
+        except UsageError as error:
+            sys.exit(f"darts_tau.py table: {error}")
+    else:
+        standalone_parts.write_report(args.results, report(args.results), markdown)
+
+
+if __name__ == "__main__":
+    main()

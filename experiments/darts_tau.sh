@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Issue 29 item 6 (experiments/darts_tau.py says what and why): 130 DARTS genotypes trained
+# stand-alone at the mini scale (gt_a on core 0; gt_b then gt_lm on core 1), then the DARTS
+# mini supernet with and without landmark regularisation over 5 paired seeds, each ranked on
+# the 100 evaluation genotypes (SPOS on core 0, then the first 20 genotypes again with seed 1;
+# landmark on core 1). Resumable across machines: it restores the committed progress
+# (experiments/results/darts_tau/, experiments/results/paired/darts_*) and trains on; a run cut
+# off loses at most its current genotype or supernet.
+# Usage: bash experiments/darts_tau.sh DATA [WORK]   (DATA: image folder or tfds:cifar10)
+set -euo pipefail
+data=${1:?image folder or tfds:cifar10}; work=${2:-workdirs/darts_tau}
+results=experiments/results/darts_tau; py=experiments/darts_tau.py
+python $py cells "$work"
+python $py restore "$results" "$work"
+gt() {  # gt CORE PART [key=value ...]: one resumable stand-alone run of genotypes_PART.txt
+  local core=$1 part=$2; shift 2
+  taskset -c "$core" nice -n 5 jaxnas standalone --config configs/standalone.py:mini,darts \
+    --workdir "$work/gt_$part" --data "$data" --archs "$work/genotypes_$part.txt" --resume \
+    --no-progress "$@" >> "$work/gt_$part.log" 2>&1
+}
+arm() {  # arm CORE NAME CONFIG [key=value ...]: one paired arm, 5 seeds, ranked on gt.csv
+  local core=$1 name=$2 config=$3; shift 3
+  GT="$work/gt.csv" NUM_BATCHES=10 taskset -c "$core" nice -n 5 bash experiments/run_paired.sh \
+    "$config" "$name" "$data" "$work/arms" "$@" >> "$work/$name.log" 2>&1
+}
+(gt 0 a) & (gt 1 b && gt 1 lm) &
+wait
+python $py table "$work"
+(arm 0 darts_spos configs/darts_spos.py:mini && gt 0 seed1 seed=1) &
+(arm 1 darts_landmark configs/darts_spos.py:mini,landmark landmark.table="$work/gt_lm/table.csv") &
+wait
+python $py save "$work" "$results"
+python $py report "$results"

@@ -1,0 +1,87 @@
+"""Stand-alone runs that span sessions: copy each part's small files (cells, config, run,
+table, metrics log; no checkpoints) between a live workdir and the repository's results.
+
+`jaxnas standalone --resume` on a restored part skips every cell its table holds (a cell cut off
+mid-training starts again), so a run's progress survives a fresh machine. A part is copied only
+where the source is further along than the destination, so neither `save` nor `restore` ever
+replaces progress with less of it (e.g. a live workdir, or results saved elsewhere).
+"""
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+KEPT = ("cells.txt", "config.json", "run.json", "table.csv", "metrics.jsonl")
+
+
+def progress(part):
+    """(finished cells, metrics lines) of a part's folder: which copy is further along."""
+    def count(path):
+        return len(path.read_text().splitlines()) if path.is_file() else 0
+    return count(part / "table.csv"), count(part / "metrics.jsonl")
+
+
+def copy_parts(src, dst, parts):
+    """Copy each of `parts` (folder names) from `src` to `dst` where `src` is further along."""
+    for part in parts:
+        if not (src / part / "cells.txt").is_file():
+            continue
+        if (dst / part / "cells.txt").is_file() and progress(src / part) <= progress(dst / part):
+            print(f"{dst / part} is as far along as {src / part}: kept")
+            continue
+        (dst / part).mkdir(parents=True, exist_ok=True)
+        for name in KEPT:
+            if (src / part / name).is_file():
+                shutil.copy2(src / part / name, dst / part / name)
+        print(f"{src / part} -> {dst / part}")
+
+
+def parser(doc):
+    """`(parser, subparsers)` with the subcommands of an experiment that spans sessions:
+    `cells OUT`, `save SRC DST`, `restore SRC DST`, `report RESULTS`."""
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("cells").add_argument("out", type=Path)
+    for name in ("save", "restore"):
+        s = sub.add_parser(name)
+        s.add_argument("src", type=Path)
+        s.add_argument("dst", type=Path)
+    sub.add_parser("report").add_argument("results", type=Path)
+    return p, sub
+
+
+def write_report(results, report, markdown):
+    """`report` (a dict) as `results/report.json`, its `markdown(report)` as `report.md`,
+    printed."""
+    text = markdown(report)
+    (results / "report.json").write_text(json.dumps(report, indent=1) + "\n")
+    (results / "report.md").write_text(text)
+    print(text, end="")
+
+
+def training_seconds(part):
+    """Training seconds of each finished cell of a part run one cell a stack (K=1): its median
+    epoch (robust to a paused or shared core) times its epochs, evaluation not counted."""
+    path, table = part / "metrics.jsonl", part / "table.csv"
+    if not path.is_file() or not table.is_file():
+        return []
+    done = len([line for line in table.read_text().splitlines()[1:] if line.strip()])
+    epochs = {}
+    for line in path.read_text().splitlines():
+        r = json.loads(line)
+        epochs.setdefault(r["stack"], {})[r["epoch"]] = r["seconds"]
+    return [float(np.median(list(t.values()))) * len(t)
+            for stack, t in sorted(epochs.items()) if stack <= done]
+
+
+def rate(seconds):
+    """Count, median, mean and range of per-cell `seconds`, and the cells per CPU-hour of one
+    pinned process they mean (None without any)."""
+    if not seconds:
+        return None
+    return {"cells": len(seconds), "median_s": float(np.median(seconds)),
+            "mean_s": float(np.mean(seconds)), "min_s": float(min(seconds)),
+            "max_s": float(max(seconds)), "cells_per_cpu_hour": 3600 / float(np.mean(seconds))}
