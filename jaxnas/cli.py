@@ -44,16 +44,8 @@ def _parser():
     p = _Parser(prog="jaxnas", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
 
-    t = sub.add_parser("train", help="train a supernet")
-    t.add_argument("--config", required=True, type=_config_file,
-                   help="Python config file with get_config(), optionally FILE.py:ARG "
-                        "(get_config(ARG), e.g. configs/nb201_spos.py:mini)")
-    t.add_argument("--workdir", required=True, type=_workdir, help="output directory")
-    t.add_argument("--data", type=_data,
-                   help="image folder (train|test/<class>/*) or tfds:cifar10")
-    t.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
-    t.add_argument("--no-progress", action="store_true", help="no progress bar")
-    t.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
+    _run_tail(_run_head(sub, "train", "train a supernet"),
+              resume="continue from the latest checkpoint")
 
     e = sub.add_parser("evaluate", help="rank architectures with a trained supernet")
     e.add_argument("--workdir", required=True, type=_run_dir,
@@ -103,15 +95,7 @@ def _parser():
     s.add_argument("--out", type=_out, help="result JSON (default W/search/<strategy>.json; plot beside)")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    r = sub.add_parser("run", help="train, evaluate and search in one resumable command")
-    r.add_argument("--config", required=True, type=_config_file,
-                   help="Python config file with get_config(), optionally FILE.py:ARG "
-                        "(get_config(ARG), e.g. configs/nb201_spos.py:mini)")
-    r.add_argument("--workdir", required=True, type=_workdir, help="output directory")
-    r.add_argument("--data", type=_data,
-                   help="image folder (train|test/<class>/*) or tfds:cifar10")
-    r.add_argument("--no-progress", action="store_true", help="no progress bars")
-    r.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
+    _run_tail(_run_head(sub, "run", "train, evaluate and search in one resumable command"))
 
     c = sub.add_parser("compare", help="compare arms with a base arm, paired by seed")
     c.add_argument("arms", nargs="+", type=_folder,
@@ -142,27 +126,17 @@ def _parser():
     q.add_argument("--naslib", action="store_true",
                    help="read the cell as NASLib's op indices (its op and edge order)")
 
-    a = sub.add_parser("standalone", help="train cells stand-alone, K at once: a ground-truth "
-                                          "table (CSV)")
-    a.add_argument("--config", required=True, type=_config_file,
-                   help="stand-alone config, e.g. configs/standalone.py:mini")
-    a.add_argument("--workdir", required=True, type=_workdir, help="output directory")
-    a.add_argument("--data", type=_data,
-                   help="image folder (train|test/<class>/*) or tfds:cifar10")
+    a = _run_head(sub, "standalone", "train cells stand-alone, K at once: a ground-truth table "
+                  "(CSV)", "stand-alone config, e.g. configs/standalone.py:mini")
     a.add_argument("--archs", type=_cells,
                    help="N (seeded non-isomorphic cells; NB201: the 200 fixed evaluation cells "
                         "first) or a file of architecture strings or indices, one per line")
     a.add_argument("--k", type=_count, help="networks trained at once (0: from free memory)")
-    a.add_argument("--resume", action="store_true",
-                   help="continue: finished cells from the table, the rest from checkpoints")
-    a.add_argument("--no-progress", action="store_true", help="no progress bar")
-    a.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
+    _run_tail(a, resume="continue: finished cells from the table, the rest from checkpoints")
 
-    f = sub.add_parser("final", help="train a DARTS genotype from scratch as DARTS evaluates "
-                                     "it; ends with its test accuracy")
-    f.add_argument("--config", required=True, type=_config_file,
-                   help="DARTS final-training config, e.g. configs/darts_final.py:mini")
-    f.add_argument("--workdir", required=True, type=_workdir, help="output directory")
+    f = _run_head(sub, "final", "train a DARTS genotype from scratch as DARTS evaluates it; "
+                  "ends with its test accuracy",
+                  "DARTS final-training config, e.g. configs/darts_final.py:mini")
     which = f.add_mutually_exclusive_group(required=True)
     which.add_argument("--arch", help="the genotype: Genotype(normal=[('sep_conv_3x3', 0), ...], "
                                       "normal_concat=[2, 3, 4, 5], reduce=[...], reduce_concat="
@@ -170,12 +144,28 @@ def _parser():
     which.add_argument("--arch-file",
                        help="a file with one Genotype(...) line, or a `jaxnas search` result "
                             "JSON (its found.arch)")
-    f.add_argument("--data", type=_data,
-                   help="image folder (train|test/<class>/*) or tfds:cifar10")
-    f.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
-    f.add_argument("--no-progress", action="store_true", help="no progress bar")
-    f.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
+    _run_tail(f, resume="continue from the latest checkpoint")
     return p
+
+
+def _run_head(sub, name, help, config_help="Python config file with get_config(), optionally "
+              "FILE.py:ARG (get_config(ARG), e.g. configs/nb201_spos.py:mini)"):
+    """A subcommand that runs a config into a workdir: its `--config` and `--workdir`."""
+    p = sub.add_parser(name, help=help)
+    p.add_argument("--config", required=True, type=_config_file, help=config_help)
+    p.add_argument("--workdir", required=True, type=_workdir, help="output directory")
+    return p
+
+
+def _run_tail(p, resume=None):
+    """The rest of such a subcommand: `--data`, `--resume` (with its help, when given),
+    `--no-progress` and the key=value overrides."""
+    p.add_argument("--data", type=_data,
+                   help="image folder (train|test/<class>/*) or tfds:cifar10")
+    if resume:
+        p.add_argument("--resume", action="store_true", help=resume)
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
 
 
 # -- argument types: each returns the parsed value or raises a one-line ArgumentTypeError that
