@@ -43,7 +43,7 @@ ARMS = ("darts_spos", "darts_landmark")
 
 def genotypes():
     """The 130 genotypes' canonical texts in training order."""
-    config = load_config("configs/standalone.py:mini,darts")
+    config = load_config(f"{ROOT / 'configs' / 'standalone.py'}:mini,darts")
     config.archs.num = 130
     space = spaces.get("darts")
     return [space.to_str(a) for a in standalone.select_archs(config, space)]
@@ -96,8 +96,10 @@ def report(results, paired=PAIRED):
         curves.update(proxy.curves(results / part / "metrics.jsonl"))
     out["convergence"] = proxy.convergence(curves, valid)
     seed1 = {r["arch"]: r["valid_acc"] for r in _rows(results / "gt_seed1" / "table.csv")}
-    if len(set(seed1) & set(valid)) >= 3:
+    common = sorted(set(seed1) & set(valid))
+    if len(common) >= 3:
         out["seed1_vs_seed0"] = proxy.agreement(seed1, valid)
+        out["seed1_abs_diff"] = float(np.mean([abs(seed1[a] - valid[a]) for a in common]))
     if all(any((paired / a).glob("seed*.final.json")) for a in ARMS):
         try:  # paired over the seeds both arms have finished (at least 2)
             out["arms"] = compare.compare(paired / ARMS[0], [paired / ARMS[1]],
@@ -130,7 +132,8 @@ def markdown(r):
               f"| parameter count vs the table | {_tau(r['params_vs_table'])} |",
               f"| FLOPs vs the table | {_tau(r['flops_vs_table'])} |"]
     if "seed1_vs_seed0" in r:
-        lines.append(f"| seed 1 vs seed 0 of the table | {_tau(r['seed1_vs_seed0'])} |")
+        lines.append(f"| seed 1 vs seed 0 of the table (mean absolute difference "
+                     f"{r['seed1_abs_diff']:.2f} points) | {_tau(r['seed1_vs_seed0'])} |")
     if r["convergence"]:
         last = max(c["epoch"] for c in r["convergence"])
         lines += ["", "Held-out accuracy during training (the table's column is the last):", "",

@@ -407,8 +407,10 @@ def test_darts_tau_experiment_cells_table_and_report(tmp_path):
     fill("gt_b", lists["b"])
     darts_tau.write_table(work, work / "gt.csv")
     assert len(read_standalone_rows(work / "gt.csv")) == 100
+    fill("gt_seed1", lists["seed1"])
     darts_tau.standalone_parts.copy_parts(work, tmp_path / "results", darts_tau.PARTS)
     report = darts_tau.report(tmp_path / "results", paired=tmp_path / "no_arms")
     assert report["trained"]["gt_a"] == [65, 65] and report["trained"]["gt_lm"] == [0, 30]
     assert report["params_vs_table"]["cells"] == 100 and "arms" not in report
+    assert report["seed1_vs_seed0"]["cells"] == 20 and report["seed1_abs_diff"] > 0
     assert "gt_b 35 of 35" in darts_tau.markdown(report)
