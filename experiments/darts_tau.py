@@ -96,10 +96,8 @@ def report(results, paired=PAIRED):
         curves.update(proxy.curves(results / part / "metrics.jsonl"))
     out["convergence"] = proxy.convergence(curves, valid)
     seed1 = {r["arch"]: r["valid_acc"] for r in _rows(results / "gt_seed1" / "table.csv")}
-    common = sorted(set(seed1) & set(valid))
-    if len(common) >= 3:
-        out["seed1_vs_seed0"] = proxy.agreement(seed1, valid)
-        out["seed1_abs_diff"] = float(np.mean([abs(seed1[a] - valid[a]) for a in common]))
+    if len(set(seed1) & set(valid)) >= 3:
+        out["seed1_vs_seed0"] = proxy.seed_agreement(seed1, valid)
     if all(any((paired / a).glob("seed*.final.json")) for a in ARMS):
         try:  # paired over the seeds both arms have finished (at least 2)
             out["arms"] = compare.compare(paired / ARMS[0], [paired / ARMS[1]],
@@ -133,7 +131,8 @@ def markdown(r):
               f"| FLOPs vs the table | {_tau(r['flops_vs_table'])} |"]
     if "seed1_vs_seed0" in r:
         lines.append(f"| seed 1 vs seed 0 of the table (mean absolute difference "
-                     f"{r['seed1_abs_diff']:.2f} points) | {_tau(r['seed1_vs_seed0'])} |")
+                     f"{r['seed1_vs_seed0']['mean_abs_diff']:.2f} points) | "
+                     f"{_tau(r['seed1_vs_seed0'])} |")
     if r["convergence"]:
         last = max(c["epoch"] for c in r["convergence"])
         lines += ["", "Held-out accuracy during training (the table's column is the last):", "",

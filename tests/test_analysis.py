@@ -412,5 +412,10 @@ def test_darts_tau_experiment_cells_table_and_report(tmp_path):
     report = darts_tau.report(tmp_path / "results", paired=tmp_path / "no_arms")
     assert report["trained"]["gt_a"] == [65, 65] and report["trained"]["gt_lm"] == [0, 30]
     assert report["params_vs_table"]["cells"] == 100 and "arms" not in report
-    assert report["seed1_vs_seed0"]["cells"] == 20 and report["seed1_abs_diff"] > 0
+    seeds = report["seed1_vs_seed0"]
+    assert seeds["cells"] == 20 and "difference" in darts_tau.markdown(report)
+    assert seeds["mean_abs_diff"] == pytest.approx(np.mean([abs(
+        a["valid_acc"] - b["valid_acc"]) for a, b in zip(
+            read_standalone_rows(work / "gt_seed1" / "table.csv"),
+            read_standalone_rows(work / "gt_a" / "table.csv"))]))
     assert "gt_b 35 of 35" in darts_tau.markdown(report)

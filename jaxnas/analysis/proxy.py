@@ -60,6 +60,15 @@ def agreement(pred, truth, cells=None, *, ci=True, seed=0):
     return {**out, "tau_ci95": _tau_ci(x, y, seed)} if ci else out
 
 
+def seed_agreement(seed1, seed0, *, seed=0):
+    """Two seeds of a table (`{cell: accuracy}` each) on the cells both hold: `agreement`
+    (the tau between them, the table's own noise) with the mean absolute difference of the
+    accuracies (`mean_abs_diff`, in their unit)."""
+    common = sorted(set(seed1) & set(seed0))
+    out = agreement(seed1, seed0, common, seed=seed)
+    return {**out, "mean_abs_diff": float(np.mean([abs(seed1[c] - seed0[c]) for c in common]))}
+
+
 def curves(metrics_path, column="valid_acc"):
     """`{arch: {epoch: value}}` from a stand-alone run's metrics.jsonl lines that hold held-out
     numbers (`train.eval_every_epochs`); a line repeated by a resume replaces the earlier one."""
