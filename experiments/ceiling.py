@@ -12,6 +12,7 @@ where the source is further along than the destination.
     python experiments/ceiling.py save workdirs/ceiling experiments/results/ceiling
     python experiments/ceiling.py restore experiments/results/ceiling workdirs/ceiling
     python experiments/ceiling.py report experiments/results/ceiling
+    python experiments/ceiling.py landmarks experiments/results/ceiling runs/landmark_pool
 
 The 300 cells: NB201's 200 fixed evaluation cells (`jaxnas evaluate --archs 200`) and 100 drawn
 (seeded) from the paired arms' 1,000 evaluation cells (`--archs 1000`) outside them, so 133
@@ -60,6 +61,25 @@ def write_cells(out):
 
 def _rows(path):
     return groundtruth.read_standalone_rows(path) if path.is_file() else []
+
+
+def write_landmark_tables(results, out):
+    """Issue 30 item 4's cheaper design (experiments/README.md section 17): the seed-0 table
+    so far as `out/trained.csv` (the landmarks' mini stand-alone accuracies) and the same cells
+    with NB201's x-valid accuracy as `out/nb201.csv`, so two landmark arms draw the same
+    landmarks (a draw reads a table's cells, not its values) and differ only in their order."""
+    rows = [r for part in ("seed0_a", "seed0_b") for r in _rows(results / part / "table.csv")]
+    if len(rows) < 2:
+        raise SystemExit(f"ceiling.py landmarks: {len(rows)} trained cell(s) in {results}; "
+                         "a landmark table needs at least 2")
+    nb201 = proxy.nb201_values()
+    out.mkdir(parents=True, exist_ok=True)
+    groundtruth.write_standalone_table(rows, out / "trained.csv")
+    blank = dict.fromkeys(("train_acc", "train_loss", "valid_loss", "test_acc", "test_loss"))
+    groundtruth.write_standalone_table([{**r, **blank, "valid_acc": nb201[r["index"]],
+                                         "epochs": 200, "scale": "NB201 cifar10-valid x-valid"}
+                                        for r in rows], out / "nb201.csv")
+    print(f"wrote {out / 'trained.csv'} and {out / 'nb201.csv'} ({len(rows)} cells)")
 
 
 def report(results, paired=ROOT / "experiments" / "results" / "paired"):
@@ -180,9 +200,14 @@ def markdown(r):
 
 def main(argv=None):
     parser, sub = standalone_parts.parser(__doc__)
+    landmarks = sub.add_parser("landmarks")
+    landmarks.add_argument("results", type=Path)
+    landmarks.add_argument("out", type=Path)
     args = parser.parse_args(argv)
     if args.command == "cells":
         write_cells(args.out)
+    elif args.command == "landmarks":
+        write_landmark_tables(args.results, args.out)
     elif args.command in ("save", "restore"):
         standalone_parts.copy_parts(args.src, args.dst, PARTS)
     else:

@@ -17,6 +17,7 @@ from jaxnas.evaluate.groundtruth import (load_table, read_standalone_rows,
                                         write_standalone_table)
 from jaxnas.evaluate.scoring import evaluation_archs
 from jaxnas.spaces import nb201
+from jaxnas.techniques.landmark import landmarks
 
 PAIRED = Path(__file__).resolve().parents[1] / "experiments" / "results" / "paired"
 TRUTH = load_table("cifar10-valid").get("valid_acc")
@@ -374,6 +375,14 @@ def test_ceiling_experiment_cells_and_report(tmp_path):
     spos = report["arms"]["spos"]  # the committed SPOS arm: its cells among the 40
     assert spos["seeds"] == [0, 1, 2, 3, 4]
     assert spos["cells"] == len(set(cells) & set(evaluation_archs(1000).tolist()))
+    # issue 30 item 4's two landmark tables: the same cells, the mini and NB201's values
+    ceiling.write_landmark_tables(tmp_path / "fresh", tmp_path / "lm")
+    trained, looked_up = (landmarks.read_table(tmp_path / "lm" / f"{n}.csv")
+                          for n in ("trained", "nb201"))
+    assert trained.indices.tolist() == looked_up.indices.tolist() == sorted(cells)
+    np.testing.assert_allclose(looked_up.acc, TRUTH[sorted(cells)])
+    assert np.array_equal(landmarks.select(trained, 30, seed=3),
+                          landmarks.select(looked_up, 30, seed=3))
 
 
 def test_darts_tau_experiment_cells_table_and_report(tmp_path):
