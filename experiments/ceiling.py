@@ -66,8 +66,9 @@ def _rows(path):
 def write_landmark_tables(results, out):
     """Issue 30 item 4's cheaper design (experiments/README.md section 17): the seed-0 table
     so far as `out/trained.csv` (the landmarks' mini stand-alone accuracies) and the same cells
-    with NB201's x-valid accuracy as `out/nb201.csv`, so two landmark arms draw the same
-    landmarks (a draw reads a table's cells, not its values) and differ only in their order."""
+    with NB201's x-valid accuracy as `out/nb201.csv` (columns arch, index, valid_acc: a landmark
+    table, not a stand-alone one), so two landmark arms draw the same landmarks (a draw reads a
+    table's cells, not its values) and differ only in their order."""
     rows = [r for part in ("seed0_a", "seed0_b") for r in _rows(results / part / "table.csv")]
     if len(rows) < 2:
         raise SystemExit(f"ceiling.py landmarks: {len(rows)} trained cell(s) in {results}; "
@@ -75,10 +76,8 @@ def write_landmark_tables(results, out):
     nb201 = proxy.nb201_values()
     out.mkdir(parents=True, exist_ok=True)
     groundtruth.write_standalone_table(rows, out / "trained.csv")
-    blank = dict.fromkeys(("train_acc", "train_loss", "valid_loss", "test_acc", "test_loss"))
-    groundtruth.write_standalone_table([{**r, **blank, "valid_acc": nb201[r["index"]],
-                                         "epochs": 200, "scale": "NB201 cifar10-valid x-valid"}
-                                        for r in rows], out / "nb201.csv")
+    (out / "nb201.csv").write_text("arch,index,valid_acc\n" + "".join(  # a landmark table only
+        f"{r['arch']},{r['index']},{nb201[r['index']]!r}\n" for r in rows))
     print(f"wrote {out / 'trained.csv'} and {out / 'nb201.csv'} ({len(rows)} cells)")
 
 
