@@ -15,6 +15,12 @@ At paper scale (C=16, N=5, 32x32, batch 64) by default, each measurement in its 
         DARTS's search network, C=16, 8 cells, 32x32, batch 64 unless `--darts-C`,
         `--darts-layers`, `--darts-resolution`), jaxnas's and the PyTorch DARTS network trained
         single-path (on the GPU when PyTorch sees one); the same fields as the steps above.
+  standalone  `jaxnas standalone`'s step at the mini ceiling's scale (C=8, N=1, 16x16, batch
+        256 unless `--sa-C`, `--sa-N`, `--sa-resolution`) with `--sa-k` networks `vmap`ped in one
+        stack (`experiments/bench_standalone.py`'s stack worker): its step time and the cells a
+        device-hour trains at 50 epochs of 97 steps (on this CPU: 5.4 cells per core-hour,
+        one at a time; a GPU that trains hundreds an hour would build the mini ceiling and the
+        DARTS table in minutes).
   scoring `score_archs` (batches of 256, `--score-batches` per cell) on `--score-cells` random
         cells after a compiling warm-up call, extrapolated to all 15,625 cells through the seconds
         per distinct (dead-edge pruned) cell; if that estimate fits `--score-budget-s`, all
@@ -44,10 +50,11 @@ import time
 import numpy as np
 
 import bench_darts_step
+import bench_standalone
 import bench_step
 
 WORKERS = ("step_switch", "step_masked", "epoch", "xautodl", "darts_step", "darts_torch",
-           "scoring")
+           "standalone", "scoring")
 SCALE = "accel"  # the bench_step scale entry this script registers from --C/--N/--resolution
 ALL_CELLS = 15625
 
@@ -111,6 +118,16 @@ def run_darts_torch(args):
     return dict(r, epoch_s=args.epoch_steps * r["median_step_ms"] / 1e3)
 
 
+def run_standalone(args):
+    """`--sa-k` NB201 stand-alone networks trained in one `vmap`ped stack step."""
+    bench_standalone.SIZES.update(C=args.sa_C, N=args.sa_N, resolution=args.sa_resolution)
+    r = bench_standalone.run_stack("mini", args.sa_k, 0, args.steps, args.warmup, loop="vmap")
+    _, spe, epochs = bench_standalone.epoch_shape("mini")
+    return dict(r, median_step_ms=r["median_step_s"] * 1e3, epochs=epochs, steps_per_epoch=spe,
+                cells_per_device_hour=3600 / (r["seconds_per_cell_step"] * spe * epochs),
+                impl=f"K={args.sa_k} vmap", **memory(), **device_info())
+
+
 def has_torch():
     try:
         import torch  # noqa: F401
@@ -163,14 +180,16 @@ def worker(name, args):
     if name.startswith("step_"):
         return run_step(args, name.split("_", 1)[1])
     return {"epoch": run_epoch, "xautodl": run_xautodl, "darts_step": run_darts_step,
-            "darts_torch": run_darts_torch, "scoring": run_scoring}[name](args)
+            "darts_torch": run_darts_torch, "standalone": run_standalone,
+            "scoring": run_scoring}[name](args)
 
 
 def spawn(name, args, env):
     """Run worker `name` in a fresh process; its result dict (or `error`)."""
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", name]
     for key in ("C", "N", "resolution", "steps", "warmup", "epoch_steps", "score_cells",
-                "score_batches", "score_budget_s", "darts_C", "darts_layers", "darts_resolution"):
+                "score_batches", "score_budget_s", "darts_C", "darts_layers", "darts_resolution",
+                "sa_k", "sa_C", "sa_N", "sa_resolution"):
         cmd += [f"--{key.replace('_', '-')}", str(getattr(args, key))]
     start = time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -203,6 +222,8 @@ def table(results):
         fmt = lambda key, f="{:.1f}": f.format(r[key]) if key in r else ""  # noqa: E731
         images = r.get("subset_images_per_s", r.get("images_per_s"))
         note = r.get("impl", "")
+        if name == "standalone":
+            note = f"{note}: {r['cells_per_device_hour']:,.1f} cells/hour at {r['epochs']} epochs"
         if name == "scoring":
             how = "measured" if r["all_cells_measured"] else "extrapolated"
             note = (f"all {ALL_CELLS} cells: {r['all_cells_s']:.0f} s ({how}), "
@@ -227,6 +248,11 @@ def parse(argv=None):
     p.add_argument("--darts-C", type=int, default=16)
     p.add_argument("--darts-layers", type=int, default=8)
     p.add_argument("--darts-resolution", type=int, default=32)
+    p.add_argument("--sa-k", type=int, default=None,
+                   help="stand-alone networks in one vmapped stack (default 64, quick 2)")
+    p.add_argument("--sa-C", type=int, default=8)
+    p.add_argument("--sa-N", type=int, default=1)
+    p.add_argument("--sa-resolution", type=int, default=16)
     p.add_argument("--steps", type=int, default=None, help="timed steps (default 20, quick 5)")
     p.add_argument("--warmup", type=int, default=None, help="untimed steps (default 5, quick 1)")
     p.add_argument("--epoch-steps", type=int, default=None,
@@ -242,7 +268,7 @@ def parse(argv=None):
     p.add_argument("--out", help="write the results as JSON here")
     args = p.parse_args(argv)
     defaults = dict(steps=(5, 20), warmup=(1, 5), epoch_steps=(10, 50), score_cells=(64, 512),
-                    score_budget_s=(0.0, 180.0))
+                    score_budget_s=(0.0, 180.0), sa_k=(2, 64))
     for key, (quick, full) in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, quick if args.quick else full)
@@ -269,7 +295,8 @@ def main(argv=None):
         print(f"{name}: done in {results[name].get('wall_s', 0):.0f} s", file=sys.stderr,
               flush=True)
     sizes = dict(C=args.C, N=args.N, resolution=args.resolution, batch=bench_step.BATCH,
-                 darts=_darts_sizes(args))
+                 darts=_darts_sizes(args), standalone=dict(
+                     C=args.sa_C, N=args.sa_N, resolution=args.sa_resolution, k=args.sa_k))
     print(f"\n{sizes}, platform {args.platform}\n")
     print(table(results))
     report = dict(command=" ".join(["python"] + sys.argv), platform=args.platform,

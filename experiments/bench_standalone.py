@@ -50,15 +50,21 @@ from bench_step import SCALES, has_xautodl, peak_mib  # noqa: E402  (shared help
 
 TRAIN_IMAGES = 25_000  # the cifar10-valid training half
 SPACE = "nb201"  # `--space`: set by main before anything reads it
+SIZES = {}  # NB201 network sizes replacing the config's (C, N, resolution): bench_accel's tiny test
 
 
 def setting(scale):
-    """The stand-alone config of `SPACE` at `scale` (`configs/standalone.py`)."""
+    """The stand-alone config of `SPACE` at `scale` (`configs/standalone.py`), with `SIZES`."""
     from jaxnas.config import load_config
 
     root = Path(__file__).resolve().parents[1]
     variant = ",darts" if SPACE == "darts" else ""
-    return load_config(f"{root}/configs/standalone.py:{scale}{variant}")
+    config = load_config(f"{root}/configs/standalone.py:{scale}{variant}")
+    if SIZES:
+        config.network.C, config.network.N = SIZES["C"], SIZES["N"]
+        r = SIZES["resolution"]
+        config.data.resolution, config.data.pad = r, max(1, r // 8)
+    return config
 
 
 def epoch_shape(scale):

@@ -29,7 +29,8 @@ def report(tmp_path_factory):
     cmd = [sys.executable, str(ROOT / "experiments" / "bench_accel.py"), "--platform", "cpu",
            "--quick", "--C", "4", "--N", "1", "--resolution", "8", "--steps", "2",
            "--warmup", "1", "--epoch-steps", "3", "--score-cells", "6", "--score-batches", "1",
-           "--darts-C", "4", "--darts-layers", "3", "--darts-resolution", "8", "--out", str(out)]
+           "--darts-C", "4", "--darts-layers", "3", "--darts-resolution", "8", "--sa-C", "4",
+           "--sa-resolution", "8", "--out", str(out)]
     run = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "| step_switch |" in run.stdout and "| scoring |" in run.stdout
@@ -43,9 +44,10 @@ def _finite_positive(value):
 def test_header(report):
     assert report["quick"] is True and report["platform"] == "cpu"
     assert report["sizes"] == {"C": 4, "N": 1, "resolution": 8, "batch": 64,
-                               "darts": {"C": 4, "layers": 3, "resolution": 8}}
+                               "darts": {"C": 4, "layers": 3, "resolution": 8},
+                               "standalone": {"C": 4, "N": 1, "resolution": 8, "k": 2}}
     assert set(report["results"]) == {"step_switch", "step_masked", "epoch", "xautodl",
-                                      "darts_step", "darts_torch", "scoring"}
+                                      "darts_step", "darts_torch", "standalone", "scoring"}
 
 
 @pytest.mark.parametrize("name,impl", [("step_switch", "edge=switch"),
@@ -91,6 +93,20 @@ def test_darts_steps(report):
         assert "error" not in t, t
         assert (t["C"], t["layers"], t["resolution"], t["device"]) == (4, 3, 8, "cpu")
         assert t["epoch_s"] == pytest.approx(3 * t["median_step_ms"] / 1e3)
+
+
+def test_standalone_stack(report):
+    """K=2 stand-alone networks in one vmapped step (quick mode): the cells a device-hour
+    trains follow from the step time (50 epochs of 97 steps of 256 at the mini scale)."""
+    r = report["results"]["standalone"]
+    assert "error" not in r, r
+    assert r["k"] == 2 and r["impl"] == "K=2 vmap" and r["platform"] == "cpu"
+    assert (r["epochs"], r["steps_per_epoch"]) == (50, 97)
+    assert all(_finite_positive(r[k]) for k in ("compile_s", "median_step_ms", "images_per_s",
+                                                "peak_bytes"))
+    assert r["images_per_s"] == pytest.approx(2 * 256 / (r["median_step_ms"] / 1e3))
+    assert r["cells_per_device_hour"] == pytest.approx(
+        3600 * 2 / (r["median_step_ms"] / 1e3 * 97 * 50))
 
 
 def test_scoring_extrapolates_in_quick_mode(report):
