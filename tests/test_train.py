@@ -11,7 +11,7 @@ import pytest
 from jaxnas import config as config_lib
 from jaxnas.errors import CheckpointError
 from jaxnas.spaces import NB201
-from jaxnas.supernet import nb201, pools
+from jaxnas.supernet import darts, nb201, pools
 from jaxnas.data import load_data
 from jaxnas.optim import cosine_schedule, sgd_torch
 from jaxnas.train import checkpoint, loop, recipe as recipe_lib, samplers, state as state_lib
@@ -32,6 +32,27 @@ def _restore(workdir, config):
     state = ckpt.restore(tiny_recipe(config).init())
     ckpt.close()
     return state
+
+
+@pytest.mark.parametrize("cfg", [nb201.SupernetConfig(C=4, N=1),
+                                 nb201.SupernetConfig(C=8, N=2, slots_per_cell=6),
+                                 darts.SupernetConfig(C=4, layers=3)])
+def test_supernet_init_is_the_eager_init_in_one_program(cfg):
+    """`recipe.supernet_init` draws the parameters in one jitted program (the eager init
+    compiled ~60 small programs whose code stayed in memory): the same bits as the eager
+    init for every seed, compiled once per config."""
+    module = darts if isinstance(cfg, darts.SupernetConfig) else nb201
+    jitted = recipe_lib._jitted_init(module)
+    for seed in (0, 3):
+        key = jax.random.key(seed)
+        eager, got = module.init(key, cfg), recipe_lib.supernet_init(key, cfg)
+        assert jax.tree.structure(eager) == jax.tree.structure(got)
+        for a, b in zip(jax.tree.leaves(eager), jax.tree.leaves(got)):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert jitted._cache_size() >= 1
+    before = jitted._cache_size()
+    recipe_lib.supernet_init(jax.random.key(5), cfg)
+    assert jitted._cache_size() == before
 
 
 def test_train_step_compiles_once(tiny_config):

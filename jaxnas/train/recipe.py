@@ -65,9 +65,17 @@ def supernet_config(config):
 
 
 def supernet_init(key, net_cfg):
-    """Fresh supernet parameters for `net_cfg` (NB201's or DARTS's)."""
+    """Fresh supernet parameters for `net_cfg` (NB201's or DARTS's), drawn in one jitted
+    program: run eagerly, the init's per-shape reshapes and scalings compiled ~60 small
+    programs whose cached code held ~50 MiB for the life of the process (paper scale,
+    experiments/README.md section 2). Bit-identical to the eager init (tests/test_recipe.py)."""
     module = darts if isinstance(net_cfg, darts.SupernetConfig) else nb201
-    return module.init(key, net_cfg)
+    return _jitted_init(module)(key, cfg=net_cfg)
+
+
+@functools.cache
+def _jitted_init(module):
+    return jax.jit(module.init, static_argnames="cfg")
 
 
 def sharing_map(config):
@@ -214,7 +222,8 @@ def _init(techniques, net_cfg, tx, seed, initial_space, key=None):
     if with_state:
         keys = jax.random.split(jax.random.fold_in(key, 1), len(with_state))
         extra = {t.name: t.init_state(k, params) for t, k in zip(with_state, keys)}
-    return TrainState(params=params, opt_state=tx.init(params), step=jnp.zeros((), jnp.int32),
+    return TrainState(params=params, opt_state=jax.jit(tx.init)(params),
+                      step=jnp.zeros((), jnp.int32),
                       rng=jax.random.key_data(jax.random.key(seed)),
                       space=jnp.asarray(initial_space), extra=extra)
 
