@@ -39,7 +39,7 @@ def _restore(workdir, config):
                                  darts.SupernetConfig(C=4, layers=3)])
 def test_supernet_init_is_the_eager_init_in_one_program(cfg):
     """`recipe.supernet_init` draws the parameters in one jitted program (the eager init
-    compiled ~60 small programs whose code stayed in memory): the same bits as the eager
+    compiled ~50 small programs whose code stayed in memory): the same bits as the eager
     init for every seed, compiled once per config."""
     module = darts if isinstance(cfg, darts.SupernetConfig) else nb201
     jitted = recipe_lib._jitted_init(module)

@@ -66,9 +66,9 @@ def supernet_config(config):
 
 def supernet_init(key, net_cfg):
     """Fresh supernet parameters for `net_cfg` (NB201's or DARTS's), drawn in one jitted
-    program: run eagerly, the init's per-shape reshapes and scalings compiled ~60 small
-    programs whose cached code held ~50 MiB for the life of the process (paper scale,
-    experiments/README.md section 2). Bit-identical to the eager init (tests/test_recipe.py)."""
+    program: run eagerly, the init's per-shape reshapes and scalings compiled ~50 small
+    programs whose cached code held ~55 MiB for the life of the process (paper scale,
+    experiments/README.md section 2). Bit-identical to the eager init (tests/test_train.py)."""
     module = darts if isinstance(net_cfg, darts.SupernetConfig) else nb201
     return _jitted_init(module)(key, cfg=net_cfg)
 
