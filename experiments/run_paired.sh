@@ -29,5 +29,6 @@ for seed in ${SEEDS:-0 1 2 3 4}; do
     jaxnas evaluate --workdir "$wd" --data "$data" "${cells[@]}" \
       --num-batches "${NUM_BATCHES:-4}" --out "$out/seed$seed.final.json"
   fi
-  cp "$wd/metrics.jsonl" "$out/seed$seed.jsonl"
+  # a seed finished in another checkout (its report committed) has no workdir here
+  if [ -f "$wd/metrics.jsonl" ]; then cp "$wd/metrics.jsonl" "$out/seed$seed.jsonl"; fi
 done
