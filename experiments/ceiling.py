@@ -135,31 +135,23 @@ def _by_index(by_arch):
     return {nb201.arch_to_index(nb201.str_to_arch(a)): v for a, v in by_arch.items()}
 
 
-def _tau(a):
-    lo, hi = a["tau_ci95"]
-    return f"{a['kendall_tau']:.3f} [{lo:.3f}, {hi:.3f}] (n={a['cells']})"
-
-
 def markdown(r):
+    tau = standalone_parts.tau_text
     lines = [(f"Cells trained: seed 0 {r['cells_seed0']} of {r['planned'][0]}, seed 1 "
               f"{r['cells_seed1']} of {r['planned'][1]}."), ""]
     if r.get("rate"):
-        t = r["rate"]
-        lines += [(f"Training time per finished cell ({t['cells']} cells; its median epoch x 50, "
-                   f"evaluation not counted): median {t['median_s'] / 60:.1f} min, range "
-                   f"{t['min_s'] / 60:.1f}-{t['max_s'] / 60:.1f} min; "
-                   f"{t['cells_per_cpu_hour']:.2f} cells per CPU-hour."), ""]
+        lines += [standalone_parts.rate_text(r["rate"], "finished cell", "cells", 50), ""]
     if "table_vs_nb201" not in r:
         return "\n".join(lines) + "\n"
     lines += ["| ranking | Kendall tau [95% bootstrap interval] (cells) |", "|---|---|",
-              f"| mini stand-alone held-out acc vs NB201 x-valid | {_tau(r['table_vs_nb201'])} |",
-              f"| same, the 200 fixed cells only | {_tau(r['table_vs_nb201_fixed200'])} |",
-              f"| parameter count vs NB201 x-valid (same cells) | {_tau(r['params_vs_nb201'])} |",
-              f"| parameter count vs the mini table | {_tau(r['params_vs_table'])} |"]
+              f"| mini stand-alone held-out acc vs NB201 x-valid | {tau(r['table_vs_nb201'])} |",
+              f"| same, the 200 fixed cells only | {tau(r['table_vs_nb201_fixed200'])} |",
+              f"| parameter count vs NB201 x-valid (same cells) | {tau(r['params_vs_nb201'])} |",
+              f"| parameter count vs the mini table | {tau(r['params_vs_table'])} |"]
     if "seed1_vs_seed0" in r:
         lines.append(f"| seed 1 vs seed 0 of the mini table (mean absolute difference "
                      f"{r['seed1_vs_seed0']['mean_abs_diff']:.2f} points) | "
-                     f"{_tau(r['seed1_vs_seed0'])} |")
+                     f"{tau(r['seed1_vs_seed0'])} |")
     if r["pilot"]:
         lines += ["", "Convergence (pilot cells, held-out / training accuracy):", "",
                   "| cell | NB201 x-valid | 50 epochs | 100 epochs |", "|---|---|---|---|"]

@@ -107,32 +107,24 @@ def report(results, paired=PAIRED):
     return out
 
 
-def _tau(a):
-    lo, hi = a["tau_ci95"]
-    return f"{a['kendall_tau']:.3f} [{lo:.3f}, {hi:.3f}] (n={a['cells']})"
-
-
 def markdown(r):
+    tau = standalone_parts.tau_text
     lines = ["Genotypes trained: " + ", ".join(f"{p} {n} of {m}" for p, (n, m)
                                                 in r["trained"].items()) + ".", ""]
     if r.get("rate"):
-        t = r["rate"]
-        lines += [(f"Training time per genotype ({t['cells']} genotypes; its median epoch "
-                   f"x 20, evaluation not counted): median {t['median_s'] / 60:.1f} min, range "
-                   f"{t['min_s'] / 60:.1f}-{t['max_s'] / 60:.1f} min; "
-                   f"{t['cells_per_cpu_hour']:.2f} genotypes per CPU-hour."), ""]
+        lines += [standalone_parts.rate_text(r["rate"], "genotype", "genotypes", 20), ""]
     if "valid_acc" not in r:
         return "\n".join(lines) + "\n"
     v = r["valid_acc"]
     lines += [(f"Held-out accuracy of the evaluation table: {v['min']:.2f} to {v['max']:.2f}, "
                f"median {v['median']:.2f}."), "",
               "| ranking | Kendall tau [95% bootstrap interval] (genotypes) |", "|---|---|",
-              f"| parameter count vs the table | {_tau(r['params_vs_table'])} |",
-              f"| FLOPs vs the table | {_tau(r['flops_vs_table'])} |"]
+              f"| parameter count vs the table | {tau(r['params_vs_table'])} |",
+              f"| FLOPs vs the table | {tau(r['flops_vs_table'])} |"]
     if "seed1_vs_seed0" in r:
         lines.append(f"| seed 1 vs seed 0 of the table (mean absolute difference "
                      f"{r['seed1_vs_seed0']['mean_abs_diff']:.2f} points) | "
-                     f"{_tau(r['seed1_vs_seed0'])} |")
+                     f"{tau(r['seed1_vs_seed0'])} |")
     if r["convergence"]:
         last = max(c["epoch"] for c in r["convergence"])
         lines += ["", "Held-out accuracy during training (the table's column is the last):", "",

@@ -85,3 +85,17 @@ def rate(seconds):
     return {"cells": len(seconds), "median_s": float(np.median(seconds)),
             "mean_s": float(np.mean(seconds)), "min_s": float(min(seconds)),
             "max_s": float(max(seconds)), "cells_per_cpu_hour": 3600 / float(np.mean(seconds))}
+
+
+def tau_text(agreement):
+    """A `proxy.agreement` as report text: tau [95% interval] (n=cells)."""
+    lo, hi = agreement["tau_ci95"]
+    return f"{agreement['kendall_tau']:.3f} [{lo:.3f}, {hi:.3f}] (n={agreement['cells']})"
+
+
+def rate_text(rate, noun, plural, epochs):
+    """A `rate` as the report's sentence on training time, per `noun` trained `epochs`."""
+    return (f"Training time per {noun} ({rate['cells']} {plural}; its median epoch x {epochs}, "
+            f"evaluation not counted): median {rate['median_s'] / 60:.1f} min, range "
+            f"{rate['min_s'] / 60:.1f}-{rate['max_s'] / 60:.1f} min; "
+            f"{rate['cells_per_cpu_hour']:.2f} {plural} per CPU-hour.")

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from jaxnas.analysis import arms, checkpoints, paired, plots, proxy, shrunk, tables
+from jaxnas import cli
+from jaxnas.analysis import (arms, checkpoints, compare, paired, plots, proxy, shrunk,
+                            tables)
 from jaxnas.analysis.gate import sharing_by_distance
 from jaxnas.analysis.stats import diff_row, format_ci, mean_ci, verdict
 from jaxnas.errors import UsageError
@@ -93,7 +95,6 @@ def _table_arm(folder, noise, truth, seeds=(0, 1, 2), table="stand-alone table t
 def test_compare_against_a_stand_alone_table(tmp_path):
     """Arms ranked against a table (any space) are compared against that table's values, not
     NB201's; different tables, a report without values and --within-space are refused."""
-    from jaxnas.analysis import compare
 
     rng = np.random.default_rng(0)
     truth = {f"Genotype(cell={i})": float(v) for i, v in enumerate(rng.uniform(50, 70, 40))}
@@ -296,7 +297,6 @@ def test_committed_landmark_comparison_is_reproduced():
 
 
 def test_jaxnas_compare_command(tmp_path, capsys):
-    from jaxnas import cli
 
     _arm(tmp_path / "base", noise=30.0)
     _arm(tmp_path / "arm", noise=1.0, drop=2)
@@ -406,8 +406,8 @@ def test_darts_tau_experiment_cells_table_and_report(tmp_path):
             "arch": n, "index": None, "train_acc": 60.0, "train_loss": 1.0,
             "valid_acc": float(50 + 10 * rng.random()), "valid_loss": 1.0, "test_acc": 60.0,
             "test_loss": 1.0, "params": float(rng.random()), "flops": float(rng.random()),
-            "epochs": 20,
-            "seed": 0, "scale": "C4-L3-16px-search"} for n in names], work / part / "table.csv")
+            "epochs": 20, "seed": 0, "scale": "C4-L3-16px-search"} for n in names],
+            work / part / "table.csv")
 
     fill("gt_a", lists["a"])
     fill("gt_b", lists["b"][:10])

@@ -9,12 +9,16 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxnas import cli
+from jaxnas.config import load_config
 from jaxnas.errors import ConfigError
+from jaxnas.evaluate import angle_darts
 from jaxnas.spaces import DARTS
 from jaxnas.spaces.darts import ARCH_LEN, EDGES, NUM_EDGES
 from jaxnas.supernet import darts as supernet
 from jaxnas.supernet import darts_ops
 from jaxnas.techniques.close import GateConfig, add_block, block_mask, gate_darts, pools_darts
+from jaxnas.train import defaults, loop, rules, step as step_lib
 
 K = 3
 CFG = supernet.SupernetConfig(C=4, layers=3, slots_per_cell=2 * K)
@@ -247,7 +251,6 @@ def test_sharing_maps_read_the_stride2_pool_on_reduction_input_edges():
 def test_angle_reads_each_genotypes_blocks(net):
     """The DARTS angle with one sharing map per genotype (CLOSE's subnet) equals the angle of
     each genotype with its own map."""
-    from jaxnas.evaluate import angle_darts
 
     params, _ = net
     cur = jax.tree.map(lambda a: a + 0.05 * jnp.cos(7.0 * a), params)
@@ -277,8 +280,6 @@ def _close(tiny_with, epochs=2, techniques=("close",), **changes):
 
 
 def test_config_check_and_refusals(tiny_with):
-    from jaxnas.config import load_config
-    from jaxnas.train import defaults, rules
 
     rules.check(_close(tiny_with), paths=False)
     mini = defaults.check(load_config("configs/darts_spos.py", "mini,close"), paths=False)
@@ -310,7 +311,6 @@ def test_search_a_darts_close_checkpoint_returns_a_genotype(tiny_with, checkpoin
     """A CLOSE DARTS run's initial checkpoint (no training step: it compiles for a minute
     here; the slow test trains): the GATE's blocks score genotypes, and `jaxnas search`
     (random, 4 genotypes) returns one."""
-    from jaxnas import cli
     from test_train import tiny_recipe
 
     config = _close(tiny_with, epochs=1)
@@ -334,8 +334,6 @@ def test_tiny_darts_close_run_adds_blocks_in_one_compilation_resumes_and_searche
     """Three tiny epochs (blocks 1, 2, 3 at epochs 1, 2, 3): one compilation, the sharing
     extent logged per epoch, an interrupted run resumed inside epoch 2 ends bit-identical, the
     gate assigns blocks of all levels, and `jaxnas search` (evolution) returns a genotype."""
-    from jaxnas import cli
-    from jaxnas.train import step as step_lib
     from test_train import _restore, assert_resume_equivalent, tiny_recipe
 
     config = _close(tiny_with, epochs=3)
@@ -368,8 +366,6 @@ def test_tiny_darts_abs_close_pair_shrinks_grows_and_compiles_once(tiny_with, tm
     epoch while ABS drops one op per edge at the start of epochs 2 and 3 (its angles read
     CLOSE's per-genotype sharing maps); one compilation of the step for every mask and sharing
     level, finite losses, and `jaxnas search` returns a genotype of the shrunk space."""
-    from jaxnas import cli
-    from jaxnas.train import loop, step as step_lib
 
     config = _close(tiny_with, epochs=3, techniques=("abs", "close"), **{
         "abs.shrink.start_epoch": 1, "abs.shrink.num_steps": 2, "abs.shrink.every_epochs": 1,
