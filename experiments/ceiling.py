@@ -149,9 +149,7 @@ def markdown(r):
               f"| parameter count vs NB201 x-valid (same cells) | {tau(r['params_vs_nb201'])} |",
               f"| parameter count vs the mini table | {tau(r['params_vs_table'])} |"]
     if "seed1_vs_seed0" in r:
-        lines.append(f"| seed 1 vs seed 0 of the mini table (mean absolute difference "
-                     f"{r['seed1_vs_seed0']['mean_abs_diff']:.2f} points) | "
-                     f"{tau(r['seed1_vs_seed0'])} |")
+        lines.append(standalone_parts.seed_row(r["seed1_vs_seed0"], "the mini table"))
     if r["pilot"]:
         lines += ["", "Convergence (pilot cells, held-out / training accuracy):", "",
                   "| cell | NB201 x-valid | 50 epochs | 100 epochs |", "|---|---|---|---|"]

@@ -122,9 +122,7 @@ def markdown(r):
               f"| parameter count vs the table | {tau(r['params_vs_table'])} |",
               f"| FLOPs vs the table | {tau(r['flops_vs_table'])} |"]
     if "seed1_vs_seed0" in r:
-        lines.append(f"| seed 1 vs seed 0 of the table (mean absolute difference "
-                     f"{r['seed1_vs_seed0']['mean_abs_diff']:.2f} points) | "
-                     f"{tau(r['seed1_vs_seed0'])} |")
+        lines.append(standalone_parts.seed_row(r["seed1_vs_seed0"], "the table"))
     if r["convergence"]:
         last = max(c["epoch"] for c in r["convergence"])
         lines += ["", "Held-out accuracy during training (the table's column is the last):", "",

@@ -93,6 +93,12 @@ def tau_text(agreement):
     return f"{agreement['kendall_tau']:.3f} [{lo:.3f}, {hi:.3f}] (n={agreement['cells']})"
 
 
+def seed_row(agreement, table):
+    """A `proxy.seed_agreement` of `table` (its name in the text) as a report table row."""
+    return (f"| seed 1 vs seed 0 of {table} (mean absolute difference "
+            f"{agreement['mean_abs_diff']:.2f} points) | {tau_text(agreement)} |")
+
+
 def rate_text(rate, noun, plural, epochs):
     """A `rate` as the report's sentence on training time, per `noun` trained `epochs`."""
     return (f"Training time per {noun} ({rate['cells']} {plural}; its median epoch x {epochs}, "
