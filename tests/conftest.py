@@ -22,7 +22,9 @@ def pytest_configure(config):
 
     Several tests train the same tiny supernet more than once (resume equivalence, curricula);
     JAX's persistent compilation cache lets the later runs load the executable instead of
-    recompiling it. The cache is a fresh temporary folder, so no test sees another session's.
+    recompiling it. The cache is a fresh temporary folder, so no test sees another session's;
+    each pytest-xdist worker has its own (JAX writes cache files without a lock when the cache
+    has no size limit, so two workers must not share one).
     """
     config.addinivalue_line("markers", "slow: long-running test; runs only when JAXNAS_SLOW=1")
     import jax
