@@ -59,8 +59,9 @@ def write_cells(out):
     print(f"wrote {', '.join(f'cells_{n}.txt ({len(c)})' for n, c in lists.items())} in {out}")
 
 
-def _rows(path):
-    return groundtruth.read_standalone_rows(path) if path.is_file() else []
+def _rows(path, diverged=False):
+    """A part's table rows so far; with `diverged`, the rows of diverged cells too."""
+    return groundtruth.read_standalone_rows(path, diverged=diverged) if path.is_file() else []
 
 
 def write_landmark_tables(results, out):

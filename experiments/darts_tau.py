@@ -58,8 +58,9 @@ def write_cells(out):
     print(f"wrote the genotype lists of {', '.join(PARTS)} in {out}")
 
 
-def _rows(path):
-    return groundtruth.read_standalone_rows(path) if path.is_file() else []
+def _rows(path, diverged=False):
+    """A part's table rows so far; with `diverged`, the rows of diverged cells too."""
+    return groundtruth.read_standalone_rows(path, diverged=diverged) if path.is_file() else []
 
 
 def write_table(work, out):
@@ -68,7 +69,7 @@ def write_table(work, out):
     rows = []
     for part in EVAL_PARTS:
         lo, hi = PLAN[part]
-        got = _rows(work / part / "table.csv")
+        got = _rows(work / part / "table.csv", diverged=True)
         if len(got) < hi - lo:
             raise UsageError(f"{work / part}: {len(got)} of {hi - lo} genotypes trained")
         rows += got
@@ -78,7 +79,7 @@ def write_table(work, out):
 
 def report(results, paired=PAIRED):
     """The numbers so far: JSON-ready dict."""
-    out = {"trained": {p: [len(_rows(results / p / "table.csv")), hi - lo]
+    out = {"trained": {p: [len(_rows(results / p / "table.csv", diverged=True)), hi - lo]
                        for p, (lo, hi) in PLAN.items()}}
     out["rate"] = standalone_parts.rate([s for p in PARTS for s in
                                          standalone_parts.training_seconds(results / p)])

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from jaxnas import cli, spaces
-from jaxnas.errors import GroundTruthError
+from jaxnas.errors import DivergenceError, GroundTruthError
 from jaxnas.evaluate import groundtruth
 from jaxnas.evaluate.cells import ranking
 from jaxnas.techniques.landmark import read_table
@@ -192,6 +192,8 @@ def test_malformed_table_is_one_line_error(uninterrupted, tmp_path, capsys):
         "is not the index of its arch": [good[0], changed(good[1], "index", "0")],
         "one row per cell": [good[0], good[1], good[1]],
         "has no rows": [good[0]],
+        "test_acc is ''": [good[0], changed(good[1], "test_acc", "")],  # only a diverged
+        "every one of its 1 cells diverged": [good[0], _diverged_row(good[1])],  # row has none
     }
     for message, lines in cases.items():
         bad = tmp_path / "bad.csv"
@@ -201,6 +203,78 @@ def test_malformed_table_is_one_line_error(uninterrupted, tmp_path, capsys):
         assert cli.main(["evaluate", "--workdir", str(run), "--gt", str(bad)]) == 2
         err = capsys.readouterr().err
         assert message.split("'")[0] in err and len(err.strip().splitlines()) == 1
+
+
+def _diverged_row(line):
+    """A table line with its six accuracy and loss fields empty: a diverged cell's row."""
+    fields = line.split(",")
+    for column in groundtruth.METRIC_COLUMNS:
+        fields[groundtruth.STANDALONE_COLUMNS.index(column)] = ""
+    return ",".join(fields)
+
+
+def test_diverging_cells_stop_the_run_or_are_recorded(tiny_folder, tmp_path):
+    """With a learning rate of 1e30 every network diverges in its first epoch of two: by
+    default a one-line DivergenceError; with `train.on_divergence="record"` each stack ends
+    after that epoch (nothing left to train), every row has no accuracy, a resumed run counts
+    them done, and the table is refused as a ground truth (nothing to rank)."""
+    config = _config(tiny_folder, tmp_path, epochs=2, checkpoint_every_minutes=0.0)
+    config.archs.file = _cells_file(tmp_path)
+    config.optim.lr = 1e30
+    with pytest.raises(DivergenceError, match=re.escape("diverged in epoch 1 (loss not finite)")):
+        standalone.train(config, tmp_path / "stop", progress=False)
+    config.train.on_divergence = "record"
+    standalone.train(config, tmp_path / "record", progress=False)
+    table = tmp_path / "record" / "table.csv"
+    rows = groundtruth.read_standalone_rows(table, diverged=True)
+    assert [r["arch"] for r in rows] == list(CELLS) and all(r["diverged"] for r in rows)
+    assert all(r[c] is None for r in rows for c in groundtruth.METRIC_COLUMNS)
+    assert all(r["params"] > 0 for r in rows)
+    lines = [json.loads(x) for x in (tmp_path / "record" / "metrics.jsonl").read_text()
+             .splitlines()]
+    assert [(x["stack"], x["epoch"], x["diverged"]) for x in lines] == [
+        (1, 1, list(CELLS[:2])), (2, 1, list(CELLS[2:]))]
+    standalone.train(config, tmp_path / "record", resume=True, progress=False)
+    assert len((tmp_path / "record" / "metrics.jsonl").read_text().splitlines()) == 2
+    with pytest.raises(GroundTruthError, match="every one of its 3 cells diverged"):
+        groundtruth.read_standalone_table(table)
+
+
+def test_a_recorded_divergence_leaves_the_other_networks_alone(uninterrupted, tiny_folder,
+                                                               tmp_path, monkeypatch):
+    """The second network of the first stack diverges after its first step (its parameters
+    made NaN): its row has no accuracy and the readers skip it, naming it in the source; the
+    other two cells end as in the run without it (networks of a stack are independent)."""
+    original = standalone.programs_of
+
+    def poisoned(*args, **kwargs):
+        init, step, evaluate, schedule = original(*args, **kwargs)
+
+        def poisoning_step(state, images, labels):
+            state, metrics = step(state, images, labels)
+            if int(state.step) == 1:
+                state = state._replace(params=jax.tree.map(lambda p: p.at[1].set(np.nan),
+                                                           state.params))
+            return state, metrics
+        return init, poisoning_step, evaluate, schedule
+
+    monkeypatch.setattr(standalone, "programs_of", poisoned)
+    config = _config(tiny_folder, tmp_path, checkpoint_every_minutes=0.0,
+                     on_divergence="record")
+    config.archs.file = _cells_file(tmp_path)
+    standalone.train(config, tmp_path / "run", progress=False)
+    table = tmp_path / "run" / "table.csv"
+    every = groundtruth.read_standalone_rows(table, diverged=True)
+    assert [r["diverged"] for r in every] == [False, True, False]
+    kept = groundtruth.read_standalone_rows(table)
+    want = groundtruth.read_standalone_rows(uninterrupted[0] / "table.csv")
+    assert [r["arch"] for r in kept] == [CELLS[0], CELLS[2]]
+    for got, ref in zip(kept, [want[0], want[2]]):
+        for column in ("train_loss", "valid_loss", "test_loss", "valid_acc", "test_acc"):
+            assert got[column] == pytest.approx(ref[column], rel=1e-5, abs=1e-5), column
+    truth = groundtruth.read_standalone_table(table)
+    assert list(truth.archs) == [CELLS[0], CELLS[2]]
+    assert truth.source.endswith("; 1 diverged, not ranked)")
 
 
 def test_cli_arguments_and_config_errors(tmp_path, capsys):

@@ -14,7 +14,9 @@ NATS-Bench API reports them.
 A stand-alone table (`jaxnas standalone`, `write_standalone_table` / `read_standalone_table`) is a
 CSV with one row per trained cell: its architecture string, official index (empty where the space
 has none), `train_` / `valid_` (held-out: the other half of the training set, NB201's x-valid) /
-`test_` accuracy and loss, params and FLOPs (millions), epochs, seed and scale. In a space
+`test_` accuracy and loss, params and FLOPs (millions), epochs, seed and scale; a cell whose
+training diverged (`train.on_divergence="record"`) has its six accuracy and loss fields empty,
+and the readers skip it unless asked (`diverged=True`). In a space
 without official indices (DARTS) the same CSV, `arch` the space's text form (DARTS's
 `Genotype(...)`) and `index` empty, is read by `read_arch_table` into an `ArchTable`.
 
@@ -379,7 +381,7 @@ def read_nats_archive(path, *, dataset: str = "cifar10-valid", hp="200",
 
 STANDALONE_COLUMNS = ("arch", "index", "train_acc", "train_loss", "valid_acc", "valid_loss",
                       "test_acc", "test_loss", "params", "flops", "epochs", "seed", "scale")
-_METRIC_COLUMNS = STANDALONE_COLUMNS[2:8]
+METRIC_COLUMNS = STANDALONE_COLUMNS[2:8]
 STANDALONE_DATASET = "standalone"
 
 
@@ -397,9 +399,12 @@ def write_standalone_table(rows, path) -> None:
     os.replace(tmp, path)
 
 
-def read_standalone_rows(path) -> list[dict]:
-    """The rows of a stand-alone CSV table as dicts of typed values; GroundTruthError (one line,
-    naming the file, line and column) for a missing file, a missing column or a bad value."""
+def read_standalone_rows(path, *, diverged=False) -> list[dict]:
+    """The rows of a stand-alone CSV table as dicts of typed values, each with `diverged` (its
+    accuracy and loss fields empty: training diverged); the diverged rows only with
+    `diverged=True` (what a resumed run counts as done), their metrics None. GroundTruthError
+    (one line, naming the file, line and column) for a missing file, a missing column, a bad
+    value or a table of diverged rows only."""
     path = Path(path)
     if not path.is_file():
         raise GroundTruthError(f"ground-truth table not found: {path}")
@@ -423,10 +428,21 @@ def read_standalone_rows(path) -> list[dict]:
             raise GroundTruthError(f"ground-truth table {path} line {number}: {len(line)} "
                                    f"fields, the header has {len(header)}")
         raw = dict(zip(header, (v.strip() for v in line)))
-        rows.append(_typed_row(raw, f"ground-truth table {path} line {number}"))
+        rows.append({**_typed_row(raw, f"ground-truth table {path} line {number}"),
+                     "line": number})
     if not rows:
         raise GroundTruthError(f"ground-truth table {path} has no rows")
-    return rows
+    finite = [r for r in rows if not r["diverged"]]
+    if not finite and not diverged:
+        raise GroundTruthError(f"ground-truth table {path}: every one of its {len(rows)} cells "
+                               f"diverged; nothing to rank")
+    return rows if diverged else finite
+
+
+def _skipped(path, rows):
+    """The `source` text's note on the diverged rows a reader left out of `path`."""
+    n = len(read_standalone_rows(path, diverged=True)) - len(rows)
+    return f"; {n} diverged, not ranked" if n else ""
 
 
 def _typed_row(raw, where):
@@ -444,9 +460,11 @@ def _typed_row(raw, where):
         raise GroundTruthError(f"{where}: arch is empty")
     row = {"arch": raw["arch"], "scale": raw["scale"]}
     row["index"] = None if raw["index"] == "" else number("index", int)
-    for column in _METRIC_COLUMNS + ("params", "flops"):
+    row["diverged"] = all(raw[c] == "" for c in METRIC_COLUMNS)
+    for column in METRIC_COLUMNS + ("params", "flops"):
         # valid_* is empty when the run held nothing out (`jaxnas final`'s whole training split)
-        empty = column.startswith("valid_") and raw[column] == ""
+        empty = (row["diverged"] and column in METRIC_COLUMNS) or (
+            column.startswith("valid_") and raw[column] == "")
         row[column] = None if empty else number(column)
     row["epochs"], row["seed"] = number("epochs", int), number("seed", int)
     return row
@@ -458,33 +476,33 @@ def read_standalone_table(path) -> GroundTruth:
     (every row must have one, in range, each once), `archs` their strings."""
     rows = read_standalone_rows(path)
     seen = {}
-    for i, row in enumerate(rows):
-        index = row["index"]
+    for row in rows:
+        index, line = row["index"], row["line"]
         if index is None or not 0 <= index < NUM_ARCHS:
-            raise GroundTruthError(f"ground-truth table {path} line {i + 2}: index is "
+            raise GroundTruthError(f"ground-truth table {path} line {line}: index is "
                                    f"{'empty' if index is None else index}; ranking needs the "
                                    f"official index in 0..{NUM_ARCHS - 1}")
         try:
             of_arch = nb201_space.arch_to_index(nb201_space.str_to_arch(row["arch"]))
         except ArchError as error:
-            raise GroundTruthError(f"ground-truth table {path} line {i + 2}: {error}") from None
+            raise GroundTruthError(f"ground-truth table {path} line {line}: {error}") from None
         if of_arch != index:
-            raise GroundTruthError(f"ground-truth table {path} line {i + 2}: index {index} is "
+            raise GroundTruthError(f"ground-truth table {path} line {line}: index {index} is "
                                    f"not the index of its arch ({of_arch})")
         if index in seen:
             raise GroundTruthError(f"ground-truth table {path}: index {index} is on lines "
-                                   f"{seen[index] + 2} and {i + 2}; one row per cell (one seed "
+                                   f"{seen[index]} and {line}; one row per cell (one seed "
                                    f"per table)")
-        seen[index] = i
+        seen[index] = line
     epochs = {row["epochs"] for row in rows}
     return GroundTruth(
         dataset=STANDALONE_DATASET,
         epochs=max(epochs),
-        metrics={c: np.array([row[c] for row in rows]) for c in _METRIC_COLUMNS},
+        metrics={c: np.array([row[c] for row in rows]) for c in METRIC_COLUMNS},
         indices=np.array([row["index"] for row in rows]),
         archs=tuple(row["arch"] for row in rows),
         source=f"stand-alone table {path} ({len(rows)} cells, scale "
-               f"{', '.join(sorted({row['scale'] for row in rows}))})",
+               f"{', '.join(sorted({row['scale'] for row in rows}))}{_skipped(path, rows)})",
     )
 
 
@@ -514,8 +532,8 @@ def read_arch_table(path, space) -> ArchTable:
     architecture; GroundTruthError (one line, naming the file and line) otherwise."""
     rows = read_standalone_rows(path)
     archs, seen = [], {}
-    for i, row in enumerate(rows):
-        where = f"ground-truth table {path} line {i + 2}"
+    for row in rows:
+        where = f"ground-truth table {path} line {row['line']}"
         if row["index"] is not None:
             raise GroundTruthError(f"{where}: index is {row['index']}, but the {space.name} "
                                    f"space has no official indices (leave it empty)")
@@ -525,15 +543,15 @@ def read_arch_table(path, space) -> ArchTable:
             raise GroundTruthError(f"{where}: {error}") from None
         text = space.to_str(arch)
         if text in seen:
-            raise GroundTruthError(f"ground-truth table {path}: lines {seen[text] + 2} and "
-                                   f"{i + 2} hold the same architecture; one row per "
+            raise GroundTruthError(f"ground-truth table {path}: lines {seen[text]} and "
+                                   f"{row['line']} hold the same architecture; one row per "
                                    f"architecture")
-        seen[text] = i
+        seen[text] = row["line"]
         archs.append(arch)
     return ArchTable(
         space=space.name, archs=_frozen(np.stack(archs).astype(np.int32)),
         texts=tuple(seen), epochs=max(row["epochs"] for row in rows),
         metrics={c: _frozen(np.array([row[c] for row in rows], np.float64))
-                 for c in _METRIC_COLUMNS},
+                 for c in METRIC_COLUMNS},
         source=f"stand-alone table {path} ({len(rows)} {space.name} architectures, scale "
-               f"{', '.join(sorted({row['scale'] for row in rows}))})")
+               f"{', '.join(sorted({row['scale'] for row in rows}))}{_skipped(path, rows)})")

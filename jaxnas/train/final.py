@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from jaxnas import spaces
-from jaxnas.errors import ArchError, ConfigError
+from jaxnas.errors import ArchError, ConfigError, DivergenceError
 from jaxnas.evaluate import groundtruth
 from jaxnas.train import standalone, standalone_config
 
@@ -58,5 +58,8 @@ def final(config, workdir, arch, *, resume=False, progress=True):
     start = time.perf_counter()
     summary = standalone.train(config, workdir, resume=resume, progress=progress,
                                archs=arch[None])
-    rows = groundtruth.read_standalone_rows(summary["table"])
-    return {**rows[0], "seconds": time.perf_counter() - start}
+    row = groundtruth.read_standalone_rows(summary["table"], diverged=True)[0]
+    if row["diverged"]:  # train.on_divergence="record": the table holds it without accuracy
+        raise DivergenceError(f"final training of {row['arch']} diverged (recorded in "
+                              f"{summary['table']}); lower optim.lr")
+    return {**row, "seconds": time.perf_counter() - start}

@@ -12,10 +12,12 @@ A cell's initialisation, data order and augmentation depend only on `config.seed
 with trained alone. Checkpoints are written at every epoch's end and every
 `train.checkpoint_every_minutes` (and on Ctrl-C or SIGTERM); with `resume=True` finished cells are
 read back from the table and the current stack restarts from its newest checkpoint, ending with
-the result of an uninterrupted run. The workdir holds config.json, run.json (K, steps per epoch),
-cells.txt (the cells in training order), metrics.jsonl (one line per stack and epoch; with
-`train.eval_every_epochs` some lines also hold each cell's held-out accuracy, its learning curve),
-table.csv and checkpoints/.
+the result of an uninterrupted run. A network whose epoch loss is not finite stops the run
+(DivergenceError), or with `train.on_divergence="record"` gets a row without accuracy (readers
+skip it) while the others train on; a stack whose networks all diverged ends there. The
+workdir holds config.json, run.json (K, steps per epoch), cells.txt (the cells in training
+order), metrics.jsonl (one line per stack and epoch; with `train.eval_every_epochs` some lines
+also hold each cell's held-out accuracy, its learning curve), table.csv and checkpoints/.
 
 A DARTS search-network config (`network.kind="search"`, `standalone_config.
 darts_search_config`) trains each genotype in DARTS's search network, the network the DARTS
@@ -313,7 +315,8 @@ def _train(config, workdir, resume, progress, archs=None):
     run_file.write_text(json.dumps({"k": k, "cells": len(archs), "steps_per_epoch": spe,
                                     "backend": jax.default_backend()}))
 
-    done = {r["arch"]: r for r in groundtruth.read_standalone_rows(workdir / TABLE)} \
+    done = {r["arch"]: r for r in groundtruth.read_standalone_rows(workdir / TABLE,
+                                                                   diverged=True)} \
         if resume and (workdir / TABLE).is_file() else {}
     complexity = space.complexity(net_cfg, config.data.resolution)
     ckpt = checkpoint.Checkpointer(workdir, keep=t.keep_checkpoints,
@@ -401,6 +404,7 @@ def _train_stack(live, g, real, codes, config, spe, train_x, train_y, train_step
     `held_out(state)` loss and accuracy."""
     state = live[0]
     t = config.train
+    diverged = set()  # cells whose training diverged (train.on_divergence="record")
     start = g * spe * t.epochs
     bs = t.batch_size
     local = int(state.step) - start
@@ -419,11 +423,15 @@ def _train_stack(live, g, real, codes, config, spe, train_x, train_y, train_step
             if b + 1 < spe and ckpt.due(step):
                 ckpt.save(state)
         sums = np.asarray(jax.device_get(state.sums))[:real] / spe
-        bad = ~np.isfinite(sums).all(axis=1)
-        if bad.any():
-            cell = names[padded[int(np.flatnonzero(bad)[0])]]
-            raise DivergenceError(f"stand-alone training of {cell} diverged in epoch {epoch + 1} "
-                                  f"(loss not finite); lower optim.lr or set optim.clip")
+        bad = [names[padded[j]] for j in np.flatnonzero(~np.isfinite(sums).all(axis=1))]
+        if bad and t.on_divergence == "stop":
+            raise DivergenceError(f"stand-alone training of {bad[0]} diverged in epoch "
+                                  f"{epoch + 1} (loss not finite); lower optim.lr, set "
+                                  f"optim.clip, or train.on_divergence='record' to go on")
+        for cell in sorted(set(bad) - diverged):
+            workdir_lib.notice(f"stand-alone training of {cell} diverged in epoch {epoch + 1} "
+                               f"(loss not finite): its row will have no accuracy")
+        diverged.update(bad)
         seconds = time.perf_counter() - t0
         record = {"stack": g + 1, "cells": real, "epoch": epoch + 1, "step": int(state.step),
                   "lr": float(schedule((epoch + 1) * spe - 1)), "seconds": seconds,
@@ -435,10 +443,15 @@ def _train_stack(live, g, real, codes, config, spe, train_x, train_y, train_step
             record.update(archs=[names[i] for i in padded[:real]],
                           valid_loss=[none_if_nan(v) for v in v_loss[:real]],
                           valid_acc=[none_if_nan(v) for v in v_acc[:real]])
+        if bad:
+            record["diverged"] = bad
         with open(workdir / METRICS, "a") as f:
             f.write(json.dumps(record) + "\n")
         ckpt.save(state)
         bar.set_postfix(stack=record["stack"], epoch=epoch + 1, loss=f"{record['loss']:.3f}")
+        if len(bad) == real:  # nothing left to train in this stack
+            bar.update(real * (t.epochs - epoch - 1))
+            break
     return state
 
 
@@ -468,4 +481,6 @@ def _rows(state, members, archs, names, space, complexity, eval_step, held_out, 
             "test_acc": float(t_acc[j]), "test_loss": float(t_loss[j]),
             "params": float(cplx["num_params"][j]), "flops": float(cplx["flops"][j]),
             "epochs": config.train.epochs, "seed": config.seed, "scale": sconfig.scale(config)})
+        if not np.isfinite(train[j]).all():  # diverged (train.on_divergence="record")
+            rows[-1].update(dict.fromkeys(groundtruth.METRIC_COLUMNS))
     return rows

@@ -45,9 +45,12 @@ def base_config():
     # each network join the epoch's line of metrics.jsonl: a learning curve per cell.
     # loop: how a stack's step runs its K networks, "vmap" (batched: every edge runs every op),
     # "map" (one after another inside the step) or "auto" (map on the CPU, vmap elsewhere).
+    # on_divergence: a network whose epoch loss is not finite stops the run ("stop": one line,
+    # the checkpoints kept) or is recorded in the table without accuracy while the rest train
+    # on ("record": a long table is not held up by one cell; readers skip such rows).
     c.train = dict(epochs=200, batch_size=256, k=0, max_k=64, memory_fraction=0.5, loop="auto",
                    eval_batch_size=256, eval_every_epochs=0, checkpoint_every_minutes=10.0,
-                   keep_checkpoints=2)
+                   keep_checkpoints=2, on_divergence="stop")
     return c
 
 
@@ -75,7 +78,7 @@ def darts_config():
                    clip=5.0)
     c.train = dict(epochs=600, batch_size=96, k=1, max_k=1, memory_fraction=0.5, loop="auto",
                    eval_batch_size=256, eval_every_epochs=0, checkpoint_every_minutes=10.0,
-                   keep_checkpoints=2)
+                   keep_checkpoints=2, on_divergence="stop")
     return c
 
 
@@ -106,7 +109,7 @@ def darts_search_config():
                    clip=5.0)
     c.train = dict(epochs=50, batch_size=64, k=0, max_k=64, memory_fraction=0.5, loop="auto",
                    eval_batch_size=256, eval_every_epochs=0, checkpoint_every_minutes=10.0,
-                   keep_checkpoints=2)
+                   keep_checkpoints=2, on_divergence="stop")
     return c
 
 
@@ -171,6 +174,8 @@ def darts_mini_scale(config):
     return config
 
 
+ON_DIVERGENCE = ("stop", "record")
+
 RULES = {
     "kind": one_of(KIND),
     "seed": seed(),
@@ -195,6 +200,7 @@ RULES = {
     "train.eval_every_epochs": count(),
     "train.checkpoint_every_minutes": finite_nonnegative(),
     "train.keep_checkpoints": positive_int(),
+    "train.on_divergence": one_of(*ON_DIVERGENCE),
 }
 
 DARTS_RULES = {
@@ -249,7 +255,7 @@ def _check_darts(config):
 # copy of the run resumes from another checkout's list of the same cells.
 RESUMABLE_KEYS = ("data.source", "data.cache_dir", "archs.file",
                   "train.checkpoint_every_minutes", "train.keep_checkpoints", "train.max_k",
-                  "train.memory_fraction", "train.eval_every_epochs")
+                  "train.memory_fraction", "train.eval_every_epochs", "train.on_divergence")
 
 
 def is_standalone(config):

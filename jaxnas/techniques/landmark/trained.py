@@ -94,7 +94,8 @@ def train_cells(config, space, archs, folder, *, progress=True) -> lm_lib.Table:
     names = [space.to_str(a) for a in archs]
     table_path = folder / standalone.TABLE
     if table_path.is_file():
-        have = {r["arch"] for r in groundtruth.read_standalone_rows(table_path)}
+        have = {r["arch"] for r in groundtruth.read_standalone_rows(table_path,
+                                                                    diverged=True)}
         if have.issuperset(names):
             return lm_lib.read_table(table_path, METRIC, space)
     folder.mkdir(parents=True, exist_ok=True)
