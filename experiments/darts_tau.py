@@ -6,7 +6,8 @@ section 17, "DARTS genotypes in the search network").
 --archs 130`'s draw) are trained stand-alone in DARTS's search network at the mini supernet's
 scale: the first 100 are the evaluation table (parts `gt_a`, `gt_b`: one core each), the other
 30 the landmark arm's ground truth (`gt_lm`), so both arms are ranked on the same 100. The
-first 20 are trained again with seed 1 (`gt_seed1`): the table's own noise. The run spans
+first 20 are trained again with seed 1 (`gt_seed1a`, 12, and `gt_seed1b`, 8, one after each
+supernet arm: the shorter SPOS arm's core takes more): the table's own noise. The run spans
 sessions of a 2-core machine (about 16 hours), so its progress lives in the repository
 (`standalone_parts`: `save` / `restore` copy each part's small files, never replacing progress
 with less); the supernet arms keep their reports in `experiments/results/paired/darts_*`.
@@ -34,9 +35,11 @@ from jaxnas.evaluate import groundtruth
 from jaxnas.train import standalone
 import standalone_parts
 
-PLAN = {"gt_a": (0, 65), "gt_b": (65, 100), "gt_lm": (100, 130), "gt_seed1": (0, 20)}
+PLAN = {"gt_a": (0, 65), "gt_b": (65, 100), "gt_lm": (100, 130), "gt_seed1a": (0, 12),
+        "gt_seed1b": (12, 20)}
 PARTS = tuple(PLAN)
 EVAL_PARTS = ("gt_a", "gt_b")
+SEED1_PARTS = ("gt_seed1a", "gt_seed1b")
 PAIRED = ROOT / "experiments" / "results" / "paired"
 ARMS = ("darts_spos", "darts_landmark")
 
@@ -96,7 +99,8 @@ def report(results, paired=PAIRED):
     for part in EVAL_PARTS:
         curves.update(proxy.curves(results / part / "metrics.jsonl"))
     out["convergence"] = proxy.convergence(curves, valid)
-    seed1 = {r["arch"]: r["valid_acc"] for r in _rows(results / "gt_seed1" / "table.csv")}
+    seed1 = {r["arch"]: r["valid_acc"] for p in SEED1_PARTS
+             for r in _rows(results / p / "table.csv")}
     if len(set(seed1) & set(valid)) >= 3:
         out["seed1_vs_seed0"] = proxy.seed_agreement(seed1, valid)
     if all(any((paired / a).glob("seed*.final.json")) for a in ARMS):

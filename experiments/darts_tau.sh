@@ -2,8 +2,9 @@
 # Issue 29 item 6 (experiments/darts_tau.py says what and why): 130 DARTS genotypes trained
 # stand-alone at the mini scale (gt_a on core 0; gt_b then gt_lm on core 1), then the DARTS
 # mini supernet with and without landmark regularisation over 5 paired seeds, each ranked on
-# the 100 evaluation genotypes (SPOS on core 0, then the first 20 genotypes again with seed 1;
-# landmark on core 1). Resumable across machines: it restores the committed progress
+# the 100 evaluation genotypes (SPOS on core 0, landmark on core 1), each arm followed by part
+# of the first 20 genotypes again with seed 1 (12 after SPOS, 8 after the longer landmark arm,
+# so the two cores end together). Resumable across machines: it restores the committed progress
 # (experiments/results/darts_tau/, experiments/results/paired/darts_*) and trains on; a run cut
 # off loses at most its current genotype or supernet.
 # Usage: bash experiments/darts_tau.sh DATA [WORK]   (DATA: image folder or tfds:cifar10)
@@ -26,8 +27,9 @@ arm() {  # arm CORE NAME CONFIG [key=value ...]: one paired arm, 5 seeds, ranked
 (gt 0 a) & (gt 1 b && gt 1 lm) &
 wait
 python $py table "$work"
-(arm 0 darts_spos configs/darts_spos.py:mini && gt 0 seed1 seed=1) &
-(arm 1 darts_landmark configs/darts_spos.py:mini,landmark landmark.table="$work/gt_lm/table.csv") &
+(arm 0 darts_spos configs/darts_spos.py:mini && gt 0 seed1a seed=1) &
+(arm 1 darts_landmark configs/darts_spos.py:mini,landmark landmark.table="$work/gt_lm/table.csv" \
+  && gt 1 seed1b seed=1) &
 wait
 python $py save "$work" "$results"
 python $py report "$results"

@@ -393,10 +393,10 @@ def test_darts_tau_experiment_cells_table_and_report(tmp_path):
     work = tmp_path / "w"
     darts_tau.write_cells(work)
     lists = {p: (work / f"genotypes_{p}.txt").read_text().splitlines()
-             for p in ("a", "b", "lm", "seed1")}
-    assert [len(v) for v in lists.values()] == [65, 35, 30, 20]
+             for p in ("a", "b", "lm", "seed1a", "seed1b")}
+    assert [len(v) for v in lists.values()] == [65, 35, 30, 12, 8]
     assert len(set(lists["a"] + lists["b"] + lists["lm"])) == 130
-    assert lists["seed1"] == lists["a"][:20]
+    assert lists["seed1a"] + lists["seed1b"] == lists["a"][:20]
     rng = np.random.default_rng(0)
 
     def fill(part, names):
@@ -416,7 +416,8 @@ def test_darts_tau_experiment_cells_table_and_report(tmp_path):
     fill("gt_b", lists["b"])
     darts_tau.write_table(work, work / "gt.csv")
     assert len(read_standalone_rows(work / "gt.csv")) == 100
-    fill("gt_seed1", lists["seed1"])
+    fill("gt_seed1a", lists["seed1a"])
+    fill("gt_seed1b", lists["seed1b"])
     darts_tau.standalone_parts.copy_parts(work, tmp_path / "results", darts_tau.PARTS)
     report = darts_tau.report(tmp_path / "results", paired=tmp_path / "no_arms")
     assert report["trained"]["gt_a"] == [65, 65] and report["trained"]["gt_lm"] == [0, 30]
@@ -425,6 +426,7 @@ def test_darts_tau_experiment_cells_table_and_report(tmp_path):
     assert seeds["cells"] == 20 and "difference" in darts_tau.markdown(report)
     assert seeds["mean_abs_diff"] == pytest.approx(np.mean([abs(
         a["valid_acc"] - b["valid_acc"]) for a, b in zip(
-            read_standalone_rows(work / "gt_seed1" / "table.csv"),
+            read_standalone_rows(work / "gt_seed1a" / "table.csv")
+            + read_standalone_rows(work / "gt_seed1b" / "table.csv"),
             read_standalone_rows(work / "gt_a" / "table.csv"))]))
     assert "gt_b 35 of 35" in darts_tau.markdown(report)
