@@ -18,7 +18,9 @@ The 300 cells: NB201's 200 fixed evaluation cells (`jaxnas evaluate --archs 200`
 (seeded) from the paired arms' 1,000 evaluation cells (`--archs 1000`) outside them, so 133
 cells carry every paired arm's stored scores. Training order: the three pilot cells (whose
 100-epoch runs check convergence), the 133, then the rest, split between two parts (one core
-each). The second seed trains the first 100 of that order.
+each). The second seed trains the first 100 of that order, alternately in two parts after
+them (`seed1a` after part a on core 0, `seed1b` after part b on core 1: 202 and 198 cells a
+core, where one part of 100 after part a left core 1 idle for about 18 hours).
 """
 
 import sys
@@ -34,7 +36,8 @@ from jaxnas.spaces import nb201
 import standalone_parts
 
 PILOT = (11711, 12414, 12994)  # experiments/README.md section 17: NB201 valid 91.2, 88.3, 69.0
-PARTS = ("seed0_a", "seed0_b", "seed1", "pilot_e100")
+PARTS = ("seed0_a", "seed0_b", "seed1a", "seed1b", "pilot_e100")
+SEED1_PARTS = ("seed1a", "seed1b")
 
 
 def order():
@@ -51,7 +54,8 @@ def order():
 
 def write_cells(out):
     names = [nb201.arch_to_str(nb201.index_to_arch(i)) for i in order()]
-    lists = {"a": names[:3] + names[3::2], "b": names[4::2], "seed1": names[:100],
+    lists = {"a": names[:3] + names[3::2], "b": names[4::2], "seed1a": names[:100:2],
+             "seed1b": names[1:100:2],
              "pilot": names[:3]}
     out.mkdir(parents=True, exist_ok=True)
     for name, cells in lists.items():
@@ -89,7 +93,7 @@ def report(results, paired=ROOT / "experiments" / "results" / "paired"):
     seed0 = {}
     for part in ("seed0_a", "seed0_b"):
         seed0.update({r["index"]: r for r in _rows(results / part / "table.csv")})
-    seed1 = {r["index"]: r for r in _rows(results / "seed1" / "table.csv")}
+    seed1 = {r["index"]: r for p in SEED1_PARTS for r in _rows(results / p / "table.csv")}
     pilot = {r["index"]: r for r in _rows(results / "pilot_e100" / "table.csv")}
     out = {"cells_seed0": len(seed0), "cells_seed1": len(seed1), "planned": [300, 100],
            "rate": _rate(results)}
@@ -128,7 +132,7 @@ def report(results, paired=ROOT / "experiments" / "results" / "paired"):
 
 def _rate(results):
     """`standalone_parts.rate` of the finished 50-epoch cells of both seeds."""
-    return standalone_parts.rate([s for part in ("seed0_a", "seed0_b", "seed1")
+    return standalone_parts.rate([s for part in ("seed0_a", "seed0_b", *SEED1_PARTS)
                                   for s in standalone_parts.training_seconds(results / part)])
 
 

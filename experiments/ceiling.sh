@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The mini ceiling (issue 30 item 3; experiments/README.md section 17): 300 NB201 cells trained
-# stand-alone at the mini scale (seed 0), the first 100 again with seed 1, and the three pilot
-# cells at 100 epochs (convergence), one pinned process per core. Resumable across machines:
+# stand-alone at the mini scale (seed 0), the first 100 again with seed 1 (half after each
+# seed-0 part), and the three pilot cells at 100 epochs (convergence), one pinned process per
+# core. Resumable across machines:
 # it restores the committed progress (experiments/results/ceiling/) into WORK first, and
 # `python experiments/ceiling.py save WORK experiments/results/ceiling` commits it again.
 # Usage: bash experiments/ceiling.sh DATA [WORK]   (DATA: image folder or tfds:cifar10)
@@ -16,6 +17,6 @@ run() {  # run CORE PART CELLS [key=value ...]
     --workdir "$work/$part" --data "$data" --archs "$work/cells_$cells.txt" --resume \
     --no-progress "$@" >> "$work/$part.log" 2>&1
 }
-(run 0 seed0_a a && run 0 seed1 seed1 seed=1) &
-(run 1 pilot_e100 pilot train.epochs=100 && run 1 seed0_b b) &
+(run 0 seed0_a a && run 0 seed1a seed1a seed=1) &
+(run 1 pilot_e100 pilot train.epochs=100 && run 1 seed0_b b && run 1 seed1b seed1b seed=1) &
 wait

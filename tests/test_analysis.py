@@ -343,11 +343,12 @@ def test_ceiling_experiment_cells_and_report(tmp_path):
     `report` reads a partial table and ranks the committed arms against it."""
     ceiling = _experiment("ceiling")
     ceiling.write_cells(tmp_path / "w")
-    a, b, seed1 = ((tmp_path / "w" / f"cells_{n}.txt").read_text().split()
-                   for n in ("a", "b", "seed1"))
+    a, b, seed1a, seed1b = ((tmp_path / "w" / f"cells_{n}.txt").read_text().split()
+                            for n in ("a", "b", "seed1a", "seed1b"))
     idx = {nb201.arch_to_index(nb201.str_to_arch(s)) for s in a + b}
-    assert len(a) + len(b) == len(idx) == 300 and seed1 == (a[:3] + [
-        x for pair in zip(a[3:], b) for x in pair])[:100]
+    first100 = (a[:3] + [x for pair in zip(a[3:], b) for x in pair])[:100]
+    assert len(a) + len(b) == len(idx) == 300
+    assert (seed1a, seed1b) == (first100[0::2], first100[1::2])
     assert set(evaluation_archs(200).tolist()) <= idx
     assert len(idx & set(evaluation_archs(1000).tolist())) == 133
     part = tmp_path / "w" / "seed0_a"
