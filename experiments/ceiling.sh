@@ -15,7 +15,7 @@ run() {  # run CORE PART CELLS [key=value ...]
   local core=$1 part=$2 cells=$3; shift 3
   taskset -c "$core" nice -n 5 jaxnas standalone --config configs/standalone.py:mini \
     --workdir "$work/$part" --data "$data" --archs "$work/cells_$cells.txt" --resume \
-    --no-progress "$@" >> "$work/$part.log" 2>&1
+    --no-progress train.on_divergence=record "$@" >> "$work/$part.log" 2>&1
 }
 (run 0 seed0_a a && run 0 seed1a seed1a seed=1) &
 (run 1 pilot_e100 pilot train.epochs=100 && run 1 seed0_b b && run 1 seed1b seed1b seed=1) &

@@ -17,7 +17,7 @@ gt() {  # gt CORE PART [key=value ...]: one resumable stand-alone run of genotyp
   local core=$1 part=$2; shift 2
   taskset -c "$core" nice -n 5 jaxnas standalone --config configs/standalone.py:mini,darts \
     --workdir "$work/gt_$part" --data "$data" --archs "$work/genotypes_$part.txt" --resume \
-    --no-progress "$@" >> "$work/gt_$part.log" 2>&1
+    --no-progress train.on_divergence=record "$@" >> "$work/gt_$part.log" 2>&1
 }
 arm() {  # arm CORE NAME CONFIG [key=value ...]: one paired arm, 5 seeds, ranked on gt.csv
   local core=$1 name=$2 config=$3; shift 3
