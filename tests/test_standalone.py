@@ -232,8 +232,8 @@ def test_diverging_cells_stop_the_run_or_are_recorded(tiny_folder, tmp_path):
     assert all(r["params"] > 0 for r in rows)
     lines = [json.loads(x) for x in (tmp_path / "record" / "metrics.jsonl").read_text()
              .splitlines()]
-    assert [(x["stack"], x["epoch"], x["diverged"]) for x in lines] == [
-        (1, 1, list(CELLS[:2])), (2, 1, list(CELLS[2:]))]
+    assert [(x["stack"], x["epoch"], x["diverged"], x["loss"]) for x in lines] == [
+        (1, 1, list(CELLS[:2]), None), (2, 1, list(CELLS[2:]), None)]
     standalone.train(config, tmp_path / "record", resume=True, progress=False)
     assert len((tmp_path / "record" / "metrics.jsonl").read_text().splitlines()) == 2
     with pytest.raises(GroundTruthError, match="every one of its 3 cells diverged"):
@@ -243,8 +243,9 @@ def test_diverging_cells_stop_the_run_or_are_recorded(tiny_folder, tmp_path):
 def test_a_recorded_divergence_leaves_the_other_networks_alone(uninterrupted, tiny_folder,
                                                                tmp_path, monkeypatch):
     """The second network of the first stack diverges after its first step (its parameters
-    made NaN): its row has no accuracy and the readers skip it, naming it in the source; the
-    other two cells end as in the run without it (networks of a stack are independent)."""
+    made NaN): its row and its learning-curve point have no accuracy, the epoch's mean loss is
+    the other network's, the readers skip its row, naming it in the source; the other two cells
+    end as in the run without it (networks of a stack are independent)."""
     original = standalone.programs_of
 
     def poisoned(*args, **kwargs):
@@ -260,9 +261,12 @@ def test_a_recorded_divergence_leaves_the_other_networks_alone(uninterrupted, ti
 
     monkeypatch.setattr(standalone, "programs_of", poisoned)
     config = _config(tiny_folder, tmp_path, checkpoint_every_minutes=0.0,
-                     on_divergence="record")
+                     on_divergence="record", eval_every_epochs=1)
     config.archs.file = _cells_file(tmp_path)
     standalone.train(config, tmp_path / "run", progress=False)
+    first = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[0])
+    assert first["diverged"] == [CELLS[1]] and first["valid_acc"][1] is None
+    assert np.isfinite(first["loss"]) and first["valid_acc"][0] > 0  # the other network's
     table = tmp_path / "run" / "table.csv"
     every = groundtruth.read_standalone_rows(table, diverged=True)
     assert [r["diverged"] for r in every] == [False, True, False]

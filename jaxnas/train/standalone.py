@@ -423,7 +423,8 @@ def _train_stack(live, g, real, codes, config, spe, train_x, train_y, train_step
             if b + 1 < spe and ckpt.due(step):
                 ckpt.save(state)
         sums = np.asarray(jax.device_get(state.sums))[:real] / spe
-        bad = [names[padded[j]] for j in np.flatnonzero(~np.isfinite(sums).all(axis=1))]
+        finite = np.isfinite(sums).all(axis=1)
+        bad = [names[padded[j]] for j in np.flatnonzero(~finite)]
         if bad and t.on_divergence == "stop":
             raise DivergenceError(f"stand-alone training of {bad[0]} diverged in epoch "
                                   f"{epoch + 1} (loss not finite); lower optim.lr, set "
@@ -436,20 +437,23 @@ def _train_stack(live, g, real, codes, config, spe, train_x, train_y, train_step
         record = {"stack": g + 1, "cells": real, "epoch": epoch + 1, "step": int(state.step),
                   "lr": float(schedule((epoch + 1) * spe - 1)), "seconds": seconds,
                   "images_per_second": real * (spe - skip) * bs / seconds,
-                  "loss": float(sums[:, 0].mean()), "acc": float(sums[:, 1].mean())}
+                  # over the networks still training (None when every one diverged)
+                  "loss": float(sums[finite, 0].mean()) if finite.any() else None,
+                  "acc": float(sums[finite, 1].mean()) if finite.any() else None}
         every = t.eval_every_epochs
         if every and (epoch + 1) % every == 0:
-            v_loss, v_acc = held_out(state)
+            v_loss, v_acc = (np.where(finite, v[:real], np.nan) for v in held_out(state))
             record.update(archs=[names[i] for i in padded[:real]],
-                          valid_loss=[none_if_nan(v) for v in v_loss[:real]],
-                          valid_acc=[none_if_nan(v) for v in v_acc[:real]])
+                          valid_loss=[none_if_nan(v) for v in v_loss],
+                          valid_acc=[none_if_nan(v) for v in v_acc])
         if bad:
             record["diverged"] = bad
         with open(workdir / METRICS, "a") as f:
             f.write(json.dumps(record) + "\n")
         ckpt.save(state)
-        bar.set_postfix(stack=record["stack"], epoch=epoch + 1, loss=f"{record['loss']:.3f}")
-        if len(bad) == real:  # nothing left to train in this stack
+        bar.set_postfix(stack=record["stack"], epoch=epoch + 1, loss="diverged"
+                        if record["loss"] is None else f"{record['loss']:.3f}")
+        if not finite.any():  # nothing left to train in this stack
             bar.update(real * (t.epochs - epoch - 1))
             break
     return state
