@@ -13,7 +13,7 @@ import pytest
 
 from jaxnas import cli
 from jaxnas.data import cutout
-from jaxnas.errors import ArchError, ConfigError
+from jaxnas.errors import ArchError, ConfigError, DivergenceError
 from jaxnas.spaces import darts as space
 from jaxnas.supernet import darts_eval
 from jaxnas.train import final, standalone, standalone_config, standalone_step as sstep
@@ -203,6 +203,18 @@ def test_interrupt_inside_a_step_resumes_from_the_newest_checkpoint(
     got = final.final(config, tmp_path / "run", DARTS_V2, resume=True, progress=False)
     for column in ("train_loss", "test_loss", "test_acc"):
         assert got[column] == pytest.approx(uninterrupted[1][column], rel=1e-5, abs=1e-5)
+
+
+def test_a_recorded_divergence_is_an_error_naming_the_table(tiny_folder, tmp_path):
+    """`train.on_divergence="record"` with one genotype: the run stops after the diverged
+    epoch, the table holds its row without accuracy, and `final` raises rather than return
+    an accuracy it does not have."""
+    config = _config(tiny_folder, tmp_path, on_divergence="record")
+    config.optim.lr, config.optim.clip = 1e30, None
+    with pytest.raises(DivergenceError, match=r"diverged \(recorded in .*table\.csv\)"):
+        final.final(config, tmp_path / "run", DARTS_V2, progress=False)
+    lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == 1 and json.loads(lines[0])["loss"] is None  # 1 of 2 epochs
 
 
 def test_bad_genotype_and_config_are_one_line(tiny_folder, tmp_path, capsys):
