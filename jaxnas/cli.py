@@ -86,13 +86,15 @@ def _parser():
                    help="random search, regularised evolution, or the cell of a GDAS run's "
                         "architecture logits (default: the run's search.strategy, evolution)")
     s.add_argument("--budget", type=_positive, help="cells scored (default 1000)")
-    s.add_argument("--metric", type=_name, help="scorer: accuracy (held-out images, default) or angle...")
+    s.add_argument("--metric", type=_name,
+                   help="scorer: accuracy (held-out images, default) or angle...")
     s.add_argument("--seed", type=_seed, help="seed of the strategy (default 0)")
     s.add_argument("--population", type=_positive, help="evolution: population size (50)")
     s.add_argument("--tournament", type=_positive, help="evolution: tournament size (10)")
     s.add_argument("--num-batches", type=_positive, help="held-out batches scored per cell")
     s.add_argument("--data", type=_data, help="override the run's data source")
-    s.add_argument("--out", type=_out, help="result JSON (default W/search/<strategy>.json; plot beside)")
+    s.add_argument("--out", type=_out,
+                   help="result JSON (default W/search/<strategy>.json; plot beside)")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     _run_tail(_run_head(sub, "run", "train, evaluate and search in one resumable command"))

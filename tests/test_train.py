@@ -1,7 +1,6 @@
 """Training: one compiled step, resume equivalence, workdir and checkpoint errors."""
 
 import json
-import shutil
 
 import jax
 import jax.numpy as jnp

@@ -8,8 +8,9 @@ class c, the positions of that class in the data order are permuted by
 the rest to "valid". It therefore depends only on the labels in their (sorted, deterministic) load
 order, e.g. 2,500 + 2,500 images per class for CIFAR-10.
 
-Each half is returned in a fixed random order (a seeded permutation), not sorted: an image folder loads class by class, and architectures are
-scored on the first batches of the held-out half, which must mix all classes.
+Each half is returned in a fixed random order (a seeded permutation), not sorted: an image folder
+loads class by class, and architectures are scored on the first batches of the held-out half,
+which must mix all classes.
 """
 
 import numpy as np

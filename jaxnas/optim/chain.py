@@ -31,8 +31,9 @@ def apply_edits(parts, edits):
             parts[names.index(edit.name)] = (edit.name, edit.transform)
             continue
         if edit.name in owners:
-            raise ConfigError(f"{owner} adds optimizer part {edit.name!r}, which {owners[edit.name]} "
-                              f"already has; names in the chain must be unique")
+            raise ConfigError(f"{owner} adds optimizer part {edit.name!r}, which "
+                              f"{owners[edit.name]} already has; names in the chain must be "
+                              f"unique")
         if edit.kind == "append":
             parts.append((edit.name, edit.transform))
         else:

@@ -468,7 +468,7 @@ def _cost_tables(C, layers, resolution, num_classes, auxiliary):
     macs = np.zeros((ARCH_LEN, NUM_OPS))
     c_stem = 3 * C
     const_p, const_m = 27 * c_stem + 2 * c_stem, resolution**2 * 27 * c_stem
-    c_pp, c_p, c_cur, r, reduction_prev = c_stem, c_stem, C, resolution, False
+    c_pp, c_p, c_cur, r = c_stem, c_stem, C, resolution
     c_aux = None
     for i in range(layers):
         reduction = i in (layers // 3, 2 * layers // 3)
@@ -485,7 +485,7 @@ def _cost_tables(C, layers, resolution, num_classes, auxiliary):
                 p, m = _op_cost(op, c_cur, stride, r_out)
                 params[base + k, op] += p
                 macs[base + k, op] += m
-        c_pp, c_p, r, reduction_prev = c_p, len(CONCAT) * c_cur, r_out, reduction
+        c_pp, c_p, r = c_p, len(CONCAT) * c_cur, r_out
         if i == 2 * layers // 3:
             c_aux = c_p
     const_p += c_p * num_classes + num_classes

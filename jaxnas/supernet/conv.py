@@ -47,9 +47,9 @@ def _conv_nested_bwd(res, dy):
     if w.shape[0] == 1:  # 1x1: dw is one matrix product over all pixels, ~4x faster than a conv.
         dw = jnp.einsum("bhwc,bhwo->co", x, dy)[None, None]
         return dx, dw.astype(w.dtype)
-    # dw[i, j, c, o] = sum_{b,h,w} x[b, h+i-p, w+j-p, c] dy[b, h, w, o]: a convolution of x (channels
-    # as batch, batch as features) with dy (as a kernel). Padding inside the conv, not jnp.pad, keeps
-    # it on the fast path.
+    # dw[i, j, c, o] = sum_{b,h,w} x[b, h+i-p, w+j-p, c] dy[b, h, w, o]: a convolution of x
+    # (channels as batch, batch as features) with dy (as a kernel). Padding inside the conv, not
+    # jnp.pad, keeps it on the fast path.
     dw = _conv(jnp.transpose(x, (3, 1, 2, 0)), jnp.transpose(dy, (1, 2, 0, 3)), 1, pad)
     return dx, jnp.transpose(dw, (1, 2, 0, 3))
 

@@ -97,8 +97,9 @@ def _bn(c):
 def init(key, cfg: SupernetConfig):
     """Fresh supernet parameters: a pytree of float32 arrays.
 
-    Layout: `stem`, `pools` (one dict per stage with the slot-stacked `conv1x1` `[P, 1, 1, C, C]` and
-    `conv3x3` `[P, 3, 3, C, C]`, P = N * slots_per_cell), `reduce` (two residual blocks), `head`.
+    Layout: `stem`, `pools` (one dict per stage with the slot-stacked `conv1x1`
+    `[P, 1, 1, C, C]` and `conv3x3` `[P, 3, 3, C, C]`, P = N * slots_per_cell), `reduce` (two
+    residual blocks), `head`.
     Weights follow PyTorch's default init, U(-1/sqrt(fan_in), 1/sqrt(fan_in)), drawn from one
     random vector (one random-number kernel to compile instead of one per shape).
     """

@@ -59,7 +59,8 @@ def avg_pool_3x3(x):
 
 @functools.cache
 def _inverse_counts(h, w):
-    """1 / (number of in-bounds pixels of each 3x3 window), `[1, h, w, 1]` (a trace-time constant)."""
+    """1 / (number of in-bounds pixels of each 3x3 window), `[1, h, w, 1]` (a trace-time
+    constant)."""
     ones = np.pad(np.ones((h, w), np.float32), 1)
     counts = sum(ones[i:i + h, j:j + w] for i in range(3) for j in range(3))
     return (1.0 / counts)[None, :, :, None]

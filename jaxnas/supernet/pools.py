@@ -5,10 +5,10 @@ stacked arrays with a leading *slot* axis: `[num_slots, k, k, C, C]`. A *sharing
 array `[num_cells, NUM_EDGES, NUM_OPS]` giving, for every (cell, edge, op), the slot of its stage's
 pool it reads. It is an ordinary runtime array: changing it never recompiles.
 
-A stage of N cells has `N * slots_per_cell` slots, so the map can express any sharing pattern within
-a stage: one slot per (cell, edge) is the vanilla one-shot supernet, one slot per cell is the extreme
-of sharing (every edge of a cell reads the same parameters), and an architecture-dependent block per
-edge is CLOSENet.
+A stage of N cells has `N * slots_per_cell` slots, so the map can express any sharing pattern
+within a stage: one slot per (cell, edge) is the vanilla one-shot supernet, one slot per cell is
+the extreme of sharing (every edge of a cell reads the same parameters), and an
+architecture-dependent block per edge is CLOSENet.
 """
 
 import numpy as np

@@ -9,9 +9,9 @@ step receives, and decides at the last step of each epoch, so the new rate appli
 epoch's first step, as in the reference.
 
 The state is all zeros at the start (`reductions`, `has_best`, ...), so zeroing it is a fresh
-scheduler: `jaxnas.techniques.close.masking.restart_opt_state` (CLOSE's SRT, which in aw_nas re-creates the
-optimizer *and* the scheduler) resets it without knowing about it. Not CLOSE-specific; it lives
-here because CLOSE is the technique whose reference uses it.
+scheduler: `jaxnas.techniques.close.masking.restart_opt_state` (CLOSE's SRT, which in aw_nas
+re-creates the optimizer *and* the scheduler) resets it without knowing about it. Not
+CLOSE-specific; it lives here because CLOSE is the technique whose reference uses it.
 """
 
 from typing import NamedTuple

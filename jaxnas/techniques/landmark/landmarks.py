@@ -14,9 +14,10 @@ Selection (`select`), as in the reference (kcyu2014/nas-landmarkreg, `search_spa
   * "random": M indices uniformly without replacement from the table (the reference's effective
     NB201 default; it includes disconnected cells).
   * "diverse" (NB201 only): the Hamming walk of the paper's Algorithm 1. A root is drawn
-    uniformly; each further landmark starts a random walk at the root and mutates one edge at a time until its
-    Hamming distance *to the root* exceeds `distance` (at most 500 mutations). With `roots=r` the
-    M landmarks are split over r roots (the reference's `hamming-iteration` uses 10 per root).
+    uniformly; each further landmark starts a random walk at the root and mutates one edge at a
+    time until its Hamming distance *to the root* exceeds `distance` (at most 500 mutations).
+    With `roots=r` the M landmarks are split over r roots (the reference's `hamming-iteration`
+    uses 10 per root).
     Departures: duplicates are redrawn (the reference keeps them, so a pair of copies is a
     wasted step) and index 0 is kept (the reference's `if nid:` drops its GT-worst cell).
     Walks that end on a cell missing from the table are redrawn.
