@@ -95,8 +95,10 @@ def report(results, paired=ROOT / "experiments" / "results" / "paired"):
         seed0.update({r["index"]: r for r in _rows(results / part / "table.csv")})
     seed1 = {r["index"]: r for p in SEED1_PARTS for r in _rows(results / p / "table.csv")}
     pilot = {r["index"]: r for r in _rows(results / "pilot_e100" / "table.csv")}
+    diverged = [r["arch"] for part in ("seed0_a", "seed0_b", *SEED1_PARTS)
+                for r in _rows(results / part / "table.csv", diverged=True) if r["diverged"]]
     out = {"cells_seed0": len(seed0), "cells_seed1": len(seed1), "planned": [300, 100],
-           "rate": _rate(results)}
+           "diverged": diverged, "rate": _rate(results)}
     if len(seed0) < 3:
         return out
     valid = {i: r["valid_acc"] for i, r in seed0.items()}
@@ -143,7 +145,9 @@ def _by_index(by_arch):
 def markdown(r):
     tau = standalone_parts.tau_text
     lines = [(f"Cells trained: seed 0 {r['cells_seed0']} of {r['planned'][0]}, seed 1 "
-              f"{r['cells_seed1']} of {r['planned'][1]}."), ""]
+              f"{r['cells_seed1']} of {r['planned'][1]}"
+              + (f"; {len(r['diverged'])} more diverged (no accuracy, not ranked): "
+                 f"{', '.join(r['diverged'])}" if r.get("diverged") else "") + "."), ""]
     if r.get("rate"):
         lines += [standalone_parts.rate_text(r["rate"], "finished cell", "cells", 50), ""]
     if "table_vs_nb201" not in r:

@@ -376,6 +376,17 @@ def test_ceiling_experiment_cells_and_report(tmp_path):
     spos = report["arms"]["spos"]  # the committed SPOS arm: its cells among the 40
     assert spos["seeds"] == [0, 1, 2, 3, 4]
     assert spos["cells"] == len(set(cells) & set(evaluation_archs(1000).tolist()))
+    # a cell recorded as diverged (train.on_divergence="record") is counted apart, not ranked
+    (tmp_path / "fresh" / "seed0_b").mkdir()
+    metrics = dict.fromkeys(("train_acc", "train_loss", "valid_acc", "valid_loss", "test_acc",
+                             "test_loss"))
+    write_standalone_table([{"arch": b[0], "index": nb201.arch_to_index(nb201.str_to_arch(
+        b[0])), **metrics, "params": 1.0, "flops": 1.0, "epochs": 50, "seed": 0,
+        "scale": "C8-N1-16px"}], tmp_path / "fresh" / "seed0_b" / "table.csv")
+    report = ceiling.report(tmp_path / "fresh", paired=PAIRED)
+    assert report["cells_seed0"] == 40 and report["diverged"] == [b[0]]
+    assert f"seed 1 0 of 100; 1 more diverged (no accuracy, not ranked): {b[0]}." in \
+        ceiling.markdown(report)
     # issue 30 item 4's two landmark tables: the same cells, the mini and NB201's values
     ceiling.write_landmark_tables(tmp_path / "fresh", tmp_path / "lm")
     trained, looked_up = (landmarks.read_table(tmp_path / "lm" / f"{n}.csv")

@@ -279,6 +279,7 @@ def test_a_recorded_divergence_leaves_the_other_networks_alone(uninterrupted, ti
     truth = groundtruth.read_standalone_table(table)
     assert list(truth.archs) == [CELLS[0], CELLS[2]]
     assert truth.source.endswith("; 1 diverged, not ranked)")
+    assert sorted(read_table(str(table), "valid_acc").indices) == sorted(truth.indices)
 
 
 def test_cli_arguments_and_config_errors(tmp_path, capsys):

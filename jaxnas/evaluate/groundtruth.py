@@ -400,11 +400,11 @@ def write_standalone_table(rows, path) -> None:
 
 
 def read_standalone_rows(path, *, diverged=False) -> list[dict]:
-    """The rows of a stand-alone CSV table as dicts of typed values, each with `diverged` (its
-    accuracy and loss fields empty: training diverged); the diverged rows only with
-    `diverged=True` (what a resumed run counts as done), their metrics None. GroundTruthError
-    (one line, naming the file, line and column) for a missing file, a missing column, a bad
-    value or a table of diverged rows only."""
+    """The rows of a stand-alone CSV table as dicts of typed values, each with its `line` and
+    `diverged` (its accuracy and loss fields empty: training diverged); the diverged rows only
+    with `diverged=True` (what a resumed run counts as done), their metrics None.
+    GroundTruthError (one line, naming the file, line and column) for a missing file, a missing
+    column, a bad value or no rows at all."""
     path = Path(path)
     if not path.is_file():
         raise GroundTruthError(f"ground-truth table not found: {path}")
@@ -432,17 +432,19 @@ def read_standalone_rows(path, *, diverged=False) -> list[dict]:
                      "line": number})
     if not rows:
         raise GroundTruthError(f"ground-truth table {path} has no rows")
+    return rows if diverged else [r for r in rows if not r["diverged"]]
+
+
+def _ranked_rows(path):
+    """The rows of `path` a ranking reads (the diverged left out) and the `source` text's note
+    on those left out; GroundTruthError when every row diverged."""
+    rows = read_standalone_rows(path, diverged=True)
     finite = [r for r in rows if not r["diverged"]]
-    if not finite and not diverged:
+    if not finite:
         raise GroundTruthError(f"ground-truth table {path}: every one of its {len(rows)} cells "
                                f"diverged; nothing to rank")
-    return rows if diverged else finite
-
-
-def _skipped(path, rows):
-    """The `source` text's note on the diverged rows a reader left out of `path`."""
-    n = len(read_standalone_rows(path, diverged=True)) - len(rows)
-    return f"; {n} diverged, not ranked" if n else ""
+    n = len(rows) - len(finite)
+    return finite, f"; {n} diverged, not ranked" if n else ""
 
 
 def _typed_row(raw, where):
@@ -474,7 +476,7 @@ def read_standalone_table(path) -> GroundTruth:
     """A stand-alone CSV table as a `GroundTruth` (dataset "standalone"): metrics
     `{train,valid,test}_{acc,loss}` of the rows' cells, `indices` their official NB201 indices
     (every row must have one, in range, each once), `archs` their strings."""
-    rows = read_standalone_rows(path)
+    rows, skipped = _ranked_rows(path)
     seen = {}
     for row in rows:
         index, line = row["index"], row["line"]
@@ -502,7 +504,7 @@ def read_standalone_table(path) -> GroundTruth:
         indices=np.array([row["index"] for row in rows]),
         archs=tuple(row["arch"] for row in rows),
         source=f"stand-alone table {path} ({len(rows)} cells, scale "
-               f"{', '.join(sorted({row['scale'] for row in rows}))}{_skipped(path, rows)})",
+               f"{', '.join(sorted({row['scale'] for row in rows}))}{skipped})",
     )
 
 
@@ -530,7 +532,7 @@ def read_arch_table(path, space) -> ArchTable:
     """A stand-alone CSV table of `space` (e.g. DARTS: `arch` the `Genotype(...)` text, `index`
     empty) as an `ArchTable`: each row's arch parsed strictly and made canonical, one row per
     architecture; GroundTruthError (one line, naming the file and line) otherwise."""
-    rows = read_standalone_rows(path)
+    rows, skipped = _ranked_rows(path)
     archs, seen = [], {}
     for row in rows:
         where = f"ground-truth table {path} line {row['line']}"
@@ -554,4 +556,4 @@ def read_arch_table(path, space) -> ArchTable:
         metrics={c: _frozen(np.array([row[c] for row in rows], np.float64))
                  for c in METRIC_COLUMNS},
         source=f"stand-alone table {path} ({len(rows)} {space.name} architectures, scale "
-               f"{', '.join(sorted({row['scale'] for row in rows}))}{_skipped(path, rows)})")
+               f"{', '.join(sorted({row['scale'] for row in rows}))}{skipped})")

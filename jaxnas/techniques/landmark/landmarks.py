@@ -127,7 +127,8 @@ def table_from_mapping(mapping, where="landmark table", space=NB201) -> Table:
 def _read_csv(path: Path, metric: str, space=NB201) -> Table:
     """CSV with a header: a column `arch` or `index`, and the accuracy column `metric` (or
     `acc`). The NAS-Landscapes NB201 export (`index, arch, ..., valid_acc, test_acc, ...`) and
-    a stand-alone run's `table.csv` fit (`arch` only in a space without indices)."""
+    a stand-alone run's `table.csv` fit (`arch` only in a space without indices; its rows of
+    diverged cells, without accuracy, are left out)."""
     with open(path, newline="") as f:
         reader = csv.DictReader(f)
         fields = [c.strip() for c in (reader.fieldnames or [])]
@@ -138,9 +139,12 @@ def _read_csv(path: Path, metric: str, space=NB201) -> Table:
             columns = "an 'index' or 'arch'" if _indexed(space) else "an 'arch'"
             raise GroundTruthError(f"{path}: need a header with {columns} column and "
                                    f"a {metric!r} (or 'acc') column, got {fields}")
+        standalone = set(groundtruth.METRIC_COLUMNS) <= set(fields)
         mapping = {}
         for row in reader:
             row = {k.strip(): v for k, v in row.items() if k is not None}
+            if standalone and not any((row[c] or "").strip() for c in groundtruth.METRIC_COLUMNS):
+                continue  # a cell whose training diverged (`train.on_divergence="record"`)
             mapping[row[key]] = row[value]
     return table_from_mapping(mapping, where=str(path), space=space)
 
