@@ -15,7 +15,7 @@ from jaxnas.analysis import (arms, checkpoints, compare, paired, plots, proxy, s
 from jaxnas.analysis.gate import sharing_by_distance
 from jaxnas.analysis.stats import diff_row, format_ci, mean_ci, verdict
 from jaxnas.errors import UsageError
-from jaxnas.evaluate.groundtruth import (load_table, read_standalone_rows,
+from jaxnas.evaluate.groundtruth import (METRIC_COLUMNS, load_table, read_standalone_rows,
                                         write_standalone_table)
 from jaxnas.evaluate.scoring import evaluation_archs
 from jaxnas.spaces import nb201
@@ -95,7 +95,6 @@ def _table_arm(folder, noise, truth, seeds=(0, 1, 2), table="stand-alone table t
 def test_compare_against_a_stand_alone_table(tmp_path):
     """Arms ranked against a table (any space) are compared against that table's values, not
     NB201's; different tables, a report without values and --within-space are refused."""
-
     rng = np.random.default_rng(0)
     truth = {f"Genotype(cell={i})": float(v) for i, v in enumerate(rng.uniform(50, 70, 40))}
     base = _table_arm(tmp_path / "base", 20.0, truth)
@@ -297,7 +296,6 @@ def test_committed_landmark_comparison_is_reproduced():
 
 
 def test_jaxnas_compare_command(tmp_path, capsys):
-
     _arm(tmp_path / "base", noise=30.0)
     _arm(tmp_path / "arm", noise=1.0, drop=2)
     out, png = tmp_path / "cmp.json", tmp_path / "cmp.png"
@@ -378,8 +376,7 @@ def test_ceiling_experiment_cells_and_report(tmp_path):
     assert spos["cells"] == len(set(cells) & set(evaluation_archs(1000).tolist()))
     # a cell recorded as diverged (train.on_divergence="record") is counted apart, not ranked
     (tmp_path / "fresh" / "seed0_b").mkdir()
-    metrics = dict.fromkeys(("train_acc", "train_loss", "valid_acc", "valid_loss", "test_acc",
-                             "test_loss"))
+    metrics = dict.fromkeys(METRIC_COLUMNS)
     write_standalone_table([{"arch": b[0], "index": nb201.arch_to_index(nb201.str_to_arch(
         b[0])), **metrics, "params": 1.0, "flops": 1.0, "epochs": 50, "seed": 0,
         "scale": "C8-N1-16px"}], tmp_path / "fresh" / "seed0_b" / "table.csv")

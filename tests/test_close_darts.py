@@ -251,7 +251,6 @@ def test_sharing_maps_read_the_stride2_pool_on_reduction_input_edges():
 def test_angle_reads_each_genotypes_blocks(net):
     """The DARTS angle with one sharing map per genotype (CLOSE's subnet) equals the angle of
     each genotype with its own map."""
-
     params, _ = net
     cur = jax.tree.map(lambda a: a + 0.05 * jnp.cos(7.0 * a), params)
     archs = _archs(3, seed=11)
@@ -280,7 +279,6 @@ def _close(tiny_with, epochs=2, techniques=("close",), **changes):
 
 
 def test_config_check_and_refusals(tiny_with):
-
     rules.check(_close(tiny_with), paths=False)
     mini = defaults.check(load_config("configs/darts_spos.py", "mini,close"), paths=False)
     assert mini.supernet.slots_per_cell == 2 * mini.close.k_max == 6
@@ -366,7 +364,6 @@ def test_tiny_darts_abs_close_pair_shrinks_grows_and_compiles_once(tiny_with, tm
     epoch while ABS drops one op per edge at the start of epochs 2 and 3 (its angles read
     CLOSE's per-genotype sharing maps); one compilation of the step for every mask and sharing
     level, finite losses, and `jaxnas search` returns a genotype of the shrunk space."""
-
     config = _close(tiny_with, epochs=3, techniques=("abs", "close"), **{
         "abs.shrink.start_epoch": 1, "abs.shrink.num_steps": 2, "abs.shrink.every_epochs": 1,
         "abs.shrink.drop_per_step": 28, "abs.shrink.drop_rule": "per_edge",

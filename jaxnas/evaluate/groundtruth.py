@@ -399,6 +399,12 @@ def write_standalone_table(rows, path) -> None:
     os.replace(tmp, path)
 
 
+def is_diverged_row(fields) -> bool:
+    """Whether a stand-alone table row (a dict of its text fields) is a diverged cell's: its six
+    accuracy and loss fields empty (`train.on_divergence="record"`)."""
+    return not any((fields.get(c) or "").strip() for c in METRIC_COLUMNS)
+
+
 def read_standalone_rows(path, *, diverged=False) -> list[dict]:
     """The rows of a stand-alone CSV table as dicts of typed values, each with its `line` and
     `diverged` (its accuracy and loss fields empty: training diverged); the diverged rows only
@@ -462,7 +468,7 @@ def _typed_row(raw, where):
         raise GroundTruthError(f"{where}: arch is empty")
     row = {"arch": raw["arch"], "scale": raw["scale"]}
     row["index"] = None if raw["index"] == "" else number("index", int)
-    row["diverged"] = all(raw[c] == "" for c in METRIC_COLUMNS)
+    row["diverged"] = is_diverged_row(raw)
     for column in METRIC_COLUMNS + ("params", "flops"):
         # valid_* is empty when the run held nothing out (`jaxnas final`'s whole training split)
         empty = (row["diverged"] and column in METRIC_COLUMNS) or (

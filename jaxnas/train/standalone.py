@@ -423,7 +423,7 @@ def _train_stack(live, g, real, codes, config, spe, train_x, train_y, train_step
             if b + 1 < spe and ckpt.due(step):
                 ckpt.save(state)
         sums = np.asarray(jax.device_get(state.sums))[:real] / spe
-        finite = np.isfinite(sums).all(axis=1)
+        finite = ~_diverged(sums)
         bad = [names[padded[j]] for j in np.flatnonzero(~finite)]
         if bad and t.on_divergence == "stop":
             raise DivergenceError(f"stand-alone training of {bad[0]} diverged in epoch "
@@ -459,6 +459,11 @@ def _train_stack(live, g, real, codes, config, spe, train_x, train_y, train_step
     return state
 
 
+def _diverged(sums):
+    """Which networks diverged, from their `[K, 2]` epoch loss and accuracy sums (not finite)."""
+    return ~np.isfinite(sums).all(axis=1)
+
+
 def none_if_nan(value):
     """A float, or None for NaN (a metric of an empty split: an empty table field)."""
     value = float(value)
@@ -476,6 +481,7 @@ def _rows(state, members, archs, names, space, complexity, eval_step, held_out, 
     cplx = jax.device_get(complexity(jnp.asarray(archs[members])))
     has_index = space.size is not None
     indices = space.to_index(archs[members]) if has_index else [None] * real
+    diverged = _diverged(train)
     rows = []
     for j, i in enumerate(members):
         rows.append({
@@ -485,6 +491,6 @@ def _rows(state, members, archs, names, space, complexity, eval_step, held_out, 
             "test_acc": float(t_acc[j]), "test_loss": float(t_loss[j]),
             "params": float(cplx["num_params"][j]), "flops": float(cplx["flops"][j]),
             "epochs": config.train.epochs, "seed": config.seed, "scale": sconfig.scale(config)})
-        if not np.isfinite(train[j]).all():  # diverged (train.on_divergence="record")
+        if diverged[j]:  # train.on_divergence="record": a row without accuracy
             rows[-1].update(dict.fromkeys(groundtruth.METRIC_COLUMNS))
     return rows

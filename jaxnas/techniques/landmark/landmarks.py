@@ -143,8 +143,8 @@ def _read_csv(path: Path, metric: str, space=NB201) -> Table:
         mapping = {}
         for row in reader:
             row = {k.strip(): v for k, v in row.items() if k is not None}
-            if standalone and not any((row[c] or "").strip() for c in groundtruth.METRIC_COLUMNS):
-                continue  # a cell whose training diverged (`train.on_divergence="record"`)
+            if standalone and groundtruth.is_diverged_row(row):
+                continue  # no accuracy: the cell's training diverged
             mapping[row[key]] = row[value]
     return table_from_mapping(mapping, where=str(path), space=space)
 
