@@ -9,13 +9,19 @@ Each measurement runs in its own subprocess (its own compile cache and peak memo
   alone     the same network update (`standalone_step.network_step`) jitted for one network,
             one cell after another (the architecture is a runtime array: one compilation, and
             `lax.switch` runs only each edge's own op).
+  alone_static
+            as `alone`, but one program per cell with its ops fixed at trace time (no
+            conditionals; `none` edges and, for DARTS, the 8 unused edges of a cell not traced;
+            JAX's gradient of the ops): does compiling each cell buy speed? (It does not:
+            experiments/README section 17.)
   xautodl   AutoDL's stand-alone `TinyNetwork(C, N, genotype)` in PyTorch on the CPU, SGD
             Nesterov lr 0.1 momentum 0.9 weight decay 5e-4 (NB201's recipe), one cell after
             another.
 
 Cells: the first cells of `jaxnas evaluate`'s 200 fixed evaluation cells (seed 0, index order);
 with `--space darts`, the first genotypes `jaxnas standalone --archs N` draws (seed 0), in
-DARTS's search network (`configs/standalone.py:SCALE,darts`; no PyTorch worker).
+DARTS's search network (`configs/standalone.py:SCALE,darts`; no PyTorch worker); `--archs`
+names them instead (the space's text form; NB201 also an index).
 `alone` and `xautodl` time `--cells` of them and average (an architecture's cost depends on its
 ops); `stack_vmap` pays every op on every edge (a batched `switch` is a select), whatever the cells.
 Reported per worker: compile time (first step), median step time over `--steps` steps after
@@ -51,6 +57,7 @@ from bench_step import SCALES, has_xautodl, peak_mib  # noqa: E402  (shared help
 TRAIN_IMAGES = 25_000  # the cifar10-valid training half
 SPACE = "nb201"  # `--space`: set by main before anything reads it
 SIZES = {}  # NB201 network sizes replacing the config's (C, N, resolution): bench_accel's tiny test
+ARCHS = []  # `--archs`: the cells to time instead of the default ones
 
 
 def setting(scale):
@@ -80,6 +87,9 @@ def cells(n):
     from jaxnas.train import standalone
 
     space = spaces.get(SPACE)
+    if ARCHS:
+        return [space.to_str(space.from_index([int(a)])[0] if a.isdigit() else space.from_str(a))
+                for a in ARCHS[:n]]
     if SPACE == "nb201":
         archs = space.from_index(evaluation_archs(200, seed=0)[:n])
     else:
@@ -163,7 +173,59 @@ def run_stack(scale, k, n_cells, steps, warmup, loop="vmap"):
                                     + memory.output_size_in_bytes) / 2**20)
 
 
-def run_alone(scale, k, n_cells, steps, warmup):
+def static_network(scale, arch):
+    """The stand-alone network of `arch` with its ops fixed at trace time: the runtime-array
+    network's own code (`jaxnas.supernet`) with each edge calling its op directly, so neither
+    conditionals nor `none` edges are traced; JAX differentiates the ops."""
+    import dataclasses
+
+    import jax
+    import jax.numpy as jnp
+
+    from jaxnas.supernet import darts, nb201, ops, pools
+    from jaxnas.train import standalone, standalone_step as sstep
+
+    net_cfg = standalone.net_config(setting(scale))
+    if SPACE == "nb201":
+        cfg = dataclasses.replace(net_cfg, slots_per_cell=6).resolved()
+        sharing = jnp.asarray(pools.vanilla_sharing(cfg.N))
+        branches = ops._branches(cfg.conv_impl, None)
+        archs = np.broadcast_to(arch, (cfg.num_cells, 6))
+
+        def apply(params, _, x):
+            edge = lambda op, x, w1, w3: branches[int(op)](x, w1, w3)
+            return nb201._cells_and_head(params, nb201.stem(params, x), archs, sharing, None,
+                                         (None, None), (edge, None), cfg, None, 0)
+        return sstep.Network(lambda key: nb201.init(key, cfg), apply)
+
+    cfg = dataclasses.replace(net_cfg, slots_per_cell=darts.NUM_EDGES)
+    sharing = np.asarray(darts.vanilla_sharing(cfg))
+    archs = np.asarray(darts.cell_archs(arch, cfg))
+
+    def cell(s0, s1, ops_, weights, p, reduction):
+        states = [darts._preprocess(s0, p["pre0"], None), darts._preprocess(s1, p["pre1"], None)]
+        for to in range(2, 6):
+            total = 0.0
+            for e, (dst, src) in enumerate(darts.EDGES):
+                if dst == to and ops_[e] != 0:
+                    f = darts._branches(2 if reduction and src < 2 else 1, None)[ops_[e]]
+                    total = total + f(states[src], jax.tree.map(lambda a: a[e], weights))
+            states.append(total)
+        return jnp.concatenate(states[2:], axis=-1)
+
+    def apply(params, _, x):
+        h = darts.ops.bn(darts.ops.conv(x, params["stem"]["w"], padding=1),
+                         params["stem"]["bn"], None)
+        s0 = s1 = h
+        for i, (_, reduction, _, _, _, group, _) in enumerate(cfg.cells):
+            weights = {op: {n: a[sharing[i, :, darts.OPS.index(op)]] for n, a in arrays.items()}
+                       for op, arrays in params["pools"][group].items()}
+            s0, s1 = s1, cell(s0, s1, archs[i], weights, params["cells"][i], reduction)
+        return jnp.mean(s1, axis=(1, 2)) @ params["head"]["w"] + params["head"]["b"]
+    return sstep.Network(lambda key: darts.init(key, cfg), apply)
+
+
+def run_alone(scale, k, n_cells, steps, warmup, static=False):
     del k
     import jax
 
@@ -177,6 +239,10 @@ def run_alone(scale, k, n_cells, steps, warmup):
     firsts, medians = [], []
     for name in cells(n_cells):
         arch = space.from_str(name)
+        if static:
+            network = static_network(scale, arch)
+            one = jax.jit(sstep.network_step(network, tx, pad=pad), donate_argnums=(0, 1))
+            init = sstep.make_init(network, tx)
         s = init(arch[None], sstep.cell_keys(0, [standalone.cell_code(space, arch)]), 0)
         holder = [jax.tree.map(lambda a: a[0], (s.params, s.opt_state, s.keys))]
         arch = jax.numpy.asarray(arch)
@@ -190,9 +256,9 @@ def run_alone(scale, k, n_cells, steps, warmup):
         first, median = timed(step, steps, warmup, jax.block_until_ready)
         firsts.append(first)
         medians.append(median)
-    return summary("alone", scale, 1, firsts[0], float(np.mean(medians)),
-                   backend=jax.default_backend(), cells=n_cells,
-                   per_cell_median_step_s=medians)
+    return summary("alone_static" if static else "alone", scale, 1, firsts[0],
+                   float(np.mean(medians)), backend=jax.default_backend(), cells=n_cells,
+                   per_cell_compile_s=firsts, per_cell_median_step_s=medians)
 
 
 def run_xautodl(scale, k, n_cells, steps, warmup):
@@ -231,14 +297,15 @@ def run_xautodl(scale, k, n_cells, steps, warmup):
 WORKERS = {"stack_vmap": run_stack,
            "stack_map": lambda *a: run_stack(*a, loop="map"),
            "stack_unroll": lambda *a: run_stack(*a, loop="unroll"),
-           "alone": run_alone, "xautodl": run_xautodl}
+           "alone": run_alone, "alone_static": lambda *a: run_alone(*a, static=True),
+           "xautodl": run_xautodl}
 
 
 def spawn(worker, scale, k, args):
     pin = ["taskset", "-c", str(args.core)] if args.core >= 0 else []
     cmd = pin + [sys.executable, __file__, "--worker", worker, "--space", SPACE, "--scale",
                  scale, "--k", str(k), "--cells", str(args.cells), "--steps", str(args.steps),
-                 "--warmup", str(args.warmup)]
+                 "--warmup", str(args.warmup)] + (["--archs", *ARCHS] if ARCHS else [])
     out = subprocess.run(cmd, capture_output=True, text=True, env=os.environ)
     if out.returncode:
         lines = out.stderr.strip().splitlines() or [f"exit status {out.returncode}"]
@@ -261,7 +328,7 @@ def main():
                    help="darts: genotypes in DARTS's search network (no PyTorch worker)")
     p.add_argument("--scale", choices=("mini", "paper", "both"), default="both")
     p.add_argument("--k", type=int, nargs="+", default=[8], help="stack sizes to time")
-    p.add_argument("--loops", nargs="+", default=["vmap", "map"], choices=("vmap", "map", "unroll"),
+    p.add_argument("--loops", nargs="*", default=["vmap", "map"], choices=("vmap", "map", "unroll"),
                    help="stack loops to time (`standalone_step.make_train_step`)")
     p.add_argument("--cells", type=int, default=4, help="cells timed one at a time (mean)")
     p.add_argument("--steps", type=int, default=5, help="timed steps (median reported)")
@@ -270,16 +337,23 @@ def main():
     p.add_argument("--core", type=int, default=0,
                    help="pin each worker to this CPU core (taskset): cells per CPU-hour, and no "
                         "thread pool thrashing on a shared machine; -1: no pinning")
+    p.add_argument("--archs", nargs="+", default=[],
+                   help="the cells to time (the space's text form; NB201 also an index) instead "
+                        "of the default ones")
+    p.add_argument("--static", action="store_true",
+                   help="also time `alone_static`: one program per cell, ops fixed at trace time")
     p.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     p.add_argument("--out", help="also write the results as JSON here")
     args = p.parse_args()
     global SPACE
     SPACE = args.space
+    ARCHS[:] = args.archs
     if args.worker:
         print(json.dumps(WORKERS[args.worker](args.scale, args.k[0], args.cells, args.steps,
                                               args.warmup)))
         return
     workers = [(f"stack_{loop}", k) for loop in args.loops for k in args.k] + [("alone", 1)]
+    workers += [("alone_static", 1)] if args.static else []
     if SPACE != "nb201":
         pass  # xautodl's networks are NB201's
     elif has_xautodl():
