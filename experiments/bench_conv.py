@@ -10,13 +10,17 @@ convolution itself, per shape, with every other cost out of the way:
             3C input channels), `pair` (two images side by side in the channels, a block-diagonal
             kernel: 2C channels, twice the multiplications) and `im2col` (the 9 shifted copies
             times the kernel as one matrix product). Each is checked against `xla` first.
+            The weight gradient alone, given x and dy: `nested`'s (a convolution between
+            transposes), nine einsums over shifted copies of x (`shift9`, no transposes) and one
+            einsum over the im2col copies (`im2col`).
   torch     `torch.nn.functional.conv2d` on NCHW tensors and on channels-last ones (oneDNN).
 
 Shapes `(batch, size, channels)`: NB201's stage 1-3 cell convolutions at the mini scale (C8,
 16x16) with the supernet's batch 64 and the stand-alone trainer's 256, and at the paper scale
 (C16, 32x32, batch 64). Each side runs in its own process pinned to one core (`--core`; -1: no
-pinning, default threads); medians of `--steps` calls after a warm-up; GFLOP/s counts the
-forward's multiply-adds as 2 flops and the gradient as twice the forward.
+pinning, default threads); medians of `--steps` calls after a warm-up, and of `--rounds`
+alternating rounds (PyTorch's times move by up to 1.5x between processes: oneDNN's choices);
+GFLOP/s counts the forward's multiply-adds as 2 flops and the gradient as twice the forward.
 
     python experiments/bench_conv.py --out experiments/results/bench_conv.json
 """
@@ -90,6 +94,33 @@ def jax_variants():
             "nchw": nchw, "shift3": shift3, "pair": pair, "im2col": im2col}
 
 
+def weight_grads():
+    """Ways to compute a 3x3 'same' convolution's weight gradient `[3, 3, C, O]` from x and dy."""
+    import jax.numpy as jnp
+
+    from jaxnas.supernet.conv import _conv
+
+    def nested(x, dy):
+        dw = _conv(jnp.transpose(x, (3, 1, 2, 0)), jnp.transpose(dy, (1, 2, 0, 3)), 1,
+                   ((1, 1), (1, 1)))
+        return jnp.transpose(dw, (1, 2, 0, 3))
+
+    def shifted(x):
+        h, w = x.shape[1:3]
+        p = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+        return [p[:, i:i + h, j:j + w] for i in range(3) for j in range(3)]
+
+    def shift9(x, dy):
+        dw = jnp.stack([jnp.einsum("bhwc,bhwo->co", s, dy) for s in shifted(x)])
+        return dw.reshape((3, 3) + dw.shape[1:])
+
+    def im2col(x, dy):
+        dw = jnp.einsum("bhwk,bhwo->ko", jnp.concatenate(shifted(x), -1), dy)
+        return dw.reshape(3, 3, x.shape[-1], -1)
+
+    return {"dw_nested": nested, "dw_shift9": shift9, "dw_im2col": im2col}
+
+
 def run_jax(shapes, steps):
     import jax
     import jax.numpy as jnp
@@ -113,6 +144,15 @@ def run_jax(shapes, steps):
             out.append(dict(side="jax", variant=name, shape=[b, size, c],
                             forward_ms=median_ms(lambda: fwd(x, w), steps, jax.block_until_ready),
                             grad_ms=median_ms(lambda: grad(x, w), steps, jax.block_until_ready)))
+        ref = weight_grads()["dw_nested"](x, g)
+        for name, f in weight_grads().items():
+            err = float(jnp.max(jnp.abs(f(x, g) - ref)) / jnp.max(jnp.abs(ref)))
+            if err > 1e-4:
+                raise SystemExit(f"bench_conv: {name} differs from dw_nested by {err:.1e}")
+            dw = jax.jit(f)
+            out.append(dict(side="jax", variant=name, shape=[b, size, c],
+                            weight_grad_ms=median_ms(lambda: dw(x, g), steps,
+                                                     jax.block_until_ready)))
     return out
 
 
@@ -162,6 +202,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--scales", nargs="+", choices=sorted(SHAPES), default=sorted(SHAPES))
     p.add_argument("--steps", type=int, default=30, help="timed calls per measurement (median)")
+    p.add_argument("--rounds", type=int, default=3, help="alternate the two sides this often")
     p.add_argument("--core", type=int, default=0, help="pin each side to this core; -1: no pinning")
     p.add_argument("--worker", choices=("jax", "torch"), help=argparse.SUPPRESS)
     p.add_argument("--out", help="also write the results as JSON here")
@@ -171,15 +212,33 @@ def main():
         run = run_jax if args.worker == "jax" else run_torch
         print(json.dumps(run(shapes, args.steps)))
         return
-    results = spawn("jax", args)
     try:
         import torch  # noqa: F401
-        results += spawn("torch", args)
+        sides = ("jax", "torch")
     except ImportError:
+        sides = ("jax",)
         print("torch not installed: jaxnas only", file=sys.stderr)
+    rounds = [spawn(side, args) for _ in range(args.rounds) for side in sides]
+    results = []
+    for r in [r for side_round in rounds for r in side_round]:
+        same = [q for side_round in rounds for q in side_round
+                if (q["side"], q["variant"], q["shape"]) == (r["side"], r["variant"], r["shape"])]
+        if same[0] is not r:
+            continue
+        for key in ("forward_ms", "grad_ms", "weight_grad_ms"):
+            if key in r:
+                r[key + "_rounds"] = [q[key] for q in same]
+                r[key] = float(np.median(r[key + "_rounds"]))
+        results.append(r)
     for r in results:
         b, size, c = r["shape"]
         gflop = 2 * b * size * size * 9 * c * c / 1e9
+        if "weight_grad_ms" in r:
+            r["weight_grad_gflops"] = gflop / r["weight_grad_ms"] * 1e3
+            print(f"{str(tuple(r['shape'])):15s} {r['side']:5s} {r['variant']:13s} "
+                  f"weight gradient {r['weight_grad_ms']:7.2f} ms "
+                  f"({r['weight_grad_gflops']:5.1f} GFLOP/s)", flush=True)
+            continue
         r["forward_gflops"] = gflop / r["forward_ms"] * 1e3
         r["grad_gflops"] = 3 * gflop / r["grad_ms"] * 1e3
         print(f"{str(tuple(r['shape'])):15s} {r['side']:5s} {r['variant']:13s} "
@@ -188,7 +247,7 @@ def main():
     if args.out:
         with open(args.out, "w") as f:
             json.dump(dict(command=" ".join(["python"] + sys.argv), cpus=os.cpu_count(),
-                           core=args.core, results=results), f, indent=1)
+                           core=args.core, rounds=args.rounds, results=results), f, indent=1)
 
 
 if __name__ == "__main__":
