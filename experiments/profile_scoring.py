@@ -89,16 +89,28 @@ def op_profile(data):
     params, _, group, sharing, images, labels = data
     fn = scoring._group_scorer(CFG)
     jax.block_until_ready(fn(params, group, sharing, images, labels))
+    return traced_self_times(lambda: jax.block_until_ready(
+        fn(params, group, sharing, images, labels)))
+
+
+def traced_self_times(run, calls=1, top=12, threads=("Eigen",)):
+    """`{kind: {"ms", "share"}}`: the self time per call of each kind of XLA operation (numbered
+    names merged: `fusion.12` counts as `fusion`) on the trace lines named by `threads` (XLA's
+    worker threads; add "PjRtCpuClient" for the ops the executor runs on its own thread) in a
+    `jax.profiler` trace of `calls` calls of `run()`, the `top` largest. A parent's time
+    excludes its children's, so nothing is counted twice; the executor's waits for the worker
+    threads are not work and are left out."""
     with tempfile.TemporaryDirectory() as tmp:
         with jax.profiler.trace(tmp):
-            jax.block_until_ready(fn(params, group, sharing, images, labels))
+            for _ in range(calls):
+                run()
         from jax._src.lib import _profile_data
         space = _profile_data.ProfileData.from_file(
             glob.glob(tmp + "/**/*.xplane.pb", recursive=True)[0])
     own = collections.Counter()
     for plane in space.planes:
         for line in plane.lines:
-            if "Eigen" not in line.name:  # XLA's worker threads
+            if not any(t in line.name for t in threads):
                 continue
             events = sorted(((e.start_ns, e.start_ns + e.duration_ns, e.name) for e in line.events),
                             key=lambda e: (e[0], -e[1]))
@@ -111,8 +123,9 @@ def op_profile(data):
                     own[stack[-1][2]] -= end - start  # a child's time is not its parent's
                 own[kind] += end - start
                 stack.append((start, end, kind))
+    own = collections.Counter({k: v for k, v in own.items() if "wait for completion" not in k})
     total = sum(own.values())
-    return {k: dict(ms=v / 1e6, share=v / total) for k, v in own.most_common(12)}
+    return {k: dict(ms=v / 1e6 / calls, share=v / total) for k, v in own.most_common(top)}
 
 
 def parts(data, repeats):
