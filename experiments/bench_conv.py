@@ -52,6 +52,15 @@ def median_ms(fn, steps, sync):
     return 1e3 * float(np.median(times))
 
 
+def shifted(x):
+    """The 9 copies of x `[B, H, W, C]` shifted by a 3x3 window's offsets (zero-padded)."""
+    import jax.numpy as jnp
+
+    h, w = x.shape[1:3]
+    p = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    return [p[:, i:i + h, j:j + w] for i in range(3) for j in range(3)]
+
+
 def jax_variants():
     import jax.numpy as jnp
     from jax import lax
@@ -83,11 +92,7 @@ def jax_variants():
         return y.reshape(b // 2, h, width, 2, -1).transpose(0, 3, 1, 2, 4).reshape(b, h, width, -1)
 
     def im2col(x, w):
-        h, width, c = x.shape[1:]
-        p = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
-        cols = jnp.concatenate([p[:, i:i + h, j:j + width] for i in range(3) for j in range(3)],
-                               -1)
-        return cols @ w.reshape(9 * c, -1)
+        return jnp.concatenate(shifted(x), -1) @ w.reshape(9 * x.shape[-1], -1)
 
     return {"nested": lambda x, w: conv2d(x, w, impl="nested"),
             "xla": lambda x, w: conv2d(x, w, impl="xla"),
@@ -104,11 +109,6 @@ def weight_grads():
         dw = _conv(jnp.transpose(x, (3, 1, 2, 0)), jnp.transpose(dy, (1, 2, 0, 3)), 1,
                    ((1, 1), (1, 1)))
         return jnp.transpose(dw, (1, 2, 0, 3))
-
-    def shifted(x):
-        h, w = x.shape[1:3]
-        p = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
-        return [p[:, i:i + h, j:j + w] for i in range(3) for j in range(3)]
 
     def shift9(x, dy):
         dw = jnp.stack([jnp.einsum("bhwc,bhwo->co", s, dy) for s in shifted(x)])
