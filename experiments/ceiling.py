@@ -209,7 +209,11 @@ def main(argv=None):
     elif args.command in ("save", "restore"):
         standalone_parts.copy_parts(args.src, args.dst, PARTS)
     else:
-        standalone_parts.write_report(args.results, report(args.results), markdown)
+        curves = {}
+        for part in ("seed0_a", "seed0_b"):
+            curves.update(proxy.curves(args.results / part / "metrics.jsonl"))
+        standalone_parts.write_report(args.results, report(args.results), markdown,
+                                      _by_index(curves), "NB201 x-valid")
 
 
 if __name__ == "__main__":

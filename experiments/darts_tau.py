@@ -155,7 +155,10 @@ def main(argv=None):
         except UsageError as error:
             sys.exit(f"darts_tau.py table: {error}")
     else:
-        standalone_parts.write_report(args.results, report(args.results), markdown)
+        curves = {}
+        for part in EVAL_PARTS:
+            curves.update(proxy.curves(args.results / part / "metrics.jsonl"))
+        standalone_parts.write_report(args.results, report(args.results), markdown, curves)
 
 
 if __name__ == "__main__":

@@ -53,10 +53,17 @@ def parser(doc):
     return p, sub
 
 
-def write_report(results, report, markdown):
+def write_report(results, report, markdown, curves=None, truth_label=None):
     """`report` (a dict) as `results/report.json`, its `markdown(report)` as `report.md`,
-    printed."""
+    printed; with the cells' learning `curves` and the report's `convergence` rows, also
+    `report.png` (`plots.learning_curves`), linked from the markdown."""
     text = markdown(report)
+    if curves and report.get("convergence"):
+        from jaxnas.analysis import plots
+
+        plots.learning_curves(curves, report["convergence"], results / "report.png",
+                              truth_label=truth_label)
+        text += "\n![learning curves and the ranking over epochs](report.png)\n"
     (results / "report.json").write_text(json.dumps(report, indent=1) + "\n")
     (results / "report.md").write_text(text)
     print(text, end="")

@@ -394,6 +394,27 @@ def test_ceiling_experiment_cells_and_report(tmp_path):
                           landmarks.select(looked_up, 30, seed=3))
 
 
+def test_standalone_report_figure(tmp_path):
+    """A stand-alone experiment's report draws the cells' learning curves and the ranking's
+    agreement over epochs (`plots.learning_curves`) and links the figure; without curves it
+    writes none."""
+    parts = _experiment("standalone_parts")
+    rng = np.random.default_rng(0)
+    curves = {c: {e: float(50 + e + rng.random()) for e in (10, 20, 30)} for c in range(6)}
+    curves[6] = {10: 55.0}  # a cell still training
+    final = {c: v[30] for c, v in curves.items() if 30 in v}
+    truth = {c: float(c) for c in curves}
+    report = {"convergence": proxy.convergence(curves, final, truth)}
+    assert [r["epoch"] for r in report["convergence"]] == [10, 20, 30]
+    parts.write_report(tmp_path, report, lambda r: "text\n", curves, "the truth")
+    assert (tmp_path / "report.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "report.md").read_text().endswith("](report.png)\n")
+    (tmp_path / "report.png").unlink()
+    parts.write_report(tmp_path, report, lambda r: "text\n")
+    assert not (tmp_path / "report.png").exists()
+    assert (tmp_path / "report.md").read_text() == "text\n"
+
+
 def test_darts_tau_experiment_cells_table_and_report(tmp_path):
     """`experiments/darts_tau.py` (issue 29 item 6): 130 distinct genotypes split into the
     evaluation table's two parts, the landmarks' and a second seed's first 20; `table` refuses

@@ -4,6 +4,8 @@
   `over_epochs`   ranking metrics of the in-training evaluations against the epoch, per seed
                   and their mean (`metrics.jsonl` records with an `eval` entry)
   `tau_groups`    the mean Kendall's tau of groups of runs over epochs, a band of one std
+  `learning_curves` stand-alone training: every cell's held-out accuracy over epochs, and how
+                  the ranking then agrees with the final one (and a ground truth)
 """
 
 from pathlib import Path
@@ -106,3 +108,34 @@ def tau_groups(summary, styles, path, *, baselines=None, ylabel="Kendall's tau v
     ax.legend(fontsize=7)
     fig.tight_layout()
     _save(fig, path, 130)
+
+
+def learning_curves(curves, convergence, path, *, truth_label=None,
+                    ylabel="held-out accuracy (%)"):
+    """Left: each cell's curve `curves[cell] = {epoch: value}` (thin) and their median (thick).
+    Right: Kendall's tau at each epoch against the final ranking, and against `truth_label`'s
+    where the `convergence` rows (`proxy.convergence`) carry `tau_truth`."""
+    plt = _pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    epochs = sorted({e for c in curves.values() for e in c})
+    for c in curves.values():
+        xs = sorted(c)
+        left.plot(xs, [c[e] for e in xs], color="tab:blue", alpha=0.2, lw=0.8)
+    full = [c for c in curves.values() if len(c) == len(epochs)]
+    if full:
+        left.plot(epochs, np.median([[c[e] for e in epochs] for c in full], axis=0),
+                  color="tab:blue", lw=2, label=f"median of {len(full)} complete curves")
+        left.legend(fontsize=8)
+    left.set(xlabel="epoch", ylabel=ylabel, title=f"{len(curves)} networks with a curve")
+    x = [r["epoch"] for r in convergence]
+    right.plot(x, [r["tau_final"] for r in convergence], "o-",
+               label="vs the final epoch's ranking")
+    if convergence and "tau_truth" in convergence[0]:
+        right.plot(x, [r["tau_truth"] for r in convergence], "s--", label=f"vs {truth_label}")
+    right.set(xlabel="epoch", ylabel="Kendall's tau", title="ranking at each epoch")
+    right.set_ylim(min([0.0] + [r.get("tau_truth", 0.0) for r in convergence]) - 0.05, 1.05)
+    right.legend(fontsize=8)
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    _save(fig, path, 120)
