@@ -111,10 +111,7 @@ def report(results, paired=ROOT / "experiments" / "results" / "paired"):
     if len(set(seed1) & set(seed0)) >= 3:
         out["seed1_vs_seed0"] = proxy.seed_agreement(
             {i: r["valid_acc"] for i, r in seed1.items()}, valid)
-    by_arch = {}
-    for part in ("seed0_a", "seed0_b"):
-        by_arch.update(proxy.curves(results / part / "metrics.jsonl"))
-    out["convergence"] = proxy.convergence(_by_index(by_arch), valid, nb201)
+    out["convergence"] = proxy.convergence(seed0_curves(results), valid, nb201)
     out["pilot_curves"] = {str(i): c for i, c in _by_index(
         proxy.curves(results / "pilot_e100" / "metrics.jsonl")).items()}
     out["pilot"] = [{"index": i, "nb201_valid": nb201[i],
@@ -136,6 +133,14 @@ def _rate(results):
     """`standalone_parts.rate` of the finished 50-epoch cells of both seeds."""
     return standalone_parts.rate([s for part in ("seed0_a", "seed0_b", *SEED1_PARTS)
                                   for s in standalone_parts.training_seconds(results / part)])
+
+
+def seed0_curves(results):
+    """`{NB201 index: {epoch: held-out accuracy}}` of the seed-0 cells with a learning curve."""
+    by_arch = {}
+    for part in ("seed0_a", "seed0_b"):
+        by_arch.update(proxy.curves(results / part / "metrics.jsonl"))
+    return _by_index(by_arch)
 
 
 def _by_index(by_arch):
@@ -209,11 +214,8 @@ def main(argv=None):
     elif args.command in ("save", "restore"):
         standalone_parts.copy_parts(args.src, args.dst, PARTS)
     else:
-        curves = {}
-        for part in ("seed0_a", "seed0_b"):
-            curves.update(proxy.curves(args.results / part / "metrics.jsonl"))
         standalone_parts.write_report(args.results, report(args.results), markdown,
-                                      _by_index(curves), "NB201 x-valid")
+                                      seed0_curves(args.results), "NB201 x-valid")
 
 
 if __name__ == "__main__":
