@@ -10,9 +10,9 @@ convolution itself, per shape, with every other cost out of the way:
             3C input channels), `pair` (two images side by side in the channels, a block-diagonal
             kernel: 2C channels, twice the multiplications) and `im2col` (the 9 shifted copies
             times the kernel as one matrix product). Each is checked against `xla` first.
-            The weight gradient alone, given x and dy: `nested`'s (a convolution between
-            transposes), nine einsums over shifted copies of x (`shift9`, no transposes) and one
-            einsum over the im2col copies (`im2col`).
+            The weight gradient alone, given x and dy: `nested`'s (its backward pass: a
+            convolution between transposes), nine einsums over shifted copies of x (`shift9`,
+            no transposes) and one einsum over the im2col copies (`im2col`).
   torch     `torch.nn.functional.conv2d` on NCHW tensors and on channels-last ones (oneDNN).
 
 Shapes `(batch, size, channels)`: NB201's stage 1-3 cell convolutions at the mini scale (C8,
@@ -101,14 +101,14 @@ def jax_variants():
 
 def weight_grads():
     """Ways to compute a 3x3 'same' convolution's weight gradient `[3, 3, C, O]` from x and dy."""
+    import jax
     import jax.numpy as jnp
 
-    from jaxnas.supernet.conv import _conv
+    from jaxnas.supernet.conv import conv_nested
 
-    def nested(x, dy):
-        dw = _conv(jnp.transpose(x, (3, 1, 2, 0)), jnp.transpose(dy, (1, 2, 0, 3)), 1,
-                   ((1, 1), (1, 1)))
-        return jnp.transpose(dw, (1, 2, 0, 3))
+    def nested(x, dy):  # the library's own backward pass; its unused input gradient is dropped
+        w = jnp.zeros((3, 3, x.shape[-1], dy.shape[-1]), x.dtype)
+        return jax.vjp(conv_nested, x, w)[1](dy)[1]
 
     def shift9(x, dy):
         dw = jnp.stack([jnp.einsum("bhwc,bhwo->co", s, dy) for s in shifted(x)])
@@ -218,16 +218,17 @@ def main():
     except ImportError:
         sides = ("jax",)
         print("torch not installed: jaxnas only", file=sys.stderr)
-    rounds = [spawn(side, args) for _ in range(args.rounds) for side in sides]
+    same = {}  # (side, variant, shape) -> its measurement of every round
+    for _ in range(args.rounds):
+        for side in sides:
+            for r in spawn(side, args):
+                same.setdefault((r["side"], r["variant"], tuple(r["shape"])), []).append(r)
     results = []
-    for r in [r for side_round in rounds for r in side_round]:
-        same = [q for side_round in rounds for q in side_round
-                if (q["side"], q["variant"], q["shape"]) == (r["side"], r["variant"], r["shape"])]
-        if same[0] is not r:
-            continue
+    for rounds in same.values():
+        r = rounds[0]
         for key in ("forward_ms", "grad_ms", "weight_grad_ms"):
             if key in r:
-                r[key + "_rounds"] = [q[key] for q in same]
+                r[key + "_rounds"] = [q[key] for q in rounds]
                 r[key] = float(np.median(r[key + "_rounds"]))
         results.append(r)
     for r in results:

@@ -137,10 +137,7 @@ def _rate(results):
 
 def seed0_curves(results):
     """`{NB201 index: {epoch: held-out accuracy}}` of the seed-0 cells with a learning curve."""
-    by_arch = {}
-    for part in ("seed0_a", "seed0_b"):
-        by_arch.update(proxy.curves(results / part / "metrics.jsonl"))
-    return _by_index(by_arch)
+    return _by_index(standalone_parts.curves(results, ("seed0_a", "seed0_b")))
 
 
 def _by_index(by_arch):

@@ -95,10 +95,7 @@ def report(results, paired=PAIRED):
     for column in ("params", "flops"):
         out[f"{column}_vs_table"] = proxy.agreement({r["arch"]: r[column] for r in table},
                                                     valid)
-    curves = {}
-    for part in EVAL_PARTS:
-        curves.update(proxy.curves(results / part / "metrics.jsonl"))
-    out["convergence"] = proxy.convergence(curves, valid)
+    out["convergence"] = proxy.convergence(standalone_parts.curves(results, EVAL_PARTS), valid)
     seed1 = {r["arch"]: r["valid_acc"] for p in SEED1_PARTS
              for r in _rows(results / p / "table.csv")}
     if len(set(seed1) & set(valid)) >= 3:
@@ -155,10 +152,8 @@ def main(argv=None):
         except UsageError as error:
             sys.exit(f"darts_tau.py table: {error}")
     else:
-        curves = {}
-        for part in EVAL_PARTS:
-            curves.update(proxy.curves(args.results / part / "metrics.jsonl"))
-        standalone_parts.write_report(args.results, report(args.results), markdown, curves)
+        standalone_parts.write_report(args.results, report(args.results), markdown,
+                                      standalone_parts.curves(args.results, EVAL_PARTS))
 
 
 if __name__ == "__main__":

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from jaxnas.analysis import plots, proxy
+
 KEPT = ("cells.txt", "config.json", "run.json", "table.csv", "metrics.jsonl")
 
 
@@ -59,14 +61,20 @@ def write_report(results, report, markdown, curves=None, truth_label=None):
     `report.png` (`plots.learning_curves`), linked from the markdown."""
     text = markdown(report)
     if curves and report.get("convergence"):
-        from jaxnas.analysis import plots
-
         plots.learning_curves(curves, report["convergence"], results / "report.png",
                               truth_label=truth_label)
         text += "\n![learning curves and the ranking over epochs](report.png)\n"
     (results / "report.json").write_text(json.dumps(report, indent=1) + "\n")
     (results / "report.md").write_text(text)
     print(text, end="")
+
+
+def curves(results, parts):
+    """`{cell: {epoch: held-out accuracy}}` over the parts' metrics logs (`proxy.curves`)."""
+    out = {}
+    for part in parts:
+        out.update(proxy.curves(results / part / "metrics.jsonl"))
+    return out
 
 
 def training_seconds(part):
