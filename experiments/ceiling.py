@@ -13,6 +13,7 @@ where the source is further along than the destination.
     python experiments/ceiling.py restore experiments/results/ceiling workdirs/ceiling
     python experiments/ceiling.py report experiments/results/ceiling
     python experiments/ceiling.py landmarks experiments/results/ceiling runs/landmark_pool
+    python experiments/ceiling.py package experiments/results/ceiling   # the shipped tables
 
 The 300 cells: NB201's 200 fixed evaluation cells (`jaxnas evaluate --archs 200`) and 100 drawn
 (seeded) from the paired arms' 1,000 evaluation cells (`--archs 1000`) outside them, so 133
@@ -38,6 +39,7 @@ import standalone_parts
 PILOT = (11711, 12414, 12994)  # experiments/README.md section 17: NB201 valid 91.2, 88.3, 69.0
 PARTS = ("seed0_a", "seed0_b", "seed1a", "seed1b", "pilot_e100")
 SEED1_PARTS = ("seed1a", "seed1b")
+MINI_PARTS = {"nb201-mini": ("seed0_a", "seed0_b"), "nb201-mini-seed1": SEED1_PARTS}
 
 
 def order():
@@ -84,6 +86,23 @@ def write_landmark_tables(results, out):
     (out / "nb201.csv").write_text("arch,index,valid_acc\n" + "".join(  # a landmark table only
         f"{r['arch']},{r['index']},{nb201[r['index']]!r}\n" for r in rows))
     print(f"wrote {out / 'trained.csv'} and {out / 'nb201.csv'} ({len(rows)} cells)")
+
+
+def package_tables(results, out=ROOT / "jaxnas" / "resources"):
+    """The tables `groundtruth.load_mini_table` ships: each seed's cells so far (diverged ones
+    too, which the reader reports and skips), in index order, gzipped; a seed with none is not
+    written. Returns {file name: cells}."""
+    written = {}
+    out.mkdir(parents=True, exist_ok=True)
+    for name, parts in MINI_PARTS.items():
+        rows = sorted((r for p in parts for r in _rows(results / p / "table.csv", diverged=True)),
+                      key=lambda r: r["index"])
+        if rows:
+            file = groundtruth.MINI_TABLES[name]
+            groundtruth.write_standalone_table(rows, out / file)
+            written[file] = len(rows)
+    print(f"wrote {', '.join(f'{f} ({n} cells)' for f, n in written.items())} in {out}")
+    return written
 
 
 def report(results, paired=ROOT / "experiments" / "results" / "paired"):
@@ -203,11 +222,14 @@ def main(argv=None):
     landmarks = sub.add_parser("landmarks")
     landmarks.add_argument("results", type=Path)
     landmarks.add_argument("out", type=Path)
+    sub.add_parser("package").add_argument("results", type=Path)
     args = parser.parse_args(argv)
     if args.command == "cells":
         write_cells(args.out)
     elif args.command == "landmarks":
         write_landmark_tables(args.results, args.out)
+    elif args.command == "package":
+        package_tables(args.results)
     elif args.command in ("save", "restore"):
         standalone_parts.copy_parts(args.src, args.dst, PARTS)
     else:

@@ -4,7 +4,8 @@
 # seed-0 part), and the three pilot cells at 100 epochs (convergence), one pinned process per
 # core. Resumable across machines:
 # it restores the committed progress (experiments/results/ceiling/) into WORK first, and
-# `python experiments/ceiling.py save WORK experiments/results/ceiling` commits it again.
+# `python experiments/ceiling.py save WORK experiments/results/ceiling` commits it again
+# (then `package`, so the shipped table follows: experiments/README.md section 17).
 # Usage: bash experiments/ceiling.sh DATA [WORK]   (DATA: image folder or tfds:cifar10)
 set -euo pipefail
 data=${1:?image folder or tfds:cifar10}; work=${2:-workdirs/ceiling}

@@ -2,7 +2,8 @@
 # Issue 29 item 6 (experiments/darts_tau.py says what and why): 130 DARTS genotypes trained
 # stand-alone at the mini scale (gt_a on core 0; gt_b then gt_lm on core 1), then the DARTS
 # mini supernet with and without landmark regularisation over 5 paired seeds, each ranked on
-# the 100 evaluation genotypes (SPOS on core 0, landmark on core 1), each arm followed by part
+# the 100 evaluation genotypes (SPOS on core 0 once gt_a and gt_b are done, landmark on core 1
+# after gt_lm), each arm followed by part
 # of the first 20 genotypes again with seed 1 (12 after SPOS, 8 after the longer landmark arm,
 # so the two cores end together). Resumable across machines: it restores the committed progress
 # (experiments/results/darts_tau/, experiments/results/paired/darts_*) and trains on; a run cut
@@ -24,12 +25,15 @@ arm() {  # arm CORE NAME CONFIG [key=value ...]: one paired arm, 5 seeds, ranked
   GT="$work/gt.csv" NUM_BATCHES=10 taskset -c "$core" nice -n 5 bash experiments/run_paired.sh \
     "$config" "$name" "$data" "$work/arms" "$@" >> "$work/$name.log" 2>&1
 }
-(gt 0 a) & (gt 1 b && gt 1 lm) &
-wait
-python $py table "$work"
-(arm 0 darts_spos configs/darts_spos.py:mini && gt 0 seed1a seed=1) &
-(arm 1 darts_landmark configs/darts_spos.py:mini,landmark landmark.table="$work/gt_lm/table.csv" \
-  && gt 1 seed1b seed=1) &
+# The SPOS arm needs only the evaluation table (gt_a, gt_b), so core 0 starts it as soon as both
+# parts end, without waiting for core 1's landmarks; gt_b's exit status is its signal.
+rm -f "$work/gt_b.status"
+(if gt 1 b; then s=0; else s=1; fi; echo $s > "$work/gt_b.status"
+ [ "$(cat "$work/gt_b.status")" = 0 ] && gt 1 lm && arm 1 darts_landmark configs/darts_spos.py:mini,landmark \
+   landmark.table="$work/gt_lm/table.csv" && gt 1 seed1b seed=1) &
+(gt 0 a && until [ -e "$work/gt_b.status" ]; do sleep 30; done \
+ && [ "$(cat "$work/gt_b.status")" = 0 ] && python $py table "$work" \
+ && arm 0 darts_spos configs/darts_spos.py:mini && gt 0 seed1a seed=1) &
 wait
 python $py save "$work" "$results"
 python $py report "$results"

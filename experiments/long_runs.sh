@@ -2,7 +2,8 @@
 # The experiments that span sessions, in order, each resumable from its committed progress
 # (experiments/README.md section 17): issue 29 item 6 (darts_tau.sh), then the mini ceiling
 # (ceiling.sh), so no core idles between them. Start it first thing in a session; before the
-# session ends, save both (the `save` commands of darts_tau.py and ceiling.py) and commit.
+# session ends, save both (the `save` commands of darts_tau.py and ceiling.py, then ceiling.py
+# `package`: the shipped mini table) and commit.
 # Usage: nohup bash experiments/long_runs.sh DATA > workdirs/long_runs.log 2>&1 &
 set -uo pipefail
 data=${1:?image folder or tfds:cifar10}

@@ -2,7 +2,8 @@
 
     jaxnas train --config configs/nb201_spos.py:mini --workdir W [--data SRC] [--resume] [k=v ...]
     jaxnas evaluate --workdir W [--protocol P] [--archs N|all|unique] [--seed S]
-                    [--gt valid|test|TABLE.csv] [--gt-split valid|test] [--dataset D]
+                    [--gt valid|test|nb201-mini|TABLE.csv] [--gt-split valid|test]
+                    [--dataset D]
                     [--metric M] [--within-space] [--out FILE]
     jaxnas search --workdir W [--strategy random|evolution|gdas] [--budget N] [--metric M]
                   [--seed S] [--out FILE]
@@ -60,8 +61,9 @@ def _parser():
     e.add_argument("--gt", type=_gt,
                    help="NB201 cifar10-valid ground truth: x-valid (valid) or ori-test (test) "
                         "accuracy (default: the protocol's; valid for default, test for the "
-                        "papers'); or a `jaxnas standalone` table (CSV): its cells are ranked "
-                        "against it")
+                        "papers'); a `jaxnas standalone` table (CSV): its cells are ranked "
+                        "against it; or a shipped one, nb201-mini (the mini scale's stand-alone "
+                        "table) or nb201-mini-seed1")
     e.add_argument("--gt-split", choices=("valid", "test"), default="valid",
                    help="with a table as --gt: its held-out (valid) or test accuracy")
     e.add_argument("--dataset", default="cifar10-valid", type=_dataset,
@@ -206,11 +208,13 @@ def _archs(text):
 
 
 def _gt(text):
-    """valid, test, or an existing table file."""
-    if text in ("valid", "test") or schema.path_exists("file").ok(text):
+    """valid, test, a shipped stand-alone table's name, or an existing table file."""
+    from jaxnas.evaluate.groundtruth import MINI_TABLES
+
+    if text in ("valid", "test", *MINI_TABLES) or schema.path_exists("file").ok(text):
         return text
-    raise argparse.ArgumentTypeError(f"expected valid, test or an existing ground-truth table "
-                                     f"(CSV), got {schema.show(text)}")
+    raise argparse.ArgumentTypeError(f"expected valid, test, {', '.join(MINI_TABLES)} or an "
+                                     f"existing ground-truth table (CSV), got {schema.show(text)}")
 
 
 def _cells(text):
@@ -349,7 +353,8 @@ def _train(args):
 
 def _evaluate(args):
     from jaxnas import spaces
-    from jaxnas.evaluate.groundtruth import read_arch_table, read_standalone_table
+    from jaxnas.evaluate.groundtruth import (MINI_TABLES, load_mini_table, read_arch_table,
+                                             read_standalone_table)
     from jaxnas.train.evaluation import evaluate_workdir
 
     space = _stored_space(args.workdir)
@@ -357,12 +362,14 @@ def _evaluate(args):
         raise UsageError(f"--archs chooses the default protocol's cells; protocol "
                          f"{args.protocol} has its own")
     table, gt = None, args.gt
-    if space == "darts" and (gt in (None, "valid", "test") or args.protocol != "default"):
+    if space == "darts" and (gt in (None, "valid", "test", *MINI_TABLES)
+                             or args.protocol != "default"):
         raise UsageError("no ground truth ships for the DARTS space: rank a DARTS run against "
                          "a table of genotypes you trained, --gt TABLE.csv (default protocol)")
     if gt not in (None, "valid", "test"):  # a bad table fails here, first
         read = (functools.partial(read_arch_table, space=spaces.get(space))
-                if space == "darts" else read_standalone_table)
+                if space == "darts" else load_mini_table if gt in MINI_TABLES
+                else read_standalone_table)
         table, gt = read(gt), args.gt_split
     workdir.install_quiet_logging(args.workdir)
 

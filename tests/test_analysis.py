@@ -14,9 +14,10 @@ from jaxnas.analysis import (arms, checkpoints, compare, paired, plots, proxy, s
                             tables)
 from jaxnas.analysis.gate import sharing_by_distance
 from jaxnas.analysis.stats import diff_row, format_ci, mean_ci, verdict
-from jaxnas.errors import UsageError
-from jaxnas.evaluate.groundtruth import (METRIC_COLUMNS, load_table, read_standalone_rows,
-                                        write_standalone_table)
+from jaxnas.errors import GroundTruthError, UsageError
+from jaxnas.evaluate.groundtruth import (METRIC_COLUMNS, MINI_TABLES, load_mini_table,
+                                        load_table, read_standalone_rows,
+                                        read_standalone_table, write_standalone_table)
 from jaxnas.evaluate.scoring import evaluation_archs
 from jaxnas.spaces import nb201
 from jaxnas.techniques.landmark import landmarks
@@ -384,6 +385,14 @@ def test_ceiling_experiment_cells_and_report(tmp_path):
     assert report["cells_seed0"] == 40 and report["diverged"] == [b[0]]
     assert f"seed 1 0 of 100; 1 more diverged (no accuracy, not ranked): {b[0]}." in \
         ceiling.markdown(report)
+    # the shipped mini table (`package`): each seed's rows in index order, same bytes again
+    assert ceiling.package_tables(tmp_path / "fresh", tmp_path / "pkg") == {
+        "nb201_mini_seed0.csv.gz": 41}
+    packaged = tmp_path / "pkg" / "nb201_mini_seed0.csv.gz"
+    table, first = read_standalone_table(packaged), packaged.read_bytes()
+    assert table.indices.tolist() == sorted(cells) and "1 diverged" in table.source
+    ceiling.package_tables(tmp_path / "fresh", tmp_path / "pkg")
+    assert packaged.read_bytes() == first
     # issue 30 item 4's two landmark tables: the same cells, the mini and NB201's values
     ceiling.write_landmark_tables(tmp_path / "fresh", tmp_path / "lm")
     trained, looked_up = (landmarks.read_table(tmp_path / "lm" / f"{n}.csv")
@@ -392,6 +401,36 @@ def test_ceiling_experiment_cells_and_report(tmp_path):
     np.testing.assert_allclose(looked_up.acc, TRUTH[sorted(cells)])
     assert np.array_equal(landmarks.select(trained, 30, seed=3),
                           landmarks.select(looked_up, 30, seed=3))
+
+
+def test_shipped_mini_table_is_the_committed_ceiling(tmp_path):
+    """`load_mini_table` ships what `ceiling.py package` writes from the committed progress (so
+    a session that saved the ceiling and forgot to package fails here); it is the ground truth
+    `evaluate --gt nb201-mini` and `landmark.table=nb201-mini` read; a seed with no cells yet
+    is one line."""
+    ceiling = _experiment("ceiling")
+    written = ceiling.package_tables(ceiling.ROOT / "experiments" / "results" / "ceiling",
+                                     tmp_path)
+    shipped = ceiling.ROOT / "jaxnas" / "resources"
+    assert "nb201_mini_seed0.csv.gz" in written
+    for name, file in MINI_TABLES.items():
+        if file not in written:
+            assert not (shipped / file).exists()
+            with pytest.raises(GroundTruthError, match="not shipped yet"):
+                load_mini_table(name)
+            continue
+        assert (shipped / file).read_bytes() == (tmp_path / file).read_bytes(), \
+            f"jaxnas/resources/{file} is stale: run experiments/ceiling.py package"
+        table = load_mini_table(name)
+        assert table.source.startswith(f"stand-alone table jaxnas {name} (")
+        assert (table.dataset, table.epochs) == ("standalone", 50)
+        assert len(table.indices) == written[file] and "C8-N1-16px" in table.source
+        lm = landmarks.read_table(name)
+        order = np.argsort(table.indices)
+        assert lm.indices.tolist() == table.indices[order].tolist()
+        np.testing.assert_array_equal(lm.acc, table.get("valid_acc")[order])
+    with pytest.raises(GroundTruthError, match="unknown mini table 'nb201-tiny'"):
+        load_mini_table("nb201-tiny")
 
 
 def test_standalone_report_figure(tmp_path):

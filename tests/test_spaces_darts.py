@@ -185,6 +185,7 @@ def test_nb201_only_options_refuse_a_darts_run(tmp_path, capsys):
     (tmp_path / "config.json").write_text('{"space": "darts"}')
     for argv in (["evaluate", "--workdir", str(tmp_path)],
                  ["evaluate", "--workdir", str(tmp_path), "--protocol", "landmark"],
+                 ["evaluate", "--workdir", str(tmp_path), "--gt", "nb201-mini"],
                  ["search", "--workdir", str(tmp_path)]):
         assert cli.main(argv) == 2
         err = capsys.readouterr().err

@@ -363,7 +363,7 @@ ARGS = {
     "evaluate": {"--workdir": ["run", "W", "passwd", "", "."],
                  "--archs": ["200", "all", "unique", "0", "-1", "1.5", "ALL", "", "2**31"],
                  "--seed": ["0", "7", "-1", "4294967296", "nan", "", "٣"],
-                 "--gt": ["valid", "test", "train", ""],
+                 "--gt": ["valid", "test", "train", "", "nb201-mini", "nb201-mini-seed1"],
                  "--protocol": ["default", "abs", "landmark", "dynas", "bogus", ""],
                  "--dataset": ["cifar10-valid", "CIFAR10-valid", "cifar10", "ImageNet16-120",
                                "imagenet", ""],

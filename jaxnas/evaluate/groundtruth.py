@@ -23,15 +23,24 @@ without official indices (DARTS) the same CSV, `arch` the space's text form (DAR
 The packaged table (`load_table()`) is cifar10-valid at 200 epochs, built by
 `experiments/make_groundtruth.py` from the NAS-Landscapes CSV export of NB201. Arrays are float64:
 float32 merges about 3,000 distinct valid accuracies into ties, which would change rank metrics.
+
+The mini scale's own ground truth ships too (`load_mini_table()`, `jaxnas evaluate --gt
+nb201-mini`, `landmark.table=nb201-mini`): NB201 cells trained stand-alone as the mini
+supernet's subnets are (C8 N1 on 16x16 images, 50 epochs; experiments/README.md section 17), a
+gzipped stand-alone table per seed, written by `experiments/ceiling.py package`. The experiment
+that trains it spans many sessions; the shipped table holds the cells trained so far, and its
+`source` says how many.
 """
 
 import bz2
 import collections
 import csv
-import math
-import os
+import dataclasses
+import gzip
 import io
 import lzma
+import math
+import os
 import pickle
 import re
 import zipfile
@@ -52,6 +61,9 @@ except ImportError:  # numpy < 2
 
 NUM_ARCHS = 15625
 PACKAGED = {"cifar10-valid": "nb201_cifar10_valid.npz"}
+# The mini scale's stand-alone tables (`load_mini_table`): name -> resource, one seed each.
+MINI_TABLES = {"nb201-mini": "nb201_mini_seed0.csv.gz",
+               "nb201-mini-seed1": "nb201_mini_seed1.csv.gz"}
 SPLITS = {
     "cifar10-valid": {"train": "train", "valid": "x-valid", "test": "ori-test"},
     "cifar10": {"train": "train", "test": "ori-test"},
@@ -165,6 +177,22 @@ def load_table(dataset: str = "cifar10-valid", *, path=None) -> GroundTruth:
     resource = resources.files("jaxnas").joinpath("resources").joinpath(PACKAGED[dataset])
     with resources.as_file(resource) as file:
         return _read_npz(file, dataset)
+
+
+def load_mini_table(name: str = "nb201-mini") -> GroundTruth:
+    """The shipped mini-scale stand-alone table `name` ("nb201-mini": seed 0,
+    "nb201-mini-seed1": the same training with seed 1, the table's own noise) as
+    `read_standalone_table` reads it; GroundTruthError for another name or a seed not trained
+    yet. Rank the mini supernet against it to tell the supernet's error from the mini proxy's."""
+    if name not in MINI_TABLES:
+        raise GroundTruthError(f"unknown mini table {name!r}; shipped: {', '.join(MINI_TABLES)}")
+    resource = resources.files("jaxnas").joinpath("resources").joinpath(MINI_TABLES[name])
+    if not resource.is_file():
+        raise GroundTruthError(f"mini table {name!r} is not shipped yet (its cells are still "
+                               f"being trained; experiments/README.md section 17)")
+    with resources.as_file(resource) as file:
+        table = read_standalone_table(file)
+    return dataclasses.replace(table, source=table.source.replace(str(file), f"jaxnas {name}"))
 
 
 def _read_npz(path: Path, dataset: str) -> GroundTruth:
@@ -387,15 +415,19 @@ STANDALONE_DATASET = "standalone"
 
 def write_standalone_table(rows, path) -> None:
     """Write `rows` (dicts with `STANDALONE_COLUMNS`; `index` None where the space has none) as
-    a CSV, atomically (a temporary file renamed into place), floats at full precision."""
+    a CSV, floats at full precision, atomically (a temporary file renamed into place); gzipped
+    where `path` ends in .gz, without a name or time stamp, so the same rows give the same
+    bytes."""
     path = Path(path)
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(STANDALONE_COLUMNS)
+    for row in rows:
+        writer.writerow(["" if row[c] is None else (repr(float(row[c])) if isinstance(
+            row[c], float) else row[c]) for c in STANDALONE_COLUMNS])
+    data = text.getvalue().encode()
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(STANDALONE_COLUMNS)
-        for row in rows:
-            writer.writerow(["" if row[c] is None else (repr(float(row[c])) if isinstance(
-                row[c], float) else row[c]) for c in STANDALONE_COLUMNS])
+    tmp.write_bytes(gzip.compress(data, mtime=0) if path.suffix == ".gz" else data)
     os.replace(tmp, path)
 
 
@@ -415,9 +447,10 @@ def read_standalone_rows(path, *, diverged=False) -> list[dict]:
     if not path.is_file():
         raise GroundTruthError(f"ground-truth table not found: {path}")
     try:
-        with open(path, newline="") as f:
+        with (gzip.open(path, "rt", encoding="utf-8", newline="") if path.suffix == ".gz"
+              else open(path, newline="")) as f:
             lines = list(csv.reader(f))
-    except (OSError, UnicodeDecodeError, csv.Error) as error:
+    except (OSError, EOFError, UnicodeDecodeError, csv.Error) as error:
         raise GroundTruthError(f"cannot read ground-truth table {path}: {error}") from None
     if not lines:
         raise GroundTruthError(f"ground-truth table {path} is empty (no header line)")

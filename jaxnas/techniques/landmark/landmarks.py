@@ -152,7 +152,8 @@ def _read_csv(path: Path, metric: str, space=NB201) -> Table:
 def read_table(source="cifar10-valid", metric="valid_acc", space=NB201) -> Table:
     """The ground truth landmarks are ranked by.
 
-    `source`: a packaged NB201 table name ("cifar10-valid"), a path to an npz table
+    `source`: a packaged NB201 table name ("cifar10-valid"; "nb201-mini" for the mini scale's
+    shipped stand-alone table, `groundtruth.load_mini_table`), a path to an npz table
     (`groundtruth.save_table` layout), a CSV (see `_read_csv`), a JSON object
     `{arch or index: accuracy}`, a `Table`, a `GroundTruth`, or a dict. `metric` names the column
     of npz/CSV/`GroundTruth` tables, e.g. "valid_acc" (NB201 x-valid) or "test_acc" (ori-test).
@@ -168,12 +169,15 @@ def read_table(source="cifar10-valid", metric="valid_acc", space=NB201) -> Table
         return table_from_mapping(dict(source.items()), space=space)
     source = str(source)
     path = Path(source)
-    if not _indexed(space) and (source in groundtruth.PACKAGED or path.suffix == ".npz"):
+    shipped = (*groundtruth.PACKAGED, *groundtruth.MINI_TABLES)
+    if not _indexed(space) and (source in shipped or path.suffix == ".npz"):
         raise ConfigError(f"landmark.table {source!r} is NB201 ground truth; the {space.name} "
                           f"space needs a table of its own (a .csv with 'arch' and accuracy "
                           f"columns, e.g. a `jaxnas standalone` run's W/table.csv, or a .json)")
     if source in groundtruth.PACKAGED:
         truth = groundtruth.load_table(source)
+    elif source in groundtruth.MINI_TABLES:
+        truth = groundtruth.load_mini_table(source)
     elif path.suffix == ".npz":
         if not path.is_file():
             raise GroundTruthError(f"landmark table not found: {path}")
@@ -198,7 +202,7 @@ def read_table(source="cifar10-valid", metric="valid_acc", space=NB201) -> Table
         return table_from_mapping(mapping, where=str(path), space=space)
     else:
         raise GroundTruthError(
-            f"landmark table {source!r}: expected one of {sorted(groundtruth.PACKAGED)} or a "
+            f"landmark table {source!r}: expected one of {sorted(shipped)} or a "
             ".npz, .csv or .json path")
     return read_table(truth, metric)
 
