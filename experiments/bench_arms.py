@@ -1,10 +1,10 @@
 """Train-step cost of each paired experiment arm: step time, images/s, compile time, peak memory.
 
 Each arm is a config with the overrides its `run_paired.sh` command passes (the table `ARMS`):
-the config file's mini scale (`file.py:mini`), its paper scale (the reference's settings). Each is timed by
-`bench_step.py`'s jaxnas worker in a fresh process (its own compile and peak resident memory),
-random images, batch 64, at the schedule stage of the config's last epoch (landmark's regulariser
-on, CLOSE's blocks all active). Arms alternate for
+the config file's mini scale (`file.py:mini`), its paper scale (the reference's settings). Each
+is timed by `bench_step.py`'s jaxnas worker in a fresh process (its own compile and peak
+resident memory), random images, batch 64, at the schedule stage of the config's last epoch
+(landmark's regulariser on, CLOSE's blocks all active). Arms alternate for
 `--rounds` rounds, since a shared machine's speed drifts; reported is the median round of each,
 its ratio to the first arm, and the load average (other jobs compete for the cores).
 

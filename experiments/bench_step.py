@@ -12,7 +12,8 @@ Each measurement runs in its own subprocess (so peak memory is its own) on the s
 With `--rounds R` the jaxnas and xautodl workers alternate R times and the ratio compares the
 median round of each (a shared machine's speed drifts over minutes). Reported: compile time (first
 step, tracing + XLA), median step time and images/s over `--steps` steps after `--warmup` steps,
-peak resident memory of the process (ru_maxrss), and the jaxnas/xautodl throughput ratio. Batch 64; random images (speed does not depend on pixel values).
+peak resident memory of the process (ru_maxrss), and the jaxnas/xautodl throughput ratio.
+Batch 64; random images (speed does not depend on pixel values).
 
     python experiments/bench_step.py                       # both scales, all available workers
     python experiments/bench_step.py --scale mini --steps 30
@@ -38,7 +39,8 @@ import time
 
 import numpy as np
 
-SCALES = {"mini": dict(C=8, N=1, resolution=16, pad=2), "paper": dict(C=16, N=5, resolution=32, pad=4)}
+SCALES = {"mini": dict(C=8, N=1, resolution=16, pad=2),
+          "paper": dict(C=16, N=5, resolution=32, pad=4)}
 BATCH = 64
 
 
@@ -117,8 +119,8 @@ def run_jaxnas(scale, steps, warmup, settings, **setup):
         jax.block_until_ready(m)
         if i >= warmup:
             times.append(time.perf_counter() - t)
-    return summary("jaxnas", scale, first, times, backend=jax.default_backend(), impl=jax_impl(config),
-                   xla_flags=os.environ.get("XLA_FLAGS", ""),
+    return summary("jaxnas", scale, first, times, backend=jax.default_backend(),
+                   impl=jax_impl(config), xla_flags=os.environ.get("XLA_FLAGS", ""),
                    compile_cache=os.environ.get("JAX_COMPILATION_CACHE_DIR", ""))
 
 

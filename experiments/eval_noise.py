@@ -6,10 +6,11 @@ tau between them), the per-cell score difference, and the metrics of the average
 scoring on both subsets together gives). If the two subsets' taus against the ground truth
 differ by as much as the effect being measured, more images per cell are needed.
 
+    R=experiments/results
     python experiments/eval_noise.py \
-        experiments/results/eval_noise/spos_seed0_batches0-3.json,experiments/results/eval_noise/spos_seed0_batches4-7.json \
-        experiments/results/paired/spos_2560/seed0.final.json,experiments/results/eval_noise/spos_seed0_batches10-19.json \
-        --out experiments/results/eval_noise/summary.json
+        $R/eval_noise/spos_seed0_batches0-3.json,$R/eval_noise/spos_seed0_batches4-7.json \
+        $R/paired/spos_2560/seed0.final.json,$R/eval_noise/spos_seed0_batches10-19.json \
+        --out $R/eval_noise/summary.json
 """
 
 import argparse

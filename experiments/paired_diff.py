@@ -8,8 +8,8 @@ baseline's too), then differenced. The interval is Student's t over seeds. `--wi
 keeps only the cells of the space each arm's run ended in (the last `angle_space` of its
 `seed<S>.jsonl`, after ABS shrinking): the ranking inside the space a search then explores.
 
-    python experiments/paired_diff.py experiments/results/paired/spos experiments/results/paired/landmark \
-        --out experiments/results/paired/landmark_vs_spos.md
+    python experiments/paired_diff.py experiments/results/paired/spos \
+        experiments/results/paired/landmark --out experiments/results/paired/landmark_vs_spos.md
 """
 
 import argparse

@@ -6,7 +6,8 @@ gain of `landmark` over SPOS comes from the ground truth, this arm should not ha
 comes from the regulariser's extra forwards and backwards on held-out images, it should.
 
     python experiments/shuffle_truth.py --out runs/shuffled_valid_acc.npz
-    jaxnas train --config configs/nb201_landmark.py:mini ... landmark.table=runs/shuffled_valid_acc.npz
+    jaxnas train --config configs/nb201_landmark.py:mini ... \
+        landmark.table=runs/shuffled_valid_acc.npz
 """
 
 import argparse

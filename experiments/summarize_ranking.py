@@ -3,7 +3,8 @@
 A thin caller of `jaxnas.analysis` (`tables.epoch_table`, `tables.final_table`,
 `plots.over_epochs`).
 
-    python experiments/summarize_ranking.py spos_mini close_mini --plot experiments/results/ranking_mini.png
+    python experiments/summarize_ranking.py spos_mini close_mini \
+        --plot experiments/results/ranking_mini.png
     python experiments/summarize_ranking.py spos_mini close_mini --final   # + final_eval.sh table
 
 For every run (a folder of per-seed metrics logs written by `run_seeds.sh`) prints a markdown table

@@ -129,10 +129,10 @@ def test_proxy_separates_the_supernet_from_its_table(tmp_path):
     NB201."""
     cells = nb201.unique_indices()[:300]
     values = TRUTH[cells] + 3.0 * np.random.default_rng(0).standard_normal(cells.size)
-    rows = [{"arch": nb201.arch_to_str(nb201.index_to_arch(int(i))), "index": int(i), "train_acc": 50.0,
-             "train_loss": 1.0, "valid_acc": float(v), "valid_loss": 1.0, "test_acc": 50.0,
-             "test_loss": 1.0, "params": 1.0, "flops": 1.0, "epochs": 50, "seed": 0,
-             "scale": "C8-N1-16px"} for i, v in zip(cells, values)]
+    rows = [{"arch": nb201.arch_to_str(nb201.index_to_arch(int(i))), "index": int(i),
+             "train_acc": 50.0, "train_loss": 1.0, "valid_acc": float(v), "valid_loss": 1.0,
+             "test_acc": 50.0, "test_loss": 1.0, "params": 1.0, "flops": 1.0, "epochs": 50,
+             "seed": 0, "scale": "C8-N1-16px"} for i, v in zip(cells, values)]
     write_standalone_table(rows, tmp_path / "t.csv")
     table, truth = proxy.table_values(tmp_path / "t.csv"), proxy.nb201_values()
     a = proxy.agreement(table, truth)

@@ -22,7 +22,8 @@ def close_config(tiny_config):
     config = config_lib.from_json(config_lib.to_json(tiny_config),
                                   base=defaults.base_config(("close",)))
     config_lib.apply_overrides(config, [
-        "techniques=('close',)", "supernet.slots_per_cell=3", "close.k_max=3", "close.cl_schedule=(1,2,3)",
+        "techniques=('close',)", "supernet.slots_per_cell=3", "close.k_max=3",
+        "close.cl_schedule=(1,2,3)",
         "close.restart_epochs=(3,)", "train.epochs=3", "close.gate.op_emb_dim=8",
         "close.gate.node_emb_dim=8", "close.gate.hid_dim=8", "close.gate.gcn_out_dims=(16,16)",
         "close.gate.mlp_dims=(16,)", "eval.batch_size=20"])

@@ -8,7 +8,8 @@ import numpy as np
 import optax
 import pytest
 
-from jaxnas.techniques.close import GateConfig, close_sharing, gate, gate_logits, init_gate, node_embeddings
+from jaxnas.techniques.close import (GateConfig, close_sharing, gate, gate_logits, init_gate,
+                                     node_embeddings)
 from jaxnas.errors import ConfigError
 from jaxnas.supernet import nb201
 

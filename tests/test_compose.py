@@ -75,7 +75,8 @@ def test_a_user_technique_trains_with_its_loss_term_and_optax_piece(tiny_config,
     seen = state.opt_state["seen"]
     table = complexity_table(4, 1, 8, 10)
     # The piece saw the sampled cell and its FLOPs from the complexity table, inside jit.
-    assert float(seen.flops) == pytest.approx(float(table["flops"][arch_code(np.asarray(seen.arch))]))
+    code = arch_code(np.asarray(seen.arch))
+    assert float(seen.flops) == pytest.approx(float(table["flops"][code]))
 
 
 def test_user_optax_piece_scales_updates(tiny_config):

@@ -7,8 +7,9 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "jaxnas"
 # Rooms by layer, lowest first (DESIGN: errors/config -> spaces, data, optim -> supernet,
 # parallel -> train and evaluate -> techniques -> search, analysis -> cli).
-LAYERS = (("errors", "config", "runtime", "schema"), ("spaces", "data", "optim"), ("supernet", "parallel"),
-          ("evaluate",), ("train",), ("techniques",), ("search", "analysis"), ("cli",))
+LAYERS = (("errors", "config", "runtime", "schema"), ("spaces", "data", "optim"),
+          ("supernet", "parallel"), ("evaluate",), ("train",), ("techniques",),
+          ("search", "analysis"), ("cli",))
 # Function-local imports kept on purpose: the CLI and the top package import no layer before
 # a command needs it (`jaxnas --help` and `import jaxnas` stay fast).
 LAZY = ("cli", "__init__")
@@ -38,7 +39,8 @@ def _imports(path, module):
     """`(top_level, local)`: the jaxnas modules imported at module level and inside functions."""
     tree = ast.parse(path.read_text())
     top, local = set(), set()
-    functions = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    functions = [n for n in ast.walk(tree)
+                 if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
     inside = {id(n) for f in functions for n in ast.walk(f)}
     for node in ast.walk(tree):
         names = []

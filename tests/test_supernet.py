@@ -71,7 +71,8 @@ def test_cell_sharing_reads_one_slot_per_cell(params, images):
     bumped["pools"][0]["conv3x3"] = params["pools"][0]["conv3x3"].at[1].add(1.0)
     np.testing.assert_array_equal(apply(bumped, arch, images, sharing), base)
     vanilla = pools.vanilla_sharing(CFG.N)
-    assert not np.allclose(apply(bumped, arch, images, vanilla), apply(params, arch, images, vanilla))
+    assert not np.allclose(apply(bumped, arch, images, vanilla),
+                           apply(params, arch, images, vanilla))
 
 
 @functools.cache
