@@ -78,3 +78,26 @@ def test_nb201_query_command(capsys):
     assert err.count("\n") == 1 and "0..15624" in err
     assert cli.main(["nb201", "query", "1", "--dataset", "cifar100"]) == 2
     assert "not shipped" in capsys.readouterr().err
+
+
+def test_query_shows_the_mini_table_row_of_the_cell_or_its_class():
+    """`query(...)["mini"]`: a trained cell's row of the shipped mini table, the same row for a
+    cell isomorphic to it (same network), None for a class not trained or a table not shipped."""
+    mini = groundtruth.load_mini_table()
+    canonical = nb201.canonical_indices()
+    trained = set(canonical[mini.indices].tolist())
+    k, index = next((k, int(i)) for k, i in enumerate(mini.indices)
+                    if np.sum(canonical == canonical[i]) > 1)
+    twin = int(np.flatnonzero((canonical == canonical[index]) &
+                              (np.arange(canonical.size) != index))[0])
+    row = benchmark.query(index)["mini"]["nb201-mini"]
+    assert row["trained_index"] == index and row["valid_acc"] == mini.get("valid_acc")[k]
+    assert row["of"] == mini.indices.size and 1 <= row["rank_valid_acc"] <= row["of"]
+    assert benchmark.query(twin)["mini"]["nb201-mini"] == row
+    untrained = next(i for i in range(canonical.size) if canonical[i] not in trained)
+    assert benchmark.query(untrained)["mini"]["nb201-mini"] is None
+    for name in groundtruth.MINI_TABLES:
+        try:
+            groundtruth.load_mini_table(name)
+        except GroundTruthError:
+            assert benchmark.query(index)["mini"][name] is None
