@@ -12,7 +12,8 @@
                       [k=v ...]   # train cells stand-alone, K at once: a ground-truth table
     jaxnas final --config C --workdir W (--arch GENOTYPE | --arch-file FILE) [--data SRC]
                  [--resume] [k=v ...]   # train a DARTS genotype as DARTS evaluates: test acc
-    jaxnas compare ARM... --base ARM [--out FILE] [--plot FILE]  # paired by seed, 95% CI
+    jaxnas compare ARM... --base ARM [--gt nb201-mini|TABLE.csv] [--out FILE] [--plot FILE]
+                                                               # paired by seed, 95% CI
     jaxnas nb201 query INDEX|ARCH [--dataset D] [--naslib]     # the shipped NB201 table
 
 Bad input (arguments, config keys and values, architecture strings, data folders, checkpoints)
@@ -118,6 +119,11 @@ def _parser():
                         "`jaxnas evaluate --protocol abs` (default evaluate.json)")
     c.add_argument("--common-seeds", action="store_true",
                    help="pair the seeds both arms have instead of refusing different seeds")
+    c.add_argument("--gt", type=_table,
+                   help="rank the NB201 reports' stored scores against a stand-alone table "
+                        "instead, on its cells: nb201-mini, nb201-mini-seed1 or TABLE.csv")
+    c.add_argument("--gt-split", choices=("valid", "test"), default="valid",
+                   help="with --gt: the table's held-out (valid) or test accuracy")
 
     n = sub.add_parser("nb201", help="NAS-Bench-201 lookups in the shipped table")
     nsub = n.add_subparsers(dest="nb201_command", required=True)
@@ -215,6 +221,15 @@ def _gt(text):
         return text
     raise argparse.ArgumentTypeError(f"expected valid, test, {', '.join(MINI_TABLES)} or an "
                                      f"existing ground-truth table (CSV), got {schema.show(text)}")
+
+
+def _table(text):
+    """A shipped stand-alone table's name or an existing table file."""
+    if text in ("valid", "test"):
+        raise argparse.ArgumentTypeError("expected a stand-alone table (nb201-mini or "
+                                         "TABLE.csv); the reports' own NB201 column is the "
+                                         "default")
+    return _gt(text)
 
 
 def _cells(text):
@@ -468,9 +483,13 @@ def _run(args):
 
 def _compare(args):
     from jaxnas.analysis import compare
+    from jaxnas.evaluate.groundtruth import MINI_TABLES, load_mini_table, read_standalone_table
 
+    gt = None if args.gt is None else (load_mini_table(args.gt) if args.gt in MINI_TABLES
+                                       else read_standalone_table(args.gt))
     report = compare.compare(args.base, args.arms, common_seeds=args.common_seeds,
-                             within_space=args.within_space, report=args.report)
+                             within_space=args.within_space, report=args.report, gt=gt,
+                             gt_split=args.gt_split)
     text = compare.markdown(report)
     print(text)
     if args.out:

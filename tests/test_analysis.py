@@ -433,6 +433,50 @@ def test_shipped_mini_table_is_the_committed_ceiling(tmp_path):
         load_mini_table("nb201-tiny")
 
 
+def test_compare_against_another_table_ranks_the_stored_scores(tmp_path, capsys):
+    """`compare --gt TABLE`: the arms' stored per-cell scores ranked against a stand-alone
+    table on the cells it holds (here 40 of the 300 scored; the arm's scores are the table's
+    values plus small noise, so it beats the noisier base there); a table sharing fewer than 3
+    cells with the reports, or a DARTS report, is one line."""
+    base, arm = _arm(tmp_path / "base", noise=20.0), _arm(tmp_path / "arm", noise=0.5)
+    cells = nb201.unique_indices()[:300][::7][:40]
+    write_standalone_table([{
+        "arch": nb201.arch_to_str(nb201.index_to_arch(int(i))), "index": int(i),
+        "train_acc": 1.0, "train_loss": 1.0, "valid_acc": float(TRUTH[i]), "valid_loss": 1.0,
+        "test_acc": float(-TRUTH[i]), "test_loss": 1.0, "params": 1.0, "flops": 1.0,
+        "epochs": 50, "seed": 0, "scale": "C8-N1-16px"} for i in cells], tmp_path / "t.csv")
+    table = read_standalone_table(tmp_path / "t.csv")
+    report = compare.compare(base, [arm], gt=table)
+    rows = report["arms"]["arm"]["rows"]
+    assert [r["cells"] for r in rows] == [40] * 3
+    scores = arms.cell_scores(json.loads((arm / "seed0.final.json").read_text()))
+    assert rows[0]["arm_kendall_tau"] == pytest.approx(
+        stats.kendalltau([scores[i] for i in sorted(cells)], TRUTH[sorted(cells)])[0])
+    assert report["arms"]["arm"]["summary"]["kendall_tau"]["mean"] > 0
+    assert "ranked from the reports' scores" in report["ground_truth"]["text"]
+    flipped = compare.compare(base, [arm], gt=table, gt_split="test")  # test_acc = -valid
+    assert flipped["arms"]["arm"]["rows"][0]["arm_kendall_tau"] == pytest.approx(
+        -rows[0]["arm_kendall_tau"])
+    assert cli.main(["compare", str(arm), "--base", str(base), "--gt", str(tmp_path / "t.csv")
+                     ]) == 0
+    assert "(3 paired seeds)" in capsys.readouterr().out
+    (tmp_path / "few.csv").write_text(  # the header and two cells
+        "\n".join((tmp_path / "t.csv").read_text().splitlines()[:3]) + "\n")
+    for argv, message in ((["--gt", "valid"], "expected a stand-alone table"),
+                          (["--gt", str(tmp_path / "few.csv")], "2 cell(s) in common")):
+        assert cli.main(["compare", str(arm), "--base", str(base), *argv]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err, err
+    darts = _arm(tmp_path / "darts", noise=1.0)
+    for seed in (0, 1, 2):
+        path = darts / f"seed{seed}.final.json"
+        r = json.loads(path.read_text())
+        r["archs_text"] = [f"g{i}" for i in r.pop("indices")]
+        path.write_text(json.dumps(r))
+    with pytest.raises(UsageError, match="without NB201 indices"):
+        compare.compare(darts, [darts], gt=table)
+
+
 def test_standalone_report_figure(tmp_path):
     """A stand-alone experiment's report draws the cells' learning curves and the ranking's
     agreement over epochs (`plots.learning_curves`) and links the figure; without curves it

@@ -8,7 +8,10 @@ The found cell (the run's search result, else its best-scored cell) is compared 
 ground-truth test accuracy. The ground truth is the column the reports name (`gt`), of the
 dataset they name (cifar10-valid by default), under the protocol they name; or, for reports
 ranked against a stand-alone table (`jaxnas evaluate --gt TABLE.csv`, any space), the values
-of that table they carry (found cells are then not compared).
+of that table they carry (found cells are then not compared). With `gt` (`jaxnas compare --gt
+nb201-mini|TABLE.csv`), NB201 reports are ranked again, from the per-cell scores they hold,
+against a stand-alone table on the cells it has: the same arms against another ground truth,
+e.g. the mini scale's own, without scoring anything again.
 """
 
 from pathlib import Path
@@ -54,10 +57,24 @@ def _truth(reports):
                    "text": protocols.describe_truth(protocol, dataset, split)}
 
 
+def _given_truth(gt, split, reports):
+    """`{index: value}` of the stand-alone NB201 table `gt` (a `GroundTruth`) to rank the
+    reports' scores against, and its name."""
+    if any("indices" not in r for r in reports):
+        raise UsageError("--gt ranks NB201 reports again; these score architectures without "
+                         "NB201 indices (rank them with jaxnas evaluate --gt TABLE.csv)")
+    column = f"{split}_acc"
+    return dict(zip(gt.indices.tolist(), gt.get(column).tolist())), {
+        "protocol": reports[0].get("protocol", "default"), "dataset": "stand-alone table",
+        "column": column, "text": f"{gt.source} {column}, ranked from the reports' scores"}
+
+
 def compare(base_path, arm_paths, *, common_seeds=False, within_space=False,
-            names=paired.ALL_METRICS, report="evaluate.json"):
+            names=paired.ALL_METRICS, report="evaluate.json", gt=None, gt_split="valid"):
     """The comparison of every arm of `arm_paths` against the base: a JSON-ready dict.
-    `report`: the evaluation file read from each run directory of an arm of run dirs."""
+    `report`: the evaluation file read from each run directory of an arm of run dirs. `gt`: a
+    stand-alone NB201 table (`GroundTruth`) to rank the reports' scores against instead of the
+    ground truth they name, on its cells (`gt_split`: its valid or test accuracy)."""
     base_path = Path(base_path)
     base = arms_lib.load(base_path, report=report)
     loaded = {Path(p): arms_lib.load(p, report=report) for p in arm_paths}
@@ -67,9 +84,9 @@ def compare(base_path, arm_paths, *, common_seeds=False, within_space=False,
                     for path, arm in loaded.items()}
     reports = [x[s].final for path, seeds in paired_seeds.items() for s in seeds
                for x in (base, loaded[path])]
-    truth, ground_truth = _truth(reports)
+    truth, ground_truth = _truth(reports) if gt is None else _given_truth(gt, gt_split, reports)
     table = isinstance(truth, dict)
-    if table and within_space:
+    if table and within_space and gt is None:
         raise UsageError("--within-space reads NB201 spaces; these reports rank a stand-alone "
                          "table's cells")
     # a found cell is judged by NB201's test accuracy; a table's cells have no such column here
@@ -84,6 +101,8 @@ def compare(base_path, arm_paths, *, common_seeds=False, within_space=False,
         b = {s: arms_lib.cell_scores(base[s].final) for s in seeds}
         a = {s: arms_lib.cell_scores(arm[s].final) for s in seeds}
         keep = {s: arms_lib.space_cells(arm[s].log) for s in seeds} if within_space else None
+        if gt is not None:  # the table's cells only
+            keep = {s: set(truth) & (keep[s] if keep else set(truth)) for s in seeds}
         rows, summary = paired.compare(b, a, truth, keep, names)
         found, found_ci = ([], None) if table else paired.found_rows(base, arm, found_truth,
                                                                      seeds)

@@ -36,6 +36,9 @@ def compare(base, arm, truth, keep=None, names=METRICS):
         common = set(base[seed]) & set(arm[seed])
         if keep:
             common &= keep[seed]
+        if len(common) < 3:
+            raise UsageError(f"seed {seed}: the arms scored {len(common)} cell(s) in common "
+                             f"with a ground truth; a ranking needs at least 3")
         common = np.array(sorted(common))
         b, a = metrics(base[seed], common, truth), metrics(arm[seed], common, truth)
         rows.append({"seed": seed, "cells": int(common.size),
