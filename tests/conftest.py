@@ -82,6 +82,18 @@ def tiny_config(tiny_folder, tmp_path):
     return config
 
 
+def tiny_config_text(source, cache, **train):
+    """`tiny_config` as a config file's text, for commands that read a file: its data folder
+    `source`, cache folder `cache`, and `c.train.<key> = value` for each of `train`."""
+    lines = "".join(f"    c.train.{k} = {v!r}\n" for k, v in {"epochs": 2, **train}.items())
+    return (f"from jaxnas.train.defaults import base_config\n\n\n"
+            f"def get_config():\n    c = base_config()\n"
+            f"    c.data.source = {str(source)!r}\n    c.data.resolution = 8\n"
+            f"    c.data.pad = 1\n    c.data.cache_dir = {str(cache)!r}\n"
+            f"    c.supernet.C = 4\n    c.supernet.N = 1\n    c.train.batch_size = 20\n"
+            f"{lines}    return c\n")
+
+
 @pytest.fixture
 def tiny_with(tiny_config):
     """`(techniques, space="nb201", **changes) -> config`: a copy of `tiny_config` with

@@ -24,6 +24,7 @@ import numpy as np
 import optax
 import pytest
 
+from conftest import tiny_config_text  # a helper beside the fixtures
 from jaxnas.errors import CheckpointError
 from jaxnas.train import checkpoint, state as state_lib, workdir as workdir_lib
 
@@ -272,26 +273,6 @@ def test_trim_metrics(tmp_path):
     assert path.read_text() == '{"epoch": 1, "step": 3}\n'
 
 
-TINY_CONFIG = '''
-from jaxnas.train.defaults import base_config
-
-
-def get_config():
-    c = base_config()
-    c.data.source = {source!r}
-    c.data.resolution = 8
-    c.data.pad = 1
-    c.data.cache_dir = {cache!r}
-    c.supernet.C = 4
-    c.supernet.N = 1
-    c.train.epochs = {epochs}
-    c.train.batch_size = 20
-    c.train.keep_checkpoints = 3
-    c.train.checkpoint_every_minutes = {minutes}
-    return c
-'''
-
-
 def _newest(workdir):
     steps = checkpoint.Checkpointer(workdir, read_only=True).steps()
     return steps[0] if steps else None
@@ -305,8 +286,8 @@ def test_kills_and_corruption(tiny_folder, tmp_path):
 
     epochs, minutes = 20, 0.005  # 60 steps; a time-based checkpoint every 0.3 s
     config_file = tmp_path / "tiny.py"
-    config_file.write_text(TINY_CONFIG.format(source=str(tiny_folder), epochs=epochs,
-                                              minutes=minutes, cache=str(tmp_path / "cache")))
+    config_file.write_text(tiny_config_text(tiny_folder, tmp_path / "cache", epochs=epochs,
+                                            keep_checkpoints=3, checkpoint_every_minutes=minutes))
     config = config_lib.load_config(config_file)
     config_lib.apply_overrides(config, ["train.checkpoint_every_minutes=0"])  # saves not needed
     loop.train(config, tmp_path / "ref", progress=False)  # uninterrupted; fills the XLA cache

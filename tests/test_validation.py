@@ -17,28 +17,10 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, event, example, given, settings, strategies as st
 
+from conftest import tiny_config_text  # a helper beside the fixtures
 from jaxnas import cli, config as config_lib, schema
 from jaxnas.errors import ConfigError
 from jaxnas.train import defaults, rules, standalone_config
-
-TINY = '''
-from jaxnas.train.defaults import base_config
-
-
-def get_config():
-    c = base_config()
-    c.data.source = {source!r}
-    c.data.resolution = 8
-    c.data.pad = 1
-    c.data.cache_dir = {cache!r}
-    c.supernet.C = 4
-    c.supernet.N = 1
-    c.train.epochs = 2
-    c.train.batch_size = 20
-    c.train.keep_checkpoints = 10
-    return c
-'''
-
 
 # `tiny.py` with an argument, as the shipped configs (`scaled.py:mini`)
 SCALED = """from jaxnas.train.defaults import scale_arg
@@ -53,10 +35,9 @@ def get_config(arg="paper"):
 def files(tiny_folder, tmp_path_factory):
     """Config files good and bad, a fake run directory, and folders for outputs."""
     root = tmp_path_factory.mktemp("validation")
-    (root / "tiny.py").write_text(TINY.format(source=str(tiny_folder),
-                                              cache=str(root / "cache")))
-    (root / "scaled.py").write_text(TINY.format(source=str(tiny_folder), cache=str(
-        root / "cache")).replace("def get_config():", SCALED))
+    tiny = tiny_config_text(tiny_folder, root / "cache", keep_checkpoints=10)
+    (root / "tiny.py").write_text(tiny)
+    (root / "scaled.py").write_text(tiny.replace("def get_config():", SCALED))
     (root / "passwd").write_text("root:x:0:0:root:/root:/bin/bash\n")
     (root / "no_get_config.py").write_text("x = 1\n")
     (root / "raises.py").write_text("def get_config():\n    return 1 / 0\n")
