@@ -6,8 +6,8 @@ section 17, "DARTS genotypes in the search network").
 --archs 130`'s draw) are trained stand-alone in DARTS's search network at the mini supernet's
 scale: the first 100 are the evaluation table (parts `gt_a`, `gt_b`: one core each), the other
 30 the landmark arm's ground truth (`gt_lm`), so both arms are ranked on the same 100. The
-first 20 are trained again with seed 1 (`gt_seed1a`, 12, and `gt_seed1b`, 8, one after each
-supernet arm: the shorter SPOS arm's core takes more): the table's own noise. The run spans
+first 20 are trained again with seed 1 (`gt_seed1a`, 16, and `gt_seed1b`, 4, one after each
+supernet arm: the SPOS arm's core, which does not wait for the landmarks, takes more): the table's own noise. The run spans
 sessions of a 2-core machine (about 16 hours), so its progress lives in the repository
 (`standalone_parts`: `save` / `restore` copy each part's small files, never replacing progress
 with less); the supernet arms keep their reports in `experiments/results/paired/darts_*`.
@@ -35,8 +35,8 @@ from jaxnas.evaluate import groundtruth
 from jaxnas.train import standalone
 import standalone_parts
 
-PLAN = {"gt_a": (0, 65), "gt_b": (65, 100), "gt_lm": (100, 130), "gt_seed1a": (0, 12),
-        "gt_seed1b": (12, 20)}
+PLAN = {"gt_a": (0, 65), "gt_b": (65, 100), "gt_lm": (100, 130), "gt_seed1a": (0, 16),
+        "gt_seed1b": (16, 20)}
 PARTS = tuple(PLAN)
 EVAL_PARTS = ("gt_a", "gt_b")
 SEED1_PARTS = ("gt_seed1a", "gt_seed1b")

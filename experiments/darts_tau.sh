@@ -3,9 +3,8 @@
 # stand-alone at the mini scale (gt_a on core 0; gt_b then gt_lm on core 1), then the DARTS
 # mini supernet with and without landmark regularisation over 5 paired seeds, each ranked on
 # the 100 evaluation genotypes (SPOS on core 0 once gt_a and gt_b are done, landmark on core 1
-# after gt_lm), each arm followed by part
-# of the first 20 genotypes again with seed 1 (12 after SPOS, 8 after the longer landmark arm,
-# so the two cores end together). Resumable across machines: it restores the committed progress
+# after gt_lm), each arm followed by part of the first 20 genotypes again with seed 1 (16 after
+# SPOS, 4 after gt_lm's rest and the longer landmark arm, so the two cores end together). Resumable across machines: it restores the committed progress
 # (experiments/results/darts_tau/, experiments/results/paired/darts_*) and trains on; a run cut
 # off loses at most its current genotype or supernet.
 # Usage: bash experiments/darts_tau.sh DATA [WORK]   (DATA: image folder or tfds:cifar10)

@@ -507,7 +507,7 @@ def test_darts_tau_experiment_cells_table_and_report(tmp_path):
     darts_tau.write_cells(work)
     lists = {p: (work / f"genotypes_{p}.txt").read_text().splitlines()
              for p in ("a", "b", "lm", "seed1a", "seed1b")}
-    assert [len(v) for v in lists.values()] == [65, 35, 30, 12, 8]
+    assert [len(v) for v in lists.values()] == [65, 35, 30, 16, 4]
     assert len(set(lists["a"] + lists["b"] + lists["lm"])) == 130
     assert lists["seed1a"] + lists["seed1b"] == lists["a"][:20]
     rng = np.random.default_rng(0)
