@@ -1,9 +1,10 @@
 """Time scoring all 15,625 NB201 cells by the ABS angle, at mini and paper scale.
 
 The fast path (`jaxnas.evaluate.angle.all_angles`: per-slot block sums gathered into an
-(edge, op) table, one gather per cell) against the direct per-cell computation (`arch_angle`: the concatenated
-weight vectors of Algorithm 1, jitted, timed on 50 cells and extrapolated). Random initial
-weights as W0 and another random draw as Wt (timing does not depend on the values).
+(edge, op) table, one gather per cell) against the direct per-cell computation (`arch_angle`:
+the concatenated weight vectors of Algorithm 1, jitted, timed on 50 cells and extrapolated).
+Random initial weights as W0 and another random draw as Wt (timing does not depend on the
+values).
 
     python experiments/angle_timing.py --out experiments/results/angle_timing.json
 """

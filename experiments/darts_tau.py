@@ -7,10 +7,11 @@ section 17, "DARTS genotypes in the search network").
 scale: the first 100 are the evaluation table (parts `gt_a`, `gt_b`: one core each), the other
 30 the landmark arm's ground truth (`gt_lm`), so both arms are ranked on the same 100. The
 first 20 are trained again with seed 1 (`gt_seed1a`, 16, and `gt_seed1b`, 4, one after each
-supernet arm: the SPOS arm's core, which does not wait for the landmarks, takes more): the table's own noise. The run spans
-sessions of a 2-core machine (about 16 hours), so its progress lives in the repository
-(`standalone_parts`: `save` / `restore` copy each part's small files, never replacing progress
-with less); the supernet arms keep their reports in `experiments/results/paired/darts_*`.
+supernet arm: the SPOS arm's core, which does not wait for the landmarks, takes more): the
+table's own noise. The run spans sessions of a 2-core machine (about 16 hours), so its progress
+lives in the repository (`standalone_parts`: `save` / `restore` copy each part's small files,
+never replacing progress with less); the supernet arms keep their reports in
+`experiments/results/paired/darts_*`.
 
     bash experiments/darts_tau.sh DATA                       # all of it, resumable
     python experiments/darts_tau.py cells workdirs/darts_tau   # the genotype lists

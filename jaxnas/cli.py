@@ -368,8 +368,7 @@ def _train(args):
 
 def _evaluate(args):
     from jaxnas import spaces
-    from jaxnas.evaluate.groundtruth import (MINI_TABLES, load_mini_table, read_arch_table,
-                                             read_standalone_table)
+    from jaxnas.evaluate.groundtruth import MINI_TABLES, read_arch_table, standalone_table
     from jaxnas.train.evaluation import evaluate_workdir
 
     space = _stored_space(args.workdir)
@@ -383,8 +382,7 @@ def _evaluate(args):
                          "a table of genotypes you trained, --gt TABLE.csv (default protocol)")
     if gt not in (None, "valid", "test"):  # a bad table fails here, first
         read = (functools.partial(read_arch_table, space=spaces.get(space))
-                if space == "darts" else load_mini_table if gt in MINI_TABLES
-                else read_standalone_table)
+                if space == "darts" else standalone_table)
         table, gt = read(gt), args.gt_split
     workdir.install_quiet_logging(args.workdir)
 
@@ -483,10 +481,9 @@ def _run(args):
 
 def _compare(args):
     from jaxnas.analysis import compare
-    from jaxnas.evaluate.groundtruth import MINI_TABLES, load_mini_table, read_standalone_table
+    from jaxnas.evaluate.groundtruth import standalone_table
 
-    gt = None if args.gt is None else (load_mini_table(args.gt) if args.gt in MINI_TABLES
-                                       else read_standalone_table(args.gt))
+    gt = None if args.gt is None else standalone_table(args.gt)
     report = compare.compare(args.base, args.arms, common_seeds=args.common_seeds,
                              within_space=args.within_space, report=args.report, gt=gt,
                              gt_split=args.gt_split)

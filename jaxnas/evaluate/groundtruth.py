@@ -195,6 +195,13 @@ def load_mini_table(name: str = "nb201-mini") -> GroundTruth:
     return dataclasses.replace(table, source=table.source.replace(str(file), f"jaxnas {name}"))
 
 
+def standalone_table(source) -> GroundTruth:
+    """An NB201 stand-alone table: a shipped one by name (`MINI_TABLES`) or a CSV path."""
+    if str(source) in MINI_TABLES:
+        return load_mini_table(str(source))
+    return read_standalone_table(source)
+
+
 def _read_npz(path: Path, dataset: str) -> GroundTruth:
     """Read and validate a table npz; its `dataset` field must equal `dataset`."""
     if not path.is_file():

@@ -58,8 +58,9 @@ def config_block():
     """Defaults of `config.landmark`: the reference's NB201 SPOS settings where it has them."""
     return dict(
         # The landmark set. `table`: the ground truth, a packaged NB201 table name
-        # ("cifar10-valid"; "nb201-mini": the mini scale's stand-alone table) or a .npz (groundtruth.save_table), .csv (columns index|arch and
-        # `metric`|acc) or .json ({arch or index: acc}) path, or "train": the landmarks are
+        # ("cifar10-valid"; "nb201-mini": the mini scale's stand-alone table) or a .npz
+        # (groundtruth.save_table), .csv (columns index|arch and `metric`|acc) or .json
+        # ({arch or index: acc}) path, or "train": the landmarks are
         # trained stand-alone at the run's scale (`trained`; `train_overrides`: stand-alone
         # config changes, e.g. ("train.epochs=20",)) in `train_dir` (default
         # <workdir>/landmarks). `metric`: the accuracy column (valid_acc = NB201 x-valid,
