@@ -31,7 +31,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "experiments")]  # this checkout's jaxnas, standalone_parts
-from jaxnas.analysis import proxy
+from jaxnas.analysis import compare, proxy
+from jaxnas.analysis.stats import format_ci
+from jaxnas.errors import UsageError
 from jaxnas.evaluate import groundtruth, scoring
 from jaxnas.spaces import nb201
 import standalone_parts
@@ -40,6 +42,7 @@ PILOT = (11711, 12414, 12994)  # experiments/README.md section 17: NB201 valid 9
 PARTS = ("seed0_a", "seed0_b", "seed1a", "seed1b", "pilot_e100")
 SEED1_PARTS = ("seed1a", "seed1b")
 MINI_PARTS = {"nb201-mini": ("seed0_a", "seed0_b"), "nb201-mini-seed1": SEED1_PARTS}
+BASES = ("spos_2560", "spos")  # the SPOS arms at 2,560 and 1,024 images a cell
 
 
 def order():
@@ -145,6 +148,36 @@ def report(results, paired=ROOT / "experiments" / "results" / "paired"):
             if summary:
                 arms[folder.name] = summary
     out["arms"] = arms
+    out["paired"] = paired_vs_base(valid, nb201, Path(paired))
+    return out
+
+
+def _truth_table(values, source):
+    """`{index: value}` as a stand-alone `GroundTruth` (its `valid_acc`), for `compare --gt`."""
+    cells = sorted(values)
+    return groundtruth.GroundTruth(
+        dataset=groundtruth.STANDALONE_DATASET, epochs=50, indices=np.array(cells),
+        metrics={"valid_acc": np.array([values[i] for i in cells])}, source=source)
+
+
+def paired_vs_base(valid, nb201, paired):
+    """Each arm's paired Kendall-tau difference from its SPOS base (the first of `BASES` it
+    pairs with) on the mini table's cells, against NB201 x-valid and against the mini table:
+    whether an arm's gain over SPOS survives the mini scale's own ground truth."""
+    truths = {"nb201": _truth_table({i: nb201[i] for i in valid}, "NB201 x-valid"),
+              "mini": _truth_table(valid, "the mini table")}
+    out = {}
+    for folder in sorted(p for p in paired.iterdir() if p.is_dir() and p.name not in BASES):
+        for base in BASES:
+            try:
+                got = {k: compare.compare(paired / base, [folder], gt=t)["arms"][folder.name]
+                       for k, t in truths.items()}
+            except UsageError:  # another evaluation set, other seeds, too few common cells
+                continue
+            out[folder.name] = {"base": base, "seeds": got["mini"]["seeds"],
+                                "cells": min(r["cells"] for r in got["mini"]["rows"]),
+                                **{k: a["summary"]["kendall_tau"] for k, a in got.items()}}
+            break
     return out
 
 
@@ -214,6 +247,14 @@ def markdown(r):
             lines.append(f"| {name} | {len(a['seeds'])} | {a['cells']:.0f} | "
                          f"{a['tau_nb201']:.3f} | {a['tau_table']:.3f} | "
                          f"{a['table_tau_nb201']:.3f} |")
+    if r.get("paired"):
+        lines += ["", ("Paired Kendall-tau differences from SPOS (arm minus base, mean [95% "
+                       "interval] over seeds) on the mini table's cells:"), "",
+                  "| arm | base | seeds | cells | against NB201 x-valid | against the mini table |",
+                  "|---|---|---|---|---|---|"]
+        lines += [f"| {name} | {p['base']} | {len(p['seeds'])} | {p['cells']} | "
+                  f"{format_ci(p['nb201'])} | {format_ci(p['mini'])} |"
+                  for name, p in r["paired"].items()]
     return "\n".join(lines) + "\n"
 
 

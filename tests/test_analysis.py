@@ -375,6 +375,12 @@ def test_ceiling_experiment_cells_and_report(tmp_path):
     spos = report["arms"]["spos"]  # the committed SPOS arm: its cells among the 40
     assert spos["seeds"] == [0, 1, 2, 3, 4]
     assert spos["cells"] == len(set(cells) & set(evaluation_archs(1000).tolist()))
+    # the committed landmark arm paired with SPOS at 2,560 images, on the table's cells (less
+    # a seed's landmarks among them), against NB201 and against the table
+    lm = report["paired"]["landmark"]
+    assert lm["base"] == "spos_2560" and lm["seeds"] == [0, 1, 2, 3, 4]
+    assert 3 <= lm["cells"] <= spos["cells"] and {"mean", "ci95"} <= set(lm["mini"])
+    assert "| landmark | spos_2560 | 5 |" in ceiling.markdown(report)
     # a cell recorded as diverged (train.on_divergence="record") is counted apart, not ranked
     (tmp_path / "fresh" / "seed0_b").mkdir()
     metrics = dict.fromkeys(METRIC_COLUMNS)
