@@ -193,7 +193,8 @@ def static_network(scale, arch):
         archs = np.broadcast_to(arch, (cfg.num_cells, 6))
 
         def apply(params, _, x):
-            edge = lambda op, x, w1, w3: branches[int(op)](x, w1, w3)
+            def edge(op, x, w1, w3):
+                return branches[int(op)](x, w1, w3)
             return nb201._cells_and_head(params, nb201.stem(params, x), archs, sharing, None,
                                          (None, None), (edge, None), cfg, None, 0)
         return sstep.Network(lambda key: nb201.init(key, cfg), apply)

@@ -102,7 +102,8 @@ def test_drop_path_rises_with_the_epoch_and_aux_loss_adds():
     assert loss(0.6, 1) == pytest.approx(loss(0.0, 1), rel=1e-6)   # epoch 0
     assert abs(loss(0.6, 2) - loss(0.0, 2)) > 1e-4                   # epoch 1: 0.15
     logits, aux = traced(jnp.float32(0), jnp.int32(0))[1]
-    ce = lambda z: float(sstep._cross_entropy(z, labels).mean())
+    def ce(z):
+        return float(sstep._cross_entropy(z, labels).mean())
     assert loss(0.0, 0) == pytest.approx(ce(logits) + 0.4 * ce(aux), rel=1e-5)
     evaluation = jax.eval_shape(lambda p: darts_eval.apply(p, x, cfg=cfg, plan=plan), params)
     assert evaluation[1] is None  # no auxiliary head in evaluation

@@ -29,8 +29,10 @@ def test_zero_weighted_edges_are_the_genotype_and_one_compilation_serves_all(tin
     cfg, params, x, _, sharing = tiny_net
     run = jax.jit(lambda a, w: supernet.apply(params, a, x, sharing, cfg=cfg, edge_weights=w))
     same = jax.jit(lambda a: supernet.apply(params, a, x, sharing, cfg=cfg))
-    fwd = lambda a, w: run(jnp.asarray(a, jnp.int32), jnp.asarray(w, jnp.float32))
-    plain = lambda a: same(jnp.asarray(a, jnp.int32))
+    def fwd(a, w):
+        return run(jnp.asarray(a, jnp.int32), jnp.asarray(w, jnp.float32))
+    def plain(a):
+        return same(jnp.asarray(a, jnp.int32))
     rng = np.random.default_rng(0)
     for _ in range(2):
         genotype = DARTS.sample_np(rng)

@@ -52,7 +52,8 @@ def test_hinge_value_and_gradient_signs_when_misordered():
     # Landmark 1 is better (acc 90 > 80) but has the higher loss (score 0.0 < 1.0).
     params, forward, state, x, labels = _toy([1.0, 0.0], [80.0, 90.0])
     value, grad = jax.value_and_grad(_loss)(params, forward, state, x, labels)
-    ce = lambda s: math.log1p(math.exp(-s))
+    def ce(s):
+        return math.log1p(math.exp(-s))
     np.testing.assert_allclose(value, ce(0.0) - ce(1.0), rtol=1e-5)
     # Gradient descent raises the better one's score (its loss goes down) and lowers the worse
     # one's score (its loss goes up).
@@ -383,7 +384,8 @@ def test_within_moves_the_set_into_a_shrunk_space():
     same, added = L.within(state, table, shrink.SPACE.full_mask(), 30)
     assert same is state and added.size == 0
     mask = shrink.str_to_mask("013,0134,0134,013,013,013")       # 1,296 cells
-    inside = lambda idx: np.all(mask[np.arange(6), space.all_archs()[idx]], axis=1)
+    def inside(idx):
+        return np.all(mask[np.arange(6), space.all_archs()[idx]], axis=1)
     before = L.indices_of(state)
     moved, added = L.within(state, table, mask, 30, seed=[0, 20])
     now = L.indices_of(moved)

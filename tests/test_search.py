@@ -245,7 +245,8 @@ def test_supernet_edge_weights():
     np.testing.assert_allclose(scaled(ones, zeros), base, rtol=1e-5, atol=1e-6)
     assert not np.allclose(scaled(jnp.full(6, 2.0), zeros), base, rtol=1e-3)
     np.testing.assert_allclose(scaled(ones.at[2].set(5.0), zeros), base, rtol=1e-5, atol=1e-6)
-    loss = lambda w, o: jnp.sum(logits(w, o) * jnp.arange(10.0))
+    def loss(w, o):
+        return jnp.sum(logits(w, o) * jnp.arange(10.0))
     gw, go = jax.jit(jax.grad(loss, argnums=(0, 1)))(ones, zeros)
     assert gw[2] == 0 and (np.delete(gw, 2) != 0).all() and (go != 0).all()
 

@@ -78,7 +78,8 @@ def test_cell_sharing_reads_one_slot_per_cell(params, images):
 @functools.cache
 def _loss_and_grads(cfg):
     sharing = pools.vanilla_sharing(cfg.N)
-    f = lambda p, arch, x: jnp.sum(jnp.sin(nb201.apply(p, arch, x, sharing, cfg=cfg)))
+    def f(p, arch, x):
+        return jnp.sum(jnp.sin(nb201.apply(p, arch, x, sharing, cfg=cfg)))
     return jax.jit(jax.value_and_grad(f))
 
 
@@ -101,7 +102,8 @@ def test_pools_equal_reduce_window_with_gradients(shape):
         want = plain(x)
         np.testing.assert_allclose(fast(x), want, rtol=1e-6, atol=1e-6)
         probe = jax.random.normal(jax.random.key(3), want.shape)  # a generic output cotangent
-        grad = lambda f: jax.grad(lambda x: jnp.sum(f(x) * probe))(x)
+        def grad(f):
+            return jax.grad(lambda x: jnp.sum(f(x) * probe))(x)
         np.testing.assert_allclose(grad(fast), grad(plain), rtol=1e-5, atol=1e-6)
 
 

@@ -132,7 +132,8 @@ def init(key, cfg: SupernetConfig):
     c = cfg.head_width
     shapes = {"stem": ((3, 3, 3, c_stem), 27), "cells": cells, "pools": pools,
               "head_w": ((c, cfg.num_classes), c), "head_b": ((cfg.num_classes,), c)}
-    is_spec = lambda x: isinstance(x, tuple) and len(x) == 2 and isinstance(x[1], int)
+    def is_spec(x):
+        return isinstance(x, tuple) and len(x) == 2 and isinstance(x[1], int)
     specs, treedef = jax.tree.flatten(shapes, is_leaf=is_spec)
     sizes = [int(np.prod(shape)) for shape, _ in specs]
     flat = jax.random.uniform(key, (sum(sizes),), jnp.float32, -1.0, 1.0)

@@ -150,7 +150,8 @@ def init(key, cfg: EvalConfig, plan: Plan):
     `head` {w, b}; `aux` when `cfg.auxiliary`. Conv and linear weights are drawn from one random
     vector (one random-number kernel to compile); BN scales 1, biases 0."""
     specs = _uniform_specs(cfg, plan)
-    is_spec = lambda x: isinstance(x, tuple) and len(x) == 2 and isinstance(x[1], int)
+    def is_spec(x):
+        return isinstance(x, tuple) and len(x) == 2 and isinstance(x[1], int)
     leaves, treedef = jax.tree.flatten(specs, is_leaf=is_spec)
     sizes = [int(np.prod(shape)) for shape, _ in leaves]
     flat = jax.random.uniform(key, (sum(sizes),), jnp.float32, -1.0, 1.0)

@@ -114,7 +114,8 @@ def init(key, cfg: SupernetConfig):
                    for c_in, c_out in zip(cfg.widths[:-1], cfg.widths[1:])],
         "head_w": ((c, cfg.num_classes), c), "head_b": ((cfg.num_classes,), c),
     }
-    is_spec = lambda x: isinstance(x, tuple) and isinstance(x[1], int)
+    def is_spec(x):
+        return isinstance(x, tuple) and isinstance(x[1], int)
     specs, treedef = jax.tree.flatten(shapes, is_leaf=is_spec)
     sizes = [math.prod(shape) for shape, _ in specs]
     flat = jax.random.uniform(key, (sum(sizes),), jnp.float32, -1.0, 1.0)

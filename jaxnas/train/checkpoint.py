@@ -429,7 +429,8 @@ def check_compatible(stored_json, config, workdir):
     A setting the stored config lacks that `config` holds at its default is no difference: it
     was added to jaxnas after the checkpoint was written, and a new setting's default keeps the
     old behaviour."""
-    as_flat = lambda c: flatten(json.loads(json.dumps(c.to_dict())))
+    def as_flat(c):
+        return flatten(json.loads(json.dumps(c.to_dict())))
     stored = flatten(defaults.migrate(json.loads(stored_json)))
     current = as_flat(config)
     default = as_flat(defaults.base_config(config.techniques))

@@ -310,7 +310,8 @@ def make_state(indices, table: Table, capacity, rounds_done=0, space=NB201) -> L
     n = len(indices)
     archs = np.zeros((capacity, *space.arch_shape), np.int32)
     archs[:n] = archs_of(indices, space)
-    pad = lambda values, dtype: np.concatenate([values, np.zeros(capacity - n)]).astype(dtype)
+    def pad(values, dtype):
+        return np.concatenate([values, np.zeros(capacity - n)]).astype(dtype)
     return LandmarkState(archs=jnp.asarray(archs), acc=jnp.asarray(pad(acc, np.float32)),
                          rank=jnp.asarray(pad(rank, np.int32)), count=jnp.int32(n),
                          rounds_done=jnp.int32(rounds_done))
