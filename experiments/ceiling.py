@@ -39,9 +39,10 @@ from jaxnas.spaces import nb201
 import standalone_parts
 
 PILOT = (11711, 12414, 12994)  # experiments/README.md section 17: NB201 valid 91.2, 88.3, 69.0
-PARTS = ("seed0_a", "seed0_b", "seed1a", "seed1b", "pilot_e100")
+SEED0_PARTS = ("seed0_a", "seed0_b")
 SEED1_PARTS = ("seed1a", "seed1b")
-MINI_PARTS = {"nb201-mini": ("seed0_a", "seed0_b"), "nb201-mini-seed1": SEED1_PARTS}
+PARTS = (*SEED0_PARTS, *SEED1_PARTS, "pilot_e100")
+MINI_PARTS = {"nb201-mini": SEED0_PARTS, "nb201-mini-seed1": SEED1_PARTS}
 BASES = ("spos_2560", "spos")  # the SPOS arms at 2,560 and 1,024 images a cell
 
 
@@ -79,7 +80,7 @@ def write_landmark_tables(results, out):
     with NB201's x-valid accuracy as `out/nb201.csv` (columns arch, index, valid_acc: a landmark
     table, not a stand-alone one), so two landmark arms draw the same landmarks (a draw reads a
     table's cells, not its values) and differ only in their order."""
-    rows = [r for part in ("seed0_a", "seed0_b") for r in _rows(results / part / "table.csv")]
+    rows = [r for part in SEED0_PARTS for r in _rows(results / part / "table.csv")]
     if len(rows) < 2:
         raise SystemExit(f"ceiling.py landmarks: {len(rows)} trained cell(s) in {results}; "
                          "a landmark table needs at least 2")
@@ -113,11 +114,11 @@ def report(results, paired=ROOT / "experiments" / "results" / "paired"):
     (a folder of `run_paired.sh` result folders): JSON-ready dict."""
     nb201 = proxy.nb201_values()
     seed0 = {}
-    for part in ("seed0_a", "seed0_b"):
+    for part in SEED0_PARTS:
         seed0.update({r["index"]: r for r in _rows(results / part / "table.csv")})
     seed1 = {r["index"]: r for p in SEED1_PARTS for r in _rows(results / p / "table.csv")}
     pilot = {r["index"]: r for r in _rows(results / "pilot_e100" / "table.csv")}
-    diverged = [r["arch"] for part in ("seed0_a", "seed0_b", *SEED1_PARTS)
+    diverged = [r["arch"] for part in (*SEED0_PARTS, *SEED1_PARTS)
                 for r in _rows(results / part / "table.csv", diverged=True) if r["diverged"]]
     out = {"cells_seed0": len(seed0), "cells_seed1": len(seed1), "planned": [300, 100],
            "diverged": diverged, "rate": _rate(results)}
@@ -183,13 +184,13 @@ def paired_vs_base(valid, nb201, paired):
 
 def _rate(results):
     """`standalone_parts.rate` of the finished 50-epoch cells of both seeds."""
-    return standalone_parts.rate([s for part in ("seed0_a", "seed0_b", *SEED1_PARTS)
+    return standalone_parts.rate([s for part in (*SEED0_PARTS, *SEED1_PARTS)
                                   for s in standalone_parts.training_seconds(results / part)])
 
 
 def seed0_curves(results):
     """`{NB201 index: {epoch: held-out accuracy}}` of the seed-0 cells with a learning curve."""
-    return _by_index(standalone_parts.curves(results, ("seed0_a", "seed0_b")))
+    return _by_index(standalone_parts.curves(results, SEED0_PARTS))
 
 
 def _by_index(by_arch):

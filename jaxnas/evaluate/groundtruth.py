@@ -35,7 +35,6 @@ that trains it spans many sessions; the shipped table holds the cells trained so
 import bz2
 import collections
 import csv
-import dataclasses
 import gzip
 import io
 import lzma
@@ -191,8 +190,7 @@ def load_mini_table(name: str = "nb201-mini") -> GroundTruth:
         raise GroundTruthError(f"mini table {name!r} is not shipped yet (its cells are still "
                                f"being trained; experiments/README.md section 17)")
     with resources.as_file(resource) as file:
-        table = read_standalone_table(file)
-    return dataclasses.replace(table, source=table.source.replace(str(file), f"jaxnas {name}"))
+        return read_standalone_table(file, name=f"jaxnas {name}")
 
 
 def standalone_table(source) -> GroundTruth:
@@ -518,10 +516,11 @@ def _typed_row(raw, where):
     return row
 
 
-def read_standalone_table(path) -> GroundTruth:
+def read_standalone_table(path, *, name=None) -> GroundTruth:
     """A stand-alone CSV table as a `GroundTruth` (dataset "standalone"): metrics
     `{train,valid,test}_{acc,loss}` of the rows' cells, `indices` their official NB201 indices
-    (every row must have one, in range, each once), `archs` their strings."""
+    (every row must have one, in range, each once), `archs` their strings; `source` names it
+    `name` (default: its path)."""
     rows, skipped = _ranked_rows(path)
     seen = {}
     for row in rows:
@@ -549,7 +548,7 @@ def read_standalone_table(path) -> GroundTruth:
         metrics={c: np.array([row[c] for row in rows]) for c in METRIC_COLUMNS},
         indices=np.array([row["index"] for row in rows]),
         archs=tuple(row["arch"] for row in rows),
-        source=f"stand-alone table {path} ({len(rows)} cells, scale "
+        source=f"stand-alone table {name or path} ({len(rows)} cells, scale "
                f"{', '.join(sorted({row['scale'] for row in rows}))}{skipped})",
     )
 
