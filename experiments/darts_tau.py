@@ -6,12 +6,14 @@ section 17, "DARTS genotypes in the search network").
 --archs 130`'s draw) are trained stand-alone in DARTS's search network at the mini supernet's
 scale: the first 100 are the evaluation table (parts `gt_a`, `gt_b`: one core each), the other
 30 the landmark arm's ground truth (`gt_lm`), so both arms are ranked on the same 100. The
-first 20 are trained again with seed 1 (`gt_seed1a`, 16, and `gt_seed1b`, 4, one after each
-supernet arm: the SPOS arm's core, which does not wait for the landmarks, takes more): the
-table's own noise. The run spans sessions of a 2-core machine (about 16 hours), so its progress
-lives in the repository (`standalone_parts`: `save` / `restore` copy each part's small files,
-never replacing progress with less); the supernet arms keep their reports in
-`experiments/results/paired/darts_*`.
+first 20 are trained again with seed 1 (`gt_seed1a` and `gt_seed1b`, 10 each, one on each
+core after its supernet arms): the table's own noise. Beside the two arms, SPOS trained 20 and
+50 epochs instead of 5 (`darts_spos_e20`, `_e50`) asks whether a longer-trained supernet ranks
+better, and landmark at 20 epochs (`darts_landmark_e20`, paired with `darts_spos_e20`) whether
+the regulariser helps one that does. The run spans sessions of a 2-core machine (about 20
+hours), so its progress lives in the repository (`standalone_parts`: `save` / `restore` copy
+each part's small files, never replacing progress with less); the supernet arms keep their
+reports in `experiments/results/paired/darts_*`.
 
     bash experiments/darts_tau.sh DATA                       # all of it, resumable
     python experiments/darts_tau.py cells workdirs/darts_tau   # the genotype lists
@@ -36,13 +38,17 @@ from jaxnas.evaluate import groundtruth
 from jaxnas.train import standalone
 import standalone_parts
 
-PLAN = {"gt_a": (0, 65), "gt_b": (65, 100), "gt_lm": (100, 130), "gt_seed1a": (0, 16),
-        "gt_seed1b": (16, 20)}
+PLAN = {"gt_a": (0, 65), "gt_b": (65, 100), "gt_lm": (100, 130), "gt_seed1a": (0, 10),
+        "gt_seed1b": (10, 20)}
 PARTS = tuple(PLAN)
 EVAL_PARTS = ("gt_a", "gt_b")
 SEED1_PARTS = ("gt_seed1a", "gt_seed1b")
 PAIRED = ROOT / "experiments" / "results" / "paired"
-ARMS = ("darts_spos", "darts_landmark")
+# base arm -> the arms the report pairs with it, each over the seeds both have finished (at
+# least 2). e20, e50: SPOS trained 20 or 50 epochs instead of 5 (does a longer-trained supernet
+# rank better?); landmark_e20 against its own 20-epoch base.
+COMPARISONS = {"darts_spos": ("darts_landmark", "darts_spos_e20", "darts_spos_e50"),
+               "darts_spos_e20": ("darts_landmark_e20",)}
 
 
 def genotypes():
@@ -101,12 +107,14 @@ def report(results, paired=PAIRED):
              for r in _rows(results / p / "table.csv")}
     if len(set(seed1) & set(valid)) >= 3:
         out["seed1_vs_seed0"] = proxy.seed_agreement(seed1, valid)
-    if all(any((paired / a).glob("seed*.final.json")) for a in ARMS):
-        try:  # paired over the seeds both arms have finished (at least 2)
-            out["arms"] = compare.compare(paired / ARMS[0], [paired / ARMS[1]],
-                                          common_seeds=True)
-        except UsageError as error:
-            out["arms_pending"] = str(error)
+    out["arms"] = []
+    for base, arms in COMPARISONS.items():
+        arms = [paired / a for a in arms if len(list((paired / a).glob("seed*.final.json"))) >= 2]
+        if arms and any((paired / base).glob("seed*.final.json")):
+            try:
+                out["arms"].append(compare.compare(paired / base, arms, common_seeds=True))
+            except UsageError as error:
+                out.setdefault("arms_pending", []).append(str(error))
     return out
 
 
@@ -132,10 +140,10 @@ def markdown(r):
                   "| epoch | genotypes | tau vs the table |", "|---|---|---|"]
         lines += [f"| {c['epoch']}{' (the table)' if c['epoch'] == last else ''} | "
                   f"{c['cells']} | {c['tau_final']:.3f} |" for c in r["convergence"]]
-    if "arms" in r:
-        lines += ["", compare.markdown(r["arms"])]
-    elif "arms_pending" in r:
-        lines += ["", f"Supernet arms: not compared yet ({r['arms_pending']})."]
+    lines += [line for c in r["arms"] for line in ("", compare.markdown(c))]
+    lines += [x for e in r.get("arms_pending", []) for x in ("", f"Not compared yet: {e}.")]
+    if not r["arms"] and "arms_pending" not in r:
+        lines += ["", "Supernet arms: none with 2 seeds finished beside its base yet."]
     return "\n".join(lines) + "\n"
 
 

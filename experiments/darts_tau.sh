@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Issue 29 item 6 (experiments/darts_tau.py says what and why): 130 DARTS genotypes trained
-# stand-alone at the mini scale (gt_a on core 0; gt_b then gt_lm on core 1), then the DARTS
-# mini supernet with and without landmark regularisation over 5 paired seeds, each ranked on
-# the 100 evaluation genotypes (SPOS on core 0 once gt_a and gt_b are done, landmark on core 1
-# after gt_lm), each arm followed by part of the first 20 genotypes again with seed 1 (16 after
-# SPOS, 4 after gt_lm's rest and the longer landmark arm, so the two cores end together). Resumable across machines: it restores the committed progress
-# (experiments/results/darts_tau/, experiments/results/paired/darts_*) and trains on; a run cut
-# off loses at most its current genotype or supernet.
+# stand-alone at the mini scale, then the DARTS mini supernet over 5 paired seeds, each ranked
+# on the 100 evaluation genotypes. Core 0: gt_a; once gt_a and gt_b are done, SPOS (5 epochs),
+# SPOS at 20 epochs (does a longer-trained supernet rank better?), gt_seed1a, SPOS at 50 epochs
+# (DARTS's own search length). Core 1: gt_b, gt_lm (the landmarks' table), landmark, gt_seed1b,
+# landmark at 20 epochs (does the regulariser help a supernet that ranks better?). The seed-1
+# parts (the first 20 genotypes again: the table's own noise) are 10 a core, so the two cores
+# end together. Resumable across machines: it restores the committed progress
+# (experiments/results/darts_tau/, experiments/results/paired/darts_*) and trains on; a run
+# cut off loses at most its current genotype or supernet.
 # Usage: bash experiments/darts_tau.sh DATA [WORK]   (DATA: image folder or tfds:cifar10)
 set -euo pipefail
 data=${1:?image folder or tfds:cifar10}; work=${2:-workdirs/darts_tau}
@@ -28,11 +30,16 @@ arm() {  # arm CORE NAME CONFIG [key=value ...]: one paired arm, 5 seeds, ranked
 # parts end, without waiting for core 1's landmarks; gt_b's exit status is its signal.
 rm -f "$work/gt_b.status"
 (if gt 1 b; then s=0; else s=1; fi; echo $s > "$work/gt_b.status"
- [ "$(cat "$work/gt_b.status")" = 0 ] && gt 1 lm && arm 1 darts_landmark configs/darts_spos.py:mini,landmark \
-   landmark.table="$work/gt_lm/table.csv" && gt 1 seed1b seed=1) &
+ [ "$(cat "$work/gt_b.status")" = 0 ] && gt 1 lm \
+ && arm 1 darts_landmark configs/darts_spos.py:mini,landmark \
+   landmark.table="$work/gt_lm/table.csv" && gt 1 seed1b seed=1 \
+ && arm 1 darts_landmark_e20 configs/darts_spos.py:mini,landmark \
+   landmark.table="$work/gt_lm/table.csv" train.epochs=20) &
 (gt 0 a && until [ -e "$work/gt_b.status" ]; do sleep 30; done \
  && [ "$(cat "$work/gt_b.status")" = 0 ] && python $py table "$work" \
- && arm 0 darts_spos configs/darts_spos.py:mini && gt 0 seed1a seed=1) &
+ && arm 0 darts_spos configs/darts_spos.py:mini \
+ && arm 0 darts_spos_e20 configs/darts_spos.py:mini train.epochs=20 && gt 0 seed1a seed=1 \
+ && arm 0 darts_spos_e50 configs/darts_spos.py:mini train.epochs=50) &
 wait
 python $py save "$work" "$results"
 python $py report "$results"

@@ -11,6 +11,8 @@ differ by as much as the effect being measured, more images per cell are needed.
         $R/eval_noise/spos_seed0_batches0-3.json,$R/eval_noise/spos_seed0_batches4-7.json \
         $R/paired/spos_2560/seed0.final.json,$R/eval_noise/spos_seed0_batches10-19.json \
         --out $R/eval_noise/summary.json
+
+The DARTS mini SPOS arm against its stand-alone table: `$R/darts_tau/scoring_noise/`.
 """
 
 import argparse
@@ -27,18 +29,20 @@ from paired_diff import METRICS
 
 
 def compare(a, b, truth):
-    """The noise numbers of two reports `a`, `b` of one checkpoint on disjoint subsets."""
-    if a["indices"] != b["indices"] or a.get("step") != b.get("step"):
+    """The noise numbers of two reports `a`, `b` of one checkpoint on disjoint subsets. `truth`:
+    NB201's column by cell index; a report ranked against a stand-alone table (`--gt
+    TABLE.csv`, e.g. DARTS) carries its cells' truth itself and is ranked by that."""
+    key = "indices" if "indices" in a else "archs_text"
+    if a.get(key) != b.get(key) or a.get("step") != b.get("step"):
         raise SystemExit("eval_noise: the two reports must score the same cells of one checkpoint")
-    idx = np.array(a["indices"])
     sa, sb = np.array(paired_diff.scores(a)), np.array(paired_diff.scores(b))
-    gt = truth[idx]
+    gt = np.array(a["truth"]) if a.get("truth") else truth[np.array(a["indices"])]
     per = {name: ranking_report(s, gt) for name, s in (("a", sa), ("b", sb),
                                                         ("mean", (sa + sb) / 2))}
     d = sa - sb
     return {"images_per_arch": a["images_per_arch"], "skip_batches": [a.get("skip_batches", 0),
                                                                       b.get("skip_batches", 0)],
-            "cells": int(idx.size),
+            "cells": int(gt.size),
             **{f"{m}_{k}": float(per[k][m]) for m in METRICS for k in per},
             "tau_between_subsets": float(stats.kendalltau(sa, sb)[0]),
             "score_std_across_cells": float(sa.std()),

@@ -513,7 +513,7 @@ def test_darts_tau_experiment_cells_table_and_report(tmp_path):
     darts_tau.write_cells(work)
     lists = {p: (work / f"genotypes_{p}.txt").read_text().splitlines()
              for p in ("a", "b", "lm", "seed1a", "seed1b")}
-    assert [len(v) for v in lists.values()] == [65, 35, 30, 16, 4]
+    assert [len(v) for v in lists.values()] == [65, 35, 30, 10, 10]
     assert len(set(lists["a"] + lists["b"] + lists["lm"])) == 130
     assert lists["seed1a"] + lists["seed1b"] == lists["a"][:20]
     rng = np.random.default_rng(0)
@@ -540,7 +540,8 @@ def test_darts_tau_experiment_cells_table_and_report(tmp_path):
     darts_tau.standalone_parts.copy_parts(work, tmp_path / "results", darts_tau.PARTS)
     report = darts_tau.report(tmp_path / "results", paired=tmp_path / "no_arms")
     assert report["trained"]["gt_a"] == [65, 65] and report["trained"]["gt_lm"] == [0, 30]
-    assert report["params_vs_table"]["cells"] == 100 and "arms" not in report
+    assert report["params_vs_table"]["cells"] == 100 and report["arms"] == []
+    assert "none with 2 seeds finished" in darts_tau.markdown(report)
     seeds = report["seed1_vs_seed0"]
     assert seeds["cells"] == 20 and "difference" in darts_tau.markdown(report)
     assert seeds["mean_abs_diff"] == pytest.approx(np.mean([abs(
