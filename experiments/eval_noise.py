@@ -22,21 +22,22 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
+from jaxnas.analysis import arms
+from jaxnas.analysis.paired import METRICS
 from jaxnas.evaluate.groundtruth import load_table
 from jaxnas.evaluate.ranking import ranking_report
-import paired_diff  # same folder
-from paired_diff import METRICS
 
 
 def compare(a, b, truth):
     """The noise numbers of two reports `a`, `b` of one checkpoint on disjoint subsets. `truth`:
     NB201's column by cell index; a report ranked against a stand-alone table (`--gt
     TABLE.csv`, e.g. DARTS) carries its cells' truth itself and is ranked by that."""
-    key = "indices" if "indices" in a else "archs_text"
-    if a.get(key) != b.get(key) or a.get("step") != b.get("step"):
+    cells = arms.cell_keys(a)
+    if cells != arms.cell_keys(b) or a.get("step") != b.get("step"):
         raise SystemExit("eval_noise: the two reports must score the same cells of one checkpoint")
-    sa, sb = np.array(paired_diff.scores(a)), np.array(paired_diff.scores(b))
-    gt = np.array(a["truth"]) if a.get("truth") else truth[np.array(a["indices"])]
+    sa, sb = np.array(arms.scores(a)), np.array(arms.scores(b))
+    gt = (np.array(list(arms.cell_truth(a).values())) if a.get("gt_table")
+          else truth[np.array(cells)])
     per = {name: ranking_report(s, gt) for name, s in (("a", sa), ("b", sb),
                                                         ("mean", (sa + sb) / 2))}
     d = sa - sb
