@@ -20,6 +20,8 @@ reports in `experiments/results/paired/darts_*`.
     python experiments/darts_tau.py save workdirs/darts_tau experiments/results/darts_tau
     python experiments/darts_tau.py restore experiments/results/darts_tau workdirs/darts_tau
     python experiments/darts_tau.py table workdirs/darts_tau   # gt.csv: gt_a + gt_b, finished
+        # (`save` writes it beside the parts too: the committed copy of the truth the arms'
+        # reports name as workdirs/darts_tau/gt.csv)
     python experiments/darts_tau.py report experiments/results/darts_tau
 """
 
@@ -140,6 +142,9 @@ def markdown(r):
                   "| epoch | genotypes | tau vs the table |", "|---|---|---|"]
         lines += [f"| {c['epoch']}{' (the table)' if c['epoch'] == last else ''} | "
                   f"{c['cells']} | {c['tau_final']:.3f} |" for c in r["convergence"]]
+    if r["arms"]:
+        lines += ["", "The arms' reports name their truth `workdirs/darts_tau/gt.csv`, the "
+                  "evaluation table built from `gt_a` and `gt_b`: committed here as `gt.csv`."]
     lines += [line for c in r["arms"] for line in ("", compare.markdown(c))]
     lines += [x for e in r.get("arms_pending", []) for x in ("", f"Not compared yet: {e}.")]
     if not r["arms"] and "arms_pending" not in r:
@@ -155,6 +160,11 @@ def main(argv=None):
         write_cells(args.out)
     elif args.command in ("save", "restore"):
         standalone_parts.copy_parts(args.src, args.dst, PARTS)
+        if args.command == "save":  # the arms' truth (their reports name the workdir's copy)
+            try:
+                write_table(args.src, args.dst / "gt.csv")
+            except UsageError as error:
+                print(f"no gt.csv yet: {error}")
     elif args.command == "table":
         try:
             write_table(args.work, args.work / "gt.csv")

@@ -37,6 +37,12 @@ def test_mean_ci_is_the_student_t_interval():
     assert straddles["includes_zero"] and "includes zero" in verdict(straddles)
     assert format_ci(mean_ci([-0.2, -0.1, -0.3])).startswith("-0.200 [")
     assert np.isnan(mean_ci([0.5])["ci95"][0])
+    flat = mean_ci([0.2, 0.2])  # a discrete metric, two seeds: zero width, no certainty
+    assert flat["all_equal"] and flat["ci95"] == [0.2, 0.2] and not flat["includes_zero"]
+    assert "(every seed equal)" in format_ci(flat)
+    assert "only 2 seed(s)" in verdict(flat) and "says nothing of the spread" in verdict(flat)
+    five = mean_ci([0.1, 0.2, 0.3, 0.2, 0.25])
+    assert five["n"] == 5 and not five["all_equal"] and "seed(s)" not in verdict(five)
     assert diff_row("x", {0: 1.0, 1: 3.0}, {0: 0.5, 1: 1.0}) == \
         "| x | 0,1 | +0.50, +2.00 | +1.25 [-8.28, +10.78] (includes 0) |"
 
@@ -537,7 +543,8 @@ def test_darts_tau_experiment_cells_table_and_report(tmp_path):
     assert len(read_standalone_rows(work / "gt.csv")) == 100
     fill("gt_seed1a", lists["seed1a"])
     fill("gt_seed1b", lists["seed1b"])
-    darts_tau.standalone_parts.copy_parts(work, tmp_path / "results", darts_tau.PARTS)
+    darts_tau.main(["save", str(work), str(tmp_path / "results")])
+    assert (tmp_path / "results" / "gt.csv").read_text() == (work / "gt.csv").read_text()
     report = darts_tau.report(tmp_path / "results", paired=tmp_path / "no_arms")
     assert report["trained"]["gt_a"] == [65, 65] and report["trained"]["gt_lm"] == [0, 30]
     assert report["params_vs_table"]["cells"] == 100 and report["arms"] == []

@@ -103,7 +103,8 @@ def markdown(name, base_name, rows, summary):
                  for m in names]
         lines.append(f"| {r['seed']} | {r['cells']} | " + " | ".join(cells) + " |")
     cells = [f"mean {s['mean']:+.3f}, 95% CI [{s['ci95'][0]:+.3f}, {s['ci95'][1]:+.3f}]"
-             + (" (includes 0)" if s["includes_zero"] else "") for s in summary.values()]
+             + (" (includes 0)" if s["includes_zero"] else "")
+             + (" (every seed equal)" if s.get("all_equal") else "") for s in summary.values()]
     lines.append("| **paired difference** | | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
