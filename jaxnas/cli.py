@@ -6,7 +6,7 @@
                     [--dataset D]
                     [--metric M] [--within-space] [--out FILE]
     jaxnas search --workdir W [--strategy random|evolution|gdas] [--budget N] [--metric M]
-                  [--seed S] [--out FILE]
+                  [--seed S] [--gt nb201-mini|TABLE.csv] [--gt-split valid|test] [--out FILE]
     jaxnas run --config C --workdir W [--data SRC] [k=v ...]   # train, evaluate, search
     jaxnas standalone --config C --workdir W [--data SRC] [--archs N|FILE] [--k K] [--resume]
                       [k=v ...]   # train cells stand-alone, K at once: a ground-truth table
@@ -23,7 +23,6 @@ saving a checkpoint.
 """
 
 import argparse
-import functools
 import json
 import os
 import sys
@@ -96,6 +95,11 @@ def _parser():
     s.add_argument("--tournament", type=_positive, help="evolution: tournament size (10)")
     s.add_argument("--num-batches", type=_positive, help="held-out batches scored per cell")
     s.add_argument("--data", type=_data, help="override the run's data source")
+    s.add_argument("--gt", type=_table,
+                   help="judge the found cell and the trajectory by a stand-alone table of the "
+                        "run's space: a `jaxnas standalone` CSV (NB201 or DARTS) or nb201-mini")
+    s.add_argument("--gt-split", choices=("valid", "test"), default="valid",
+                   help="with --gt: the table's held-out (valid) or test accuracy")
     s.add_argument("--out", type=_out,
                    help="result JSON (default W/search/<strategy>.json; plot beside)")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -368,7 +372,7 @@ def _train(args):
 
 def _evaluate(args):
     from jaxnas import spaces
-    from jaxnas.evaluate.groundtruth import MINI_TABLES, read_arch_table, standalone_table
+    from jaxnas.evaluate.groundtruth import MINI_TABLES, space_table
     from jaxnas.train.evaluation import evaluate_workdir
 
     space = _stored_space(args.workdir)
@@ -381,9 +385,7 @@ def _evaluate(args):
         raise UsageError("no ground truth ships for the DARTS space: rank a DARTS run against "
                          "a table of genotypes you trained, --gt TABLE.csv (default protocol)")
     if gt not in (None, "valid", "test"):  # a bad table fails here, first
-        read = (functools.partial(read_arch_table, space=spaces.get(space))
-                if space == "darts" else standalone_table)
-        table, gt = read(gt), args.gt_split
+        table, gt = space_table(gt, spaces.get(space or "nb201")), args.gt_split
     workdir.install_quiet_logging(args.workdir)
 
     report = evaluate_workdir(args.workdir, archs=args.archs or 200, seed=args.seed, gt=gt,
@@ -450,6 +452,13 @@ def _summary(report):
     found = report["found"]
     head = {"strategy": report["strategy"], "metric": report.get("metric"),
             "score": report.get("score"), "arch": found["arch"]}
+    if "table" in report:  # judged by a stand-alone table (`--gt`)
+        t = report["table"]
+        head["table"] = {"column": t["column"], "cells": t["cells"], **{
+            k: t["found"][k] for k in ("in_table", "acc", "rank")}}
+        if t["best_scored_in_table"] is not None:
+            head["table"]["best_scored_in_table"] = {
+                k: t["best_scored_in_table"][k] for k in ("arch", "acc", "rank")}
     if "compact" in found:  # DARTS: no ground truth ships
         return {**head, "compact": found["compact"], "ground_truth": None}
     return {**head, "index": found["index"], "valid_acc": found["valid_acc"],
@@ -458,15 +467,20 @@ def _summary(report):
 
 
 def _search(args):
+    from jaxnas import spaces
+    from jaxnas.evaluate.groundtruth import space_table
     from jaxnas.search.workdir import search_workdir
 
     if not (Path(args.workdir) / "config.json").is_file():
         raise CheckpointError(f"{args.workdir} is not a jaxnas run directory (no config.json)")
+    table = (None if args.gt is None  # a bad table fails here, first
+             else space_table(args.gt, spaces.get(_stored_space(args.workdir) or "nb201")))
     workdir.install_quiet_logging(args.workdir)
     report = search_workdir(args.workdir, strategy=args.strategy, budget=args.budget,
                             metric=args.metric, seed=args.seed, population_size=args.population,
                             tournament_size=args.tournament, num_batches=args.num_batches,
-                            data=args.data, out=args.out, progress=not args.no_progress)
+                            data=args.data, out=args.out, progress=not args.no_progress,
+                            table=table, gt_split=args.gt_split)
     print(json.dumps(_summary(report)))
 
 

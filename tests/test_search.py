@@ -147,6 +147,42 @@ def test_result_reports_ground_truth_and_rank(tmp_path):
     assert result.write(gd, tmp_path / "gdas.json")[1].is_file()
 
 
+def test_a_standalone_table_judges_the_result_by_isomorphism_class(tmp_path):
+    """`result.judge` (`jaxnas search --gt`): the found cell's table accuracy and rank among the
+    table's cells, the best-scored cell the table holds, each step's table accuracy (None off
+    the table); an isomorphic cell shares its class's row."""
+    from jaxnas.evaluate.groundtruth import GroundTruth
+    from jaxnas.spaces import NB201
+
+    canon = nb201.canonical_indices()
+    twin = int(np.flatnonzero(canon != np.arange(nb201.NUM_ARCHS))[0])  # not its class's index
+    rep = int(canon[twin])
+    others = [i for i in range(200, 15625, 1500) if canon[i] == i][:4]
+    table = GroundTruth(dataset="standalone", epochs=50, source="t.csv",
+                        indices=np.array([rep, *others]),
+                        metrics={"valid_acc": np.array([70.0, 60.0, 75.0, 50.0, 65.0]),
+                                 "test_acc": np.array([69.0, 61.0, 74.0, 51.0, 64.0])})
+    off = next(i for i in range(15625) if canon[i] not in (rep, *others))
+    archs = nb201.all_archs()[[off, others[0], twin, others[1], off]]
+    scores = [0.9, 0.2, 0.5, 0.1, 0.95]  # the best-scored overall is off the table
+    rep_ = result.report(archs[-1], strategy="random", metric="oracle", score=0.95,
+                         archs=archs, scores=scores)
+    judged = result.judge(rep_, table, NB201)["table"]
+    assert judged["found"] == {"arch": nb201.arch_to_str(nb201.index_to_arch(canon[off])),
+                               "in_table": False, "acc": None, "rank": None}
+    assert judged["cells"] == 5 and judged["evaluated_in_table"] == 3
+    assert judged["best_in_table"]["acc"] == 75.0
+    best = judged["best_scored_in_table"]  # the twin, scored 0.5, is its class's 70.0 row
+    assert best["acc"] == 70.0 and best["rank"] == 2 and best["score"] == 0.5
+    assert best["arch"] == nb201.arch_to_str(nb201.index_to_arch(rep))
+    assert [s["table_acc"] for s in rep_["trajectory"]] == [None, 60.0, 70.0, 75.0, None]
+    assert [s["best_table_acc"] for s in rep_["trajectory"]] == [None, 60.0, 70.0, 70.0, 70.0]
+    test = result.judge(result.report(archs[2], strategy="random"), table, NB201, "test")
+    assert test["table"]["found"]["acc"] == 69.0 and test["table"]["column"] == "test_acc"
+    paths = result.write(rep_, tmp_path / "search.json")
+    assert json.loads(paths[0].read_text())["table"] == judged and paths[1].is_file()
+
+
 # ------------------------------------------------------------------------------------ GDAS
 
 
@@ -321,6 +357,17 @@ def test_gdas_trains_alpha_beside_landmark_and_run_searches_it(tiny_config, tmp_
     out = json.loads((workdir / "search" / "evolution.json").read_text())
     assert out["evaluated"] == 6 and headline["index"] == out["found"]["index"]
     assert 1 <= out["found"]["rank_valid"] <= 15625
+    # --gt: the shipped mini table judges GDAS's cell and per-epoch choices beside NB201's truth
+    from jaxnas.evaluate.groundtruth import load_mini_table
+    mini = load_mini_table()
+    assert cli.main(["search", "--workdir", str(workdir), "--strategy", "gdas", "--gt",
+                     "nb201-mini", "--out", str(tmp_path / "gdas_mini.json"),
+                     "--no-progress"]) == 0
+    headline = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    judged = json.loads((tmp_path / "gdas_mini.json").read_text())
+    assert headline["table"]["cells"] == mini.indices.size and "rank_valid" in headline
+    assert judged["found"] == gd["found"] and judged["table"]["best_scored_in_table"] is None
+    assert len([s["table_acc"] for s in judged["trajectory"]]) == 4
 
     # Searches of one checkpoint share its score cache: the random search scored everything
     # itself, the same search again looks every cell up, and its report says so.

@@ -190,6 +190,28 @@ def test_darts_search_and_evaluate_commands_on_a_darts_workdir(darts_workdir, tm
     assert headline["compact"] == str(darts.to_compact(arch))
     assert result["evaluated"] == 5 and (workdir / "search" / "evolution.png").is_file()
     assert max(s["score"] for s in result["trajectory"]) == result["score"]
+    # --gt: a table of genotypes judges the same search (same seed: the cached scores)
+    texts = [s["arch"] for s in result["trajectory"]]
+    table = tmp_path / "judge.csv"
+    _table(table, [(texts[0], 60.0), (texts[1], 70.0), (texts[2], 65.0),
+                   (darts.arch_to_str(darts.sample(np.random.default_rng(9), 1)[0]), 80.0)])
+    judged_out = tmp_path / "judged.json"
+    assert cli.main(["search", "--workdir", str(workdir), "--strategy", "evolution",
+                     "--budget", "5", "--population", "3", "--tournament", "2", "--gt",
+                     str(table), "--out", str(judged_out), "--no-progress"]) == 0
+    headline = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    judged = json.loads(judged_out.read_text())
+    assert judged["found"] == result["found"] and headline["table"]["cells"] == 4
+    held = {t: a for t, a in zip(texts[:3], (60.0, 70.0, 65.0))}
+    best = max(held, key=lambda t: max(s["score"] for s in result["trajectory"]
+                                       if s["arch"] == t))
+    assert judged["table"]["best_scored_in_table"]["acc"] == held[best]
+    assert headline["table"]["best_scored_in_table"]["acc"] == held[best]
+    assert [s["table_acc"] for s in judged["trajectory"]][:3] == [60.0, 70.0, 65.0]
+    assert judged["table"]["best_in_table"]["acc"] == 80.0
+    assert cli.main(["search", "--workdir", str(workdir), "--gt", "nb201-mini"]) == 2
+    err = capsys.readouterr().err
+    assert "NB201 table" in err and err.count("\n") == 1
     assert cli.main(["search", "--workdir", str(workdir), "--strategy", "random", "--budget",
                      "3", "--no-progress"]) == 0
     capsys.readouterr()

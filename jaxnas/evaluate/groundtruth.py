@@ -200,6 +200,24 @@ def standalone_table(source) -> GroundTruth:
     return read_standalone_table(source)
 
 
+def space_table(source, space):
+    """A stand-alone table of `space` (a `Space`): NB201's `standalone_table` (a shipped name
+    or a CSV path), another space's `read_arch_table` (its architectures have no indices)."""
+    if space.name == "nb201":
+        return standalone_table(source)
+    if str(source) in MINI_TABLES:
+        raise GroundTruthError(f"{source} is an NB201 table; this run searches the "
+                               f"{space.name} space (pass a table of its architectures)")
+    return read_arch_table(source, space)
+
+
+def table_keys(table, space) -> list:
+    """Each row's canonical text in `space` (`Space.canonical`, `Space.to_str`): one key for
+    every member of an isomorphism class, NB201 indices and DARTS genotypes alike."""
+    archs = table.archs if isinstance(table, ArchTable) else space.from_index(table.indices)
+    return [space.to_str(a) for a in space.canonical(np.asarray(archs))]
+
+
 def _read_npz(path: Path, dataset: str) -> GroundTruth:
     """Read and validate a table npz; its `dataset` field must equal `dataset`."""
     if not path.is_file():

@@ -10,6 +10,7 @@ score and the best cell so far, or per epoch the cell a differentiable search wo
 In the DARTS space (`space=DARTS`) there is no shipped ground truth: the found genotype is its
 `Genotype(...)` text and NB301 compact form (`ops` the `[28]` encoding), `ground_truth` is None
 and the accuracies and ranks are absent; the trajectory holds scores and each step's genotype.
+`judge` adds a stand-alone table's verdict in either space (`jaxnas search --gt TABLE.csv`).
 """
 
 import functools
@@ -137,6 +138,47 @@ def report(arch, *, strategy, metric=None, score=None, archs=None, scores=None, 
     return result
 
 
+def judge(result, table, space, split="valid") -> dict:
+    """`result` (a `report`) judged by a stand-alone table of `space` (`jaxnas standalone`'s,
+    e.g. the shipped nb201-mini, or one of DARTS genotypes, which have no other truth), in
+    place: under `result["table"]` the found cell's `<split>_acc` in the table and its rank
+    among the table's cells (1 = best; None when the table lacks it), the best cell the search
+    scored among those the table holds (a small table rarely holds the found one), and the
+    table's own best; each trajectory step gains `table_acc` (None where absent) and, when
+    scored, `best_table_acc` of the best so far. Isomorphic cells share a row."""
+    column = f"{split}_acc"
+    values = np.asarray(table.get(column), np.float64)
+    keys = groundtruth.table_keys(table, space)
+    row = dict(zip(keys, range(len(keys))))
+
+    def facts(arch):
+        key = space.to_str(space.canonical(space.check(arch, batched=False)[None])[0])
+        i = row.get(key)
+        return {"arch": key, "in_table": i is not None,
+                "acc": None if i is None else float(values[i]),
+                "rank": None if i is None else int(np.sum(values > values[i])) + 1}
+
+    found = result["found"]
+    out = {"source": table.source, "column": column, "cells": len(keys),
+           "found": facts(found["ops"]),
+           "best_in_table": {"arch": keys[int(np.argmax(values))],
+                             "acc": float(values.max()), "rank": 1}}
+    steps = result.get("trajectory") or []
+    arch_of = ((lambda s: nb201.index_to_arch(s["index"])) if space.name == "nb201"
+               else (lambda s: space.from_str(s["arch"])))
+    judged, best = [facts(arch_of(s)) for s in steps], None
+    for step, f in zip(steps, judged):
+        step["table_acc"] = f["acc"]
+        if "score" in step and f["in_table"] and (best is None or step["score"] > best[0]):
+            best = (step["score"], f)
+        if "score" in step:
+            step["best_table_acc"] = None if best is None else best[1]["acc"]
+    out["evaluated_in_table"] = len({f["arch"] for f in judged if f["in_table"]})
+    out["best_scored_in_table"] = None if best is None else {**best[1], "score": best[0]}
+    result["table"] = out
+    return result
+
+
 def write(result, path, *, plot_file=True):
     """Write `result` as JSON to `path` and, with `plot_file`, its trajectory plot beside it
     (same name, `.png`). Returns the paths written."""
@@ -152,53 +194,67 @@ def write(result, path, *, plot_file=True):
 
 
 def plot(result, path):
-    """Trajectory plot: scores and best-so-far score (top, when scored), and the ground-truth
-    accuracy of the best cell so far (or of each step's cell) against the space's optimum."""
+    """Trajectory plot, one panel each: scores and best-so-far score (when scored); the NB201
+    ground-truth accuracy of the best cell so far (or of each step's cell) against the space's
+    optimum; a judging table's accuracy (`judge`) likewise against the table's best; DARTS
+    without either and without scores (GDAS): how far each step's genotype is from the found."""
     from matplotlib.figure import Figure  # no pyplot: leaves the user's backend alone
 
     steps = result["trajectory"]
     n = [s.get("x", s["n"]) for s in steps]
     scored = "score" in steps[0]
     truth = result["found"].get("ground_truth", "nb201") is not None
-    fig = Figure(figsize=(8, 6 if scored and truth else 3.5))
-    axes = fig.subplots(2 if scored and truth else 1, 1, sharex=True, squeeze=False)
-    axes = axes[:, 0]
-    x_label = result.get("x_label", "architectures evaluated")
-    if scored:
-        ax = axes[0]
-        ax.plot(n, [s["score"] for s in steps], ".", ms=3, alpha=0.4, label="score")
-        ax.plot(n, [s["best_score"] for s in steps], "-", drawstyle="steps-post",
-                label="best so far")
-        ax.set_ylabel(f"supernet {result.get('metric') or 'score'}")
-        ax.legend(loc="lower right")
-    if not truth:  # DARTS: no ground truth to plot
-        ax = axes[0]
-        if not scored:  # GDAS's choices: how far each is from the found genotype
+    table = result.get("table")
+    panels = ["score"] * scored + ["truth"] * truth + ["table"] * (table is not None)
+    panels = panels or ["distance"]
+    fig = Figure(figsize=(8, 1.0 + 2.5 * len(panels)))
+    axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
+    prefix = "best_" if scored else ""
+    for ax, panel in zip(axes, panels):
+        if panel == "score":
+            ax.plot(n, [s["score"] for s in steps], ".", ms=3, alpha=0.4, label="score")
+            ax.plot(n, [s["best_score"] for s in steps], "-", drawstyle="steps-post",
+                    label="best so far")
+            ax.set_ylabel(f"supernet {result.get('metric') or 'score'}")
+        elif panel == "truth":
+            for split in ("valid", "test"):
+                ax.plot(n, [s[f"{prefix}{split}_acc"] for s in steps], "-",
+                        drawstyle="steps-post",
+                        label=f"GT {split} acc" + (" of the best so far" if scored else ""))
+            ax.axhline(result["best_in_space"]["valid_acc"], color="gray", ls=":",
+                       label="best GT valid acc in space")
+            ax.set_ylabel("NB201 accuracy (%)")
+        elif panel == "table":
+            ys = [s[f"{prefix}table_acc"] for s in steps]
+            ax.plot(n, [np.nan if y is None else y for y in ys], "-" if scored else "o",
+                    drawstyle="steps-post", label=("best scored cell the table holds, so far"
+                                                   if scored else "each step's cell"))
+            ax.axhline(table["best_in_table"]["acc"], color="gray", ls=":",
+                       label="the table's best")
+            ax.set_ylabel(f"table {table['column']} (%)")
+        else:  # GDAS's DARTS choices: how far each is from the found genotype
             final = darts.str_to_arch(result["found"]["arch"])
             ax.plot(n, [int((darts.str_to_arch(s["arch"]) != final).sum()) for s in steps],
                     "o-", drawstyle="steps-post")
             ax.set_ylabel("edges unlike the found cell")
-        ax.set_xlabel(x_label)
-        found = result["found"]
-        fig.suptitle(f"{result['strategy']}: {found['compact']}\n(no ground truth for this "
-                     f"space)", fontsize=8)
-        fig.tight_layout()
-        fig.savefig(path, dpi=100)
-        return Path(path)
-    ax = axes[-1]
-    prefix = "best_" if scored else ""
-    for split in ("valid", "test"):
-        ax.plot(n, [s[f"{prefix}{split}_acc"] for s in steps], "-", drawstyle="steps-post",
-                label=f"GT {split} acc" + (" of the best so far" if scored else ""))
-    ax.axhline(result["best_in_space"]["valid_acc"], color="gray", ls=":",
-               label="best GT valid acc in space")
-    ax.set_ylabel("NB201 accuracy (%)")
-    ax.set_xlabel(x_label)
-    ax.legend(loc="lower right")
+        if panel != "distance":
+            ax.legend(loc="lower right", fontsize=7)
+    axes[-1].set_xlabel(result.get("x_label", "architectures evaluated"))
     found = result["found"]
-    fig.suptitle(f"{result['strategy']}: {found['arch']}\nindex {found['index']}, "
+    if truth:
+        title = (f"{result['strategy']}: {found['arch']}\nindex {found['index']}, "
                  f"valid {found['valid_acc']:.2f}% (rank {found['rank_valid']}), "
-                 f"test {found['test_acc']:.2f}% (rank {found['rank_test']})", fontsize=8)
+                 f"test {found['test_acc']:.2f}% (rank {found['rank_test']})")
+    else:
+        title = f"{result['strategy']}: {found['compact']}"
+    if table is not None:
+        f = table["found"]
+        title += (f"\ntable {table['column']} {f['acc']:.2f}% (rank {f['rank']} of "
+                  f"{table['cells']})" if f["in_table"] else
+                  f"\nnot in the table ({table['cells']} cells)")
+    elif not truth:
+        title += "\n(no ground truth for this space)"
+    fig.suptitle(title, fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     return Path(path)

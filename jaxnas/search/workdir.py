@@ -8,6 +8,9 @@ techniques keep in the train state, e.g. an ABS-shrunk space), in the run's `con
 ground truth). GDAS, in either space, reads the architecture logits the run trained
 (`search.gdas` must be among its techniques) and its per-epoch choices from `metrics.jsonl`.
 
+A stand-alone table (`jaxnas standalone`'s, the shipped nb201-mini) judges the result when
+given (`result.judge`): in the DARTS space, the only ground truth there is.
+
 Scores are cached in `W/search/scores-<metric>-step<S>.json` as they come, so a search that is
 interrupted replays (same seed, same proposals) to where it stopped without rescoring.
 """
@@ -50,11 +53,13 @@ def _gdas_trajectory(workdir, final, step, steps_per_epoch, space):
 
 def search_workdir(workdir, *, strategy=None, budget=None, metric=None, seed=None,
                    population_size=None, tournament_size=None, num_batches=None, data=None,
-                   out=None, progress=True):
+                   out=None, progress=True, table=None, gt_split="valid"):
     """Search the run in `workdir` with its latest weights; write and return the result.
 
     Unset arguments come from `settings.settings` (the run config's `search` block, else the
-    defaults). `out` defaults to `W/search/<strategy>.json` (a plot beside it).
+    defaults). `out` defaults to `W/search/<strategy>.json` (a plot beside it). `table`: a
+    stand-alone table of the run's space (`groundtruth.space_table`) that judges the found cell
+    and the trajectory by its `gt_split` accuracy (`result.judge`).
     """
     workdir = Path(workdir)
     config = load_config(workdir)
@@ -81,8 +86,7 @@ def search_workdir(workdir, *, strategy=None, budget=None, metric=None, seed=Non
                                space=recipe.run.space,
                                x_label="epochs trained", step=step, workdir=str(workdir),
                                seconds=time.perf_counter() - start, **details)
-        result.write(report, out)
-        return report
+        return _write(report, out, table, recipe.run.space, gt_split)
 
     opened = open_run(workdir, data=data, needs_data=opts["metric"] == "accuracy", config=config,
                       progress=progress)
@@ -124,6 +128,13 @@ def search_workdir(workdir, *, strategy=None, budget=None, metric=None, seed=Non
     report = result.report(found.arch, strategy=strategy, metric=opts["metric"],
                            score=found.score, archs=found.archs, scores=found.scores, mask=mask,
                            space=space, seconds=time.perf_counter() - start, **info)
+    return _write(report, out, table, space, gt_split)
+
+
+def _write(report, out, table, space, split):
+    """Judge `report` by `table` when given, write it (and its plot) to `out`, return it."""
+    if table is not None:
+        result.judge(report, table, space, split)
     result.write(report, out)
     return report
 
