@@ -48,9 +48,10 @@ SEED1_PARTS = ("gt_seed1a", "gt_seed1b")
 PAIRED = ROOT / "experiments" / "results" / "paired"
 # base arm -> the arms the report pairs with it, each over the seeds both have finished (at
 # least 2). e20, e50: SPOS trained 20 or 50 epochs instead of 5 (does a longer-trained supernet
-# rank better?); landmark_e20 against its own 20-epoch base.
+# rank better? e50 against e20: does the trend go on?); landmark_e20 against its own 20-epoch
+# base.
 COMPARISONS = {"darts_spos": ("darts_landmark", "darts_spos_e20", "darts_spos_e50"),
-               "darts_spos_e20": ("darts_landmark_e20",)}
+               "darts_spos_e20": ("darts_landmark_e20", "darts_spos_e50")}
 
 
 def genotypes():

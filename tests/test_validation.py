@@ -359,6 +359,8 @@ ARGS = {
                "--seed": ["3", "-3", ""], "--population": ["5", "0", "-1"],
                "--tournament": ["2", "0", "nan"], "--num-batches": ["1", "0"],
                "--metric": ["accuracy", ""], "--data": ["TINY", "tfds:"],
+               "--gt": ["nb201-mini", "nb201-mini-seed1", "valid", "", "passwd"],
+               "--gt-split": ["valid", "test", "train"],
                "--out": ["out.json", "nodir/out.json", "."]},
 }
 REQUIRED = {"train": ["--config", "--workdir"], "evaluate": ["--workdir"], "search": ["--workdir"]}
