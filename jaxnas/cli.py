@@ -447,28 +447,10 @@ def _final(args):
           f"{args.workdir}/table.csv)")
 
 
-def _summary(report):
-    """A search result's headline: the found cell and its ground truth."""
-    found = report["found"]
-    head = {"strategy": report["strategy"], "metric": report.get("metric"),
-            "score": report.get("score"), "arch": found["arch"]}
-    if "table" in report:  # judged by a stand-alone table (`--gt`)
-        t = report["table"]
-        head["table"] = {"column": t["column"], "cells": t["cells"], **{
-            k: t["found"][k] for k in ("in_table", "acc", "rank")}}
-        if t["best_scored_in_table"] is not None:
-            head["table"]["best_scored_in_table"] = {
-                k: t["best_scored_in_table"][k] for k in ("arch", "acc", "rank")}
-    if "compact" in found:  # DARTS: no ground truth ships
-        return {**head, "compact": found["compact"], "ground_truth": None}
-    return {**head, "index": found["index"], "valid_acc": found["valid_acc"],
-            "test_acc": found["test_acc"], "rank_valid": found["rank_valid"],
-            "rank_test": found["rank_test"]}
-
-
 def _search(args):
     from jaxnas import spaces
     from jaxnas.evaluate.groundtruth import space_table
+    from jaxnas.search import result
     from jaxnas.search.workdir import search_workdir
 
     if not (Path(args.workdir) / "config.json").is_file():
@@ -481,7 +463,7 @@ def _search(args):
                             tournament_size=args.tournament, num_batches=args.num_batches,
                             data=args.data, out=args.out, progress=not args.no_progress,
                             table=table, gt_split=args.gt_split)
-    print(json.dumps(_summary(report)))
+    print(json.dumps(result.headline(report)))
 
 
 def _run(args):

@@ -377,6 +377,19 @@ def test_gdas_trains_alpha_beside_landmark_and_run_searches_it(tiny_config, tmp_
     assert first["cells_from_cache"] == 0
     assert again["cells_from_cache"] == again["evaluated_unique"] == first["evaluated_unique"]
     assert again["found"] == first["found"]
+    # eval.table: the shipped mini table replaces NB201's truth in both stages, which are redone
+    # (what judged them changed), and is named in the summary
+    from jaxnas.evaluate.groundtruth import load_mini_table
+    mini = load_mini_table()
+    table_config = config.copy_and_resolve_references()
+    table_config.eval.table = "nb201-mini"
+    judged = pipeline.run(table_config, workdir, search=search, progress=False)
+    assert 2 <= judged["evaluate"]["n"] <= mini.indices.size
+    assert "nb201-mini" in judged["evaluate"]["ground_truth"]
+    for strategy in ("random", "gdas"):
+        assert judged["search"][strategy]["table"]["cells"] == mini.indices.size
+        assert judged["search"][strategy]["index"] == summary["search"][strategy]["index"]
+    assert "table valid_acc" in pipeline.format_summary(judged)
 
 
 def test_gdas_warmup_only_leaves_alpha_and_samples_uniformly(tiny_config):

@@ -7,7 +7,7 @@ import jax
 import numpy as np
 import pytest
 
-from jaxnas.errors import ArchError, ConfigError
+from jaxnas.errors import ArchError, ConfigError, GroundTruthError
 from jaxnas.evaluate import scoring, scoring_darts
 from jaxnas.search import evolution
 from jaxnas.search import random as random_search
@@ -282,3 +282,26 @@ def test_darts_run_trains_searches_and_summarises(tiny_config, tmp_path):
     assert result["evaluated"] == 5 and result["found"]["arch"] == found["arch"]
     again = pipeline.run(config, workdir, progress=False)  # every stage done: nothing redone
     assert again["train"] == "done before" and again["search"] == summary["search"]
+
+    # eval.table: a genotype table ranks the run and judges its search (both redone, since
+    # what judged them changed); a malformed one stops `run` before anything is written.
+    texts = [s["arch"] for s in result["trajectory"]][:3]  # the seeded initial population
+    table = tmp_path / "table.csv"
+    _table(table, zip(texts, (60.0, 70.0, 65.0)))
+    config.eval.table = str(table)
+    judged = pipeline.run(config, workdir, progress=False)
+    assert judged["evaluate"]["n"] == 3 and "table.csv" in judged["evaluate"]["ground_truth"]
+    found = judged["search"]["evolution"]
+    assert found["arch"] == summary["search"]["evolution"]["arch"]
+    assert found["table"]["cells"] == 3 and found["table"]["best_scored_in_table"]["acc"] in (
+        60.0, 70.0, 65.0)
+    text = pipeline.format_summary(judged)
+    assert "table valid_acc" in text and "Kendall's tau" in text and "unknown" not in text
+    stamps = {p: p.stat().st_mtime_ns for p in workdir.rglob("*.json") if p.name != "summary.json"}
+    assert pipeline.run(config, workdir, progress=False)["search"] == judged["search"]
+    assert stamps == {p: p.stat().st_mtime_ns for p in workdir.rglob("*.json")
+                      if p.name != "summary.json"}
+    _table(table, [(texts[0], 1.0), ("Genotype(normal=[])", 2.0)])
+    with pytest.raises(GroundTruthError, match="line 3"):
+        pipeline.run(config, tmp_path / "never", progress=False)
+    assert not (tmp_path / "never").exists()

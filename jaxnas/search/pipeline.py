@@ -18,16 +18,23 @@ if missing, and the search replays its seeded proposals from the on-disk score c
 
 The search settings are `config.search` (`jaxnas.train.defaults.search_block`).
 
-In the DARTS space no ground truth ships: the ranking stage is skipped (rank a run against a
-table of genotypes you trained with `jaxnas evaluate --gt TABLE.csv`) and the summary names the
-found genotype (`Genotype(...)` text and NB301 compact form) without a true accuracy.
+`eval.table` (a `jaxnas standalone` table, or nb201-mini) replaces NB201's ground truth in
+both stages: the ranking is of the table's cells against it, and it judges each search
+(`result.judge`). It is read before training, so a bad table stops the run first.
+
+In the DARTS space no ground truth ships: without `eval.table` the ranking stage is skipped and
+the summary names the found genotype (`Genotype(...)` text and NB301 compact form) without a
+true accuracy.
 """
 
 import json
 import time
 from pathlib import Path
 
+from jaxnas import spaces
 from jaxnas.errors import ConfigError
+from jaxnas.evaluate.groundtruth import space_table
+from jaxnas.search import result
 from jaxnas.search.settings import settings
 from jaxnas.search.workdir import search_workdir
 from jaxnas.train import checkpoint, loop
@@ -74,6 +81,9 @@ def run(config, workdir, *, search=None, progress=True):
     """
     workdir = Path(workdir)
     opts = settings(config, **dict(search or {}))
+    source = config.eval.get("table", "")
+    table = space_table(source, spaces.get(config.get("space", "nb201"))) if source else None
+    truth = None if table is None else table.source  # what a stored stage was judged by
     selects, narrows = _declared(config, workdir)
     if opts["strategy"] == "gdas" and not selects:
         raise ConfigError("search.strategy='gdas' needs gdas in config.techniques")
@@ -96,16 +106,17 @@ def run(config, workdir, *, search=None, progress=True):
 
     e = config.eval
     darts = config.get("space", "nb201") == "darts"
-    if darts:
+    unranked = darts and table is None
+    if unranked:
         summary["evaluate"] = None  # no ground truth: `format_summary` says so
     for name, within in (("evaluate", False), ("evaluate_space", True)):
-        if (within and not narrows) or darts:
+        if (within and not narrows) or unranked:
             continue
         eval_path = workdir / f"{name}.json"
         report = _read(eval_path)
-        if not report or report.get("step") != step:
+        if not report or report.get("step") != step or report.get("gt_table") != truth:
             report = evaluate_workdir(workdir, archs=e.num_archs, seed=e.seed, gt=e.gt,
-                                      within_space=within, progress=progress)
+                                      within_space=within, progress=progress, table=table)
             eval_path.write_text(json.dumps(report, indent=1) + "\n")
         summary[name] = {k: v for k, v in report.items() if not isinstance(v, (list, dict))}
     lap("evaluate")
@@ -119,20 +130,12 @@ def run(config, workdir, *, search=None, progress=True):
         wanted = {k: v for k, v in opts.items() if k != "strategy"} if strategy != "gdas" else {}
         found = _read(out)
         fresh = found and found.get("step") == step and all(
-            found.get(k) == v for k, v in wanted.items() if k in ("seed", "budget", "metric"))
+            found.get(k) == v for k, v in wanted.items() if k in ("seed", "budget", "metric")
+        ) and (found.get("table") or {}).get("source") == truth
         if not fresh:
             found = search_workdir(workdir, **{**wanted, "strategy": strategy}, out=out,
-                                   progress=progress)
-        f = found["found"]
-        if darts:
-            summary["search"][strategy] = {"arch": f["arch"], "compact": f["compact"],
-                                           "score": found["score"], "ground_truth": None,
-                                           "result": str(out)}
-        else:
-            summary["search"][strategy] = {
-                "arch": f["arch"], "index": f["index"], "valid_acc": f["valid_acc"],
-                "test_acc": f["test_acc"], "rank_valid": f["rank_valid"],
-                "rank_test": f["rank_test"], "result": str(out)}
+                                   progress=progress, table=table, gt_split=e.gt)
+        summary["search"][strategy] = {**result.headline(found), "result": str(out)}
         plot = out.with_suffix(".png")
         if plot.is_file():
             summary["search"][strategy]["plot"] = str(plot)
@@ -149,7 +152,8 @@ def format_summary(summary):
     lines.append(f"jaxnas run {w}: {summary['epochs']} epochs, step {summary['step']}")
     if "evaluate" in summary and summary["evaluate"] is None:
         lines.append("  ranking: not measured: no ground truth ships for the DARTS space (rank "
-                     "the run against genotypes you trained: jaxnas evaluate --gt TABLE.csv)")
+                     "the run against genotypes you trained: eval.table=TABLE.csv, or jaxnas "
+                     "evaluate --gt TABLE.csv)")
     for name, where in (("evaluate", "whole space"), ("evaluate_space", "in the run's space")):
         e = summary.get(name)
         if not e:
@@ -166,19 +170,28 @@ def format_summary(summary):
         lines.append(f"    against {e.get('ground_truth', e.get('gt', '?'))}")
         lines.append(f"    {w}/{name}.json")
     for strategy, f in summary["search"].items():
+        files = f["result"] + (f", plot {f['plot']}" if f.get("plot") else "")
         if "compact" in f:  # DARTS
             lines.append(f"  found ({strategy}): {f['arch']}")
             score = "no supernet score (GDAS's derived genotype)" if f["score"] is None else \
                 f"supernet score {f['score']:.2f}"
             lines.append(f"    NB301 compact {f['compact']}; {score}")
-            lines.append(f"    true accuracy unknown: no ground truth for the DARTS space "
-                         f"(train the genotype stand-alone); {f['result']}"
-                         + (f", plot {f['plot']}" if f.get("plot") else ""))
-            continue
-        lines.append(f"  found ({strategy}): {f['arch']} (index {f['index']})")
-        lines.append(f"    {f['valid_acc']:.2f}% x-valid (rank {f['rank_valid']:,} of 15,625), "
-                     f"{f['test_acc']:.2f}% test (rank {f['rank_test']:,}); {f['result']}"
-                     + (f", plot {f['plot']}" if f.get("plot") else ""))
+            if "table" not in f:
+                lines.append(f"    true accuracy unknown: no ground truth for the DARTS space "
+                             f"(train the genotype stand-alone); {files}")
+        else:
+            lines.append(f"  found ({strategy}): {f['arch']} (index {f['index']})")
+            lines.append(f"    {f['valid_acc']:.2f}% x-valid (rank {f['rank_valid']:,} of "
+                         f"15,625), {f['test_acc']:.2f}% test (rank {f['rank_test']:,})"
+                         + ("" if "table" in f else f"; {files}"))
+        if "table" in f:
+            t = f["table"]
+            where = (f"{t['acc']:.2f}% (rank {t['rank']:,} of {t['cells']:,})" if t["in_table"]
+                     else f"not among its {t['cells']:,} cells")
+            best = t.get("best_scored_in_table")
+            lines.append(f"    table {t['column']}: {where}"
+                         + (f"; the best-scored cell it holds {best['acc']:.2f}% (rank "
+                            f"{best['rank']:,})" if best else "") + f"; {files}")
     s = summary["seconds"]
     train = " (trained before)" if summary["train"] == "done before" else ""
     lines.append(f"  time: {sum(s.values()) / 60:.1f} min: train {s['train'] / 60:.1f}{train}, "

@@ -179,6 +179,26 @@ def judge(result, table, space, split="valid") -> dict:
     return result
 
 
+def headline(result) -> dict:
+    """A search result's headline (`jaxnas search` prints it, `jaxnas run` summarises with it):
+    the found cell and its ground truth; a judging table's verdict under `table`."""
+    found = result["found"]
+    head = {"strategy": result["strategy"], "metric": result.get("metric"),
+            "score": result.get("score"), "arch": found["arch"]}
+    if "table" in result:  # judged by a stand-alone table (`judge`)
+        t = result["table"]
+        head["table"] = {"column": t["column"], "cells": t["cells"], **{
+            k: t["found"][k] for k in ("in_table", "acc", "rank")}}
+        if t["best_scored_in_table"] is not None:
+            head["table"]["best_scored_in_table"] = {
+                k: t["best_scored_in_table"][k] for k in ("arch", "acc", "rank")}
+    if "compact" in found:  # DARTS: no ground truth ships
+        return {**head, "compact": found["compact"], "ground_truth": None}
+    return {**head, "index": found["index"], "valid_acc": found["valid_acc"],
+            "test_acc": found["test_acc"], "rank_valid": found["rank_valid"],
+            "rank_test": found["rank_test"]}
+
+
 def write(result, path, *, plot_file=True):
     """Write `result` as JSON to `path` and, with `plot_file`, its trajectory plot beside it
     (same name, `.png`). Returns the paths written."""
