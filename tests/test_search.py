@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 
 from jaxnas.errors import ArchError, ConfigError
+from jaxnas.evaluate.groundtruth import GroundTruth, load_mini_table
 from jaxnas.search import evolution, result
 from jaxnas.optim import adam_l2
 from jaxnas.techniques import gdas
 from jaxnas.search import random as random_search
 from jaxnas.search.history import History
-from jaxnas.spaces import nb201
+from jaxnas.spaces import NB201, nb201
 
 TARGET = nb201.str_to_arch("|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|"
                            "+|skip_connect~0|nor_conv_1x1~1|skip_connect~2|")
@@ -151,9 +152,6 @@ def test_a_standalone_table_judges_the_result_by_isomorphism_class(tmp_path):
     """`result.judge` (`jaxnas search --gt`): the found cell's table accuracy and rank among the
     table's cells, the best-scored cell the table holds, each step's table accuracy (None off
     the table); an isomorphic cell shares its class's row."""
-    from jaxnas.evaluate.groundtruth import GroundTruth
-    from jaxnas.spaces import NB201
-
     canon = nb201.canonical_indices()
     twin = int(np.flatnonzero(canon != np.arange(nb201.NUM_ARCHS))[0])  # not its class's index
     rep = int(canon[twin])
@@ -358,7 +356,6 @@ def test_gdas_trains_alpha_beside_landmark_and_run_searches_it(tiny_config, tmp_
     assert out["evaluated"] == 6 and headline["index"] == out["found"]["index"]
     assert 1 <= out["found"]["rank_valid"] <= 15625
     # --gt: the shipped mini table judges GDAS's cell and per-epoch choices beside NB201's truth
-    from jaxnas.evaluate.groundtruth import load_mini_table
     mini = load_mini_table()
     assert cli.main(["search", "--workdir", str(workdir), "--strategy", "gdas", "--gt",
                      "nb201-mini", "--out", str(tmp_path / "gdas_mini.json"),
@@ -379,8 +376,6 @@ def test_gdas_trains_alpha_beside_landmark_and_run_searches_it(tiny_config, tmp_
     assert again["found"] == first["found"]
     # eval.table: the shipped mini table replaces NB201's truth in both stages, which are redone
     # (what judged them changed), and is named in the summary
-    from jaxnas.evaluate.groundtruth import load_mini_table
-    mini = load_mini_table()
     table_config = config.copy_and_resolve_references()
     table_config.eval.table = "nb201-mini"
     judged = pipeline.run(table_config, workdir, search=search, progress=False)
