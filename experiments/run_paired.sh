@@ -15,10 +15,14 @@ config=${1:?config file}; name=${2:?result name}; data=${3:?image folder or tfds
 root=${4:-runs/paired}; shift $(( $# < 4 ? $# : 4 ))
 out=experiments/results/paired/$name
 mkdir -p "$out"
-{
-  echo "SEEDS=\"${SEEDS:-0 1 2 3 4}\" NUM_BATCHES=${NUM_BATCHES:-4} GT=${GT:-} bash experiments/run_paired.sh $config $name $data $root $*"
-  echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-} > "$out/command.txt"
+pending=0
+for seed in ${SEEDS:-0 1 2 3 4}; do [ -f "$out/seed$seed.final.json" ] || pending=1; done
+if [ "$pending" = 1 ]; then  # a finished arm keeps the command and commit that made it
+  {
+    echo "SEEDS=\"${SEEDS:-0 1 2 3 4}\" NUM_BATCHES=${NUM_BATCHES:-4} GT=${GT:-} bash experiments/run_paired.sh $config $name $data $root $*"
+    echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  } > "$out/command.txt"
+fi
 for seed in ${SEEDS:-0 1 2 3 4}; do
   wd=$root/$name/seed$seed
   if [ ! -f "$out/seed$seed.final.json" ]; then

@@ -165,6 +165,24 @@ def _darts_config(tiny_config):
     return config
 
 
+def test_darts_in_training_ranking_reads_eval_table(tiny_config, tmp_path):
+    """`eval.every_epochs` in the DARTS space: refused without a table (no DARTS truth ships),
+    with `eval.table` each epoch's metrics line ranks the table's genotypes."""
+    from jaxnas.train import defaults, loop
+
+    config = _darts_config(tiny_config)
+    config.eval.every_epochs = 1
+    with pytest.raises(ConfigError, match="eval.every_epochs.*eval.table"):
+        defaults.check(config, paths=False)
+    texts = [DARTS.to_str(a) for a in DARTS.sample_np(np.random.default_rng(0), 3, unique=True)]
+    _table(tmp_path / "table.csv", zip(texts, (60.0, 70.0, 65.0)))
+    config.eval.table = str(tmp_path / "table.csv")
+    loop.train(config, tmp_path / "run", progress=False)
+    line = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
+    assert line["eval"]["n"] == 3 and line["eval"]["num_archs"] == 3
+    assert "table.csv" in line["eval"]["ground_truth"] and "kendall_tau" in line["eval"]
+
+
 @pytest.fixture
 def darts_workdir(tiny_config, checkpointed_run):
     """A DARTS run directory holding its initial weights as a checkpoint."""

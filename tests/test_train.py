@@ -166,6 +166,22 @@ def test_corrupt_checkpoint_is_a_clear_error(tiny_config, tmp_path):
         _restore(workdir, tiny_config)
 
 
+def test_in_training_ranking_reads_eval_table(tiny_config, tmp_path):
+    """With `eval.table` the per-epoch ranking scores the table's cells against its column,
+    not `eval.num_archs` cells against NB201's."""
+    from jaxnas.evaluate.groundtruth import load_mini_table
+
+    config = tiny_config.copy_and_resolve_references()
+    config.train.epochs = 1
+    config.eval.update(every_epochs=1, num_archs=30, batch_size=10, num_batches=1)
+    for table, n in (("", 30), ("nb201-mini", load_mini_table().indices.size)):
+        config.eval.table = table
+        loop.train(config, tmp_path / f"run{n}", progress=False)
+        line = json.loads((tmp_path / f"run{n}" / "metrics.jsonl").read_text())
+        assert line["eval"]["n"] == n and ("nb201-mini" in line["eval"]["ground_truth"]) == (
+            table != "")
+
+
 def test_samplers_respect_masks():
     mask = np.zeros((6, 5), bool)
     mask[:, 3] = True

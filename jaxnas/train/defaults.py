@@ -53,9 +53,10 @@ def base_config(techniques=()):
                    skip_nonfinite=False)
     # Ranking evaluation during training: every `every_epochs` epochs (0 = never), score
     # `num_archs` fixed non-isomorphic architectures on `num_batches` batches of the held-out half.
-    # `table`: a stand-alone ground truth that `jaxnas run`'s ranking and search stages use
-    # instead of NB201's (its `gt` column): nb201-mini or a `jaxnas standalone` CSV of the run's
-    # space (the only truth a DARTS run has); '' = NB201's. In-training evaluation keeps NB201's.
+    # `table`: a stand-alone ground truth that in-training evaluation and `jaxnas run`'s ranking
+    # and search stages use instead of NB201's (its `gt` column; its own cells, not `num_archs`):
+    # nb201-mini or a `jaxnas standalone` CSV of the run's space (the only truth a DARTS run
+    # has); '' = NB201's.
     c.eval = dict(every_epochs=0, num_archs=200, seed=0, batch_size=256, num_batches=2, gt="valid",
                   table="")
     # Search after training (`jaxnas run`, `jaxnas search`): strategy, budget, metric...

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 
 from jaxnas.errors import ConfigError
-from jaxnas.evaluate import protocols
+from jaxnas.evaluate import groundtruth, protocols
 from jaxnas.evaluate.cells import arch_table_ranking, protocol_ranking, ranking
 from jaxnas.train import open_run as open_lib
 from jaxnas.train.scorer import epoch_of, make_score
@@ -18,7 +18,8 @@ def _accuracy_fields(config, num_batches):
 
 def training_evaluator(recipe, *, progress=False):
     """`evaluator(state, epoch) -> summary` for the training loop, or None when
-    `eval.every_epochs` is 0: the fixed `eval.num_archs` cells, by accuracy."""
+    `eval.every_epochs` is 0: by accuracy, the fixed `eval.num_archs` cells against NB201's
+    truth, or the cells of `eval.table` against it (the only truth a DARTS run has)."""
     config = recipe.run.config
     if not config.eval.every_epochs:
         return None
@@ -26,13 +27,37 @@ def training_evaluator(recipe, *, progress=False):
     score = make_score(recipe, images=images, labels=labels, batch_size=config.eval.batch_size,
                        num_batches=config.eval.num_batches, progress=progress)
 
+    source = config.eval.get("table", "")
+    table = groundtruth.space_table(source, recipe.run.space) if source else None
+
     def evaluator(state, epoch):
         del epoch  # the state's step says which weights these are
-        report = ranking(score, state, config.eval.num_archs, seed=config.eval.seed,
-                         gt=config.eval.gt, exclude=recipe.exclude(state))
+        report = _rank(score, state, recipe, table, archs=config.eval.num_archs,
+                       seed=config.eval.seed, gt=config.eval.gt)
         report.update(_accuracy_fields(config, config.eval.num_batches))
         return {k: v for k, v in report.items() if not isinstance(v, list)}
     return evaluator
+
+
+def _by_arch_table(space, table) -> bool:
+    """Whether a run of `space` ranks a `groundtruth.ArchTable` (genotypes, no indices) rather
+    than NB201 cells; ConfigError for a space without indices and no table of its own."""
+    if space.name == "nb201" and not hasattr(table, "texts"):
+        return False
+    if not hasattr(table, "texts") or table.space != space.name:
+        raise ConfigError(f"ranking a {space.name} run needs a ground-truth table of its "
+                          f"architectures (jaxnas evaluate --gt TABLE.csv); none ships")
+    return True
+
+
+def _rank(score, state, recipe, table, *, archs, seed, gt, metric="accuracy", mask=None):
+    """The run's ranking report: `table`'s cells against its `gt` column when given (NB201
+    indices or genotypes), else `archs` NB201 cells (seeded) against NB201's truth."""
+    if _by_arch_table(recipe.run.space, table):
+        return arch_table_ranking(score, state, table, gt=gt, metric=metric, mask=mask,
+                                  space=recipe.run.space, exclude=recipe.exclude(state))
+    return ranking(score, state, archs, seed=seed, gt=gt, metric=metric,
+                   exclude=recipe.exclude(state), mask=mask, table=table)
 
 
 def space_of(state):
@@ -80,18 +105,12 @@ def evaluate_workdir(workdir, *, archs=200, seed=0, gt=None, data=None, num_batc
     score = make_score(recipe, images=images, labels=labels, batch_size=config.eval.batch_size,
                        num_batches=num_batches, progress=progress)
     mask = space_of(state) if within_space else None
-    space = recipe.run.space
-    if space.name != "nb201" or hasattr(table, "texts"):
-        if not hasattr(table, "texts") or table.space != space.name:
-            raise ConfigError(f"ranking a {space.name} run needs a ground-truth table of its "
-                              f"architectures (jaxnas evaluate --gt TABLE.csv); none ships")
-        report = arch_table_ranking(score, state, table, gt=gt or "valid", metric=metric,
-                                    mask=mask, space=space, exclude=recipe.exclude(state))
-    elif protocol == "default":
-        report = ranking(score, state, archs, seed=seed, gt=gt or "valid", metric=metric,
-                         exclude=recipe.exclude(state), mask=mask, table=table)
-        report.update({k: v for k, v in fields.items()
-                       if table is None or k not in ("ground_truth", "dataset", "protocol_cells")})
+    if protocol == "default" or _by_arch_table(recipe.run.space, table):
+        report = _rank(score, state, recipe, table, archs=archs, seed=seed, gt=gt or "valid",
+                       metric=metric, mask=mask)
+        if not _by_arch_table(recipe.run.space, table):  # NB201's cells: the protocol's fields
+            report.update({k: v for k, v in fields.items() if table is None
+                           or k not in ("ground_truth", "dataset", "protocol_cells")})
     else:
         report = protocol_ranking(score, state, protocol, seed=seed, split=gt, dataset=dataset,
                                   metric=metric, exclude=recipe.exclude(state), mask=mask)

@@ -65,7 +65,7 @@ def train(config, workdir, *, resume=False, progress=True):
       progress: show a progress bar.
 
     Every `config.eval.every_epochs` epochs the run's ranking quality (accuracy scorer on a fixed
-    sample of cells, landmarks excluded) goes into the metrics log.
+    sample of cells or `eval.table`'s cells, landmarks excluded) goes into the metrics log.
     """
     defaults.check(config)
     parallel.initialize(config)  # joins the other hosts of a multi-host run, before JAX starts
