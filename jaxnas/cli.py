@@ -115,7 +115,8 @@ def _parser():
     c.add_argument("--plot", type=_out, help="per-seed Kendall's tau, base to arm (png)")
     c.add_argument("--epochs-plot", type=_out,
                    help="the arms' in-training Kendall's tau, sparse tau and P@top-5%% over "
-                        "epochs, per seed and mean (png, from the metrics logs)")
+                        "epochs, per seed and mean (png, from the metrics logs; all "
+                        "ranked against one truth: NB201's or one eval.table)")
     c.add_argument("--within-space", action="store_true",
                    help="only the cells of the space each arm's run ended in (ABS shrinking)")
     c.add_argument("--report", default="evaluate.json", type=_name,

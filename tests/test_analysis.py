@@ -327,6 +327,13 @@ def test_jaxnas_compare_command(tmp_path, capsys):
                      "--epochs-plot", str(epochs)]) == 0
     assert epochs.read_bytes()[:4] == b"\x89PNG"
     capsys.readouterr()
+    (tmp_path / "base" / "seed0.jsonl").write_text(json.dumps(  # ranked against eval.table
+        {"epoch": 1, "seconds": 1.0, "eval": {"kendall_tau": 0.4, "sparse_kendall_tau": 0.4,
+                                              "p_at_top_5": 0.1, "gt_table": "nb201-mini"}}) + "\n")
+    assert cli.main(["compare", str(tmp_path / "arm"), "--base", str(tmp_path / "base"),
+                     "--epochs-plot", str(tmp_path / "mixed.png")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "NB201, nb201-mini" in err
     _arm(tmp_path / "short", noise=1.0, seeds=(0, 1))
     assert cli.main(["compare", str(tmp_path / "short"), "--base", str(tmp_path / "base")]) == 2
     err = capsys.readouterr().err

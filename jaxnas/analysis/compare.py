@@ -145,6 +145,11 @@ def epochs_plot(base_path, arm_paths, path, *, report="evaluate.json"):
     if not runs:
         raise UsageError("no metrics log of these arms holds an in-training evaluation "
                          "(train with eval.every_epochs > 0)")
+    truths = {r["eval"].get("gt_table") or "NB201" for logs in runs.values()
+              for log in logs.values() for r in log if "eval" in r}
+    if len(truths) > 1:  # eval.table: one run's curve ranks other cells against another truth
+        raise UsageError(f"the in-training evaluations rank against different ground truths "
+                         f"({', '.join(sorted(truths))}); their curves do not compare")
     plots.over_epochs(runs, path)
 
 
