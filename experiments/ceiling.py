@@ -12,7 +12,7 @@ where the source is further along than the destination.
     python experiments/ceiling.py save workdirs/ceiling experiments/results/ceiling
     python experiments/ceiling.py restore experiments/results/ceiling workdirs/ceiling
     python experiments/ceiling.py report experiments/results/ceiling
-    python experiments/ceiling.py landmarks experiments/results/ceiling runs/landmark_pool
+    python experiments/ceiling.py landmarks experiments/results/ceiling POOL  # landmark_pool.sh
     python experiments/ceiling.py package experiments/results/ceiling   # the shipped tables
 
 The 300 cells: NB201's 200 fixed evaluation cells (`jaxnas evaluate --archs 200`) and 100 drawn

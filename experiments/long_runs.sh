@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The experiments that span sessions, in order, each resumable from its committed progress
-# (experiments/README.md section 17): issue 29 item 6 (darts_tau.sh), then the mini ceiling
+# (experiments/README.md section 17): issue 29 item 6 (darts_tau.sh), issue 30 item 4's landmark
+# pool (landmark_pool.sh: only once the ceiling's seed 0 holds 100 cells), then the mini ceiling
 # (ceiling.sh), so no core idles between them. Start it first thing in a session; before the
 # session ends, save both (the `save` commands of darts_tau.py and ceiling.py, then ceiling.py
 # `package`: the shipped mini table) and commit.
@@ -9,4 +10,5 @@ set -uo pipefail
 data=${1:?image folder or tfds:cifar10}
 mkdir -p workdirs
 bash experiments/darts_tau.sh "$data" || echo "darts_tau.sh stopped (exit $?): see workdirs/darts_tau/*.log"
+bash experiments/landmark_pool.sh "$data" || echo "landmark_pool.sh stopped (exit $?)"
 bash experiments/ceiling.sh "$data"

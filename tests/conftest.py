@@ -214,3 +214,18 @@ def stack_slot(tree, i):
     import jax
 
     return [x[i] for x in jax.tree.leaves(tree)]
+
+
+def genotype_table(path, rows):
+    """A stand-alone table CSV of DARTS genotypes: one line per `(text, valid_acc)` of `rows`,
+    written as text (a malformed genotype stays malformed, for the readers' errors)."""
+    import csv
+
+    from jaxnas.evaluate.groundtruth import STANDALONE_COLUMNS
+
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(STANDALONE_COLUMNS)
+        for text, acc in rows:
+            writer.writerow([text, "", 50.0, 1.0, acc, 1.0, acc - 1, 1.0, 0.1, 1.0, 1, 0,
+                             "mini"])

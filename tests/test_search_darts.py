@@ -1,6 +1,5 @@
 """Scoring, ranking against a genotype table, and search in the DARTS space."""
 
-import csv
 import json
 
 import jax
@@ -14,6 +13,8 @@ from jaxnas.search import random as random_search
 from jaxnas.spaces import DARTS, darts
 from jaxnas.supernet import darts as supernet
 from jaxnas.data import normalize
+
+from conftest import genotype_table  # a helper beside the fixtures
 
 
 def _one_move(a, b):
@@ -143,16 +144,6 @@ def test_random_search_and_evolution_return_genotypes():
     assert len(both.archs) == 2
 
 
-def _table(path, rows):
-    from jaxnas.evaluate.groundtruth import STANDALONE_COLUMNS
-    with open(path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(STANDALONE_COLUMNS)
-        for text, acc in rows:
-            writer.writerow([text, "", 50.0, 1.0, acc, 1.0, acc - 1, 1.0, 0.1, 1.0, 1, 0,
-                             "mini"])
-
-
 def _darts_config(tiny_config):
     from jaxnas.train import defaults
 
@@ -163,24 +154,6 @@ def _darts_config(tiny_config):
     config.search.budget, config.search.population_size, config.search.tournament_size = 5, 3, 2
     config.search.strategy = "evolution"
     return config
-
-
-def test_darts_in_training_ranking_reads_eval_table(tiny_config, tmp_path):
-    """`eval.every_epochs` in the DARTS space: refused without a table (no DARTS truth ships),
-    with `eval.table` each epoch's metrics line ranks the table's genotypes."""
-    from jaxnas.train import defaults, loop
-
-    config = _darts_config(tiny_config)
-    config.eval.every_epochs = 1
-    with pytest.raises(ConfigError, match="eval.every_epochs.*eval.table"):
-        defaults.check(config, paths=False)
-    texts = [DARTS.to_str(a) for a in DARTS.sample_np(np.random.default_rng(0), 3, unique=True)]
-    _table(tmp_path / "table.csv", zip(texts, (60.0, 70.0, 65.0)))
-    config.eval.table = str(tmp_path / "table.csv")
-    loop.train(config, tmp_path / "run", progress=False)
-    line = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
-    assert line["eval"]["n"] == 3 and line["eval"]["num_archs"] == 3
-    assert "table.csv" in line["eval"]["ground_truth"] and "kendall_tau" in line["eval"]
 
 
 @pytest.fixture
@@ -211,7 +184,7 @@ def test_darts_search_and_evaluate_commands_on_a_darts_workdir(darts_workdir, tm
     # --gt: a table of genotypes judges the same search (same seed: the cached scores)
     texts = [s["arch"] for s in result["trajectory"]]
     table = tmp_path / "judge.csv"
-    _table(table, [(texts[0], 60.0), (texts[1], 70.0), (texts[2], 65.0),
+    genotype_table(table, [(texts[0], 60.0), (texts[1], 70.0), (texts[2], 65.0),
                    (darts.arch_to_str(darts.sample(np.random.default_rng(9), 1)[0]), 80.0)])
     judged_out = tmp_path / "judged.json"
     assert cli.main(["search", "--workdir", str(workdir), "--strategy", "evolution",
@@ -241,7 +214,7 @@ def test_darts_search_and_evaluate_commands_on_a_darts_workdir(darts_workdir, tm
     rng = np.random.default_rng(3)
     genotypes = [darts.arch_to_str(a) for a in darts.sample(rng, 4)]
     table = tmp_path / "table.csv"
-    _table(table, zip(genotypes, (60.0, 70.0, 65.0, 55.0)))
+    genotype_table(table, zip(genotypes, (60.0, 70.0, 65.0, 55.0)))
     out = tmp_path / "eval.json"
     assert cli.main(["evaluate", "--workdir", str(workdir), "--gt", str(table), "--out",
                      str(out), "--no-progress"]) == 0
@@ -262,7 +235,7 @@ def test_darts_search_and_evaluate_commands_on_a_darts_workdir(darts_workdir, tm
     capsys.readouterr()
     assert cli.main(["evaluate", "--workdir", str(workdir)]) == 2
     assert "TABLE.csv" in capsys.readouterr().err
-    _table(table, [(genotypes[0], 1.0), ("Genotype(normal=[])", 2.0)])
+    genotype_table(table, [(genotypes[0], 1.0), ("Genotype(normal=[])", 2.0)])
     assert cli.main(["evaluate", "--workdir", str(workdir), "--gt", str(table)]) == 2
     err = capsys.readouterr().err
     assert "line 3" in err and "\n" not in err.strip()
@@ -305,7 +278,7 @@ def test_darts_run_trains_searches_and_summarises(tiny_config, tmp_path):
     # what judged them changed); a malformed one stops `run` before anything is written.
     texts = [s["arch"] for s in result["trajectory"]][:3]  # the seeded initial population
     table = tmp_path / "table.csv"
-    _table(table, zip(texts, (60.0, 70.0, 65.0)))
+    genotype_table(table, zip(texts, (60.0, 70.0, 65.0)))
     config.eval.table = str(table)
     judged = pipeline.run(config, workdir, progress=False)
     assert judged["evaluate"]["n"] == 3 and "table.csv" in judged["evaluate"]["ground_truth"]
@@ -319,7 +292,7 @@ def test_darts_run_trains_searches_and_summarises(tiny_config, tmp_path):
     assert pipeline.run(config, workdir, progress=False)["search"] == judged["search"]
     assert stamps == {p: p.stat().st_mtime_ns for p in workdir.rglob("*.json")
                       if p.name != "summary.json"}
-    _table(table, [(texts[0], 1.0), ("Genotype(normal=[])", 2.0)])
+    genotype_table(table, [(texts[0], 1.0), ("Genotype(normal=[])", 2.0)])
     with pytest.raises(GroundTruthError, match="line 3"):
         pipeline.run(config, tmp_path / "never", progress=False)
     assert not (tmp_path / "never").exists()

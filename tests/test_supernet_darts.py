@@ -14,6 +14,8 @@ from jaxnas.errors import ConfigError
 from jaxnas.spaces import darts as space
 from jaxnas.supernet import darts as supernet
 
+from conftest import genotype_table  # a helper beside the fixtures
+
 FIXTURE = pathlib.Path(__file__).parent / "fixtures" / "darts_torch.npz"
 
 
@@ -136,17 +138,25 @@ def test_init_layout_matches_the_widths():
 
 def test_spos_trains_one_tiny_epoch_in_darts(tiny_config, tmp_path):
     """The base loop trains SPOS in the DARTS space (configs/darts_spos.py:mini's settings on
-    the tiny folder) and refuses, in one line, what it cannot do there yet."""
+    the tiny folder), ranks `eval.table`'s genotypes in its epoch's metrics line (no DARTS
+    truth ships) and refuses, in one line, what it cannot do there: in-training ranking
+    without a table, the `unique_conv` sampler."""
     from jaxnas.train import defaults, loop
 
     config = defaults.darts_scale(tiny_config.copy_and_resolve_references())
     config.supernet.C, config.supernet.layers = 4, 3
     config.train.epochs, config.train.batch_size = 1, 20
+    texts = [space.arch_to_str(a) for a in space.sample(np.random.default_rng(0), 3)]
+    genotype_table(tmp_path / "table.csv", zip(texts, (60.0, 70.0, 65.0)))
+    config.eval.update(every_epochs=1, batch_size=10, num_batches=1,
+                       table=str(tmp_path / "table.csv"))
     loop.train(config, tmp_path / "run", progress=False)
     lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
-    assert lines and np.isfinite(json.loads(lines[-1])["loss"])
+    line = json.loads(lines[-1])
+    assert np.isfinite(line["loss"]) and line["eval"]["n"] == line["eval"]["num_archs"] == 3
+    assert "table.csv" in line["eval"]["ground_truth"] and "kendall_tau" in line["eval"]
     for key, value, words in (("sampler", "unique_conv", "'sampler'"),
-                              ("eval.every_epochs", 1, "'eval.every_epochs'")):
+                              ("eval.table", "", "'eval.every_epochs'")):
         bad = config.copy_and_resolve_references()
         block, _, leaf = key.rpartition(".")
         (bad[block] if block else bad)[leaf] = value
