@@ -12,6 +12,7 @@ from jaxnas.errors import CheckpointError
 from jaxnas.spaces import NB201
 from jaxnas.supernet import darts, nb201, pools
 from jaxnas.data import load_data
+from jaxnas.evaluate.groundtruth import load_mini_table
 from jaxnas.optim import cosine_schedule, sgd_torch
 from jaxnas.train import checkpoint, loop, recipe as recipe_lib, samplers, state as state_lib
 from jaxnas.train import open_run, step as step_lib
@@ -169,8 +170,6 @@ def test_corrupt_checkpoint_is_a_clear_error(tiny_config, tmp_path):
 def test_in_training_ranking_reads_eval_table(tiny_config, tmp_path):
     """With `eval.table` the per-epoch ranking scores the table's cells against its column,
     not `eval.num_archs` cells against NB201's."""
-    from jaxnas.evaluate.groundtruth import load_mini_table
-
     config = tiny_config.copy_and_resolve_references()
     config.train.epochs = 1
     config.eval.update(every_epochs=1, num_archs=30, batch_size=10, num_batches=1)

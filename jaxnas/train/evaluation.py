@@ -105,10 +105,11 @@ def evaluate_workdir(workdir, *, archs=200, seed=0, gt=None, data=None, num_batc
     score = make_score(recipe, images=images, labels=labels, batch_size=config.eval.batch_size,
                        num_batches=num_batches, progress=progress)
     mask = space_of(state) if within_space else None
-    if protocol == "default" or _by_arch_table(recipe.run.space, table):
+    by_table = _by_arch_table(recipe.run.space, table)
+    if protocol == "default" or by_table:
         report = _rank(score, state, recipe, table, archs=archs, seed=seed, gt=gt or "valid",
                        metric=metric, mask=mask)
-        if not _by_arch_table(recipe.run.space, table):  # NB201's cells: the protocol's fields
+        if not by_table:  # NB201's cells: the protocol's fields
             report.update({k: v for k, v in fields.items() if table is None
                            or k not in ("ground_truth", "dataset", "protocol_cells")})
     else:
