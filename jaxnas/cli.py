@@ -220,9 +220,9 @@ def _archs(text):
 
 def _gt(text):
     """valid, test, a shipped stand-alone table's name, or an existing table file."""
-    from jaxnas.evaluate.groundtruth import MINI_TABLES
+    from jaxnas.evaluate.groundtruth import MINI_TABLES, names_table
 
-    if text in ("valid", "test", *MINI_TABLES) or schema.path_exists("file").ok(text):
+    if text in ("valid", "test") or names_table(text):
         return text
     raise argparse.ArgumentTypeError(f"expected valid, test, {', '.join(MINI_TABLES)} or an "
                                      f"existing ground-truth table (CSV), got {schema.show(text)}")
@@ -373,7 +373,7 @@ def _train(args):
 
 def _evaluate(args):
     from jaxnas import spaces
-    from jaxnas.evaluate.groundtruth import MINI_TABLES, space_table
+    from jaxnas.evaluate.groundtruth import space_table
     from jaxnas.train.evaluation import evaluate_workdir
 
     space = _stored_space(args.workdir)
@@ -381,8 +381,7 @@ def _evaluate(args):
         raise UsageError(f"--archs chooses the default protocol's cells; protocol "
                          f"{args.protocol} has its own")
     table, gt = None, args.gt
-    if space == "darts" and (gt in (None, "valid", "test", *MINI_TABLES)
-                             or args.protocol != "default"):
+    if space == "darts" and (gt in (None, "valid", "test") or args.protocol != "default"):
         raise UsageError("no ground truth ships for the DARTS space: rank a DARTS run against "
                          "a table of genotypes you trained, --gt TABLE.csv (default protocol)")
     if gt not in (None, "valid", "test"):  # a bad table fails here, first

@@ -179,7 +179,8 @@ def test_techniques_in_darts_refused_in_one_line():
 
 def test_nb201_only_options_refuse_a_darts_run(tmp_path, capsys):
     """Ranking a DARTS run needs a genotype table (no DARTS ground truth ships): evaluate
-    without one, or with an NB201 protocol, is one line; search reaches the run's config."""
+    without one, or with an NB201 protocol or table, is one line; search reaches the run's
+    config."""
     from jaxnas import cli
 
     (tmp_path / "config.json").write_text('{"space": "darts"}')
@@ -190,5 +191,7 @@ def test_nb201_only_options_refuse_a_darts_run(tmp_path, capsys):
         assert cli.main(argv) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1
-        if argv[0] == "evaluate":
+        if "nb201-mini" in argv:  # the same line as search's (`space_table`)
+            assert "is an NB201 table" in err and "darts space" in err
+        elif argv[0] == "evaluate":
             assert "DARTS" in err and "--gt TABLE.csv" in err

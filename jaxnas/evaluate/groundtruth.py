@@ -50,6 +50,7 @@ from pathlib import Path
 
 import numpy as np
 
+from jaxnas import schema
 from jaxnas.errors import ArchError, GroundTruthError
 from jaxnas.spaces import nb201 as nb201_space
 
@@ -191,6 +192,12 @@ def load_mini_table(name: str = "nb201-mini") -> GroundTruth:
                                f"being trained; experiments/README.md section 17)")
     with resources.as_file(resource) as file:
         return read_standalone_table(file, name=f"jaxnas {name}")
+
+
+def names_table(text) -> bool:
+    """Whether `text` names a stand-alone table, as `--gt` and `eval.table` take one: a shipped
+    table's name (`MINI_TABLES`) or an existing file (its content is checked when read)."""
+    return isinstance(text, str) and (text in MINI_TABLES or schema.path_exists("file").ok(text))
 
 
 def standalone_table(source) -> GroundTruth:

@@ -11,10 +11,9 @@ their content is checked where it is read (`jaxnas.optim.groups`).
 
 from jaxnas.schema import (Rule, boolean, check_rules, coordinator, count, data_source, error,
                            finite_nonnegative, finite_positive, folder_path, fraction, int_in,
-                           mapping, names, one_of, optional, path_exists, positive_int, seed,
-                           text)
+                           mapping, names, one_of, optional, positive_int, seed, text)
 from jaxnas import spaces
-from jaxnas.evaluate.groundtruth import MINI_TABLES
+from jaxnas.evaluate.groundtruth import MINI_TABLES, names_table
 from jaxnas.supernet import ops
 from jaxnas.train import registry, samplers, step
 
@@ -23,9 +22,8 @@ SEARCH_STRATEGIES = ("random", "evolution", "gdas")
 
 def table_source():
     """'' (NB201's own truth), a shipped stand-alone table's name or an existing table file."""
-    exists = path_exists("file")
     return Rule(f"'', {', '.join(map(repr, MINI_TABLES))} or an existing table file (CSV)",
-                lambda v: isinstance(v, str) and (v in ("", *MINI_TABLES) or exists.ok(v)))
+                lambda v: v == "" or names_table(v))
 
 
 # Rule groups the stand-alone trainer's config shares (`standalone_config.RULES`).
