@@ -294,6 +294,7 @@ def test_per_device_batch_norm():
     assert r["compilations"] == 1 and r["archs_as_single"] and r["replicated"]
 
 
+@pytest.mark.slow  # CI shards the SPOS step; the state is replicated whatever the technique
 def test_sharded_close_step_equals_one_device():
     r = _run("worker_close", 4, 4)
     assert r["global_vs_single"] < 1e-5 and r["opt_state_diff"] < 1e-5
@@ -379,6 +380,7 @@ def test_two_processes_train_as_one(one_device_run, tiny_folder):
     assert _close(_final_params(workdir), expected) < 1e-5
 
 
+@pytest.mark.slow  # beside other work gloo's fixed 30 s key-value deadline can expire first
 def test_two_processes_agree_on_time_based_saves(one_device_run, tiny_folder):
     """Process 1's clock never reaches the save interval, process 0's always does: both follow
     process 0 (deciding separately, process 0 would wait in orbax's save for ever), saving
