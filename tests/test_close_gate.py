@@ -137,9 +137,11 @@ STRUCTURE = dict(gcn_norm="layer", center=True)
 
 def test_faithful_gate_equals_the_fixture():
     """Default GateConfig fields reproduce the GATE written before the variants existed (floats
-    within 1e-6: XLA's results differ in the last bits between CPU models; blocks exactly)."""
+    within 1e-5 relative, 1e-6 absolute: XLA's results differ in the last bits between CPU
+    models, and a gradient through two graph convolutions gathers a few of them; blocks
+    exactly)."""
     ref = np.load(FIXTURE)
-    close = functools.partial(np.testing.assert_allclose, rtol=1e-6, atol=1e-6)
+    close = functools.partial(np.testing.assert_allclose, rtol=1e-5, atol=1e-6)
     cfg = GateConfig(k_max=3, op_emb_dim=8, node_emb_dim=8, hid_dim=8, gcn_out_dims=(8, 8),
                      mlp_dims=(16,))
     params = init_gate(jax.random.key(0), cfg)
