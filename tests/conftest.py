@@ -20,9 +20,10 @@ def shared_dir() -> Path:
 def pytest_configure(config):
     """Register the `slow` marker; make compilation cheap and share it between tests.
 
-    The tests' tiny networks spend most of their time compiling, and LLVM's optimisation is
-    most of that: XLA's CPU backend compiles at optimisation level 0 here (a third less time
-    for the suite; results are checked, never speed, and subprocesses inherit the flag). Several
+    The tests' tiny networks spend most of their time compiling, much of it in the CPU
+    backend's optimisation: XLA compiles at optimisation level 0 here, so the slowest tests
+    take about half as long (183 s -> 83 s for the GPU benchmark's smoke run); results are
+    checked, never speed, and subprocesses inherit the flag. Several
     tests train the same tiny supernet more than once (resume equivalence, curricula); JAX's
     persistent compilation cache lets the later runs load the executable instead of
     recompiling it. The cache is a fresh temporary folder, so no test sees another session's;
