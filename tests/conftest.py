@@ -23,12 +23,12 @@ def pytest_configure(config):
     The tests' tiny networks spend most of their time compiling, much of it in the CPU
     backend's optimisation: XLA compiles at optimisation level 0 here, so the slowest tests
     take about half as long (183 s -> 83 s for the GPU benchmark's smoke run); results are
-    checked, never speed, and subprocesses inherit the flag. Several
-    tests train the same tiny supernet more than once (resume equivalence, curricula); JAX's
-    persistent compilation cache lets the later runs load the executable instead of
-    recompiling it. The cache is a fresh temporary folder, so no test sees another session's;
-    each pytest-xdist worker has its own (JAX writes cache files without a lock when the cache
-    has no size limit, so two workers must not share one).
+    checked, never speed, and subprocesses inherit the flag. Several tests train the same tiny
+    supernet more than once (resume equivalence, curricula); JAX's persistent compilation cache
+    lets the later runs load the executable instead of recompiling it. The cache is a fresh
+    temporary folder, so no test sees another session's; each pytest-xdist worker has its own
+    (JAX writes cache files without a lock when the cache has no size limit, so two workers
+    must not share one).
     """
     config.addinivalue_line("markers", "slow: long-running test; runs only when JAXNAS_SLOW=1")
     if "--xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
