@@ -194,6 +194,16 @@ def assert_same_table(got_path, want_path):
             assert g[column] == pytest.approx(w[column], rel=1e-5, abs=1e-5), column
 
 
+def host_leaves(tree, prefix=""):
+    """A pytree's leaves as host copies by path (`prefix` + `jax.tree_util.keystr`): copies,
+    since a train step donates the state's buffers."""
+    import jax
+    import numpy as np
+
+    return {prefix + jax.tree_util.keystr(p): np.array(v)
+            for p, v in jax.tree_util.tree_leaves_with_path(tree)}
+
+
 def assert_trained_like(got, want, init, rel=0.02):
     """Trained leaves (dicts of arrays by name) equal a stored fixture's up to the CPU's
     rounding: per float leaf, the distance to the fixture is under `rel` of how far training

@@ -13,6 +13,7 @@ from jaxnas.errors import ConfigError
 from jaxnas.train import evaluation as run
 from jaxnas.optim import cosine_schedule
 from jaxnas.train import defaults, loop, step as step_lib
+from conftest import host_leaves  # a helper beside the fixtures
 from test_train import _restore, assert_resume_equivalent, tiny_recipe
 
 
@@ -135,12 +136,6 @@ def _structure_config(close_config, *overrides):
     return config
 
 
-def _gate_leaves(params):
-    """Host copies (the train step donates the state's buffers)."""
-    return {jax.tree_util.keystr(p): np.array(v)
-            for p, v in jax.tree_util.tree_leaves_with_path(params["gate"])}
-
-
 def test_structure_gate_frozen_at_one_block_then_learns_from_the_first_multiblock_step(
         close_config):
     """Level 1: the GATE (exactly zero gradient, no decay) stays bit-identical (the faithful one
@@ -150,18 +145,18 @@ def test_structure_gate_frozen_at_one_block_then_learns_from_the_first_multibloc
     labels = np.arange(20) % 10
     recipe = tiny_recipe(_structure_config(close_config), 2)
     state = recipe.init()
-    init = _gate_leaves(state.params)
+    init = host_leaves(state.params["gate"])
     state, step_args, _ = recipe.epoch_start(state, 1)
     for _ in range(2):
         state, _ = recipe.train_step(state, images, labels, step_args)
-    before = _gate_leaves(state.params)
+    before = host_leaves(state.params["gate"])
     for k, v in before.items():
         np.testing.assert_array_equal(v, init[k], err_msg=k)
     state, step_args, _ = recipe.epoch_start(state, 2)
     adam = state.opt_state.inner_states["gate"].inner_state[0]
     assert int(adam.count) == 0 and all(np.all(np.asarray(m) == 0) for m in jax.tree.leaves(adam))
     state, _ = recipe.train_step(state, images, labels, step_args)
-    after = _gate_leaves(state.params)
+    after = host_leaves(state.params["gate"])
     assert int(state.opt_state.inner_states["gate"].inner_state[0].count) == 1
     weights = [k for k in after if k.endswith("['w']") and "attn" not in k]
     assert len(weights) == 2 + 1 + 2  # x_hidden, gcn (2 layers), mlp (2 layers)

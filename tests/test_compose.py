@@ -12,7 +12,7 @@ from jaxnas.optim import apply_edits, sgd_parts
 from jaxnas.spaces.nb201 import arch_code, complexity_table
 from jaxnas.train import defaults, loop, recipe as recipe_lib, registry, step as step_lib
 from jaxnas.train.technique import Technique, after, replace
-from conftest import assert_trained_like  # a helper beside the fixtures
+from conftest import assert_trained_like, host_leaves  # helpers beside the fixtures
 from test_train import _restore, tiny_recipe
 
 FIXTURE = "tests/fixtures/params_before_compose.npz"
@@ -30,7 +30,7 @@ def _fixture_run(techniques):
         c.close.gate.op_emb_dim = c.close.gate.node_emb_dim = c.close.gate.hid_dim = 8
     recipe = tiny_recipe(c, 3)
     state, rng = recipe.init(), np.random.default_rng(0)
-    init = _named(state.params)  # numpy copies: a step may donate the state's buffers
+    init = host_leaves(state.params)
     for epoch in (1, 2):
         state, step_args, _ = recipe.epoch_start(state, epoch)
         for _ in range(3):
@@ -38,12 +38,7 @@ def _fixture_run(techniques):
             labels = rng.integers(0, 10, (8,)).astype(np.int32)
             state, _ = recipe.train_step(state, images, labels, step_args)
     assert recipe.train_step._cache_size() == 1
-    return init, _named(state.params)
-
-
-def _named(tree):
-    return {jax.tree_util.keystr(p): np.asarray(v)
-            for p, v in jax.tree_util.tree_leaves_with_path(tree)}
+    return init, host_leaves(state.params)
 
 
 @pytest.mark.parametrize("name,techniques", [("spos", ()), ("close", ("close",))])

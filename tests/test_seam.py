@@ -7,11 +7,10 @@ demand bit equality across machines); masks and counts exactly."""
 
 from pathlib import Path
 
-import jax
 import numpy as np
 import pytest
 
-from conftest import assert_trained_like  # a helper beside the fixtures
+from conftest import assert_trained_like, host_leaves  # helpers beside the fixtures
 from jaxnas.config import load_config
 from jaxnas.train import recipe as recipe_lib
 
@@ -58,7 +57,7 @@ def run(name):
     recipe_lib.defaults.check(c)
     r = recipe_lib.build(c, recipe_lib.make_run(c, SPE, valid_data=valid))
     state = r.init()
-    init = _leaves(state)  # numpy copies: a step may donate the state's buffers
+    init = _leaves(state)
     for epoch in range(1, EPOCHS + 1):
         state, step_args, _ = r.epoch_start(state, epoch)
         for _ in range(SPE):
@@ -69,12 +68,7 @@ def run(name):
 
 
 def _leaves(state):
-    return {**_named(state.params, "params"), **_named(state.extra, "extra")}
-
-
-def _named(tree, prefix):
-    return {prefix + jax.tree_util.keystr(p): np.asarray(v)
-            for p, v in jax.tree_util.tree_leaves_with_path(tree)}
+    return {**host_leaves(state.params, "params"), **host_leaves(state.extra, "extra")}
 
 
 # CI trains SPOS and the config that combines every technique; each technique's own config is
