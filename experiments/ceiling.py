@@ -13,6 +13,7 @@ where the source is further along than the destination.
     python experiments/ceiling.py restore experiments/results/ceiling workdirs/ceiling
     python experiments/ceiling.py report experiments/results/ceiling
     python experiments/ceiling.py landmarks experiments/results/ceiling POOL  # landmark_pool.sh
+    python experiments/ceiling.py seed0 workdirs/ceiling   # how many cells that pool would hold
     python experiments/ceiling.py package experiments/results/ceiling   # the shipped tables
 
 The 300 cells: NB201's 200 fixed evaluation cells (`jaxnas evaluate --archs 200`) and 100 drawn
@@ -74,13 +75,18 @@ def _rows(path, diverged=False):
     return groundtruth.read_standalone_rows(path, diverged=diverged) if path.is_file() else []
 
 
+def seed0_rows(results):
+    """The trained (not diverged) seed-0 rows so far: the pool `landmarks` writes."""
+    return [r for part in SEED0_PARTS for r in _rows(results / part / "table.csv")]
+
+
 def write_landmark_tables(results, out):
     """Issue 30 item 4's cheaper design (experiments/README.md section 17): the seed-0 table
     so far as `out/trained.csv` (the landmarks' mini stand-alone accuracies) and the same cells
     with NB201's x-valid accuracy as `out/nb201.csv` (columns arch, index, valid_acc: a landmark
     table, not a stand-alone one), so two landmark arms draw the same landmarks (a draw reads a
     table's cells, not its values) and differ only in their order."""
-    rows = [r for part in SEED0_PARTS for r in _rows(results / part / "table.csv")]
+    rows = seed0_rows(results)
     if len(rows) < 2:
         raise SystemExit(f"ceiling.py landmarks: {len(rows)} trained cell(s) in {results}; "
                          "a landmark table needs at least 2")
@@ -265,6 +271,7 @@ def main(argv=None):
     landmarks.add_argument("results", type=Path)
     landmarks.add_argument("out", type=Path)
     sub.add_parser("package").add_argument("results", type=Path)
+    sub.add_parser("seed0").add_argument("results", type=Path)
     args = parser.parse_args(argv)
     if args.command == "cells":
         write_cells(args.out)
@@ -272,6 +279,8 @@ def main(argv=None):
         write_landmark_tables(args.results, args.out)
     elif args.command == "package":
         package_tables(args.results)
+    elif args.command == "seed0":
+        print(len(seed0_rows(args.results)))
     elif args.command in ("save", "restore"):
         standalone_parts.copy_parts(args.src, args.dst, PARTS)
     else:

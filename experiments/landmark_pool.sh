@@ -12,9 +12,7 @@ set -euo pipefail
 data=${1:?image folder or tfds:cifar10}; work=${2:-workdirs/landmark_pool}
 pool=experiments/results/landmark_pool; min=${MIN_CELLS:-100}
 if [ ! -f "$pool/trained.csv" ]; then
-  probe=$(mktemp -d)
-  python experiments/ceiling.py landmarks experiments/results/ceiling "$probe" > /dev/null
-  n=$(( $(wc -l < "$probe/trained.csv") - 1 )); rm -r "$probe"
+  n=$(python experiments/ceiling.py seed0 experiments/results/ceiling)
   if [ "$n" -lt "$min" ]; then
     echo "landmark_pool.sh: the ceiling's seed 0 holds $n cells; the pool waits for $min"
     exit 0
