@@ -33,6 +33,10 @@ from jaxnas.config import split_arg
 from jaxnas.errors import CheckpointError, GroundTruthError, JaxnasError, UsageError
 from jaxnas.train import workdir
 
+# Each command imports the layers it runs (jax, flax, the trainers) inside its function, not
+# here: `jaxnas --help` and a bad argument answer in about 0.2 s instead of the 6 s those
+# imports take on a 2-core CPU.
+
 
 class _Parser(argparse.ArgumentParser):
     """An argument parser whose errors are a UsageError (one line, exit 2), not usage text."""

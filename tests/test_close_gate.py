@@ -139,7 +139,8 @@ def test_faithful_gate_equals_the_fixture():
     """Default GateConfig fields reproduce the GATE written before the variants existed (floats
     within 1e-5 relative, 1e-6 absolute: XLA's results differ in the last bits between CPU
     models, and a gradient through two graph convolutions gathers a few of them; blocks
-    exactly)."""
+    exactly: every edge's two largest noisy logits differ by at least 0.13 here, so no
+    last-bit difference can move an argmax)."""
     ref = np.load(FIXTURE)
     close = functools.partial(np.testing.assert_allclose, rtol=1e-5, atol=1e-6)
     cfg = GateConfig(k_max=3, op_emb_dim=8, node_emb_dim=8, hid_dim=8, gcn_out_dims=(8, 8),
