@@ -3,6 +3,7 @@
 from jaxnas import runtime as _runtime
 
 _runtime.configure()
+_runtime.keep_freed_memory()
 
 __version__ = "0.1.0"
 

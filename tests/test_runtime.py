@@ -64,3 +64,47 @@ def test_trim_hook_respects_opt_out_and_registers_once(monkeypatch):
     assert runtime.trim_after_compiles({}) and runtime.trim_after_compiles({})
     assert len(registered) == 1
 
+
+
+@pytest.mark.parametrize("env", [{"JAXNAS_KEEP_MALLOC": "1"}, {"MALLOC_MMAP_MAX_": "65536"},
+                                 {"GLIBC_TUNABLES": "glibc.malloc.trim_threshold=0"}])
+def test_malloc_left_alone_when_the_user_chose(monkeypatch, env):
+    calls = []
+    monkeypatch.setattr(runtime, "_libc", lambda name: lambda *a: calls.append(a) or 1)
+    assert not runtime.keep_freed_memory(env) and calls == []
+    monkeypatch.setattr(runtime, "_libc", lambda name: None)  # not glibc
+    assert not runtime.keep_freed_memory({})
+
+
+MMAPPED_BYTES = """
+import ctypes, sys
+import jaxnas, numpy as np
+class Info(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in ("arena ordblks smblks hblks hblkhd usmblks "
+                                                  "fsmblks uordblks fordblks keepcost").split()]
+libc = ctypes.CDLL("libc.so.6")
+libc.mallinfo2.restype = Info
+block = np.ones(64 << 20, np.uint8)  # above glibc's largest mmap threshold (32 MiB)
+print(libc.mallinfo2().hblkhd)
+"""
+
+
+@pytest.mark.parametrize("keep", ["0", "1"])
+def test_large_blocks_come_from_the_heap_after_import(keep):
+    """With jaxnas imported, a 64 MiB block is not mmapped (glibc's `mallinfo2().hblkhd`: bytes
+    in mmapped blocks), so freeing it keeps it for the next step; `JAXNAS_KEEP_MALLOC=1` leaves
+    glibc mapping it."""
+    import ctypes
+    import os
+    import subprocess
+    import sys
+
+    try:
+        ctypes.CDLL("libc.so.6").mallinfo2  # noqa: B018 (glibc >= 2.33)
+    except (OSError, AttributeError):
+        pytest.skip("needs glibc's mallinfo2")
+    env = {k: v for k, v in os.environ.items() if k not in runtime.GLIBC_MALLOC_ENV}
+    out = subprocess.run([sys.executable, "-c", MMAPPED_BYTES], capture_output=True, text=True,
+                         env={**env, "JAXNAS_KEEP_MALLOC": keep}, check=True)
+    mmapped = int(out.stdout.split()[-1])
+    assert (mmapped >= 64 << 20) if keep == "1" else (mmapped < 64 << 20)
