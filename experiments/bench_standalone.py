@@ -14,6 +14,11 @@ Each measurement runs in its own subprocess (its own compile cache and peak memo
             conditionals; `none` edges and, for DARTS, the 8 unused edges of a cell not traced;
             JAX's gradient of the ops): does compiling each cell buy speed? (It does not:
             experiments/README section 17.)
+  alone_glibc_malloc
+            as `alone`, with `JAXNAS_KEEP_MALLOC=1`: glibc's default malloc, which maps the
+            step's large temporary buffer afresh every step (`jaxnas.runtime.keep_freed_memory`).
+            Both report a hash of each cell's final parameters and optimizer state (the same
+            steps on the same data): the summary says whether the allocator changed a bit.
   xautodl   AutoDL's stand-alone `TinyNetwork(C, N, genotype)` in PyTorch on the CPU, SGD
             Nesterov lr 0.1 momentum 0.9 weight decay 5e-4 (NB201's recipe), one cell after
             another.
@@ -41,6 +46,7 @@ medians over rounds.
 """
 
 import argparse
+import hashlib
 import json
 import os
 import subprocess
@@ -237,7 +243,7 @@ def run_alone(scale, k, n_cells, steps, warmup, static=False):
     init = sstep.make_init(network, tx)
     x, y = batch(scale, 1)
     x, y = jax.device_put((x[0], y[0]))
-    firsts, medians = [], []
+    firsts, medians, hashes = [], [], []
     for name in cells(n_cells):
         arch = space.from_str(name)
         if static:
@@ -257,9 +263,23 @@ def run_alone(scale, k, n_cells, steps, warmup, static=False):
         first, median = timed(step, steps, warmup, jax.block_until_ready)
         firsts.append(first)
         medians.append(median)
-    return summary("alone_static" if static else "alone", scale, 1, firsts[0],
+        hashes.append(state_hash(holder[0]))
+    worker = "alone_static" if static else "alone"
+    worker += "_glibc_malloc" if os.environ.get("JAXNAS_KEEP_MALLOC") == "1" else ""
+    return summary(worker, scale, 1, firsts[0],
                    float(np.mean(medians)), backend=jax.default_backend(), cells=n_cells,
-                   per_cell_compile_s=firsts, per_cell_median_step_s=medians)
+                   per_cell_compile_s=firsts, per_cell_median_step_s=medians,
+                   final_state_sha256=hashes)
+
+
+def state_hash(tree):
+    """sha256 (hex, 16 digits) of a pytree's leaves' bytes."""
+    import jax
+
+    h = hashlib.sha256()
+    for leaf in jax.tree.leaves(tree):
+        h.update(np.asarray(leaf).tobytes())
+    return h.hexdigest()[:16]
 
 
 def run_xautodl(scale, k, n_cells, steps, warmup):
@@ -299,6 +319,7 @@ WORKERS = {"stack_vmap": run_stack,
            "stack_map": lambda *a: run_stack(*a, loop="map"),
            "stack_unroll": lambda *a: run_stack(*a, loop="unroll"),
            "alone": run_alone, "alone_static": lambda *a: run_alone(*a, static=True),
+           "alone_glibc_malloc": run_alone,
            "xautodl": run_xautodl}
 
 
@@ -307,7 +328,9 @@ def spawn(worker, scale, k, args):
     cmd = pin + [sys.executable, __file__, "--worker", worker, "--space", SPACE, "--scale",
                  scale, "--k", str(k), "--cells", str(args.cells), "--steps", str(args.steps),
                  "--warmup", str(args.warmup)] + (["--archs", *ARCHS] if ARCHS else [])
-    out = subprocess.run(cmd, capture_output=True, text=True, env=os.environ)
+    env = {**os.environ, **({"JAXNAS_KEEP_MALLOC": "1"} if worker.endswith("_glibc_malloc")
+                            else {})}
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if out.returncode:
         lines = out.stderr.strip().splitlines() or [f"exit status {out.returncode}"]
         return dict(worker=worker, scale=scale, k=k, error=lines[-1])
@@ -343,6 +366,8 @@ def main():
                         "of the default ones")
     p.add_argument("--static", action="store_true",
                    help="also time `alone_static`: one program per cell, ops fixed at trace time")
+    p.add_argument("--glibc-malloc", action="store_true",
+                   help="also time `alone_glibc_malloc`: `alone` under glibc's default malloc")
     p.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     p.add_argument("--out", help="also write the results as JSON here")
     args = p.parse_args()
@@ -355,6 +380,7 @@ def main():
         return
     workers = [(f"stack_{loop}", k) for loop in args.loops for k in args.k] + [("alone", 1)]
     workers += [("alone_static", 1)] if args.static else []
+    workers += [("alone_glibc_malloc", 1)] if args.glibc_malloc else []
     if SPACE != "nb201":
         pass  # xautodl's networks are NB201's
     elif has_xautodl():
@@ -379,6 +405,12 @@ def main():
                          cells_per_cpu_hour_median=medians))
         print(f"{scale}: cells per hour (median of {args.rounds} rounds, {epochs} "
               f"epochs): " + ", ".join(f"{n} {v:.2f}" for n, v in medians.items()), flush=True)
+        hashes = {tuple(r["final_state_sha256"]) for r in results if r.get("scale") == scale
+                  and r["worker"] in ("alone", "alone_glibc_malloc") and "error" not in r}
+        if args.glibc_malloc and hashes:
+            best[-1]["same_final_state_across_malloc"] = len(hashes) == 1
+            print(f"{scale}: final parameters with and without keep_freed_memory "
+                  f"{'bit for bit the same' if len(hashes) == 1 else 'DIFFER'}", flush=True)
     if args.out:
         with open(args.out, "w") as f:
             json.dump(dict(command=" ".join([os.path.basename(sys.executable)] + sys.argv),

@@ -127,7 +127,8 @@ def report(results, paired=ROOT / "experiments" / "results" / "paired"):
     diverged = [r["arch"] for part in (*SEED0_PARTS, *SEED1_PARTS)
                 for r in _rows(results / part / "table.csv", diverged=True) if r["diverged"]]
     out = {"cells_seed0": len(seed0), "cells_seed1": len(seed1), "planned": [300, 100],
-           "diverged": diverged, "rate": _rate(results)}
+           "diverged": diverged, "rate": _rate(results, False),
+           "rate_keep_malloc": _rate(results, True)}
     if len(seed0) < 3:
         return out
     valid = {i: r["valid_acc"] for i, r in seed0.items()}
@@ -188,10 +189,20 @@ def paired_vs_base(valid, nb201, paired):
     return out
 
 
-def _rate(results):
-    """`standalone_parts.rate` of the finished 50-epoch cells of both seeds."""
-    return standalone_parts.rate([s for part in (*SEED0_PARTS, *SEED1_PARTS)
-                                  for s in standalone_parts.training_seconds(results / part)])
+# Each part's first cell trained wholly with `jaxnas.runtime.keep_freed_memory` (from 2026-12-07
+# 13:39; glibc's default malloc before, which mapped a step's large buffer afresh each step):
+# the rate is reported for the cells before and since, as the steps got 2-3x faster.
+KEEP_MALLOC_FROM = {"seed0_a": 56, "seed0_b": 57, "seed1a": 1, "seed1b": 1}
+
+
+def _rate(results, since_malloc):
+    """`standalone_parts.rate` of the finished 50-epoch cells of both seeds trained before
+    (`since_malloc` False) or since `KEEP_MALLOC_FROM`."""
+    seconds = standalone_parts.training_seconds
+    return standalone_parts.rate([
+        s for part in (*SEED0_PARTS, *SEED1_PARTS)
+        for s in (seconds(results / part, first_stack=KEEP_MALLOC_FROM[part]) if since_malloc
+                  else seconds(results / part, last_stack=KEEP_MALLOC_FROM[part] - 1))])
 
 
 def seed0_curves(results):
@@ -209,8 +220,10 @@ def markdown(r):
               f"{r['cells_seed1']} of {r['planned'][1]}"
               + (f"; {len(r['diverged'])} more diverged (no accuracy, not ranked): "
                  f"{', '.join(r['diverged'])}" if r.get("diverged") else "") + "."), ""]
-    if r.get("rate"):
-        lines += [standalone_parts.rate_text(r["rate"], "finished cell", "cells", 50), ""]
+    for key, when in (("rate", "with glibc's default malloc"),
+                      ("rate_keep_malloc", "since `keep_freed_memory`")):
+        if r.get(key):
+            lines += [standalone_parts.rate_text(r[key], f"cell trained {when}", "cells", 50), ""]
     if "table_vs_nb201" not in r:
         return "\n".join(lines) + "\n"
     lines += ["| ranking | Kendall tau [95% bootstrap interval] (cells) |", "|---|---|",

@@ -77,9 +77,10 @@ def curves(results, parts):
     return out
 
 
-def training_seconds(part):
+def training_seconds(part, first_stack=1, last_stack=None):
     """Training seconds of each finished cell of a part run one cell a stack (K=1): its median
-    epoch (robust to a paused or shared core) times its epochs, evaluation not counted."""
+    epoch (robust to a paused or shared core) times its epochs, evaluation not counted; only
+    the stacks (cells, counted from 1) `first_stack` to `last_stack` where given."""
     path, table = part / "metrics.jsonl", part / "table.csv"
     if not path.is_file() or not table.is_file():
         return []
@@ -89,7 +90,8 @@ def training_seconds(part):
         r = json.loads(line)
         epochs.setdefault(r["stack"], {})[r["epoch"]] = r["seconds"]
     return [float(np.median(list(t.values()))) * len(t)
-            for stack, t in sorted(epochs.items()) if stack <= done]
+            for stack, t in sorted(epochs.items())
+            if first_stack <= stack <= min(done, last_stack or done)]
 
 
 def rate(seconds):

@@ -13,8 +13,9 @@ when `XLA_FLAGS` already chooses YNN fusion types, when JAX has already started,
 it was not measured on (XLA rejects unknown flags, so an untested version is left alone).
 
 `keep_freed_memory` makes glibc's malloc reuse the large blocks XLA's CPU runtime frees after
-every step instead of mapping them fresh each time (experiments/README.md, section 2): the mini
-stand-alone step went from 131-146 to 78-101 ms, with the same bits; importing `jaxnas` does it.
+every step instead of mapping them fresh each time (experiments/README.md, section 17): the mini
+stand-alone step runs 1.3x faster at the median (1.0-1.6x a cell), bit for bit the same;
+importing `jaxnas` does it.
 
 `trim_after_compiles` hands the memory an XLA compilation freed back to the OS (glibc's malloc
 keeps it otherwise): the paper-scale SPOS step's compile leaves ~450 MiB of freed memory in the

@@ -349,6 +349,25 @@ def _experiment(name):
     return module
 
 
+def test_ceiling_rate_before_and_since_the_malloc_change(tmp_path, monkeypatch):
+    """`ceiling.report`'s training rates: each finished cell's median epoch x its epochs, split
+    at `KEEP_MALLOC_FROM` (the first cell trained with `keep_freed_memory`); the cell still
+    training is not counted."""
+    ceiling = _experiment("ceiling")
+    part = tmp_path / "seed0_a"
+    part.mkdir()
+    (part / "table.csv").write_text("arch\n" + "x\n" * 4)  # 4 finished cells
+    (part / "metrics.jsonl").write_text("".join(
+        json.dumps({"stack": stack, "epoch": e, "seconds": (12.0 if stack < 3 else 6.0)
+                    + (100.0 if e == 1 else 0.0)}) + "\n"
+        for stack in range(1, 6) for e in range(1, 4)))
+    monkeypatch.setitem(ceiling.KEEP_MALLOC_FROM, "seed0_a", 3)
+    before, since = ceiling._rate(tmp_path, False), ceiling._rate(tmp_path, True)
+    assert (before["cells"], before["median_s"]) == (2, 36.0)
+    assert (since["cells"], since["median_s"]) == (2, 18.0)
+    assert since["cells_per_cpu_hour"] == 200.0
+
+
 def test_ceiling_experiment_cells_and_report(tmp_path):
     """`experiments/ceiling.py`: the 300 cells hold the 200 fixed evaluation cells and 133 of
     the paired arms' 1,000, split into two parts; `save` / `restore` carry a part's progress;
