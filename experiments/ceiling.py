@@ -191,7 +191,7 @@ def paired_vs_base(valid, nb201, paired):
 
 # Each part's first cell trained wholly with `jaxnas.runtime.keep_freed_memory` (from 2026-12-07
 # 13:39; glibc's default malloc before, which mapped a step's large buffer afresh each step):
-# the rate is reported for the cells before and since, as the steps got 2-3x faster.
+# the rate is reported for the cells before and since (their epochs got 2-3x shorter).
 KEEP_MALLOC_FROM = {"seed0_a": 56, "seed0_b": 57, "seed1a": 1, "seed1b": 1}
 
 

@@ -77,7 +77,7 @@ def keep_freed_memory(environ=None):
     on each request and unmaps them on free; XLA's CPU runtime frees a step's temporary buffer
     after every step (the mini stand-alone step: one 59.5 MB block), so each step faulted in and
     zeroed it again, a third of the core in the kernel. Reusing the block changes no result; the
-    resident peak grows (~+150 MiB at the mini stand-alone step), and `trim_after_compiles` still
+    resident peak grows (0.1-0.2 GiB at the mini stand-alone step), and `trim_after_compiles` still
     returns a compilation's memory. Nothing with `JAXNAS_KEEP_MALLOC=1`, when the environment
     tunes glibc's malloc itself (`GLIBC_MALLOC_ENV`), or without glibc. True if it did."""
     environ = os.environ if environ is None else environ

@@ -65,7 +65,6 @@ def test_trim_hook_respects_opt_out_and_registers_once(monkeypatch):
     assert len(registered) == 1
 
 
-
 @pytest.mark.parametrize("env", [{"JAXNAS_KEEP_MALLOC": "1"}, {"MALLOC_MMAP_MAX_": "65536"},
                                  {"GLIBC_TUNABLES": "glibc.malloc.trim_threshold=0"}])
 def test_malloc_left_alone_when_the_user_chose(monkeypatch, env):
@@ -77,7 +76,7 @@ def test_malloc_left_alone_when_the_user_chose(monkeypatch, env):
 
 
 MMAPPED_BYTES = """
-import ctypes, sys
+import ctypes
 import jaxnas, numpy as np
 class Info(ctypes.Structure):
     _fields_ = [(n, ctypes.c_size_t) for n in ("arena ordblks smblks hblks hblkhd usmblks "
