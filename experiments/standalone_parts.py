@@ -91,7 +91,7 @@ def training_seconds(part, first_stack=1, last_stack=None):
         epochs.setdefault(r["stack"], {})[r["epoch"]] = r["seconds"]
     return [float(np.median(list(t.values()))) * len(t)
             for stack, t in sorted(epochs.items())
-            if first_stack <= stack <= min(done, last_stack or done)]
+            if first_stack <= stack <= (done if last_stack is None else min(done, last_stack))]
 
 
 def rate(seconds):

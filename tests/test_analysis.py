@@ -366,6 +366,12 @@ def test_ceiling_rate_before_and_since_the_malloc_change(tmp_path, monkeypatch):
     assert (before["cells"], before["median_s"]) == (2, 36.0)
     assert (since["cells"], since["median_s"]) == (2, 18.0)
     assert since["cells_per_cpu_hour"] == 200.0
+    # a part trained wholly since the change (seed 1: from its first cell) counts once, since
+    (tmp_path / "seed1a").mkdir()
+    for name in ("table.csv", "metrics.jsonl"):
+        (tmp_path / "seed1a" / name).write_text((part / name).read_text())
+    assert ceiling._rate(tmp_path, False)["cells"] == 2
+    assert ceiling._rate(tmp_path, True)["cells"] == 6
 
 
 def test_ceiling_experiment_cells_and_report(tmp_path):
