@@ -24,6 +24,7 @@ process, on top of which its first run allocates its buffers (experiments/README
 
 import ctypes
 import ctypes.util
+import functools
 import importlib.metadata
 import os
 import sys
@@ -63,12 +64,18 @@ GLIBC_MALLOC_ENV = ("MALLOC_MMAP_MAX_", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_T
                     "GLIBC_TUNABLES")
 
 
+@functools.cache
+def _libc_handle():
+    """The C library, loaded once (`find_library` runs `ldconfig`), or None."""
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
+
+
 def _libc(name):
     """glibc's function `name`, or None (another C library, or not Linux)."""
-    try:
-        return getattr(ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6"), name)
-    except (OSError, AttributeError):
-        return None
+    return getattr(_libc_handle(), name, None)
 
 
 def keep_freed_memory(environ=None):

@@ -15,6 +15,7 @@ import pytest
 
 from conftest import assert_trained_like, host_leaves  # helpers beside the fixtures
 from jaxnas.config import load_config
+from jaxnas.techniques.abs import shrink as shrink_lib
 from jaxnas.train import recipe as recipe_lib
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,9 +58,7 @@ TIE = 1e-7  # a shrink closer than this to a tie could drop another operator on 
 
 def shrink_margins(monkeypatch):
     """Record, at each ABS shrink, its lowest kept score minus its highest dropped one."""
-    from jaxnas.techniques.abs import shrink
-
-    margins, drop = [], shrink.drop_operators
+    margins, drop = [], shrink_lib.drop_operators
 
     def recorded(scores, mask, num, **kw):
         new, dropped = drop(scores, mask, num, **kw)
@@ -68,7 +67,7 @@ def shrink_margins(monkeypatch):
         if dropped and kept.any():
             margins.append(np.min(scores[kept]) - max(scores[e, o] for e, o in dropped))
         return new, dropped
-    monkeypatch.setattr(shrink, "drop_operators", recorded)
+    monkeypatch.setattr(shrink_lib, "drop_operators", recorded)
     return margins
 
 
