@@ -20,9 +20,11 @@ The 300 cells: NB201's 200 fixed evaluation cells (`jaxnas evaluate --archs 200`
 (seeded) from the paired arms' 1,000 evaluation cells (`--archs 1000`) outside them, so 133
 cells carry every paired arm's stored scores. Training order: the three pilot cells (whose
 100-epoch runs check convergence), the 133, then the rest, split between two parts (one core
-each). The second seed trains the first 100 of that order, alternately in two parts after
-them (`seed1a` after part a on core 0, `seed1b` after part b on core 1: 202 and 198 cells a
-core, where one part of 100 after part a left core 1 idle for about 18 hours).
+each). The second seed trains the first 100 of that order, alternately in two parts
+(`seed1a` after part a on core 0; `seed1b` on core 1, from 2026-12-07 before the rest of part
+b, once part b held its share of the 133, so the seed-to-seed agreement is not left to the
+last hours: 202 and 198 cells a core, where one part of 100 after part a left core 1 idle for
+about 18 hours).
 """
 
 import sys

@@ -101,6 +101,15 @@ def test_cache_hit_does_not_decode(image_root, cache, monkeypatch):
         np.testing.assert_array_equal(first[key], second[key])
 
 
+def test_decoding_bar_follows_progress(image_root, tmp_path, capsys):
+    """`progress=False` of the library's entry points reaches a first load's decoding bar (the
+    CLI's `--no-progress` also sets TQDM_DISABLE; a library caller had no way before)."""
+    load_dataset(image_root, resolution=8, cache_dir=tmp_path / "quiet", progress=False)
+    assert "decoding" not in capsys.readouterr().err
+    load_dataset(image_root, resolution=8, cache_dir=tmp_path / "shown")
+    assert "decoding train" in capsys.readouterr().err
+
+
 def test_cache_invalidated_when_a_file_is_added(image_root, cache, monkeypatch):
     load_folder(image_root, cache_dir=cache)
     write_png(image_root / "train" / "bird" / "new.png", pixels(250))

@@ -82,7 +82,7 @@ def read_rgb(path):
         raise DataError(f"cannot decode image {path}: {e}") from e
 
 
-def decode_images(paths, *, workers=DECODE_WORKERS, desc="decoding"):
+def decode_images(paths, *, workers=DECODE_WORKERS, desc="decoding", progress=True):
     """Decode equally sized images into one uint8 [N,H,W,3] array, with a progress bar."""
     first = read_rgb(paths[0])
     out = np.empty((len(paths), *first.shape), np.uint8)
@@ -98,7 +98,7 @@ def decode_images(paths, *, workers=DECODE_WORKERS, desc="decoding"):
 
     pool = ThreadPoolExecutor(workers)
     try:
-        with tqdm(total=len(paths), desc=desc, unit="img") as bar:
+        with tqdm(total=len(paths), desc=desc, unit="img", disable=not progress) as bar:
             futures = [pool.submit(decode_chunk, s) for s in range(0, len(paths), DECODE_CHUNK)]
             for future in as_completed(futures):
                 bar.update(future.result())
@@ -148,12 +148,13 @@ def cached_arrays(source_id, key, build, cache_dir=None):
     return arrays
 
 
-def decode_folder(listing):
+def decode_folder(listing, progress=True):
     """Decode the listed train and test images into the source dict of arrays."""
     arrays = {"class_names": np.asarray(listing["train"][2])}
     for split in SPLITS:
         paths, labels, _ = listing[split]
-        arrays[f"{split}_images"] = decode_images(paths, desc=f"decoding {split}")
+        arrays[f"{split}_images"] = decode_images(paths, desc=f"decoding {split}",
+                                                  progress=progress)
         arrays[f"{split}_labels"] = labels
     train_shape, test_shape = arrays["train_images"].shape[1:], arrays["test_images"].shape[1:]
     if train_shape != test_shape:
@@ -162,8 +163,9 @@ def decode_folder(listing):
     return arrays
 
 
-def load_folder(root, *, cache_dir=None):
-    """Load `root/train` and `root/test` as a source dict of arrays (see module docstring)."""
+def load_folder(root, *, cache_dir=None, progress=True):
+    """Load `root/train` and `root/test` as a source dict of arrays (see module docstring);
+    `progress`: a bar while a first load decodes the images."""
     root = Path(root).expanduser().resolve()
     if not root.is_dir():
         raise DataError(f"data folder {root} does not exist")
@@ -173,4 +175,4 @@ def load_folder(root, *, cache_dir=None):
     paths = listing["train"][0] + listing["test"][0]
     source_id = "folder-" + hashlib.sha256(str(root).encode()).hexdigest()[:12]
     return cached_arrays(source_id, fingerprint(root, paths),
-                         lambda: decode_folder(listing), cache_dir)
+                         lambda: decode_folder(listing, progress), cache_dir)

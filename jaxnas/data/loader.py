@@ -37,20 +37,21 @@ class Dataset:
         return len(self.class_names)
 
 
-def load_source(source, *, cache_dir=None):
-    """The native-resolution source dict of arrays for a folder path or `"tfds:<name>"`."""
+def load_source(source, *, cache_dir=None, progress=True):
+    """The native-resolution source dict of arrays for a folder path or `"tfds:<name>"`;
+    `progress`: a bar while a first load decodes (later loads read the cache)."""
     if isinstance(source, str) and source.startswith(TFDS_PREFIX):
-        return load_tfds(source[len(TFDS_PREFIX):], cache_dir=cache_dir)
-    return load_folder(os.fspath(source), cache_dir=cache_dir)
+        return load_tfds(source[len(TFDS_PREFIX):], cache_dir=cache_dir, progress=progress)
+    return load_folder(os.fspath(source), cache_dir=cache_dir, progress=progress)
 
 
-def load_dataset(source, *, resolution=32, cache_dir=None):
+def load_dataset(source, *, resolution=32, cache_dir=None, progress=True):
     """Load `source` (an image folder with train/ and test/, or `"tfds:cifar10"`) as a Dataset.
 
     The native decode is cached; a smaller `resolution` (an integer factor of the native one) is
     obtained by area averaging at load time.
     """
-    arrays = load_source(source, cache_dir=cache_dir)
+    arrays = load_source(source, cache_dir=cache_dir, progress=progress)
     native = arrays["train_images"].shape[1]
     if resolution > native:
         raise DataError(f"resolution {resolution} exceeds the native resolution {native} of "
@@ -65,11 +66,11 @@ def load_dataset(source, *, resolution=32, cache_dir=None):
     )
 
 
-def load_data(data_cfg):
+def load_data(data_cfg, progress=True):
     """The NB201 cifar10-valid protocol for the config's `data` block: (train half, held-out half)
     of the training set, each `(uint8 images [n, H, W, 3], int32 labels [n])`."""
     data = load_dataset(data_cfg.source, resolution=data_cfg.resolution,
-                        cache_dir=data_cfg.cache_dir or None)
+                        cache_dir=data_cfg.cache_dir or None, progress=progress)
     train_idx, valid_idx = cifar10_valid_split(data.train_labels)
     return ((data.train_images[train_idx], data.train_labels[train_idx]),
             (data.train_images[valid_idx], data.train_labels[valid_idx]))

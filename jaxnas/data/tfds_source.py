@@ -55,10 +55,10 @@ def _prepare(builder, name, download):
                         f"{type(e).__name__}: {e}".splitlines()[0]) from e
 
 
-def _read_random_access(source, image_key, label_key, desc):
+def _read_random_access(source, image_key, label_key, desc, progress):
     """All records of an array_record data source as (uint8 images, int32 labels)."""
     images, labels = [], []
-    with tqdm(total=len(source), desc=desc, unit="img") as bar:
+    with tqdm(total=len(source), desc=desc, unit="img", disable=not progress) as bar:
         for start in range(0, len(source), READ_CHUNK):
             records = source.__getitems__(range(start, min(start + READ_CHUNK, len(source))))
             images += [r[image_key] for r in records]
@@ -74,7 +74,7 @@ def _read_tfrecord(builder, split, image_key, label_key):
     return np.asarray(data[image_key], np.uint8), np.asarray(data[label_key], np.int32)
 
 
-def read_builder(builder, name):
+def read_builder(builder, name, progress=True):
     """Decode the train and test splits of a prepared builder into the source dict of arrays."""
     image_key, label_key = builder.info.supervised_keys
     arrays = {"class_names": np.asarray(builder.info.features[label_key].names)}
@@ -84,7 +84,7 @@ def read_builder(builder, name):
         sources = builder.as_data_source()
         for split in SPLITS:
             arrays[f"{split}_images"], arrays[f"{split}_labels"] = _read_random_access(
-                sources[split], image_key, label_key, f"reading tfds:{name} {split}")
+                sources[split], image_key, label_key, f"reading tfds:{name} {split}", progress)
     elif has_tensorflow():
         for split in SPLITS:
             arrays[f"{split}_images"], arrays[f"{split}_labels"] = _read_tfrecord(
@@ -102,12 +102,12 @@ def _content_key(data_dir):
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def load_tfds(name="cifar10", data_dir=None, *, download=True, cache_dir=None):
+def load_tfds(name="cifar10", data_dir=None, *, download=True, cache_dir=None, progress=True):
     """Load a tfds image-classification dataset as the source dict of arrays (see folder.py).
 
     `data_dir` defaults to tfds' own (`TFDS_DATA_DIR` or ~/tensorflow_datasets). Downloading and
     preparing happen only when the dataset is missing, `download` is true and tensorflow is
-    installed.
+    installed. `progress`: a bar while a first load reads the records.
     """
     builder = _builder(name, data_dir)
     if not builder.is_prepared():
@@ -115,4 +115,4 @@ def load_tfds(name="cifar10", data_dir=None, *, download=True, cache_dir=None):
     data_path = os.fspath(builder.data_dir)
     source_id = "tfds-" + hashlib.sha256(data_path.encode()).hexdigest()[:12]
     return cached_arrays(source_id, _content_key(data_path),
-                         lambda: read_builder(builder, name), cache_dir)
+                         lambda: read_builder(builder, name, progress), cache_dir)

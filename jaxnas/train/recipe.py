@@ -281,12 +281,12 @@ def from_config(config, *, data=True, steps_per_epoch=None, workdir=None, progre
 
     With `data=False` nothing is loaded (data-free scoring of a stored run); `steps_per_epoch`
     must then be given. `workdir`: the run's folder, for techniques that keep files there.
-    `progress`: whether techniques show progress bars (`Run.progress`).
+    `progress`: whether loading and the techniques show progress bars (`Run.progress`).
     """
     defaults.check(config, paths=data)
     train_data = valid_data = None
     if data:
-        train_data, valid_data = load_data(config.data)
+        train_data, valid_data = load_data(config.data, progress)
         steps_per_epoch = num_batches(len(train_data[0]), config.train.batch_size)
     elif steps_per_epoch is None:
         raise ConfigError("steps_per_epoch is needed to build a run without its data")

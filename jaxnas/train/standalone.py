@@ -216,14 +216,15 @@ def programs_of(config, steps_per_epoch, arch=None):
                     config.train.loop, **extra)
 
 
-def load_splits(config):
+def load_splits(config, progress=True):
     """(train half, held-out half, test set) of the cifar10-valid protocol at the config's
     resolution, each `(uint8 images, int32 labels)`; with `data.split="full"` (DARTS's final
     training) the whole training split and an empty held-out part. The test set comes in a
     fixed seeded order, as the halves do: an image folder loads class by class, and evaluation
     batches normalise with their own statistics, so every batch must mix the classes."""
     d = config.data
-    data = load_dataset(d.source, resolution=d.resolution, cache_dir=d.cache_dir or None)
+    data = load_dataset(d.source, resolution=d.resolution, cache_dir=d.cache_dir or None,
+                        progress=progress)
     if d.get("split", "valid") == "full":
         n = len(data.train_labels)
         train_idx = np.random.default_rng(TEST_ORDER_SEED).permutation(n)
@@ -286,7 +287,7 @@ def _train(config, workdir, resume, progress, archs=None):
         np.asarray(archs, np.int32))
     names = [space.to_str(a) for a in archs]
     resume = _prepare(config, workdir, names, resume)
-    (train_x, train_y), valid, test = load_splits(config)
+    (train_x, train_y), valid, test = load_splits(config, progress)
     t = config.train
     spe = num_batches(len(train_x), t.batch_size)
     if spe < 1:
