@@ -445,6 +445,29 @@ def test_ceiling_experiment_cells_and_report(tmp_path):
     np.testing.assert_allclose(looked_up.acc, TRUTH[sorted(cells)])
     assert np.array_equal(landmarks.select(trained, 30, seed=3),
                           landmarks.select(looked_up, 30, seed=3))
+    # a second seed on 12 of the cells: its agreement with seed 0, and each seed's and the
+    # parameter count's tau against NB201 on those same cells beside it
+    (tmp_path / "fresh" / "seed1b").mkdir()
+    seed0 = {r["index"]: r for r in read_standalone_rows(
+        tmp_path / "fresh" / "seed0_a" / "table.csv")}
+    write_standalone_table([{**seed0[i], "seed": 1, "valid_acc": seed0[i]["valid_acc"]
+                             + 3 * rng.standard_normal()} for i in cells[:12]],
+                           tmp_path / "fresh" / "seed1b" / "table.csv")
+    report = ceiling.report(tmp_path / "fresh", paired=PAIRED)
+    seed1 = {r["index"]: r["valid_acc"] for r in read_standalone_rows(
+        tmp_path / "fresh" / "seed1b" / "table.csv")}
+    same = sorted(seed1)
+    truth = TRUTH[same]
+    for key, values in (("seed0", [seed0[i]["valid_acc"] for i in same]),
+                        ("seed1", [seed1[i] for i in same]), ("params", same)):
+        got = report["seeds_vs_nb201"][key]
+        assert got["cells"] == 12
+        assert got["kendall_tau"] == pytest.approx(stats.kendalltau(values, truth)[0])
+    assert report["seed1_vs_seed0"]["kendall_tau"] == pytest.approx(stats.kendalltau(
+        [seed1[i] for i in same], [seed0[i]["valid_acc"] for i in same])[0])
+    text = ceiling.markdown(report)
+    assert "| seed 1 vs NB201 x-valid, the same cells |" in text
+    assert "| parameter count vs NB201 x-valid, the same cells |" in text
 
 
 def test_shipped_mini_table_is_the_committed_ceiling(tmp_path):
