@@ -108,8 +108,13 @@ def report(results, paired=PAIRED):
     out["convergence"] = proxy.convergence(standalone_parts.curves(results, EVAL_PARTS), valid)
     seed1 = {r["arch"]: r["valid_acc"] for p in SEED1_PARTS
              for r in _rows(results / p / "table.csv")}
-    if len(set(seed1) & set(valid)) >= 3:
+    both = sorted(set(seed1) & set(valid))
+    if len(both) >= 3:
         out["seed1_vs_seed0"] = proxy.seed_agreement(seed1, valid)
+        # its yardstick: the parameter count against each seed on the same genotypes
+        params = {r["arch"]: r["params"] for r in table}
+        out["params_vs_seeds"] = {"seed0": proxy.agreement(params, valid, both),
+                                  "seed1": proxy.agreement(params, seed1, both)}
     out["arms"] = []
     for base, arms in COMPARISONS.items():
         arms = [paired / a for a in arms if len(list((paired / a).glob("seed*.final.json"))) >= 2]
@@ -137,6 +142,8 @@ def markdown(r):
               f"| FLOPs vs the table | {tau(r['flops_vs_table'])} |"]
     if "seed1_vs_seed0" in r:
         lines.append(standalone_parts.seed_row(r["seed1_vs_seed0"], "the table"))
+        lines += [f"| parameter count vs seed {k[-1]}, the same genotypes | "
+                  f"{tau(r['params_vs_seeds'][k])} |" for k in ("seed0", "seed1")]
     if r["convergence"]:
         last = max(c["epoch"] for c in r["convergence"])
         lines += ["", "Held-out accuracy during training (the table's column is the last):", "",

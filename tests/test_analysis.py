@@ -612,3 +612,14 @@ def test_darts_tau_experiment_cells_table_and_report(tmp_path):
             + read_standalone_rows(work / "gt_seed1b" / "table.csv"),
             read_standalone_rows(work / "gt_a" / "table.csv"))]))
     assert "gt_b 35 of 35" in darts_tau.markdown(report)
+    # the seed line's yardstick: the parameter count against each seed on the same genotypes
+    seed0 = {r["arch"]: r for r in read_standalone_rows(work / "gt_a" / "table.csv")}
+    seed1 = {r["arch"]: r["valid_acc"] for p in ("gt_seed1a", "gt_seed1b")
+             for r in read_standalone_rows(work / p / "table.csv")}
+    same = sorted(seed1)
+    for key, values in (("seed0", [seed0[a]["valid_acc"] for a in same]),
+                        ("seed1", [seed1[a] for a in same])):
+        got = report["params_vs_seeds"][key]
+        assert got["cells"] == 20 and got["kendall_tau"] == pytest.approx(
+            stats.kendalltau([seed0[a]["params"] for a in same], values)[0])
+    assert "| parameter count vs seed 1, the same genotypes |" in darts_tau.markdown(report)
