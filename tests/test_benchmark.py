@@ -58,6 +58,7 @@ def test_query_by_index_string_and_naslib_agree():
 @pytest.mark.parametrize("cell, kwargs, error, message", [
     ("15625", {}, ArchError, "0..15624"),
     (-1, {}, ArchError, "0..15624"),
+    ("-1", {}, ArchError, "0..15624"),  # a signed index is an index, not a malformed string
     ("1,2,x", {"naslib": True}, ArchError, "six integers"),
     (0, {"dataset": "cifar10"}, GroundTruthError, "cifar10 ground truth .* not shipped"),
     (0, {"dataset": "ImageNet16-120"}, GroundTruthError, "not shipped"),
@@ -76,6 +77,8 @@ def test_nb201_query_command(capsys):
     assert cli.main(["nb201", "query", "99999"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "0..15624" in err
+    assert cli.main(["nb201", "query", "-1"]) == 2
+    assert "0..15624" in capsys.readouterr().err
     assert cli.main(["nb201", "query", "1", "--dataset", "cifar100"]) == 2
     assert "not shipped" in capsys.readouterr().err
 

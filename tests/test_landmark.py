@@ -196,6 +196,9 @@ def test_user_tables(tmp_path):
     np.testing.assert_array_equal(from_dict.lookup([0, 1, 11]), [80.0, np.nan, 70.0])
     with pytest.raises(GroundTruthError):
         L.read_table({"|bogus~0|": 1.0})
+    for key in (-1, "-1", 15625):  # an index out of range, said as one
+        with pytest.raises(GroundTruthError, match="0..15624"):
+            L.read_table({key: 1.0})
     with pytest.raises(GroundTruthError):
         L.read_table(str(tmp_path / "missing.csv"))
     (tmp_path / "bad.csv").write_text("name,score\nx,1\n")

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from jaxnas import cli, spaces
-from jaxnas.errors import DivergenceError, GroundTruthError
+from jaxnas.errors import ArchError, DivergenceError, GroundTruthError
 from jaxnas.evaluate import groundtruth
 from jaxnas.evaluate.cells import ranking
 from jaxnas.techniques.landmark import read_table
@@ -303,6 +303,9 @@ def test_cli_arguments_and_config_errors(tmp_path, capsys):
         standalone.read_arch_file(cells, space)
     cells.write_text(f"{CELLS[0]}\n{space.to_index(space.from_str(CELLS[0])[None])[0]}\n")
     with pytest.raises(Exception, match="lines 1 and 2"):
+        standalone.read_arch_file(cells, space)
+    cells.write_text("-1\n")  # an index out of range, said as one
+    with pytest.raises(ArchError, match="line 1: .*0..15624"):
         standalone.read_arch_file(cells, space)
 
 

@@ -8,6 +8,7 @@ cell or an isomorphic one has been trained at the mini scale, its row of the shi
 """
 
 import functools
+import re
 
 import numpy as np
 
@@ -26,7 +27,7 @@ def parse(cell, *, naslib=False) -> np.ndarray:
                 cell = [int(x) for x in text.strip("()[]").replace(",", " ").split()]
             except ValueError:
                 raise ArchError(f"NASLib op indices must be six integers, got {cell!r}") from None
-        elif text.isdigit():
+        elif re.fullmatch(r"[+-]?\d+", text):
             cell = int(text)
     if isinstance(cell, (int, np.integer)) and not isinstance(cell, bool):
         if not 0 <= cell < nb201.NUM_ARCHS:

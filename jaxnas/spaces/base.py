@@ -10,6 +10,7 @@ arrays of their own state, so a run keeps one and passes it by reference.
 Implementations: `jaxnas.spaces.nb201.SPACE`. Look one up by name with `jaxnas.spaces.get`.
 """
 
+import re
 from typing import Any, Optional, Protocol, runtime_checkable
 
 import numpy as np
@@ -97,6 +98,16 @@ class Space(Protocol):
 
     def from_index(self, indices) -> np.ndarray:
         """Architectures of official indices."""
+
+
+def from_text(space, text) -> np.ndarray:
+    """One architecture of `space` from a line of text or a key: a (signed) integer is an
+    official index, range-checked (ArchError in spaces without indices); else the space's text
+    form. Files of cells, ground-truth keys and queries read cells this way."""
+    text = str(text).strip()
+    if re.fullmatch(r"[+-]?\d+", text):
+        return space.from_index(np.array([int(text)]))[0]
+    return space.from_str(text)
 
 
 class EdgeOpSpace:

@@ -45,6 +45,7 @@ from jaxnas import config as config_lib, spaces
 from jaxnas.data import cifar10_valid_split, load_dataset, num_batches
 from jaxnas.errors import ArchError, CheckpointError, ConfigError, DivergenceError
 from jaxnas.evaluate import groundtruth, scoring
+from jaxnas.spaces.base import from_text
 from jaxnas.supernet import darts, darts_eval, nb201
 from jaxnas.train import checkpoint, standalone_config as sconfig, standalone_step as sstep
 from jaxnas.train import workdir as workdir_lib
@@ -70,8 +71,7 @@ def read_arch_file(path, space):
         if not text:
             continue
         try:
-            arch = (space.from_index(np.array([int(text)]))[0] if text.isdigit()
-                    else space.from_str(text))
+            arch = from_text(space, text)
         except (ArchError, IndexError, ValueError) as error:
             raise ArchError(f"{path} line {number}: {error}") from None
         name = space.to_str(arch)

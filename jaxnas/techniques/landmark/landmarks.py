@@ -42,6 +42,7 @@ import numpy as np
 from jaxnas.errors import ArchError, ConfigError, GroundTruthError
 from jaxnas.evaluate import groundtruth
 from jaxnas.spaces import NB201, nb201  # nb201: the diverse selection's walk (NB201 only)
+from jaxnas.spaces.base import from_text
 
 SELECTIONS = ("random", "diverse", "fixed")
 MAX_WALK = 500  # mutations per walk before giving up on the distance, as the reference
@@ -93,12 +94,8 @@ def _index_of(key, where, space=NB201):
     them) or an architecture string (the space's text form)."""
     try:
         if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
-            key = str(int(key))
-        key = str(key).strip()
-        if key.isdigit():
-            space.from_index(np.array([int(key)]))  # range check (ArchError without indices)
-            return int(key)
-        return keys_of(space.from_str(key)[None], space)[0].item()
+            key = int(key)
+        return keys_of(from_text(space, key)[None], space)[0].item()
     except ArchError as error:
         raise GroundTruthError(f"{where}: bad architecture {key!r} ({error})") from None
 
