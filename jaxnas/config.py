@@ -71,7 +71,12 @@ def _takes_argument(fn):
 
 
 def _suggest(key, config):
-    close = difflib.get_close_matches(key, _flat_keys(config), n=1)
+    """A known key for a mistyped one: one with the same last part in another block first
+    (`train.lr` -> `optim.lr`), else the closest whole key."""
+    keys = _flat_keys(config)
+    leaf = key.strip().rsplit(".", 1)[-1]
+    close = ([k for k in keys if k.rsplit(".", 1)[-1] == leaf]
+             or difflib.get_close_matches(key, keys, n=1))
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 

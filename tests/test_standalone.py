@@ -305,7 +305,7 @@ def test_cli_arguments_and_config_errors(tmp_path, capsys):
     with pytest.raises(Exception, match="lines 1 and 2"):
         standalone.read_arch_file(cells, space)
     cells.write_text("-1\n")  # an index out of range, said as one
-    with pytest.raises(ArchError, match="line 1: .*0..15624"):
+    with pytest.raises(ArchError, match="line 1: .*0..15624, got -1"):
         standalone.read_arch_file(cells, space)
 
 

@@ -88,6 +88,15 @@ def test_the_defaults_and_every_shipped_config_pass():
         defaults.check(config_lib.load_config(paths[0].with_name("nb201_close.py"), arg))
 
 
+def test_unknown_override_keys_suggest_a_known_one():
+    config = config_lib.load_config(Path(__file__).parents[1] / "configs/nb201_spos.py", "mini")
+    for key, known in (("train.lr", "optim.lr"), ("optim.lrr", "optim.lr"),
+                       ("train.epoch", "train.epochs")):
+        with pytest.raises(ConfigError, match=rf"unknown config key '{key}' \(did you mean "
+                                              rf"'{known}'\?\)"):
+            config_lib.apply_overrides(config, [f"{key}=1"])
+
+
 def test_config_arguments_are_checked(files, tmp_path):
     assert config_lib.load_config(f"{files}/scaled.py:mini").train.epochs == 250
     assert config_lib.load_config(files / "scaled.py").train.epochs == 2

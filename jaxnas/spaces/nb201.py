@@ -592,8 +592,9 @@ class NB201Space(EdgeOpSpace):
 
     def from_index(self, indices):
         indices = np.asarray(indices, np.int64)
-        if indices.size and (indices.min() < 0 or indices.max() >= NUM_ARCHS):
-            raise ArchError(f"architecture indices must lie in 0..{NUM_ARCHS - 1}")
+        bad = indices[(indices < 0) | (indices >= NUM_ARCHS)]
+        if bad.size:
+            raise ArchError(f"architecture indices must lie in 0..{NUM_ARCHS - 1}, got {bad[0]}")
         return all_archs()[indices]
 
 
