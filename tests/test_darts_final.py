@@ -231,6 +231,7 @@ def test_bad_genotype_and_config_are_one_line(tiny_folder, tmp_path, capsys):
         (["--arch", "DARTS_V2", "network.drop_path_prob=1.0"], "drop_path_prob"),
         (["--arch", "DARTS_V2", "network.N=5"], "network.N"),
         (["--arch-file", str(tmp_path / "none.txt")], "not found"),
+        (["--arch", __file__], "--arch-file"),  # a file given as --arch
         ([], "--arch"),
     ]
     for extra, needle in cases:
