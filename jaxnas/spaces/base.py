@@ -103,7 +103,7 @@ class Space(Protocol):
 def from_text(space, text) -> np.ndarray:
     """One architecture of `space` from a line of text or a key: a (signed) integer is an
     official index, range-checked (ArchError in spaces without indices); else the space's text
-    form. Files of cells, ground-truth keys and queries read cells this way."""
+    form. Files of cells and ground-truth keys read cells this way."""
     text = str(text).strip()
     if re.fullmatch(r"[+-]?\d+", text):
         return space.from_index(np.array([int(text)]))[0]
