@@ -436,13 +436,13 @@ def _final(args):
 
     config = config_lib.load_config(args.config)
     standalone_config.check(config, values=False)
-    if args.arch is not None and os.path.isfile(args.arch):
+    if args.arch is None:
+        arch = final.read_genotype(args.arch_file)
+    elif os.path.isfile(args.arch):
         raise UsageError(f"--arch takes Genotype text or a name; {args.arch!r} is a file: "
                          f"--arch-file {args.arch}")
-    if args.arch is not None:
-        arch = darts.str_to_arch(darts.GENOTYPES.get(args.arch, args.arch))
     else:
-        arch = final.read_genotype(args.arch_file)
+        arch = darts.str_to_arch(darts.GENOTYPES.get(args.arch, args.arch))
     extra = [f"data.source={args.data}"] if args.data else []
     standalone_config.override(config, extra + list(args.overrides))
     standalone_config.check(config)

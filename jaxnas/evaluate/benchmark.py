@@ -8,13 +8,13 @@ cell or an isomorphic one has been trained at the mini scale, its row of the shi
 """
 
 import functools
-import re
 
 import numpy as np
 
 from jaxnas.errors import ArchError
 from jaxnas.evaluate import groundtruth
 from jaxnas.spaces import nb201
+from jaxnas.spaces.base import INDEX_TEXT
 
 
 def parse(cell, *, naslib=False) -> np.ndarray:
@@ -27,7 +27,7 @@ def parse(cell, *, naslib=False) -> np.ndarray:
                 cell = [int(x) for x in text.strip("()[]").replace(",", " ").split()]
             except ValueError:
                 raise ArchError(f"NASLib op indices must be six integers, got {cell!r}") from None
-        elif re.fullmatch(r"[+-]?\d+", text):
+        elif INDEX_TEXT.fullmatch(text):
             cell = int(text)
     if isinstance(cell, (int, np.integer)) and not isinstance(cell, bool):
         if not 0 <= cell < nb201.NUM_ARCHS:

@@ -100,12 +100,17 @@ class Space(Protocol):
         """Architectures of official indices."""
 
 
+# An official index written as text; signed, so -1 reads as an index out of range, not as a
+# malformed architecture string.
+INDEX_TEXT = re.compile(r"[+-]?\d+")
+
+
 def from_text(space, text) -> np.ndarray:
     """One architecture of `space` from a line of text or a key: a (signed) integer is an
     official index, range-checked (ArchError in spaces without indices); else the space's text
     form. Files of cells and ground-truth keys read cells this way."""
     text = str(text).strip()
-    if re.fullmatch(r"[+-]?\d+", text):
+    if INDEX_TEXT.fullmatch(text):
         return space.from_index(np.array([int(text)]))[0]
     return space.from_str(text)
 
