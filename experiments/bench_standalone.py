@@ -90,12 +90,12 @@ def cells(n):
     """The first `n` cells: NB201's 200 fixed evaluation cells, DARTS's seeded genotypes."""
     from jaxnas import spaces
     from jaxnas.evaluate.scoring import evaluation_archs
+    from jaxnas.spaces.base import from_text
     from jaxnas.train import standalone
 
     space = spaces.get(SPACE)
     if ARCHS:
-        return [space.to_str(space.from_index([int(a)])[0] if a.isdigit() else space.from_str(a))
-                for a in ARCHS[:n]]
+        return [space.to_str(from_text(space, a)) for a in ARCHS[:n]]
     if SPACE == "nb201":
         archs = space.from_index(evaluation_archs(200, seed=0)[:n])
     else:
